@@ -1,0 +1,240 @@
+// AggregateStore<A>: loads and saves one kind of aggregate on a Store.
+//   load = the latest snapshot + the events after it; a snapshot that fails to decode is skipped
+//          with a warning and the aggregate replays from version 1.
+//   save = append the uncommitted events with the loaded version as the expected version, then
+//          ask the snapshot policy; a failed snapshot write is logged and counted, never thrown.
+//
+// A user aggregate A is a default-constructible struct with
+//   static constexpr std::string_view aggregate_type = "...";
+//   using Event = std::variant<E1, E2, ...>;        // see codec.h for the event structs
+//   void apply(const E1&); void apply(const E2&);   // state transitions, one per event type
+// and, to be snapshotted, is convertible to and from nlohmann::json.
+//
+// Thread safety: an AggregateStore is safe to use from many threads. An Aggregate<A> is a plain
+// value: one thread at a time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eventstore/codec.h"
+#include "eventstore/log.h"
+#include "eventstore/snapshot_policy.h"
+#include "eventstore/store.h"
+
+namespace eventstore {
+
+template <class A>
+concept AggregateState = std::default_initializable<A> && requires(A& a, const typename A::Event& e) {
+  { A::aggregate_type } -> std::convertible_to<std::string_view>;
+  std::visit([&a](const auto& ev) { a.apply(ev); }, e);
+};
+
+template <class A>
+concept Snapshottable = requires(const A& a, const nlohmann::json& j) {
+  { nlohmann::json(a) };
+  { j.template get<A>() };
+};
+
+// One loaded aggregate and the events recorded on it since.
+template <AggregateState A>
+class Aggregate {
+ public:
+  using Event = typename A::Event;
+
+  explicit Aggregate(Uuid id) : id_(id) {}
+
+  const Uuid& id() const noexcept { return id_; }
+  // The stream version this state reflects, not counting uncommitted events.
+  std::int64_t version() const noexcept { return version_; }
+  const A& state() const noexcept { return state_; }
+  const std::vector<Event>& uncommitted() const noexcept { return uncommitted_; }
+
+  // Applies `event` to the state and queues it for the next save.
+  void record(Event event) {
+    std::visit([this](const auto& e) { state_.apply(e); }, event);
+    uncommitted_.push_back(std::move(event));
+  }
+
+ private:
+  template <AggregateState>
+  friend class AggregateStore;
+
+  Uuid id_;
+  std::int64_t version_ = 0;
+  A state_{};
+  std::vector<Event> uncommitted_;
+  std::int64_t snapshot_version_ = 0;
+  std::optional<Timestamp> snapshot_time_;
+};
+
+struct AggregateStoreOptions {
+  SnapshotPolicy snapshot_policy = every_n_events(100);
+  // When > 0, a load that replayed more than this many events since the last snapshot writes a
+  // snapshot (the seed's snapshot-on-load). Off by default.
+  std::int64_t snapshot_on_load_after = 0;
+  // Events read per round trip while loading.
+  std::uint32_t page_size = 1000;
+};
+
+struct AggregateStoreStats {
+  std::uint64_t snapshots_written = 0;
+  std::uint64_t snapshot_write_failures = 0;
+  std::uint64_t snapshot_decode_failures = 0;
+  std::uint64_t events_replayed = 0;
+};
+
+struct SaveResult {
+  std::optional<AppendResult> append;  // none when there was nothing to save
+  bool snapshot_written = false;
+};
+
+template <AggregateState A>
+class AggregateStore {
+ public:
+  using Event = typename A::Event;
+
+  // Throws Error(kInvalidArgument) for an empty bounded context or a codec with duplicate names.
+  AggregateStore(std::shared_ptr<Store> store, std::string bounded_context,
+                 AggregateStoreOptions options = {})
+      : store_(std::move(store)), context_(std::move(bounded_context)), options_(std::move(options)) {
+    if (!store_) throw Error::invalid("aggregate store needs a store");
+    if (context_.empty()) throw Error::invalid("bounded context must not be empty");
+  }
+
+  StreamId stream_of(const Uuid& id) const {
+    return StreamId{context_, std::string(A::aggregate_type), id};
+  }
+
+  // The aggregate at its latest version; a new, empty one (version 0) if it has no events.
+  // Throws eventstore::Error (kCorruption for an event that does not decode).
+  Aggregate<A> load(const Uuid& id) {
+    Aggregate<A> aggregate(id);
+    const StreamId stream = stream_of(id);
+    if constexpr (Snapshottable<A>) restore_snapshot(stream, aggregate);
+    ReadOptions read;
+    read.from = aggregate.version_ + 1;
+    read.page_size = options_.page_size;
+    std::int64_t replayed = 0;
+    store_->for_each(stream, read, [&](const RecordedEvent& recorded) {
+      Event event = codec_.decode(recorded.event_type, recorded.data.value_or("null"));
+      std::visit([&](const auto& e) { aggregate.state_.apply(e); }, event);
+      aggregate.version_ = recorded.version;
+      ++replayed;
+    });
+    stats_.events_replayed += static_cast<std::uint64_t>(replayed);
+    if constexpr (Snapshottable<A>) {
+      if (options_.snapshot_on_load_after > 0 && replayed > options_.snapshot_on_load_after)
+        write_snapshot(stream, aggregate);
+    }
+    return aggregate;
+  }
+
+  // Appends the uncommitted events at the loaded version. On success the aggregate's version
+  // advances and its uncommitted list is cleared. Throws eventstore::Error (kVersionConflict
+  // when another writer got there first: load again and retry); the aggregate is unchanged.
+  SaveResult save(Aggregate<A>& aggregate) {
+    SaveResult result;
+    if (aggregate.uncommitted_.empty()) return result;
+    std::vector<EventData> events;
+    events.reserve(aggregate.uncommitted_.size());
+    for (const Event& event : aggregate.uncommitted_)
+      events.push_back(EventData{std::nullopt, std::string(codec_.type_name(event)),
+                                 codec_.encode(event), std::nullopt, std::nullopt});
+    const StreamId stream = stream_of(aggregate.id_);
+    const std::int64_t before = aggregate.version_;
+    result.append = store_->append(stream, ExpectedVersion::exact(before), std::move(events));
+    aggregate.version_ = result.append->next_expected_version;
+    aggregate.uncommitted_.clear();
+    if constexpr (Snapshottable<A>) {
+      const SnapshotContext context{stream, before, aggregate.version_, aggregate.snapshot_version_,
+                                    aggregate.snapshot_time_, now_ms()};
+      if (options_.snapshot_policy && options_.snapshot_policy(context))
+        result.snapshot_written = write_snapshot(stream, aggregate);
+    }
+    return result;
+  }
+
+  // Loads, runs `command` (which records events or throws), and saves; on a version conflict
+  // it reloads and runs the command again, at most `max_attempts` times in all.
+  SaveResult execute(const Uuid& id, const std::function<void(Aggregate<A>&)>& command,
+                     int max_attempts = 5) {
+    for (int attempt = 1;; ++attempt) {
+      Aggregate<A> aggregate = load(id);
+      command(aggregate);
+      try {
+        return save(aggregate);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kVersionConflict || attempt >= max_attempts) throw;
+      }
+    }
+  }
+
+  AggregateStoreStats stats() const {
+    return AggregateStoreStats{stats_.snapshots_written.load(), stats_.snapshot_write_failures.load(),
+                               stats_.snapshot_decode_failures.load(), stats_.events_replayed.load()};
+  }
+
+  const std::shared_ptr<Store>& store() const noexcept { return store_; }
+
+ private:
+  void restore_snapshot(const StreamId& stream, Aggregate<A>& aggregate) {
+    std::optional<Snapshot> snapshot = store_->load_snapshot(stream);
+    if (!snapshot) return;
+    aggregate.snapshot_version_ = snapshot->version;
+    aggregate.snapshot_time_ = snapshot->timestamp;
+    try {
+      aggregate.state_ = nlohmann::json::parse(snapshot->data).template get<A>();
+      aggregate.version_ = snapshot->version;
+    } catch (const nlohmann::json::exception& e) {
+      ++stats_.snapshot_decode_failures;
+      aggregate.state_ = A{};
+      log(LogLevel::kWarning, "snapshot of " + to_string(stream) + " at version " +
+                                  std::to_string(snapshot->version) +
+                                  " does not decode; replaying from version 1: " + e.what());
+    }
+  }
+
+  // Never throws: a failed snapshot write is logged and counted.
+  bool write_snapshot(const StreamId& stream, Aggregate<A>& aggregate) {
+    try {
+      Snapshot snapshot{aggregate.version_, nlohmann::json(aggregate.state_).dump(), std::nullopt,
+                        now_ms()};
+      const SnapshotSaveResult saved = store_->save_snapshot(stream, snapshot);
+      aggregate.snapshot_version_ = saved.latest_version;
+      aggregate.snapshot_time_ = snapshot.timestamp;
+      if (saved.stored) ++stats_.snapshots_written;
+      return saved.stored;
+    } catch (const std::exception& e) {
+      ++stats_.snapshot_write_failures;
+      log(LogLevel::kWarning, "snapshot of " + to_string(stream) + " at version " +
+                                  std::to_string(aggregate.version_) + " not written: " + e.what());
+      return false;
+    }
+  }
+
+  struct Counters {
+    std::atomic<std::uint64_t> snapshots_written{0};
+    std::atomic<std::uint64_t> snapshot_write_failures{0};
+    std::atomic<std::uint64_t> snapshot_decode_failures{0};
+    std::atomic<std::uint64_t> events_replayed{0};
+  };
+
+  std::shared_ptr<Store> store_;
+  std::string context_;
+  AggregateStoreOptions options_;
+  EventCodec<Event> codec_;
+  Counters stats_;
+};
+
+}  // namespace eventstore

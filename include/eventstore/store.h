@@ -1,0 +1,48 @@
+// Store: one event store and its snapshot store, opened from a URI.
+//
+//   memory:                  in this process only; for tests and prototypes
+//   sqlite:PATH              an embedded SQLite file (created if missing), WAL mode
+//   scylla://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]...][/KEYSPACE][?OPTIONS]
+//                            a ScyllaDB or Cassandra cluster (docs/scylla.md lists OPTIONS)
+//
+// Thread safety: a Store is safe to use from many threads; share it with shared_ptr.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "eventstore/event_store.h"
+#include "eventstore/limits.h"
+#include "eventstore/snapshot_store.h"
+
+namespace eventstore {
+
+class Store : public EventStore, public SnapshotStore {
+ public:
+  // The URI it was opened with, passwords replaced by "***".
+  virtual std::string describe() const = 0;
+  // Creates what the backend needs (tables, keyspace) if missing. Idempotent.
+  virtual void apply_schema() {}
+};
+
+struct StoreOptions {
+  Limits limits;
+  // Create the schema on open when missing (memory and SQLite always do).
+  bool create_schema = true;
+};
+
+// Opens the store named by `uri`. Throws eventstore::Error: kInvalidArgument for a malformed
+// URI or an unknown scheme, kUnavailable / kUnauthorized when the store cannot be reached or
+// refuses the credentials, kCorruption for a file that is not a store.
+std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options = {});
+
+// The default store URI: $EVENTSTORE_STORE if set; else a scylla:// URI built from the seed's
+// variables (SCYLLA_HOSTS, SCYLLA_USERNAME, SCYLLA_PASSWORD, SCYLLA_HOSTSELECTIONPOLICY,
+// SCYLLA_KEYSPACE) if SCYLLA_HOSTS is set; else "sqlite:eventstore.db".
+std::string default_store_uri();
+
+// `uri` with any password replaced by "***": safe to print.
+std::string redact_uri(std::string_view uri);
+
+}  // namespace eventstore

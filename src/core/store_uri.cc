@@ -1,0 +1,179 @@
+#include "store_uri.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include "eventstore/error.h"
+#include "eventstore/store.h"
+
+namespace eventstore::detail {
+namespace {
+
+constexpr std::string_view kScyllaPrefix = "scylla://";
+
+std::string percent_decode(std::string_view text, std::string_view what) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    if (i + 2 >= text.size())
+      throw Error::invalid("store URI: bad percent escape in " + std::string(what));
+    const int high = hex(text[i + 1]);
+    const int low = hex(text[i + 2]);
+    if (high < 0 || low < 0) throw Error::invalid("store URI: bad percent escape in " + std::string(what));
+    out.push_back(static_cast<char>(high * 16 + low));
+    i += 2;
+  }
+  return out;
+}
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+  std::vector<std::string_view> parts;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = text.find(separator, start);
+    parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+    if (end == std::string_view::npos) return parts;
+    start = end + 1;
+  }
+}
+
+void check_host(std::string_view host) {
+  if (host.empty()) throw Error::invalid("store URI: empty host in the host list");
+  const std::size_t colon = host.rfind(':');
+  if (colon == std::string_view::npos || host.front() == '[') return;
+  const std::string_view port = host.substr(colon + 1);
+  if (colon == 0 || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) < 1 ||
+      std::stoi(std::string(port)) > 65535)
+    throw Error::invalid("store URI: bad port in host '" + std::string(host) + "'");
+}
+
+ClusterUri parse_cluster(std::string_view rest) {
+  ClusterUri uri;
+  std::string_view query;
+  if (const std::size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  if (const std::size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    const std::size_t colon = userinfo.find(':');
+    uri.username = percent_decode(userinfo.substr(0, colon), "the user name");
+    if (colon != std::string_view::npos) uri.password = percent_decode(userinfo.substr(colon + 1), "the password");
+    if (uri.username.empty()) throw Error::invalid("store URI: empty user name before '@'");
+  }
+  std::string_view hosts = rest;
+  if (const std::size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    hosts = rest.substr(0, slash);
+    uri.keyspace = percent_decode(rest.substr(slash + 1), "the keyspace");
+  }
+  if (hosts.empty()) throw Error::invalid("store URI: scylla:// needs at least one host");
+  for (std::string_view host : split(hosts, ',')) {
+    check_host(host);
+    uri.hosts.emplace_back(host);
+  }
+  if (!query.empty()) {
+    for (std::string_view pair : split(query, '&')) {
+      const std::size_t eq = pair.find('=');
+      if (eq == std::string_view::npos || eq == 0)
+        throw Error::invalid("store URI: option '" + std::string(pair.substr(0, 40)) + "' needs the form key=value");
+      uri.options[percent_decode(pair.substr(0, eq), "an option name")] =
+          percent_decode(pair.substr(eq + 1), "an option value");
+    }
+  }
+  return uri;
+}
+
+}  // namespace
+
+std::string percent_encode(std::string_view text) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kDigits[u >> 4]);
+      out.push_back(kDigits[u & 0x0F]);
+    }
+  }
+  return out;
+}
+
+StoreUri parse_store_uri(std::string_view uri) {
+  StoreUri parsed;
+  if (uri == "memory:") {
+    parsed.scheme = StoreUri::Scheme::kMemory;
+  } else if (uri.starts_with("sqlite:")) {
+    parsed.scheme = StoreUri::Scheme::kSqlite;
+    parsed.sqlite_path = std::string(uri.substr(7));
+    if (parsed.sqlite_path.starts_with("//")) parsed.sqlite_path.erase(0, 2);
+    if (parsed.sqlite_path.empty()) throw Error::invalid("store URI: sqlite: needs a file path, as in sqlite:events.db");
+  } else if (uri.starts_with(kScyllaPrefix)) {
+    parsed.scheme = StoreUri::Scheme::kScylla;
+    parsed.cluster = parse_cluster(uri.substr(kScyllaPrefix.size()));
+  } else {
+    throw Error::invalid("store URI '" + redact_uri(uri) +
+                         "' has an unknown scheme: use memory:, sqlite:PATH or scylla://HOST[,HOST...]");
+  }
+  return parsed;
+}
+
+}  // namespace eventstore::detail
+
+namespace eventstore {
+
+std::string redact_uri(std::string_view uri) {
+  if (!uri.starts_with(detail::kScyllaPrefix)) return std::string(uri);
+  const std::size_t authority_end = uri.find_first_of("/?", detail::kScyllaPrefix.size());
+  const std::size_t at = uri.substr(0, authority_end).rfind('@');
+  if (at == std::string_view::npos) return std::string(uri);
+  const std::size_t colon = uri.substr(0, at).find(':', detail::kScyllaPrefix.size());
+  if (colon == std::string_view::npos) return std::string(uri);
+  return std::string(uri.substr(0, colon + 1)) + "***" + std::string(uri.substr(at));
+}
+
+std::string default_store_uri() {
+  if (const char* store = std::getenv("EVENTSTORE_STORE"); store && *store) return store;
+  const char* hosts = std::getenv("SCYLLA_HOSTS");
+  if (!hosts || !*hosts) return "sqlite:eventstore.db";
+  auto env = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+  };
+  std::string uri(detail::kScyllaPrefix);
+  if (const std::string user = env("SCYLLA_USERNAME"); !user.empty()) {
+    uri += detail::percent_encode(user);
+    if (const std::string password = env("SCYLLA_PASSWORD"); !password.empty())
+      uri += ":" + detail::percent_encode(password);
+    uri += "@";
+  }
+  std::string host_list = hosts;
+  host_list.erase(std::remove(host_list.begin(), host_list.end(), ' '), host_list.end());
+  uri += host_list;
+  if (const std::string keyspace = env("SCYLLA_KEYSPACE"); !keyspace.empty()) uri += "/" + keyspace;
+  std::string query;
+  auto add = [&query](const char* key, const std::string& value) {
+    if (value.empty()) return;
+    query += (query.empty() ? "?" : "&") + std::string(key) + "=" + detail::percent_encode(value);
+  };
+  add("dc", env("SCYLLA_HOSTSELECTIONPOLICY"));
+  add("ca_file", env("SCYLLA_CA_FILE"));
+  return uri + query;
+}
+
+}  // namespace eventstore

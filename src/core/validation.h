@@ -1,0 +1,39 @@
+// Input checks shared by every backend. Each throws Error(kInvalidArgument) naming what is wrong
+// and the limit exceeded; none has side effects beyond filling in defaults.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "eventstore/event_store.h"
+#include "eventstore/limits.h"
+#include "eventstore/snapshot_store.h"
+
+namespace eventstore::detail {
+
+bool is_valid_utf8(std::string_view text);
+
+// Context and type: non-empty valid UTF-8 within the identifier limit; a non-nil aggregate id.
+void validate_stream(const StreamId& stream, const Limits& limits);
+
+// Checks an append and fills in missing event ids and timestamps (truncating given ones to
+// milliseconds). Rejects: an empty append, too many events or bytes, a bad event type, data
+// that is not JSON, metadata that is not a JSON object, duplicate or nil event ids, an
+// expected version outside 0..max_version, or one that would push the stream past it.
+void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData>& events,
+                    const Limits& limits);
+
+// page_size 1..100000, from >= 1 when given.
+void validate_read(const StreamId& stream, const ReadOptions& options, const Limits& limits);
+
+// Version 1..max_version, data a JSON text, metadata a JSON object, size within max_event_bytes.
+void validate_snapshot(const StreamId& stream, const Snapshot& snapshot, const Limits& limits);
+
+// The result of an append of `events` that landed at first_version.
+AppendResult make_append_result(std::int64_t first_version, const std::vector<EventData>& events);
+
+// True if `stored_ids` (the ids at versions expected+1...) are exactly the ids of `events`: the
+// append already happened, and retrying it must return the original result.
+bool is_same_append(const std::vector<EventData>& events, const std::vector<Uuid>& stored_ids);
+
+}  // namespace eventstore::detail

@@ -1,0 +1,181 @@
+#include "memory/memory_store.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include "core/validation.h"
+
+namespace eventstore::detail {
+namespace {
+
+struct State {
+  std::mutex mutex;
+  std::map<StreamId, std::vector<RecordedEvent>> streams;
+  std::map<StreamId, Snapshot> snapshots;
+};
+
+class MemoryCursor final : public EventCursor {
+ public:
+  MemoryCursor(std::shared_ptr<State> state, StreamId stream, ReadOptions options, const Limits& limits)
+      : state_(std::move(state)), stream_(std::move(stream)), options_(options) {
+    try {
+      validate_read(stream_, options_, limits);
+    } catch (const Error& e) {
+      error_ = e;
+    }
+    remaining_ = options_.limit.value_or(UINT64_MAX);
+  }
+
+  void next_page_async(PageCallback callback) override {
+    if (error_) {
+      Error error = *error_;
+      error_.reset();
+      done_ = true;
+      return callback(std::move(error));
+    }
+    std::vector<RecordedEvent> page;
+    if (!done_ && remaining_ > 0) {
+      std::lock_guard lock(state_->mutex);
+      auto it = state_->streams.find(stream_);
+      const std::int64_t head = it == state_->streams.end() ? 0 : static_cast<std::int64_t>(it->second.size());
+      const bool forward = options_.direction == Direction::kForward;
+      if (!next_) next_ = options_.from.value_or(forward ? 1 : head);
+      if (!forward) next_ = std::min(*next_, head);
+      const std::uint64_t want = std::min<std::uint64_t>(options_.page_size, remaining_);
+      while (page.size() < want && *next_ >= 1 && *next_ <= head) {
+        page.push_back(it->second[static_cast<std::size_t>(*next_ - 1)]);
+        *next_ += forward ? 1 : -1;
+      }
+      remaining_ -= page.size();
+    }
+    if (page.empty()) done_ = true;
+    callback(std::move(page));
+  }
+
+ private:
+  std::shared_ptr<State> state_;
+  StreamId stream_;
+  ReadOptions options_;
+  std::optional<Error> error_;
+  std::optional<std::int64_t> next_;
+  std::uint64_t remaining_ = 0;
+  bool done_ = false;
+};
+
+class MemoryStore final : public Store {
+ public:
+  explicit MemoryStore(const StoreOptions& options) : limits_(options.limits) {}
+
+  std::string describe() const override { return "memory:"; }
+
+  void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
+                    AppendCallback callback) override {
+    std::optional<Result<AppendResult>> result;
+    try {
+      prepare_append(stream, expected, events, limits_);
+      result.emplace(append_locked(stream, expected, events));
+    } catch (const Error& e) {
+      result.emplace(e);
+    }
+    callback(std::move(*result));
+  }
+
+  std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
+    return std::make_unique<MemoryCursor>(state_, stream, options, limits_);
+  }
+
+  void head_async(const StreamId& stream, HeadCallback callback) override {
+    try {
+      validate_stream(stream, limits_);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    std::int64_t head = 0;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (auto it = state_->streams.find(stream); it != state_->streams.end())
+        head = static_cast<std::int64_t>(it->second.size());
+    }
+    callback(head);
+  }
+
+  void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
+    try {
+      validate_stream(stream, limits_);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    std::optional<Snapshot> snapshot;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (auto it = state_->snapshots.find(stream); it != state_->snapshots.end()) snapshot = it->second;
+    }
+    callback(std::move(snapshot));
+  }
+
+  void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
+    try {
+      validate_snapshot(stream, snapshot, limits_);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    snapshot.timestamp = std::chrono::time_point_cast<std::chrono::milliseconds>(snapshot.timestamp);
+    SnapshotSaveResult result;
+    {
+      std::lock_guard lock(state_->mutex);
+      auto [it, inserted] = state_->snapshots.try_emplace(stream, snapshot);
+      if (!inserted && it->second.version < snapshot.version) {
+        it->second = snapshot;
+        inserted = true;
+      }
+      result = SnapshotSaveResult{inserted, it->second.version};
+    }
+    callback(result);
+  }
+
+ private:
+  AppendResult append_locked(const StreamId& stream, ExpectedVersion expected,
+                             const std::vector<EventData>& events) {
+    std::lock_guard lock(state_->mutex);
+    std::vector<RecordedEvent>& stored = state_->streams[stream];
+    const auto head = static_cast<std::int64_t>(stored.size());
+    const auto count = static_cast<std::int64_t>(events.size());
+    auto ids_at = [&stored](std::int64_t first, std::int64_t n) {
+      std::vector<Uuid> ids;
+      for (std::int64_t v = first; v < first + n && v <= static_cast<std::int64_t>(stored.size()); ++v)
+        if (v >= 1) ids.push_back(stored[static_cast<std::size_t>(v - 1)].event_id);
+      return ids;
+    };
+    const std::int64_t at = expected.is_any() ? head : expected.version();
+    // A retry of an append that already landed returns its original result.
+    const std::int64_t retry_at = expected.is_any() ? head - count : at;
+    if (head >= retry_at + count && retry_at >= 0 && is_same_append(events, ids_at(retry_at + 1, count)))
+      return make_append_result(retry_at + 1, events);
+    if (at != head) {
+      if (stored.empty()) state_->streams.erase(stream);
+      throw Error::conflict(head, "version conflict on " + to_string(stream) + ": expected " +
+                                      expected.to_string() + ", stream is at " + std::to_string(head));
+    }
+    if (head + count > limits_.max_version)
+      throw Error::invalid("append would take the stream past the maximum version " +
+                           std::to_string(limits_.max_version));
+    for (std::int64_t i = 0; i < count; ++i) {
+      const EventData& e = events[static_cast<std::size_t>(i)];
+      stored.push_back(RecordedEvent{stream, head + i + 1, *e.event_id, e.event_type, e.data, e.metadata,
+                                     *e.timestamp});
+    }
+    return make_append_result(head + 1, events);
+  }
+
+  Limits limits_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+}  // namespace
+
+std::shared_ptr<Store> make_memory_store(const StoreOptions& options) {
+  return std::make_shared<MemoryStore>(options);
+}
+
+}  // namespace eventstore::detail
