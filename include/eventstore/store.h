@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "eventstore/event_store.h"
 #include "eventstore/limits.h"
@@ -18,24 +20,37 @@
 
 namespace eventstore {
 
+// How `apply_schema` creates a cluster keyspace (NetworkTopologyStrategy). Ignored by the
+// embedded backends, whose schema is created when the store opens.
+struct SchemaOptions {
+  // Replicas in every data centre, when `datacenters` is empty. The seed's default is 3.
+  int replication_factor = 3;
+  // Replicas per named data centre, e.g. {{"dc1", 3}, {"dc2", 3}}.
+  std::vector<std::pair<std::string, int>> datacenters;
+};
+
 class Store : public EventStore, public SnapshotStore {
  public:
   // The URI it was opened with, passwords replaced by "***".
   virtual std::string describe() const = 0;
-  // Creates what the backend needs (tables, keyspace) if missing. Idempotent.
-  virtual void apply_schema() {}
+  // Creates the keyspace and tables the backend needs if missing, and adds our additive
+  // columns to tables created by the seed. Idempotent. An existing keyspace keeps its
+  // replication. Throws eventstore::Error.
+  virtual void apply_schema(const SchemaOptions& options) { (void)options; }
 };
 
 struct StoreOptions {
   Limits limits;
-  // Create the schema on open when missing (memory and SQLite always do).
-  bool create_schema = true;
 };
 
 // Opens the store named by `uri`. Throws eventstore::Error: kInvalidArgument for a malformed
 // URI or an unknown scheme, kUnavailable / kUnauthorized when the store cannot be reached or
 // refuses the credentials, kCorruption for a file that is not a store.
 std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options = {});
+
+// The statements `apply_schema` runs on the store named by `uri` (CQL for a cluster), without
+// connecting to it; empty for the embedded backends. Throws Error(kInvalidArgument).
+std::vector<std::string> schema_statements(std::string_view uri, const SchemaOptions& options);
 
 // The default store URI: $EVENTSTORE_STORE if set; else a scylla:// URI built from the seed's
 // variables (SCYLLA_HOSTS, SCYLLA_USERNAME, SCYLLA_PASSWORD, SCYLLA_HOSTSELECTIONPOLICY,

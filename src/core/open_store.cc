@@ -26,4 +26,15 @@ std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& opti
   throw Error(ErrorCode::kInternal, "unreachable store scheme");
 }
 
+std::vector<std::string> schema_statements(std::string_view uri, const SchemaOptions& options) {
+  const detail::StoreUri parsed = detail::parse_store_uri(uri);
+  if (parsed.scheme != detail::StoreUri::Scheme::kScylla) return {};
+#ifdef EVENTSTORE_WITH_SCYLLA
+  return detail::scylla_schema_statements(detail::scylla_keyspace(parsed.cluster), options);
+#else
+  (void)options;
+  throw Error::invalid("this build of eventstore has no scylla:// backend");
+#endif
+}
+
 }  // namespace eventstore

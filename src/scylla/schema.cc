@@ -1,0 +1,67 @@
+// The cluster schema: exactly the seed's keyspace, tables, columns and types, plus one additive
+// static column (stream_version) that makes an append's expected-version check one condition.
+#include <cctype>
+
+#include "scylla/scylla_store.h"
+
+namespace eventstore::detail {
+namespace {
+
+bool is_cql_identifier(const std::string& name) {
+  if (name.empty() || name.size() > 48 || !std::isalpha(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+std::string quoted(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+std::string scylla_keyspace(const ClusterUri& uri) {
+  const std::string keyspace = uri.keyspace.empty() ? "event_sourcing" : uri.keyspace;
+  if (!is_cql_identifier(keyspace))
+    throw Error::invalid("keyspace '" + keyspace +
+                         "' must be a letter then letters, digits or '_', at most 48 characters");
+  return keyspace;
+}
+
+std::vector<std::string> scylla_schema_statements(const std::string& keyspace, const SchemaOptions& options) {
+  std::string replication = "{'class': 'NetworkTopologyStrategy'";
+  if (options.datacenters.empty()) {
+    if (options.replication_factor < 1)
+      throw Error::invalid("replication factor must be at least 1, got " + std::to_string(options.replication_factor));
+    replication += ", 'replication_factor': " + std::to_string(options.replication_factor);
+  }
+  for (const auto& [datacenter, factor] : options.datacenters) {
+    if (datacenter.empty()) throw Error::invalid("a data centre name must not be empty");
+    if (factor < 1)
+      throw Error::invalid("replication factor of data centre '" + datacenter + "' must be at least 1");
+    replication += ", " + quoted(datacenter) + ": " + std::to_string(factor);
+  }
+  replication += "}";
+  return {
+      "CREATE KEYSPACE IF NOT EXISTS " + keyspace + " WITH replication = " + replication,
+      "CREATE TABLE IF NOT EXISTS " + keyspace +
+          ".event_store (bounded_context varchar, aggregate_id uuid, aggregate_type varchar, "
+          "event_id uuid, event_type varchar, event_version int, event_data varchar, "
+          "event_timestamp timestamp, event_metadata varchar, stream_version int static, "
+          "PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), event_version)) "
+          "WITH compaction = {'class': 'SizeTieredCompactionStrategy'}",
+      "ALTER TABLE " + keyspace + ".event_store ADD stream_version int static",
+      "CREATE TABLE IF NOT EXISTS " + keyspace +
+          ".aggregate_snapshot (bounded_context varchar, aggregate_id uuid, aggregate_type varchar, "
+          "snapshot_data varchar, snapshot_version int, snapshot_timestamp timestamp, "
+          "snapshot_metadata varchar, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type))) "
+          "WITH compaction = {'class': 'LeveledCompactionStrategy'}",
+  };
+}
+
+}  // namespace eventstore::detail

@@ -1,0 +1,620 @@
+// The scylla:// backend. Appends are one conditional batch on the stream's partition:
+//   UPDATE stream_version = N+k IF stream_version = N   (null for N = 0)
+//   + INSERT version N+1 .. N+k IF NOT EXISTS
+// so the expected-version check, contiguity and atomicity are one Paxos round. Streams written
+// by the seed's library have no stream_version; an append adopts them (see adopt_legacy).
+#include "scylla/scylla_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <utility>
+
+#include "core/blocking.h"
+#include "core/validation.h"
+#include "eventstore/log.h"
+#include "eventstore_scylla_bridge/src/lib.rs.h"
+
+namespace eventstore::detail {
+namespace {
+
+namespace bridge = ::eventstore::bridge;
+
+constexpr int kMaxAnyAttempts = 16;       // head moved under an "any" append
+constexpr int kMaxUnappliedRetries = 2;   // a timed-out append that proved not applied
+
+std::string to_std(const rust::String& s) { return std::string(s.data(), s.size()); }
+
+Error to_error(const bridge::BridgeError& e, const std::string& what) {
+  std::string message = what + ": " + to_std(e.message);
+  switch (e.kind) {
+    case bridge::ErrorKind::Unavailable:
+    case bridge::ErrorKind::Closed:
+      return Error(ErrorCode::kUnavailable, message);
+    case bridge::ErrorKind::OutcomeUnknown:
+      return Error(ErrorCode::kOutcomeUnknown, message);
+    case bridge::ErrorKind::Unauthorized:
+      return Error(ErrorCode::kUnauthorized, message);
+    case bridge::ErrorKind::InvalidArgument:
+      if (message.find("unconfigured table") != std::string::npos ||
+          message.find("does not exist") != std::string::npos)
+        message += " (create the schema with: eventstore schema apply)";
+      return Error(ErrorCode::kInvalidArgument, message);
+    default:
+      return Error(ErrorCode::kInternal, message);
+  }
+}
+
+// Runs `fn`, never letting an exception escape into Rust (it would abort the process).
+template <class Fn>
+void guarded(Fn&& fn) noexcept {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    log(LogLevel::kError, std::string("a completion callback threw: ") + e.what());
+  } catch (...) {
+    log(LogLevel::kError, "a completion callback threw a non-standard exception");
+  }
+}
+
+using OnError = std::function<void(const bridge::BridgeError&)>;
+
+class ConnectDone final : public bridge::ConnectCompletion {
+ public:
+  using OnValue = std::function<void(rust::Box<bridge::Session>)>;
+  ConnectDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
+  void on_connected(rust::Box<bridge::Session> session) noexcept override {
+    guarded([&] { on_value_(std::move(session)); });
+  }
+  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+
+ private:
+  OnValue on_value_;
+  OnError on_error_;
+};
+
+class VoidDone final : public bridge::VoidCompletion {
+ public:
+  using OnValue = std::function<void()>;
+  VoidDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
+  void on_done() noexcept override { guarded([&] { on_value_(); }); }
+  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+
+ private:
+  OnValue on_value_;
+  OnError on_error_;
+};
+
+class AppendDone final : public bridge::AppendCompletion {
+ public:
+  using OnValue = std::function<void(bridge::AppendOutcome)>;
+  AppendDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
+  void on_outcome(bridge::AppendOutcome outcome) noexcept override {
+    guarded([&] { on_value_(std::move(outcome)); });
+  }
+  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+
+ private:
+  OnValue on_value_;
+  OnError on_error_;
+};
+
+class SliceDone final : public bridge::SliceCompletion {
+ public:
+  using OnValue = std::function<void(bridge::StreamSlice)>;
+  SliceDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
+  void on_slice(bridge::StreamSlice slice) noexcept override { guarded([&] { on_value_(std::move(slice)); }); }
+  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+
+ private:
+  OnValue on_value_;
+  OnError on_error_;
+};
+
+class PageDone final : public bridge::PageCompletion {
+ public:
+  using OnValue = std::function<void(rust::Vec<bridge::EventRow>, bool)>;
+  PageDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
+  void on_page(rust::Vec<bridge::EventRow> rows, bool more) noexcept override {
+    guarded([&] { on_value_(std::move(rows), more); });
+  }
+  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+
+ private:
+  OnValue on_value_;
+  OnError on_error_;
+};
+
+class SnapshotLoadDone final : public bridge::SnapshotLoadCompletion {
+ public:
+  using OnValue = std::function<void(bridge::SnapshotLoad)>;
+  SnapshotLoadDone(OnValue on_value, OnError on_error)
+      : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
+  void on_loaded(bridge::SnapshotLoad result) noexcept override { guarded([&] { on_value_(std::move(result)); }); }
+  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+
+ private:
+  OnValue on_value_;
+  OnError on_error_;
+};
+
+class SnapshotSaveDone final : public bridge::SnapshotSaveCompletion {
+ public:
+  using OnValue = std::function<void(bridge::SnapshotSaveOutcome)>;
+  SnapshotSaveDone(OnValue on_value, OnError on_error)
+      : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
+  void on_saved(bridge::SnapshotSaveOutcome outcome) noexcept override { guarded([&] { on_value_(outcome); }); }
+  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+
+ private:
+  OnValue on_value_;
+  OnError on_error_;
+};
+
+template <class Done, class OnValue>
+std::unique_ptr<Done> done(OnValue&& on_value, OnError on_error) {
+  return std::make_unique<Done>(std::forward<OnValue>(on_value), std::move(on_error));
+}
+
+bridge::StreamKey key_of(const StreamId& stream) {
+  bridge::StreamKey key;
+  key.bounded_context = stream.bounded_context;
+  key.aggregate_type = stream.aggregate_type;
+  std::copy(stream.aggregate_id.bytes().begin(), stream.aggregate_id.bytes().end(), key.aggregate_id.begin());
+  return key;
+}
+
+Uuid uuid_of(const std::array<std::uint8_t, 16>& bytes) { return Uuid(bytes); }
+
+// The stream's version as the cluster sees it: the static column, or for streams written by the
+// seed's library (no static column) the highest event version.
+std::int64_t head_of(const bridge::StreamSlice& slice) {
+  std::int64_t head = 0;
+  if (slice.has_stream_version) head = slice.stream_version;
+  if (slice.has_max_version) head = std::max<std::int64_t>(head, slice.max_version);
+  return head;
+}
+
+RecordedEvent decode_row(const StreamId& stream, const bridge::EventRow& row) {
+  if (row.event_type.empty())
+    throw Error(ErrorCode::kCorruption, "event " + std::to_string(row.version) + " of " + to_string(stream) +
+                                            " has no event_type");
+  RecordedEvent event;
+  event.stream = stream;
+  event.version = row.version;
+  event.event_id = uuid_of(row.event_id);
+  event.event_type = to_std(row.event_type);
+  if (row.has_data) event.data = to_std(row.data);
+  if (row.has_metadata) event.metadata = to_std(row.metadata);
+  event.timestamp = Timestamp(std::chrono::milliseconds(row.timestamp_ms));
+  return event;
+}
+
+std::vector<Uuid> ids_in(const bridge::StreamSlice& slice) {
+  std::vector<Uuid> ids;
+  for (const bridge::EventRow& row : slice.events) ids.push_back(uuid_of(row.event_id));
+  return ids;
+}
+
+bridge::SessionConfig config_from(const ClusterUri& uri) {
+  bridge::SessionConfig config{};
+  for (const std::string& host : uri.hosts) config.hosts.push_back(host);
+  config.username = uri.username;
+  config.password = uri.password;
+  config.keyspace = scylla_keyspace(uri);
+  auto as_number = [](const std::string& key, const std::string& value, std::uint32_t max) {
+    if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(value) > max)
+      throw Error::invalid("store URI option " + key + " must be a number up to " + std::to_string(max));
+    return static_cast<std::uint32_t>(std::stoul(value));
+  };
+  auto as_bool = [](const std::string& key, const std::string& value) {
+    if (value == "true" || value == "1") return true;
+    if (value == "false" || value == "0") return false;
+    throw Error::invalid("store URI option " + key + " must be true or false");
+  };
+  for (const auto& [key, value] : uri.options) {
+    if (key == "dc") {
+      config.local_dc = value;
+    } else if (key == "consistency") {
+      if (value != "quorum" && value != "local_quorum")
+        throw Error::invalid("store URI option consistency must be quorum or local_quorum");
+      config.local_consistency = value == "local_quorum";
+    } else if (key == "timeout_ms") {
+      config.request_timeout_ms = as_number(key, value, 600000);
+    } else if (key == "connect_timeout_ms") {
+      config.connect_timeout_ms = as_number(key, value, 600000);
+    } else if (key == "workers") {
+      config.worker_threads = as_number(key, value, 64);
+    } else if (key == "tls") {
+      config.tls_enabled = as_bool(key, value);
+    } else if (key == "ca_file") {
+      config.tls_ca_file = value;
+      config.tls_enabled = true;
+    } else if (key == "cert_file") {
+      config.tls_cert_file = value;
+    } else if (key == "key_file") {
+      config.tls_key_file = value;
+    } else {
+      throw Error::invalid("unknown store URI option '" + key +
+                           "' (known: dc, consistency, timeout_ms, connect_timeout_ms, workers, tls, "
+                           "ca_file, cert_file, key_file)");
+    }
+  }
+  if (config.tls_enabled && config.tls_ca_file.empty())
+    throw Error::invalid("store URI option tls needs ca_file=PATH (the CA that signed the servers' certificates)");
+  if (config.tls_cert_file.empty() != config.tls_key_file.empty())
+    throw Error::invalid("store URI options cert_file and key_file go together");
+  return config;
+}
+
+// Shared by the store, its cursors and its operations in flight, so that the session outlives
+// every request that uses it.
+struct Connection {
+  rust::Box<bridge::Session> session;
+  Limits limits;
+  std::string keyspace;
+};
+
+class ScyllaCursor final : public EventCursor {
+ public:
+  ScyllaCursor(std::shared_ptr<Connection> connection, StreamId stream, const ReadOptions& options)
+      : state_(std::make_shared<State>()) {
+    state_->connection = std::move(connection);
+    state_->stream = std::move(stream);
+    state_->remaining = options.limit.value_or(std::numeric_limits<std::uint64_t>::max());
+    try {
+      validate_read(state_->stream, options, state_->connection->limits);
+      const bool forward = options.direction == Direction::kForward;
+      const auto clamp = [](std::int64_t v) {
+        return static_cast<std::int32_t>(std::min<std::int64_t>(v, std::numeric_limits<std::int32_t>::max()));
+      };
+      const std::int32_t from = forward ? clamp(options.from.value_or(1)) : 1;
+      const std::int32_t to = forward ? std::numeric_limits<std::int32_t>::max()
+                                      : clamp(options.from.value_or(std::numeric_limits<std::int32_t>::max()));
+      const auto page = static_cast<std::int32_t>(
+          std::min<std::uint64_t>(options.page_size, state_->remaining == 0 ? 1 : state_->remaining));
+      state_->cursor.emplace(state_->connection->session->open_read(key_of(state_->stream), from, to, !forward, page));
+    } catch (const Error& e) {
+      state_->error = e;
+    }
+  }
+
+  void next_page_async(PageCallback callback) override { fetch(state_, std::move(callback)); }
+
+ private:
+  struct State {
+    std::shared_ptr<Connection> connection;
+    StreamId stream;
+    std::optional<rust::Box<bridge::ReadCursor>> cursor;
+    std::optional<Error> error;
+    std::uint64_t remaining = 0;
+    bool done = false;
+  };
+
+  static void fetch(std::shared_ptr<State> state, PageCallback callback) {
+    if (state->error) {
+      Error error = *state->error;
+      state->error.reset();
+      state->done = true;
+      return callback(std::move(error));
+    }
+    if (state->done || state->remaining == 0) return callback(std::vector<RecordedEvent>{});
+    (*state->cursor)->next_page(done<PageDone>(
+        [state, callback](rust::Vec<bridge::EventRow> rows, bool more) mutable {
+          std::vector<RecordedEvent> page;
+          try {
+            for (const bridge::EventRow& row : rows) {
+              if (page.size() >= state->remaining) break;
+              page.push_back(decode_row(state->stream, row));
+            }
+          } catch (const Error& e) {
+            state->done = true;
+            return callback(e);
+          }
+          state->remaining -= page.size();
+          if (!more) state->done = true;
+          if (page.empty() && !state->done) return fetch(state, std::move(callback));
+          callback(std::move(page));
+        },
+        [state, callback](const bridge::BridgeError& e) {
+          state->done = true;
+          callback(to_error(e, "read of " + to_string(state->stream)));
+        }));
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+// One append, from validation to its answer; may take several round trips (see the header).
+class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
+ public:
+  AppendOperation(std::shared_ptr<Connection> connection, StreamId stream, ExpectedVersion expected,
+                  std::vector<EventData> events, EventStore::AppendCallback callback)
+      : connection_(std::move(connection)),
+        stream_(std::move(stream)),
+        key_(key_of(stream_)),
+        expected_(expected),
+        events_(std::move(events)),
+        callback_(std::move(callback)) {}
+
+  void start() {
+    if (expected_.is_any()) return start_any();
+    attempt(expected_.version(), /*legacy=*/false);
+  }
+
+ private:
+  std::int64_t count() const { return static_cast<std::int64_t>(events_.size()); }
+
+  void finish(Result<AppendResult> result) {
+    EventStore::AppendCallback callback = std::move(callback_);
+    callback(std::move(result));
+  }
+
+  void conflict(std::int64_t current) {
+    finish(Error::conflict(current, "version conflict on " + to_string(stream_) + ": expected " +
+                                        expected_.to_string() + ", stream is at " + std::to_string(current)));
+  }
+
+  OnError fail(const std::string& what) {
+    auto self = shared_from_this();
+    return [self, what](const bridge::BridgeError& e) { self->finish(to_error(e, what + " " + to_string(self->stream_))); };
+  }
+
+  // "any": read the head with SERIAL, recognise a retry of events already at the tail, else
+  // append at the head.
+  void start_any() {
+    auto self = shared_from_this();
+    connection_->session->read_head(key_, /*serial=*/true, done<SliceDone>(
+        [self](bridge::StreamSlice slice) {
+          const std::int64_t head = head_of(slice);
+          if (head < self->count()) return self->attempt(head, !slice.has_stream_version && head > 0);
+          const std::int64_t first = head - self->count() + 1;
+          self->connection_->session->serial_read(
+              self->key_, static_cast<std::int32_t>(first), static_cast<std::int32_t>(head),
+              done<SliceDone>(
+                  [self, first](bridge::StreamSlice tail) {
+                    if (is_same_append(self->events_, ids_in(tail)))
+                      return self->finish(make_append_result(first, self->events_));
+                    self->attempt(head_of(tail), !tail.has_stream_version && head_of(tail) > 0);
+                  },
+                  self->fail("head read of")));
+        },
+        self->fail("head read of")));
+  }
+
+  // One conditional batch at expected version `at`. `legacy`: the stream has events but no
+  // stream_version (written by the seed's library); the batch then adopts it.
+  void attempt(std::int64_t at, bool legacy) {
+    if (at + count() > connection_->limits.max_version)
+      return finish(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
+                                   std::to_string(connection_->limits.max_version)));
+    rust::Vec<bridge::EventRow> rows;
+    rows.reserve(events_.size());
+    for (std::size_t i = 0; i < events_.size(); ++i) {
+      const EventData& e = events_[i];
+      bridge::EventRow row{};
+      row.version = static_cast<std::int32_t>(at + 1 + static_cast<std::int64_t>(i));
+      std::copy(e.event_id->bytes().begin(), e.event_id->bytes().end(), row.event_id.begin());
+      row.event_type = e.event_type;
+      row.has_data = e.data.has_value();
+      if (e.data) row.data = *e.data;
+      row.has_metadata = e.metadata.has_value();
+      if (e.metadata) row.metadata = *e.metadata;
+      row.timestamp_ms = e.timestamp->time_since_epoch().count();
+      rows.push_back(std::move(row));
+    }
+    auto self = shared_from_this();
+    connection_->session->append_batch(
+        key_, /*has_expected=*/at > 0 && !legacy, static_cast<std::int32_t>(at),
+        static_cast<std::int32_t>(at + count()), std::move(rows),
+        done<AppendDone>([self, at, legacy](bridge::AppendOutcome outcome) { self->on_outcome(at, legacy, outcome); },
+                         [self, at](const bridge::BridgeError& e) { self->on_error(at, e); }));
+  }
+
+  void on_outcome(std::int64_t at, bool legacy, const bridge::AppendOutcome& outcome) {
+    if (outcome.applied) return finish(make_append_result(at + 1, events_));
+    std::vector<Uuid> existing;
+    for (const bridge::ExistingEvent& row : outcome.existing) existing.push_back(uuid_of(row.event_id));
+    if (is_same_append(events_, existing)) return finish(make_append_result(at + 1, events_));
+    if (outcome.has_stream_version && outcome.stream_version != at && !expected_.is_any())
+      return conflict(outcome.stream_version);
+    // The answer alone does not tell the head (a stream of the seed's library, or an "any"
+    // append that lost a race): read it with SERIAL and decide.
+    auto self = shared_from_this();
+    connection_->session->read_head(key_, /*serial=*/true, done<SliceDone>(
+        [self, at, legacy](bridge::StreamSlice slice) {
+          const std::int64_t head = head_of(slice);
+          const bool unadopted = !slice.has_stream_version && head > 0;
+          if (self->expected_.is_any()) {
+            if (++self->any_attempts_ >= kMaxAnyAttempts) return self->conflict(head);
+            return self->attempt(head, unadopted);
+          }
+          if (unadopted && head == at && !legacy) return self->attempt(at, /*legacy=*/true);
+          self->conflict(head);
+        },
+        fail("head read of")));
+  }
+
+  // A write whose outcome is unknown is resolved by a SERIAL read of the versions it wrote:
+  // Paxos completes or supersedes any proposal in flight, so what the read sees is final.
+  void on_error(std::int64_t at, const bridge::BridgeError& error) {
+    if (error.kind != bridge::ErrorKind::OutcomeUnknown) return finish(to_error(error, "append to " + to_string(stream_)));
+    const std::string first_error = to_std(error.message);
+    auto self = shared_from_this();
+    connection_->session->serial_read(
+        key_, static_cast<std::int32_t>(at + 1), static_cast<std::int32_t>(at + count()),
+        done<SliceDone>(
+            [self, at](bridge::StreamSlice slice) {
+              if (is_same_append(self->events_, ids_in(slice)))
+                return self->finish(make_append_result(at + 1, self->events_));
+              const std::int64_t head = head_of(slice);
+              if (slice.events.empty() && head == at && ++self->unapplied_retries_ <= kMaxUnappliedRetries) {
+                log(LogLevel::kInfo, "append to " + to_string(self->stream_) + " timed out and was not applied; retrying");
+                return self->attempt(at, !slice.has_stream_version && head > 0);
+              }
+              if (slice.events.empty() && head == at)
+                return self->finish(Error(ErrorCode::kUnavailable, "append to " + to_string(self->stream_) +
+                                                                       " timed out repeatedly; nothing was written"));
+              if (self->expected_.is_any() && ++self->any_attempts_ < kMaxAnyAttempts)
+                return self->attempt(head, !slice.has_stream_version && head > 0);
+              self->conflict(head);
+            },
+            [self, first_error](const bridge::BridgeError& e) {
+              self->finish(Error(ErrorCode::kOutcomeUnknown,
+                                 "append to " + to_string(self->stream_) + " may or may not have been applied (" +
+                                     first_error + "), and reading it back failed: " + to_std(e.message) +
+                                     "; retry it with the same event ids"));
+            }));
+  }
+
+  std::shared_ptr<Connection> connection_;
+  StreamId stream_;
+  bridge::StreamKey key_;
+  ExpectedVersion expected_;
+  std::vector<EventData> events_;
+  EventStore::AppendCallback callback_;
+  int any_attempts_ = 0;
+  int unapplied_retries_ = 0;
+};
+
+class ScyllaStore final : public Store {
+ public:
+  ScyllaStore(std::shared_ptr<Connection> connection, std::string description)
+      : connection_(std::move(connection)), description_(std::move(description)) {}
+
+  std::string describe() const override { return description_; }
+
+  void apply_schema(const SchemaOptions& options) override {
+    const std::vector<std::string> statements = scylla_schema_statements(connection_->keyspace, options);
+    // ScyllaDB with tablets had no LWT through 2025.3: create the keyspace with vnodes there.
+    // Cassandra does not know the option and refuses it; then the plain statement runs.
+    try {
+      execute(statements[0] + " AND tablets = {'enabled': false}");
+    } catch (const Error& e) {
+      if (std::string(e.what()).find("tablets") == std::string::npos) throw;
+      execute(statements[0]);
+    }
+    execute(statements[1]);
+    try {
+      execute(statements[2]);
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      if (message.find("conflicts with an existing column") == std::string::npos &&
+          message.find("already exist") == std::string::npos)
+        throw;
+    }
+    execute(statements[3]);
+  }
+
+  void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
+                    AppendCallback callback) override {
+    try {
+      prepare_append(stream, expected, events, connection_->limits);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    std::make_shared<AppendOperation>(connection_, stream, expected, std::move(events), std::move(callback))->start();
+  }
+
+  std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
+    return std::make_unique<ScyllaCursor>(connection_, stream, options);
+  }
+
+  void head_async(const StreamId& stream, HeadCallback callback) override {
+    try {
+      validate_stream(stream, connection_->limits);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    connection_->session->read_head(
+        key_of(stream), /*serial=*/false,
+        done<SliceDone>([callback](bridge::StreamSlice slice) { callback(head_of(slice)); },
+                        [callback, stream](const bridge::BridgeError& e) {
+                          callback(to_error(e, "head of " + to_string(stream)));
+                        }));
+  }
+
+  void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
+    try {
+      validate_stream(stream, connection_->limits);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    connection_->session->load_snapshot(
+        key_of(stream),
+        done<SnapshotLoadDone>(
+            [callback, stream](bridge::SnapshotLoad load) {
+              if (!load.found) return callback(std::optional<Snapshot>());
+              if (!load.snapshot.has_data)
+                return callback(Error(ErrorCode::kCorruption, "snapshot of " + to_string(stream) + " has no data"));
+              Snapshot snapshot;
+              snapshot.version = load.snapshot.version;
+              snapshot.data = to_std(load.snapshot.data);
+              if (load.snapshot.has_metadata) snapshot.metadata = to_std(load.snapshot.metadata);
+              snapshot.timestamp = Timestamp(std::chrono::milliseconds(load.snapshot.timestamp_ms));
+              callback(std::optional<Snapshot>(std::move(snapshot)));
+            },
+            [callback, stream](const bridge::BridgeError& e) {
+              callback(to_error(e, "snapshot load of " + to_string(stream)));
+            }));
+  }
+
+  void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
+    try {
+      validate_snapshot(stream, snapshot, connection_->limits);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    bridge::Snapshot row{};
+    row.version = static_cast<std::int32_t>(snapshot.version);
+    row.has_data = true;
+    row.data = snapshot.data;
+    row.has_metadata = snapshot.metadata.has_value();
+    if (snapshot.metadata) row.metadata = *snapshot.metadata;
+    row.timestamp_ms = std::chrono::time_point_cast<std::chrono::milliseconds>(snapshot.timestamp)
+                           .time_since_epoch()
+                           .count();
+    connection_->session->save_snapshot(
+        key_of(stream), std::move(row),
+        done<SnapshotSaveDone>(
+            [callback, version = snapshot.version](bridge::SnapshotSaveOutcome outcome) {
+              callback(SnapshotSaveResult{outcome.stored, outcome.stored ? version : outcome.existing_version});
+            },
+            [callback, stream](const bridge::BridgeError& e) {
+              callback(to_error(e, "snapshot save of " + to_string(stream)));
+            }));
+  }
+
+ private:
+  void execute(const std::string& cql) {
+    wait_for<bool>([&](auto finished) {
+      connection_->session->execute_schema(
+          cql, done<VoidDone>([finished]() { finished(true); },
+                              [finished](const bridge::BridgeError& e) { finished(to_error(e, "schema")); }));
+    });
+  }
+
+  std::shared_ptr<Connection> connection_;
+  std::string description_;
+};
+
+}  // namespace
+
+std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::string& redacted_uri,
+                                         const StoreOptions& options) {
+  bridge::SessionConfig config = config_from(uri);
+  std::string keyspace = to_std(config.keyspace);
+  auto session = wait_for<rust::Box<bridge::Session>>([&](auto finished) {
+    bridge::connect(std::move(config),
+                    done<ConnectDone>([finished](rust::Box<bridge::Session> s) { finished(std::move(s)); },
+                                      [finished, &redacted_uri](const bridge::BridgeError& e) {
+                                        finished(to_error(e, "cannot connect to " + redacted_uri));
+                                      }));
+  });
+  auto connection = std::make_shared<Connection>(Connection{std::move(session), options.limits, std::move(keyspace)});
+  return std::make_shared<ScyllaStore>(std::move(connection), redacted_uri);
+}
+
+}  // namespace eventstore::detail
