@@ -34,11 +34,21 @@
 
 namespace eventstore {
 
+namespace detail {
+// True when A has an apply() for every alternative of the variant Events.
+template <class A, class E>
+concept AppliesEvent = requires(A& a, const E& e) { a.apply(e); };
+template <class A, class Events>
+inline constexpr bool applies_all_v = false;
+template <class A, class... Es>
+inline constexpr bool applies_all_v<A, std::variant<Es...>> = (AppliesEvent<A, Es> && ...);
+}  // namespace detail
+
 template <class A>
-concept AggregateState = std::default_initializable<A> && requires(A& a, const typename A::Event& e) {
+concept AggregateState = std::default_initializable<A> && requires {
   { A::aggregate_type } -> std::convertible_to<std::string_view>;
-  std::visit([&a](const auto& ev) { a.apply(ev); }, e);
-};
+  typename A::Event;
+} && detail::applies_all_v<A, typename A::Event>;
 
 template <class A>
 concept Snapshottable = requires(const A& a, const nlohmann::json& j) {
