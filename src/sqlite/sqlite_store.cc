@@ -1,9 +1,941 @@
+// The sqlite:PATH backend. Layout, durability and the concurrency model are in docs/sqlite.md.
+//
+// Structure:
+//  - Connection: one sqlite3 handle and its cached prepared statements; used by one thread at
+//    a time (the handles are opened SQLITE_OPEN_NOMUTEX).
+//  - Shared: what the store and its cursors share: the path, the options and a small pool of
+//    read connections (a cursor may outlive the store).
+//  - SqliteStore: validates on the caller's thread, then queues writes (appends and snapshot
+//    saves) for one writer thread, which commits everything pending as one transaction with
+//    one SAVEPOINT per job (group commit) and completes the callbacks after COMMIT. Reads and
+//    heads run on the caller's thread on a pooled read connection.
 #include "sqlite/sqlite_store.h"
 
-namespace eventstore::detail {
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
 
-std::shared_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions&) {
-  throw Error(ErrorCode::kUnavailable, "sqlite store " + path + ": not implemented yet");
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/validation.h"
+#include "eventstore/log.h"
+
+namespace eventstore::detail {
+namespace {
+
+// "EVST": marks a file as ours in the SQLite header (PRAGMA application_id).
+constexpr std::int32_t kApplicationId = 0x45565354;
+// PRAGMA user_version: the schema revision this code writes and reads.
+constexpr std::int32_t kSchemaVersion = 1;
+// At most this many jobs go into one group commit.
+constexpr std::size_t kMaxBatch = 512;
+// Idle read connections kept open.
+constexpr std::size_t kMaxIdleReaders = 8;
+
+constexpr sqlite3_destructor_type kStatic = nullptr;  // SQLITE_STATIC without its cast
+
+// ---------------------------------------------------------------------------------------------
+// Options and errors
+
+struct SqliteOptions {
+  std::string file;              // the file path, without "?OPTIONS"
+  std::string display;           // "sqlite:" + the path as given
+  bool synchronous_full = false;  // PRAGMA synchronous=FULL instead of NORMAL
+  int busy_timeout_ms = 5000;
+};
+
+SqliteOptions parse_options(const std::string& path) {
+  SqliteOptions options;
+  options.display = "sqlite:" + path;
+  const std::size_t question = path.find('?');
+  options.file = path.substr(0, question);
+  if (options.file.empty()) throw Error::invalid("sqlite: needs a file path, as in sqlite:events.db");
+  if (options.file == ":memory:" || options.file.starts_with("file:"))
+    throw Error::invalid("sqlite:" + options.file +
+                         " is not supported: give a file path (use memory: for an in-process store)");
+  if (question == std::string::npos) return options;
+  std::string_view query = std::string_view(path).substr(question + 1);
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view item = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (item.empty()) continue;
+    const std::size_t eq = item.find('=');
+    const std::string key(item.substr(0, eq));
+    const std::string value(eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1));
+    if (key == "synchronous") {
+      if (value == "normal" || value == "NORMAL") {
+        options.synchronous_full = false;
+      } else if (value == "full" || value == "FULL") {
+        options.synchronous_full = true;
+      } else {
+        throw Error::invalid("sqlite option synchronous must be normal or full, got '" + value + "'");
+      }
+    } else if (key == "busy_timeout") {
+      int ms = -1;
+      if (!value.empty() && value.size() <= 9 &&
+          std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        ms = std::stoi(value);
+      if (ms < 0) throw Error::invalid("sqlite option busy_timeout must be milliseconds, got '" + value + "'");
+      options.busy_timeout_ms = ms;
+    } else {
+      throw Error::invalid("unknown sqlite option '" + key + "' (known: synchronous, busy_timeout)");
+    }
+  }
+  return options;
+}
+
+bool is_permission_errno(int err) { return err == EACCES || err == EPERM || err == EROFS; }
+
+// False when permissions forbid writing `file` (if it exists) or creating files next to it.
+// SQLite's own errno after a failed open is often that of its last fallback attempt.
+bool may_write(const std::string& file) {
+  auto denied = [](const std::string& path, int mode) {
+    return faccessat(AT_FDCWD, path.c_str(), mode, AT_EACCESS) != 0 && is_permission_errno(errno);
+  };
+  if (access(file.c_str(), F_OK) == 0 && denied(file, R_OK | W_OK)) return false;
+  std::string dir = std::filesystem::path(file).parent_path().string();
+  if (dir.empty()) dir = ".";
+  return !denied(dir, W_OK | X_OK);
+}
+
+// Maps an SQLite result code to a typed error, with one line naming the file.
+Error sqlite_error(int rc, sqlite3* db, const SqliteOptions& options, std::string_view what) {
+  const int primary = rc & 0xff;
+  std::string detail = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const int sys = db ? sqlite3_system_errno(db) : 0;
+  const std::string where = options.display + ": " + std::string(what) + ": ";
+  switch (primary) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Error(ErrorCode::kUnavailable,
+                   where + "the file is locked by another connection (waited busy_timeout=" +
+                       std::to_string(options.busy_timeout_ms) + " ms); nothing was written");
+    case SQLITE_FULL:
+      return Error(ErrorCode::kUnavailable, where + "the disk or file is full (" + detail + ")");
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return Error(ErrorCode::kUnauthorized,
+                   where + "no permission to write " + options.file + " or its directory (" + detail + ")");
+    case SQLITE_CANTOPEN:
+      if (is_permission_errno(sys) || !may_write(options.file))
+        return Error(ErrorCode::kUnauthorized, where + "no permission to open or create " + options.file +
+                                                   " or its -wal/-shm files in its directory");
+      return Error(ErrorCode::kUnavailable,
+                   where + "cannot open " + options.file + " (" + (sys ? std::strerror(sys) : detail) + ")");
+    case SQLITE_NOTADB:
+      return Error(ErrorCode::kCorruption, options.display + ": " + options.file +
+                                               " is not an eventstore SQLite file (" + detail + ")");
+    case SQLITE_CORRUPT:
+      return Error(ErrorCode::kCorruption, where + options.file + " is corrupt (" + detail + ")");
+    case SQLITE_IOERR:
+      return Error(ErrorCode::kUnavailable, where + "I/O error on " + options.file + " (" + detail + ")");
+    case SQLITE_NOMEM:
+      return Error(ErrorCode::kUnavailable, where + "out of memory");
+    default:
+      return Error(ErrorCode::kInternal, where + detail + " (sqlite code " + std::to_string(rc) + ")");
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections and statements
+
+enum Stmt : std::size_t {
+  kBegin,
+  kCommit,
+  kRollback,
+  kSavepoint,
+  kRelease,
+  kRollbackTo,
+  kHead,
+  kIdsRange,
+  kInsert,
+  kReadForward,
+  kReadBackward,
+  kSnapshotLoad,
+  kSnapshotUpsert,
+  kSnapshotVersion,
+  kStmtCount
+};
+
+// The validity columns let SQLite check stored JSON while it reads the row (json_valid is its
+// strict RFC 8259 parser); CASE keeps json_type away from malformed text.
+#define ES_STREAM_KEY "bounded_context = ?1 AND aggregate_id = ?2 AND aggregate_type = ?3"
+#define ES_EVENT_COLUMNS                                                                         \
+  "event_version, event_id, event_type, event_data, event_timestamp, event_metadata, "          \
+  "(event_data IS NULL OR json_valid(event_data)), "                                            \
+  "CASE WHEN event_metadata IS NULL THEN 1 WHEN json_valid(event_metadata) "                     \
+  "THEN json_type(event_metadata) = 'object' ELSE 0 END"
+
+constexpr std::array<const char*, kStmtCount> kSql = {
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT job",
+    "RELEASE job",
+    "ROLLBACK TO job",
+    "SELECT event_version FROM event_store WHERE " ES_STREAM_KEY " ORDER BY event_version DESC LIMIT 1",
+    "SELECT event_id FROM event_store WHERE " ES_STREAM_KEY
+    " AND event_version >= ?4 AND event_version <= ?5 ORDER BY event_version",
+    "INSERT INTO event_store (bounded_context, aggregate_id, aggregate_type, event_version, event_id, "
+    "event_type, event_data, event_timestamp, event_metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "SELECT " ES_EVENT_COLUMNS " FROM event_store WHERE " ES_STREAM_KEY
+    " AND event_version >= ?4 ORDER BY event_version ASC LIMIT ?5",
+    "SELECT " ES_EVENT_COLUMNS " FROM event_store WHERE " ES_STREAM_KEY
+    " AND event_version <= ?4 ORDER BY event_version DESC LIMIT ?5",
+    "SELECT snapshot_version, snapshot_data, snapshot_timestamp, snapshot_metadata, "
+    "(snapshot_data IS NOT NULL AND json_valid(snapshot_data)), "
+    "CASE WHEN snapshot_metadata IS NULL THEN 1 WHEN json_valid(snapshot_metadata) "
+    "THEN json_type(snapshot_metadata) = 'object' ELSE 0 END "
+    "FROM aggregate_snapshot WHERE " ES_STREAM_KEY,
+    "INSERT INTO aggregate_snapshot (bounded_context, aggregate_id, aggregate_type, snapshot_version, "
+    "snapshot_data, snapshot_timestamp, snapshot_metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+    "ON CONFLICT (bounded_context, aggregate_id, aggregate_type) DO UPDATE SET "
+    "snapshot_version = excluded.snapshot_version, snapshot_data = excluded.snapshot_data, "
+    "snapshot_timestamp = excluded.snapshot_timestamp, snapshot_metadata = excluded.snapshot_metadata "
+    "WHERE excluded.snapshot_version > aggregate_snapshot.snapshot_version",
+    "SELECT snapshot_version FROM aggregate_snapshot WHERE " ES_STREAM_KEY,
+};
+
+#undef ES_EVENT_COLUMNS
+#undef ES_STREAM_KEY
+
+constexpr const char* kSchemaSql =
+    "CREATE TABLE IF NOT EXISTS event_store ("
+    " bounded_context TEXT NOT NULL,"
+    " aggregate_id TEXT NOT NULL,"
+    " aggregate_type TEXT NOT NULL,"
+    " event_version INTEGER NOT NULL,"
+    " event_id TEXT,"
+    " event_type TEXT,"
+    " event_data TEXT,"
+    " event_timestamp INTEGER,"
+    " event_metadata TEXT,"
+    " PRIMARY KEY (bounded_context, aggregate_id, aggregate_type, event_version)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS aggregate_snapshot ("
+    " bounded_context TEXT NOT NULL,"
+    " aggregate_id TEXT NOT NULL,"
+    " aggregate_type TEXT NOT NULL,"
+    " snapshot_data TEXT,"
+    " snapshot_version INTEGER,"
+    " snapshot_timestamp INTEGER,"
+    " snapshot_metadata TEXT,"
+    " PRIMARY KEY (bounded_context, aggregate_id, aggregate_type)"
+    ") WITHOUT ROWID;";
+
+class Connection {
+ public:
+  Connection(const SqliteOptions& options, bool create) : options_(options) {
+    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    const int rc = sqlite3_open_v2(options_.file.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+      Error error = sqlite_error(rc, db_, options_, "open");
+      sqlite3_close_v2(db_);
+      db_ = nullptr;
+      throw error;
+    }
+    sqlite3_busy_timeout(db_, options_.busy_timeout_ms);
+    if (sqlite3_db_readonly(db_, "main") == 1) {
+      sqlite3_close_v2(db_);
+      db_ = nullptr;
+      throw Error(ErrorCode::kUnauthorized,
+                  options_.display + ": open: " + options_.file + " is read-only (no write permission)");
+    }
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() {
+    for (sqlite3_stmt* s : statements_) sqlite3_finalize(s);
+    sqlite3_close_v2(db_);
+  }
+
+  sqlite3* db() const { return db_; }
+  const SqliteOptions& options() const { return options_; }
+
+  Error error(int rc, std::string_view what) const { return sqlite_error(rc, db_, options_, what); }
+
+  // Runs SQL text without results (pragmas, schema); throws the mapped error.
+  void exec(const char* sql, std::string_view what) {
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) throw error(rc, what);
+  }
+
+  // The three integers of the first row of a query.
+  std::array<std::int64_t, 3> query_ints(const char* sql, std::string_view what) {
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &s, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(s);
+      throw error(rc, what);
+    }
+    rc = sqlite3_step(s);
+    std::array<std::int64_t, 3> values{};
+    if (rc == SQLITE_ROW) {
+      for (int i = 0; i < 3; ++i) values[static_cast<std::size_t>(i)] = sqlite3_column_int64(s, i);
+    } else if (rc != SQLITE_DONE) {
+      Error e = error(rc, what);
+      sqlite3_finalize(s);
+      throw e;
+    }
+    sqlite3_finalize(s);
+    return values;
+  }
+
+  std::string query_text(const char* sql, std::string_view what) {
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &s, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(s);
+      throw error(rc, what);
+    }
+    rc = sqlite3_step(s);
+    std::string value;
+    if (rc == SQLITE_ROW) {
+      if (const unsigned char* text = sqlite3_column_text(s, 0)) value = reinterpret_cast<const char*>(text);
+    } else if (rc != SQLITE_DONE) {
+      Error e = error(rc, what);
+      sqlite3_finalize(s);
+      throw e;
+    }
+    sqlite3_finalize(s);
+    return value;
+  }
+
+  // A cached prepared statement, reset and with its bindings cleared.
+  sqlite3_stmt* statement(Stmt id) {
+    sqlite3_stmt*& s = statements_[id];
+    if (!s) {
+      const int rc = sqlite3_prepare_v3(db_, kSql[id], -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+      if (rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        s = nullptr;
+        throw error(rc, "prepare");
+      }
+    }
+    return s;
+  }
+
+  // Runs a statement without result rows (BEGIN, SAVEPOINT, ...).
+  void run(Stmt id, std::string_view what) {
+    sqlite3_stmt* s = statement(id);
+    const int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) throw error(rc, what);
+  }
+
+ private:
+  SqliteOptions options_;
+  sqlite3* db_ = nullptr;
+  std::array<sqlite3_stmt*, kStmtCount> statements_{};
+};
+
+// Resets a statement when it goes out of scope (releases its read snapshot).
+class Bound {
+ public:
+  Bound(Connection& connection, Stmt id) : connection_(connection), stmt_(connection.statement(id)) {}
+  Bound(const Bound&) = delete;
+  Bound& operator=(const Bound&) = delete;
+  ~Bound() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+  sqlite3_stmt* get() const { return stmt_; }
+
+  void text(int index, std::string_view value) {
+    check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), kStatic));
+  }
+  void optional_text(int index, const std::optional<std::string>& value) {
+    if (value) {
+      text(index, *value);
+    } else {
+      check(sqlite3_bind_null(stmt_, index));
+    }
+  }
+  void integer(int index, std::int64_t value) { check(sqlite3_bind_int64(stmt_, index, value)); }
+  void stream(const StreamId& id, const std::string& aggregate_id) {
+    text(1, id.bounded_context);
+    text(2, aggregate_id);
+    text(3, id.aggregate_type);
+  }
+
+  // SQLITE_ROW -> true, SQLITE_DONE -> false, else throws.
+  bool step(std::string_view what) {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw connection_.error(rc, what);
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) throw connection_.error(rc, "bind");
+  }
+
+  Connection& connection_;
+  sqlite3_stmt* stmt_;
+};
+
+std::optional<std::string> column_text(sqlite3_stmt* s, int column) {
+  if (sqlite3_column_type(s, column) == SQLITE_NULL) return std::nullopt;
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(s, column));
+  return std::string(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(s, column)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared state: options and the read pool
+
+struct Shared {
+  SqliteOptions options;
+  Limits limits;
+  std::mutex pool_mutex;
+  std::vector<std::unique_ptr<Connection>> idle;
+
+  // A read connection, returned to the pool when the lease ends.
+  class Lease {
+   public:
+    Lease(Shared& shared, std::unique_ptr<Connection> connection)
+        : shared_(shared), connection_(std::move(connection)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { shared_.give_back(std::move(connection_)); }
+    Connection& operator*() const { return *connection_; }
+
+   private:
+    Shared& shared_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  Lease reader() {
+    {
+      std::lock_guard lock(pool_mutex);
+      if (!idle.empty()) {
+        std::unique_ptr<Connection> c = std::move(idle.back());
+        idle.pop_back();
+        return Lease(*this, std::move(c));
+      }
+    }
+    auto connection = std::make_unique<Connection>(options, /*create=*/false);
+    connection->exec("PRAGMA query_only = 1", "configure a read connection");
+    return Lease(*this, std::move(connection));
+  }
+
+  void give_back(std::unique_ptr<Connection> connection) {
+    if (!connection) return;
+    std::lock_guard lock(pool_mutex);
+    if (idle.size() < kMaxIdleReaders) idle.push_back(std::move(connection));
+  }
+
+  Error corrupt(const StreamId& stream, const std::string& what) const {
+    return Error(ErrorCode::kCorruption, options.display + ": stored row of " + to_string(stream) + " " + what);
+  }
+};
+
+// Decodes one event row selected with ES_EVENT_COLUMNS.
+RecordedEvent decode_event(const Shared& shared, const StreamId& stream, sqlite3_stmt* s) {
+  RecordedEvent event;
+  event.stream = stream;
+  if (sqlite3_column_type(s, 0) != SQLITE_INTEGER) throw shared.corrupt(stream, "has a non-integer event_version");
+  event.version = sqlite3_column_int64(s, 0);
+  const std::string at = "at version " + std::to_string(event.version);
+  const std::optional<std::string> id = column_text(s, 1);
+  const std::optional<Uuid> uuid = id ? Uuid::parse(*id) : std::nullopt;
+  if (!uuid) throw shared.corrupt(stream, at + " has an event_id that is not a UUID");
+  event.event_id = *uuid;
+  std::optional<std::string> type = column_text(s, 2);
+  if (!type || type->empty() || !is_valid_utf8(*type))
+    throw shared.corrupt(stream, at + " has a missing or malformed event_type");
+  event.event_type = std::move(*type);
+  if (sqlite3_column_int(s, 6) == 0) throw shared.corrupt(stream, at + " has event_data that is not JSON");
+  event.data = column_text(s, 3);
+  if (sqlite3_column_type(s, 4) != SQLITE_INTEGER)
+    throw shared.corrupt(stream, at + " has a missing or non-integer event_timestamp");
+  event.timestamp = Timestamp(std::chrono::milliseconds(sqlite3_column_int64(s, 4)));
+  if (sqlite3_column_int(s, 7) == 0)
+    throw shared.corrupt(stream, at + " has event_metadata that is not a JSON object");
+  event.metadata = column_text(s, 5);
+  return event;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cursor
+
+class SqliteCursor final : public EventCursor {
+ public:
+  SqliteCursor(std::shared_ptr<Shared> shared, StreamId stream, ReadOptions options)
+      : shared_(std::move(shared)), stream_(std::move(stream)), options_(options),
+        aggregate_id_(stream_.aggregate_id.to_string()) {
+    try {
+      validate_read(stream_, options_, shared_->limits);
+    } catch (const Error& e) {
+      error_ = e;
+    }
+    remaining_ = options_.limit.value_or(UINT64_MAX);
+    const bool forward = options_.direction == Direction::kForward;
+    next_ = options_.from.value_or(forward ? 1 : INT64_MAX);
+  }
+
+  void next_page_async(PageCallback callback) override {
+    if (error_) {
+      Error error = *error_;
+      error_.reset();
+      done_ = true;
+      return callback(std::move(error));
+    }
+    std::optional<Result<std::vector<RecordedEvent>>> result;
+    try {
+      result.emplace(fetch());
+    } catch (const Error& e) {
+      done_ = true;
+      result.emplace(e);
+    }
+    callback(std::move(*result));
+  }
+
+ private:
+  std::vector<RecordedEvent> fetch() {
+    std::vector<RecordedEvent> page;
+    const bool forward = options_.direction == Direction::kForward;
+    if (done_ || remaining_ == 0 || next_ < 1) {
+      done_ = true;
+      return page;
+    }
+    const std::uint64_t want = std::min<std::uint64_t>(options_.page_size, remaining_);
+    page.reserve(static_cast<std::size_t>(want));
+    {
+      Shared::Lease lease = shared_->reader();
+      Bound q(*lease, forward ? kReadForward : kReadBackward);
+      q.stream(stream_, aggregate_id_);
+      q.integer(4, next_);
+      q.integer(5, static_cast<std::int64_t>(want));
+      while (q.step("read")) {
+        RecordedEvent event = decode_event(*shared_, stream_, q.get());
+        // Versions are contiguous: a hole or a repeat is a damaged file, not a short read.
+        if (!page.empty() || forward) {
+          const std::int64_t expected = page.empty() ? next_ : page.back().version + (forward ? 1 : -1);
+          if (event.version != expected)
+            throw shared_->corrupt(stream_, "is missing version " + std::to_string(expected) +
+                                                " (found " + std::to_string(event.version) + ")");
+        }
+        page.push_back(std::move(event));
+      }
+    }
+    if (page.size() < want) done_ = true;
+    if (!page.empty()) next_ = page.back().version + (forward ? 1 : -1);
+    remaining_ -= page.size();
+    return page;
+  }
+
+  std::shared_ptr<Shared> shared_;
+  StreamId stream_;
+  ReadOptions options_;
+  std::string aggregate_id_;
+  std::optional<Error> error_;
+  std::int64_t next_ = 1;
+  std::uint64_t remaining_ = 0;
+  bool done_ = false;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+
+struct AppendJob {
+  StreamId stream;
+  ExpectedVersion expected;
+  std::vector<EventData> events;
+  EventStore::AppendCallback callback;
+};
+
+struct SnapshotJob {
+  StreamId stream;
+  Snapshot snapshot;
+  SnapshotStore::SaveCallback callback;
+};
+
+using Job = std::variant<AppendJob, SnapshotJob>;
+using JobResult = std::variant<Result<AppendResult>, Result<SnapshotSaveResult>>;
+
+template <class Callback, class Value>
+void complete(Callback& callback, Value&& value) {
+  try {
+    callback(std::forward<Value>(value));
+  } catch (const std::exception& e) {
+    log(LogLevel::kError, std::string("sqlite store: a callback threw: ") + e.what());
+  } catch (...) {
+    log(LogLevel::kError, "sqlite store: a callback threw");
+  }
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(SqliteOptions options, const Limits& limits) : shared_(std::make_shared<Shared>()) {
+    shared_->options = std::move(options);
+    shared_->limits = limits;
+    writer_ = std::make_unique<Connection>(shared_->options, /*create=*/true);
+    open_schema();
+    thread_ = std::thread([this] { writer_loop(); });
+  }
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  std::string describe() const override { return shared_->options.display; }
+
+  void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
+                    AppendCallback callback) override {
+    try {
+      prepare_append(stream, expected, events, shared_->limits);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    enqueue(AppendJob{stream, expected, std::move(events), std::move(callback)});
+  }
+
+  std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
+    return std::make_unique<SqliteCursor>(shared_, stream, options);
+  }
+
+  void head_async(const StreamId& stream, HeadCallback callback) override {
+    std::optional<Result<std::int64_t>> result;
+    try {
+      validate_stream(stream, shared_->limits);
+      Shared::Lease lease = shared_->reader();
+      result.emplace(head_of(*lease, stream, stream.aggregate_id.to_string(), "read head"));
+    } catch (const Error& e) {
+      result.emplace(e);
+    }
+    callback(std::move(*result));
+  }
+
+  void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
+    std::optional<Result<std::optional<Snapshot>>> result;
+    try {
+      validate_stream(stream, shared_->limits);
+      result.emplace(load_snapshot_row(stream));
+    } catch (const Error& e) {
+      result.emplace(e);
+    }
+    callback(std::move(*result));
+  }
+
+  void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
+    try {
+      validate_snapshot(stream, snapshot, shared_->limits);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    snapshot.timestamp = std::chrono::time_point_cast<std::chrono::milliseconds>(snapshot.timestamp);
+    enqueue(SnapshotJob{stream, std::move(snapshot), std::move(callback)});
+  }
+
+ private:
+  // --- opening -------------------------------------------------------------------------------
+
+  // Checks that the file is ours (or empty), switches it to WAL and creates the tables.
+  void open_schema() {
+    Connection& c = *writer_;
+    const SqliteOptions& o = shared_->options;
+    check_identity(c);  // before anything changes a file that may not be ours
+    const std::string mode = switch_to_wal(c);
+    if (mode != "wal")
+      throw Error(ErrorCode::kUnavailable, o.display + ": cannot switch " + o.file +
+                                               " to WAL mode (journal_mode is '" + mode + "')");
+    c.exec(o.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", "configure");
+    c.run(kBegin, "create the schema");
+    try {
+      if (check_identity(c)) {
+        c.exec(kSchemaSql, "create the schema");
+        c.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str(), "create the schema");
+        c.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), "create the schema");
+      }
+      c.run(kCommit, "create the schema");
+    } catch (...) {
+      if (!sqlite3_get_autocommit(c.db())) sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  // Switching a new file to WAL needs an exclusive lock, and SQLite does not call the busy
+  // handler for it (processes opening a new file at once would fail): retry until busy_timeout.
+  std::string switch_to_wal(Connection& c) {
+    std::string mode = c.query_text("PRAGMA journal_mode", "read the journal mode");
+    if (mode == "wal") return mode;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(shared_->options.busy_timeout_ms);
+    for (;;) {
+      try {
+        return c.query_text("PRAGMA journal_mode = WAL", "switch to WAL mode");
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kUnavailable || std::chrono::steady_clock::now() >= deadline) throw;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+  // True when the file is empty (the schema must be created); false when it is ours; throws
+  // kCorruption when it is some other SQLite file or a newer schema.
+  bool check_identity(Connection& c) {
+    const SqliteOptions& o = shared_->options;
+    // One statement, so one read snapshot: another process may be creating the schema.
+    const auto [app, version, objects] = c.query_ints(
+        "SELECT (SELECT application_id FROM pragma_application_id()), "
+        "(SELECT user_version FROM pragma_user_version()), (SELECT count(*) FROM sqlite_schema)",
+        "read the file header");
+    if (app == kApplicationId) {
+      if (version > kSchemaVersion)
+        throw Error(ErrorCode::kCorruption, o.display + ": " + o.file + " has eventstore schema version " +
+                                                std::to_string(version) + ", newer than this library's " +
+                                                std::to_string(kSchemaVersion));
+      return version < kSchemaVersion;
+    }
+    if (app == 0 && version == 0 && objects == 0) return true;
+    throw Error(ErrorCode::kCorruption,
+                o.display + ": " + o.file + " is an SQLite file but not an eventstore SQLite file (application_id " +
+                    std::to_string(app) + ", user_version " + std::to_string(version) + ", " +
+                    std::to_string(objects) + " schema objects)");
+  }
+
+  // --- shared queries ------------------------------------------------------------------------
+
+  static std::int64_t head_of(Connection& c, const StreamId& stream, const std::string& aggregate_id,
+                              std::string_view what) {
+    Bound q(c, kHead);
+    q.stream(stream, aggregate_id);
+    if (!q.step(what)) return 0;
+    return sqlite3_column_int64(q.get(), 0);
+  }
+
+  std::optional<Snapshot> load_snapshot_row(const StreamId& stream) {
+    Shared::Lease lease = shared_->reader();
+    const std::string aggregate_id = stream.aggregate_id.to_string();
+    Bound q(*lease, kSnapshotLoad);
+    q.stream(stream, aggregate_id);
+    if (!q.step("load snapshot")) return std::nullopt;
+    sqlite3_stmt* s = q.get();
+    Snapshot snapshot;
+    if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || sqlite3_column_int64(s, 0) < 1)
+      throw shared_->corrupt(stream, "has a snapshot with a missing or invalid snapshot_version");
+    snapshot.version = sqlite3_column_int64(s, 0);
+    if (sqlite3_column_int(s, 4) == 0)
+      throw shared_->corrupt(stream, "has snapshot_data that is missing or not JSON");
+    snapshot.data = *column_text(s, 1);
+    if (sqlite3_column_type(s, 2) != SQLITE_INTEGER)
+      throw shared_->corrupt(stream, "has a missing or non-integer snapshot_timestamp");
+    snapshot.timestamp = Timestamp(std::chrono::milliseconds(sqlite3_column_int64(s, 2)));
+    if (sqlite3_column_int(s, 5) == 0)
+      throw shared_->corrupt(stream, "has snapshot_metadata that is not a JSON object");
+    snapshot.metadata = column_text(s, 3);
+    return snapshot;
+  }
+
+  // --- the writer ----------------------------------------------------------------------------
+
+  void enqueue(Job job) {
+    {
+      std::unique_lock lock(mutex_);
+      if (!stopping_) {
+        queue_.push_back(std::move(job));
+        lock.unlock();
+        wake_.notify_one();
+        return;
+      }
+    }
+    const Error closing(ErrorCode::kUnavailable, shared_->options.display + ": the store is closing; nothing was written");
+    std::visit([&closing](auto& j) { complete(j.callback, closing); }, job);
+  }
+
+  void writer_loop() {
+    std::vector<Job> batch;
+    std::vector<JobResult> results;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        // Stopping drains: whatever was queued before the store closed is still committed.
+        if (queue_.empty()) return;
+        const std::size_t n = std::min(queue_.size(), kMaxBatch);
+        batch.clear();
+        batch.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      commit_batch(batch, results);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (auto* a = std::get_if<AppendJob>(&batch[i])) {
+          complete(a->callback, std::move(std::get<0>(results[i])));
+        } else {
+          complete(std::get<SnapshotJob>(batch[i]).callback, std::move(std::get<1>(results[i])));
+        }
+      }
+      batch.clear();
+      results.clear();
+    }
+  }
+
+  static JobResult failure_for(const Job& job, const Error& error) {
+    if (job.index() == 0) return JobResult(std::in_place_index<0>, error);
+    return JobResult(std::in_place_index<1>, error);
+  }
+
+  // One transaction, one savepoint per job; fills `results` (one per job).
+  void commit_batch(std::vector<Job>& batch, std::vector<JobResult>& results) {
+    Connection& c = *writer_;
+    results.clear();
+    try {
+      c.run(kBegin, "begin a write transaction");
+    } catch (const Error& e) {
+      for (const Job& job : batch) results.push_back(failure_for(job, e));
+      return;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        c.run(kSavepoint, "savepoint");
+        JobResult result = std::visit([this, &c](auto& job) { return run_job(c, job); }, batch[i]);
+        const bool failed = std::visit([](const auto& r) { return !r.ok(); }, result);
+        if (failed) c.run(kRollbackTo, "roll back a failed append");
+        c.run(kRelease, "release savepoint");
+        results.push_back(std::move(result));
+      } catch (const Error& e) {
+        if (sqlite3_get_autocommit(c.db())) {
+          // SQLite abandoned the whole transaction: nothing of this batch was written.
+          const Error lost(e.code() == ErrorCode::kInternal ? ErrorCode::kUnavailable : e.code(),
+                           std::string(e.what()) + " (the transaction was rolled back; nothing was written)");
+          results.clear();
+          for (const Job& job : batch) results.push_back(failure_for(job, lost));
+          return;
+        }
+        sqlite3_exec(c.db(), "ROLLBACK TO job; RELEASE job", nullptr, nullptr, nullptr);
+        results.push_back(failure_for(batch[i], e));
+      }
+    }
+    const int rc = sqlite3_step(c.statement(kCommit));
+    sqlite3_reset(c.statement(kCommit));
+    if (rc == SQLITE_DONE) return;
+    Error error = c.error(rc, "commit");
+    const int primary = rc & 0xff;
+    // BUSY or FULL at COMMIT: nothing reached the file. Anything else (an I/O error while
+    // writing the WAL) may have left the commit in the log: the outcome is unknown.
+    if (primary != SQLITE_BUSY && primary != SQLITE_FULL && primary != SQLITE_NOMEM)
+      error = Error(ErrorCode::kOutcomeUnknown,
+                    std::string(error.what()) + " (retry with the same event ids to find out)");
+    if (!sqlite3_get_autocommit(c.db())) sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const bool ok = std::visit([](const auto& r) { return r.ok(); }, results[i]);
+      if (ok) results[i] = failure_for(batch[i], error);
+    }
+  }
+
+  JobResult run_job(Connection& c, AppendJob& job) { return JobResult(std::in_place_index<0>, append(c, job)); }
+  JobResult run_job(Connection& c, SnapshotJob& job) {
+    return JobResult(std::in_place_index<1>, save_snapshot_row(c, job));
+  }
+
+  // The memory backend's rules, inside the savepoint. Throws only SQLite errors.
+  Result<AppendResult> append(Connection& c, const AppendJob& job) {
+    const Limits& limits = shared_->limits;
+    const std::string aggregate_id = job.stream.aggregate_id.to_string();
+    const std::int64_t head = head_of(c, job.stream, aggregate_id, "read head");
+    const auto count = static_cast<std::int64_t>(job.events.size());
+    const std::int64_t at = job.expected.is_any() ? head : job.expected.version();
+    // A retry of an append that already landed returns its original result.
+    const std::int64_t retry_at = job.expected.is_any() ? head - count : at;
+    if (head >= retry_at + count && retry_at >= 0 &&
+        is_same_append(job.events, ids_at(c, job.stream, aggregate_id, retry_at + 1, count)))
+      return make_append_result(retry_at + 1, job.events);
+    if (at != head)
+      return Error::conflict(head, "version conflict on " + to_string(job.stream) + ": expected " +
+                                       job.expected.to_string() + ", stream is at " + std::to_string(head));
+    if (head + count > limits.max_version)
+      return Error::invalid("append would take the stream past the maximum version " +
+                            std::to_string(limits.max_version));
+    Bound q(c, kInsert);
+    q.stream(job.stream, aggregate_id);
+    for (std::int64_t i = 0; i < count; ++i) {
+      const EventData& e = job.events[static_cast<std::size_t>(i)];
+      const std::string event_id = e.event_id->to_string();
+      q.integer(4, head + i + 1);
+      q.text(5, event_id);
+      q.text(6, e.event_type);
+      q.optional_text(7, e.data);
+      q.integer(8, e.timestamp->time_since_epoch().count());
+      q.optional_text(9, e.metadata);
+      q.step("insert an event");
+      sqlite3_reset(q.get());
+    }
+    return make_append_result(head + 1, job.events);
+  }
+
+  std::vector<Uuid> ids_at(Connection& c, const StreamId& stream, const std::string& aggregate_id,
+                           std::int64_t first, std::int64_t n) {
+    std::vector<Uuid> ids;
+    Bound q(c, kIdsRange);
+    q.stream(stream, aggregate_id);
+    q.integer(4, first);
+    q.integer(5, first + n - 1);
+    while (q.step("read event ids")) {
+      const std::optional<std::string> text = column_text(q.get(), 0);
+      const std::optional<Uuid> id = text ? Uuid::parse(*text) : std::nullopt;
+      if (!id) return {};  // a damaged id matches nothing; reads report the corruption
+      ids.push_back(*id);
+    }
+    return ids;
+  }
+
+  Result<SnapshotSaveResult> save_snapshot_row(Connection& c, const SnapshotJob& job) {
+    const std::string aggregate_id = job.stream.aggregate_id.to_string();
+    {
+      Bound q(c, kSnapshotUpsert);
+      q.stream(job.stream, aggregate_id);
+      q.integer(4, job.snapshot.version);
+      q.text(5, job.snapshot.data);
+      q.integer(6, job.snapshot.timestamp.time_since_epoch().count());
+      q.optional_text(7, job.snapshot.metadata);
+      q.step("save snapshot");
+    }
+    if (sqlite3_changes(c.db()) > 0) return SnapshotSaveResult{true, job.snapshot.version};
+    Bound q(c, kSnapshotVersion);
+    q.stream(job.stream, aggregate_id);
+    const std::int64_t latest = q.step("read snapshot version") ? sqlite3_column_int64(q.get(), 0) : 0;
+    return SnapshotSaveResult{false, latest};
+  }
+
+  std::shared_ptr<Shared> shared_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::shared_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions& options) {
+  return std::make_shared<SqliteStore>(parse_options(path), options.limits);
 }
 
 }  // namespace eventstore::detail

@@ -1,0 +1,665 @@
+// Tests of the sqlite:PATH backend beyond the conformance suite: the file itself (layout,
+// reopening, locked, read-only, corrupt, foreign), group commit, several processes on one file,
+// damaged rows and shutdown.
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "eventstore/store.h"
+
+namespace es = eventstore;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory, removed (permissions restored first) when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "es-sqlite-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ignored);
+    for (const auto& entry : fs::recursive_directory_iterator(path_, ignored))
+      fs::permissions(entry.path(), fs::perms::owner_all, fs::perm_options::add, ignored);
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+  std::string file(const std::string& name = "events.db") const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+es::StreamId stream_of(std::string type = "Order") {
+  return es::StreamId{"sales", std::move(type), es::Uuid::random()};
+}
+
+es::EventData event(std::string type = "Created", std::string data = R"({"n":1})") {
+  es::EventData e;
+  e.event_type = std::move(type);
+  e.data = std::move(data);
+  return e;
+}
+
+std::vector<es::EventData> one_event(es::Uuid id = es::Uuid::random()) {
+  es::EventData e = event();
+  e.event_id = id;
+  return {e};
+}
+
+std::shared_ptr<es::Store> open(const std::string& file, const std::string& options = "") {
+  return es::open_store("sqlite:" + file + options);
+}
+
+// The error `f` throws; a test failure and kInternal if it throws none.
+es::Error error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const es::Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected an eventstore::Error";
+  return es::Error(es::ErrorCode::kInternal, "no error");
+}
+
+// A raw SQLite connection to poke at the file as another program would.
+class Raw {
+ public:
+  explicit Raw(const std::string& file) {
+    if (sqlite3_open(file.c_str(), &db_) != SQLITE_OK) ADD_FAILURE() << sqlite3_errmsg(db_);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  Raw(const Raw&) = delete;
+  Raw& operator=(const Raw&) = delete;
+  ~Raw() { sqlite3_close(db_); }
+  void exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << (message ? message : "?");
+      sqlite3_free(message);
+    }
+  }
+  // Every row of a query, columns joined by '|'.
+  std::vector<std::string> rows(const std::string& sql) {
+    std::vector<std::string> out;
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &s, nullptr) != SQLITE_OK) {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+      return out;
+    }
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      std::string row;
+      for (int i = 0; i < sqlite3_column_count(s); ++i) {
+        if (i) row += "|";
+        const unsigned char* text = sqlite3_column_text(s, i);
+        row += text ? reinterpret_cast<const char*>(text) : "NULL";
+      }
+      out.push_back(row);
+    }
+    sqlite3_finalize(s);
+    return out;
+  }
+  std::string one(const std::string& sql) {
+    auto r = rows(sql);
+    return r.empty() ? "" : r.front();
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+std::string sql_quote(const std::string& text) { return "'" + text + "'"; }
+
+// An event id unique to (process, i). Uuid::random() in a forked child continues the generator
+// state it inherited from the parent, so children would produce the same ids.
+es::Uuid fork_safe_id(int process, int i) {
+  std::array<std::uint8_t, 16> bytes = es::Uuid::random().bytes();
+  bytes[0] = static_cast<std::uint8_t>(process + 1);
+  bytes[1] = static_cast<std::uint8_t>(i);
+  bytes[2] = static_cast<std::uint8_t>(i >> 8);
+  return es::Uuid(bytes);
+}
+
+// Runs `body` in a child process as the unprivileged user "nobody" when the test runs as root
+// (root ignores file permissions); returns true if `body` returned true.
+bool as_unprivileged(const std::function<bool()>& body) {
+  if (geteuid() != 0) return body();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    bool ok = false;
+    if (setgid(65534) == 0 && setuid(65534) == 0) {
+      try {
+        ok = body();
+      } catch (...) {
+        ok = false;
+      }
+    }
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// True if opening `file` fails with `code` and a message containing `needle`.
+bool open_fails_with(const std::string& file, es::ErrorCode code, const std::string& needle) {
+  try {
+    open(file);
+  } catch (const es::Error& e) {
+    const std::string message = e.what();
+    if (e.code() != code || message.find(needle) == std::string::npos) {
+      std::fprintf(stderr, "got %s: %s\n", std::string(es::to_string(e.code())).c_str(), message.c_str());
+      return false;
+    }
+    return true;
+  }
+  std::fprintf(stderr, "open of %s succeeded\n", file.c_str());
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(SqliteStore, CreatesTheSeedTablesInWalMode) {
+  TempDir dir;
+  auto store = open(dir.file());
+  EXPECT_EQ(store->describe(), "sqlite:" + dir.file());
+  Raw raw(dir.file());
+  EXPECT_EQ(raw.one("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.one("PRAGMA application_id"), std::to_string(0x45565354));
+  EXPECT_EQ(raw.one("PRAGMA user_version"), "1");
+  std::vector<std::string> columns;
+  for (const std::string& row : raw.rows("SELECT name FROM pragma_table_info('event_store')")) columns.push_back(row);
+  EXPECT_EQ(columns, (std::vector<std::string>{"bounded_context", "aggregate_id", "aggregate_type", "event_version",
+                                               "event_id", "event_type", "event_data", "event_timestamp",
+                                               "event_metadata"}));
+  columns.clear();
+  for (const std::string& row : raw.rows("SELECT name FROM pragma_table_info('aggregate_snapshot')"))
+    columns.push_back(row);
+  EXPECT_EQ(columns, (std::vector<std::string>{"bounded_context", "aggregate_id", "aggregate_type", "snapshot_data",
+                                               "snapshot_version", "snapshot_timestamp", "snapshot_metadata"}));
+}
+
+TEST(SqliteStore, StoresReadableRows) {
+  TempDir dir;
+  auto store = open(dir.file());
+  const es::StreamId stream = stream_of();
+  es::EventData e = event("Created", R"({"a":1})");
+  e.metadata = R"({"user":"u"})";
+  e.timestamp = es::Timestamp(std::chrono::milliseconds(1700000000123));
+  const es::AppendResult result = store->append(stream, es::ExpectedVersion::no_stream(), {e});
+  Raw raw(dir.file());
+  EXPECT_EQ(raw.one("SELECT bounded_context, aggregate_id, aggregate_type, event_version, event_id, event_type, "
+                    "event_data, event_timestamp, event_metadata FROM event_store"),
+            "sales|" + stream.aggregate_id.to_string() + "|Order|1|" + result.event_ids[0].to_string() +
+                "|Created|{\"a\":1}|1700000000123|{\"user\":\"u\"}");
+}
+
+TEST(SqliteStore, ReopeningKeepsEventsAndSnapshots) {
+  TempDir dir;
+  const es::StreamId stream = stream_of();
+  es::AppendResult first;
+  {
+    auto store = open(dir.file());
+    first = store->append(stream, es::ExpectedVersion::no_stream(), {event(), event("Paid")});
+    store->save_snapshot(stream, es::Snapshot{2, R"({"state":2})", std::nullopt, es::now_ms()});
+  }
+  auto store = open(dir.file());
+  EXPECT_EQ(store->head(stream), 2);
+  const auto events = store->read_all(stream);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event_id, first.event_ids[0]);
+  EXPECT_EQ(events[1].event_type, "Paid");
+  const auto snapshot = store->load_snapshot(stream);
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(snapshot->version, 2);
+  EXPECT_EQ(snapshot->data, R"({"state":2})");
+  // The append continues where it left off, and a retry of the first append is still idempotent.
+  EXPECT_EQ(store->append(stream, es::ExpectedVersion::exact(2), {event()}).first_version, 3);
+  std::vector<es::EventData> retry = {event(), event("Paid")};
+  retry[0].event_id = first.event_ids[0];
+  retry[1].event_id = first.event_ids[1];
+  EXPECT_EQ(store->append(stream, es::ExpectedVersion::no_stream(), retry).first_version, 1);
+  EXPECT_EQ(store->head(stream), 3);
+}
+
+TEST(SqliteStore, LockedFileIsUnavailableAndWritesNothing) {
+  TempDir dir;
+  auto store = open(dir.file(), "?busy_timeout=100");
+  const es::StreamId stream = stream_of();
+  Raw raw(dir.file());
+  raw.exec("BEGIN EXCLUSIVE");
+  raw.exec("INSERT INTO aggregate_snapshot VALUES ('x', 'y', 'z', '{}', 1, 0, NULL)");  // takes the write lock
+  const es::Error error = error_of([&] { store->append(stream, es::ExpectedVersion::no_stream(), one_event()); });
+  EXPECT_EQ(error.code(), es::ErrorCode::kUnavailable) << error.what();
+  EXPECT_NE(std::string(error.what()).find(dir.file()), std::string::npos) << error.what();
+  const es::Error snapshot_error =
+      error_of([&] { store->save_snapshot(stream, es::Snapshot{1, "{}", std::nullopt, es::now_ms()}); });
+  EXPECT_EQ(snapshot_error.code(), es::ErrorCode::kUnavailable) << snapshot_error.what();
+  // Reads still work while another connection writes (WAL).
+  EXPECT_EQ(store->head(stream), 0);
+  raw.exec("ROLLBACK");
+  EXPECT_EQ(store->head(stream), 0);
+  EXPECT_TRUE(store->read_all(stream).empty());
+  EXPECT_FALSE(store->load_snapshot(stream));
+  EXPECT_EQ(store->append(stream, es::ExpectedVersion::no_stream(), one_event()).first_version, 1);
+}
+
+TEST(SqliteStore, ReadOnlyFileIsUnauthorized) {
+  TempDir dir;
+  open(dir.file());  // creates it
+  fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+  for (const auto& entry : fs::directory_iterator(dir.path()))
+    fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  EXPECT_TRUE(as_unprivileged([&] { return open_fails_with(dir.file(), es::ErrorCode::kUnauthorized, dir.file()); }));
+}
+
+TEST(SqliteStore, ReadOnlyDirectoryIsUnauthorized) {
+  TempDir dir;
+  fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                                  fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  EXPECT_TRUE(as_unprivileged([&] { return open_fails_with(dir.file(), es::ErrorCode::kUnauthorized, dir.file()); }));
+  EXPECT_FALSE(fs::exists(dir.file()));
+}
+
+// A writable store file in a directory where its -wal and -shm files cannot be created.
+TEST(SqliteStore, StoreInReadOnlyDirectoryIsUnauthorized) {
+  TempDir dir;
+  open(dir.file());
+  ASSERT_FALSE(fs::exists(dir.file() + "-wal"));  // removed at the last close
+  fs::permissions(dir.file(), fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                  fs::perms::group_write | fs::perms::others_read | fs::perms::others_write);
+  fs::permissions(dir.path(), fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                                  fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  EXPECT_TRUE(as_unprivileged([&] { return open_fails_with(dir.file(), es::ErrorCode::kUnauthorized, dir.file()); }));
+}
+
+TEST(SqliteStore, MissingDirectoryIsUnavailable) {
+  TempDir dir;
+  const std::string file = (dir.path() / "no-such-dir" / "events.db").string();
+  EXPECT_TRUE(open_fails_with(file, es::ErrorCode::kUnavailable, file));
+}
+
+TEST(SqliteStore, GarbageFileIsCorruption) {
+  TempDir dir;
+  {
+    std::ofstream out(dir.file(), std::ios::binary);
+    for (int i = 0; i < 8192; ++i) out.put(static_cast<char>((i * 131 + 7) % 256));
+  }
+  EXPECT_TRUE(open_fails_with(dir.file(), es::ErrorCode::kCorruption, "is not an eventstore SQLite file"));
+  {
+    std::ofstream out(dir.file(), std::ios::binary | std::ios::trunc);
+    out << "hello, I am a text file\n";
+  }
+  EXPECT_TRUE(open_fails_with(dir.file(), es::ErrorCode::kCorruption, "is not an eventstore SQLite file"));
+}
+
+TEST(SqliteStore, ForeignSqliteFileIsCorruptionAndLeftAlone) {
+  TempDir dir;
+  {
+    Raw raw(dir.file());
+    raw.exec("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('ada')");
+  }
+  EXPECT_TRUE(open_fails_with(dir.file(), es::ErrorCode::kCorruption, "not an eventstore SQLite file"));
+  Raw raw(dir.file());
+  EXPECT_EQ(raw.one("PRAGMA journal_mode"), "delete");  // not switched to WAL
+  EXPECT_EQ(raw.one("SELECT count(*) FROM sqlite_schema"), "1");
+}
+
+TEST(SqliteStore, NewerSchemaIsRejected) {
+  TempDir dir;
+  open(dir.file());
+  {
+    Raw raw(dir.file());
+    raw.exec("PRAGMA user_version = 99");
+  }
+  EXPECT_TRUE(open_fails_with(dir.file(), es::ErrorCode::kCorruption, "schema version 99"));
+}
+
+TEST(SqliteStore, EmptyFileBecomesAStore) {
+  TempDir dir;
+  { std::ofstream out(dir.file()); }
+  auto store = open(dir.file());
+  EXPECT_EQ(store->append(stream_of(), es::ExpectedVersion::any(), one_event()).first_version, 1);
+}
+
+TEST(SqliteStore, OptionsInThePath) {
+  TempDir dir;
+  auto store = open(dir.file(), "?synchronous=full&busy_timeout=50");
+  EXPECT_EQ(store->describe(), "sqlite:" + dir.file() + "?synchronous=full&busy_timeout=50");
+  EXPECT_EQ(store->append(stream_of(), es::ExpectedVersion::any(), one_event()).first_version, 1);
+  EXPECT_EQ(error_of([&] { open(dir.file(), "?synchronous=sometimes"); }).code(), es::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of([&] { open(dir.file(), "?busy_timeout=-1"); }).code(), es::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of([&] { open(dir.file(), "?cache=huge"); }).code(), es::ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_of([&] { es::open_store("sqlite::memory:"); }).code(), es::ErrorCode::kInvalidArgument);
+}
+
+// Rows written by something else, damaged: reads fail with kCorruption instead of crashing.
+TEST(SqliteStore, MalformedRowsAreCorruption) {
+  TempDir dir;
+  auto store = open(dir.file());
+  Raw raw(dir.file());
+  const std::string good_id = sql_quote(es::Uuid::random().to_string());
+  struct Case {
+    std::string name;
+    std::string values;  // event_version, event_id, event_type, event_data, event_timestamp, event_metadata
+  };
+  const std::vector<Case> cases = {
+      {"bad uuid", "1, 'not-a-uuid', 'Created', '{}', 0, NULL"},
+      {"null event_id", "1, NULL, 'Created', '{}', 0, NULL"},
+      {"null event_type", "1, " + good_id + ", NULL, '{}', 0, NULL"},
+      {"data not JSON", "1, " + good_id + ", 'Created', '{oops', 0, NULL"},
+      {"metadata not an object", "1, " + good_id + ", 'Created', '{}', 0, '[1]'"},
+      {"metadata not JSON", "1, " + good_id + ", 'Created', '{}', 0, 'nope'"},
+      {"timestamp not integer", "1, " + good_id + ", 'Created', '{}', 'yesterday', NULL"},
+      {"gap at the start", "2, " + good_id + ", 'Created', '{}', 0, NULL"},
+  };
+  for (const Case& c : cases) {
+    const es::StreamId stream = stream_of();
+    raw.exec("INSERT INTO event_store (bounded_context, aggregate_id, aggregate_type, event_version, event_id, "
+             "event_type, event_data, event_timestamp, event_metadata) VALUES ('sales', " +
+             sql_quote(stream.aggregate_id.to_string()) + ", 'Order', " + c.values + ")");
+    const es::Error error = error_of([&] { store->read_all(stream); });
+    EXPECT_EQ(error.code(), es::ErrorCode::kCorruption) << c.name << ": " << error.what();
+  }
+  // A hole in the middle of a stream.
+  const es::StreamId holed = stream_of();
+  for (int v : {1, 2, 4}) {
+    raw.exec("INSERT INTO event_store VALUES ('sales', " + sql_quote(holed.aggregate_id.to_string()) + ", 'Order', " +
+             std::to_string(v) + ", " + sql_quote(es::Uuid::random().to_string()) + ", 'Created', NULL, 0, NULL)");
+  }
+  EXPECT_EQ(error_of([&] { store->read_all(holed); }).code(), es::ErrorCode::kCorruption);
+  es::ReadOptions backward;
+  backward.direction = es::Direction::kBackward;
+  EXPECT_EQ(error_of([&] { store->read_all(holed, backward); }).code(), es::ErrorCode::kCorruption);
+  // A damaged snapshot.
+  const es::StreamId snap = stream_of();
+  raw.exec("INSERT INTO aggregate_snapshot VALUES ('sales', " + sql_quote(snap.aggregate_id.to_string()) +
+           ", 'Order', 'not json', 3, 0, NULL)");
+  EXPECT_EQ(error_of([&] { store->load_snapshot(snap); }).code(), es::ErrorCode::kCorruption);
+}
+
+// 256 appends in flight from one thread across 16 streams, each with its exact expected version:
+// the writer commits them in groups, in submission order, and acknowledges every one.
+TEST(SqliteStore, ManyInFlightAppendsFromOneThread) {
+  TempDir dir;
+  auto store = open(dir.file());
+  constexpr int kStreams = 16;
+  constexpr int kPerStream = 16;
+  std::vector<es::StreamId> streams;
+  for (int s = 0; s < kStreams; ++s) streams.push_back(stream_of());
+  std::mutex mutex;
+  std::condition_variable done;
+  int pending = kStreams * kPerStream;
+  std::vector<std::string> failures;
+  std::map<es::StreamId, std::vector<es::Uuid>> submitted;
+  for (int i = 0; i < kPerStream; ++i) {
+    for (int s = 0; s < kStreams; ++s) {
+      const es::Uuid id = es::Uuid::random();
+      submitted[streams[s]].push_back(id);
+      store->append_async(streams[s], es::ExpectedVersion::exact(i), one_event(id),
+                          [&, i](es::Result<es::AppendResult> result) {
+                            std::lock_guard lock(mutex);
+                            if (!result.ok()) {
+                              failures.push_back(result.error().what());
+                            } else if (result.value().first_version != i + 1) {
+                              failures.push_back("wrong version " + std::to_string(result.value().first_version));
+                            }
+                            if (--pending == 0) done.notify_all();
+                          });
+    }
+  }
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(done.wait_for(lock, std::chrono::seconds(60), [&] { return pending == 0; }));
+  }
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  for (const es::StreamId& s : streams) {
+    const auto events = store->read_all(s);
+    ASSERT_EQ(events.size(), static_cast<std::size_t>(kPerStream));
+    for (int v = 0; v < kPerStream; ++v) {
+      EXPECT_EQ(events[static_cast<std::size_t>(v)].version, v + 1);
+      EXPECT_EQ(events[static_cast<std::size_t>(v)].event_id, submitted[s][static_cast<std::size_t>(v)]);
+    }
+  }
+}
+
+// In one group commit, a conflicting append rolls back only itself; an idempotent retry queued
+// behind its original returns the original result.
+TEST(SqliteStore, GroupCommitIsolatesConflictsAndRetries) {
+  TempDir dir;
+  auto store = open(dir.file());
+  const es::StreamId a = stream_of();
+  const es::StreamId b = stream_of();
+  const es::Uuid a1 = es::Uuid::random();
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::optional<es::Result<es::AppendResult>>> results(5);
+  int pending = 5;
+  auto submit = [&](int slot, const es::StreamId& s, es::ExpectedVersion expected, std::vector<es::EventData> ev) {
+    store->append_async(s, expected, std::move(ev), [&, slot](es::Result<es::AppendResult> r) {
+      std::lock_guard lock(mutex);
+      results[static_cast<std::size_t>(slot)].emplace(std::move(r));
+      if (--pending == 0) cv.notify_all();
+    });
+  };
+  std::vector<es::EventData> two = {event(), event("Paid")};  // partly bad: whole append fails
+  submit(0, a, es::ExpectedVersion::no_stream(), one_event(a1));
+  submit(1, a, es::ExpectedVersion::no_stream(), one_event());           // conflict at 1
+  submit(2, b, es::ExpectedVersion::no_stream(), std::move(two));        // fine
+  submit(3, a, es::ExpectedVersion::no_stream(), one_event(a1));         // retry of 0
+  submit(4, b, es::ExpectedVersion::exact(5), one_event());              // conflict at 2
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return pending == 0; }));
+  }
+  ASSERT_TRUE(results[0]->ok());
+  EXPECT_EQ(results[0]->value().first_version, 1);
+  ASSERT_FALSE(results[1]->ok());
+  EXPECT_EQ(results[1]->error().code(), es::ErrorCode::kVersionConflict);
+  EXPECT_EQ(results[1]->error().current_version(), 1);
+  ASSERT_TRUE(results[2]->ok());
+  EXPECT_EQ(results[2]->value().next_expected_version, 2);
+  ASSERT_TRUE(results[3]->ok());
+  EXPECT_EQ(results[3]->value().first_version, 1);
+  EXPECT_EQ(results[3]->value().event_ids, results[0]->value().event_ids);
+  ASSERT_FALSE(results[4]->ok());
+  EXPECT_EQ(results[4]->error().current_version(), 2);
+  EXPECT_EQ(store->head(a), 1);
+  EXPECT_EQ(store->head(b), 2);
+}
+
+// Several processes append to one stream of one file with expected versions; every process
+// retries its conflicts. The stream ends contiguous, each event once, each process's in order.
+TEST(SqliteStore, SeveralProcessesAppendToOneFile) {
+  TempDir dir;
+  const es::StreamId stream = stream_of();
+  open(dir.file());  // create it (and WAL mode) before the children race
+  constexpr int kProcesses = 4;
+  constexpr int kAppends = 40;
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int code = 0;
+      try {
+        auto store = open(dir.file(), "?busy_timeout=10000");
+        for (int i = 0; i < kAppends; ++i) {
+          es::EventData e = event("Appended", "{\"process\":" + std::to_string(p) + ",\"i\":" + std::to_string(i) + "}");
+          e.event_id = fork_safe_id(p, i);
+          for (;;) {
+            const std::int64_t head = store->head(stream);
+            try {
+              store->append(stream, es::ExpectedVersion::exact(head), {e});
+              break;
+            } catch (const es::Error& error) {
+              if (error.code() != es::ErrorCode::kVersionConflict) throw;
+            }
+          }
+        }
+      } catch (...) {
+        code = 1;
+      }
+      _exit(code);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto store = open(dir.file());
+  const auto events = store->read_all(stream);
+  ASSERT_EQ(events.size(), static_cast<std::size_t>(kProcesses * kAppends));
+  std::set<es::Uuid> ids;
+  std::map<int, int> next_i;
+  for (std::size_t v = 0; v < events.size(); ++v) {
+    EXPECT_EQ(events[v].version, static_cast<std::int64_t>(v + 1));
+    ids.insert(events[v].event_id);
+    const std::string& data = *events[v].data;
+    const int p = data[11] - '0';
+    const int i = std::stoi(data.substr(data.find("\"i\":") + 4));
+    EXPECT_EQ(next_i[p]++, i) << "process " << p << " out of order";
+  }
+  EXPECT_EQ(ids.size(), events.size());
+}
+
+TEST(SqliteStore, ManyThreadsAppendToOneStream) {
+  TempDir dir;
+  auto store = open(dir.file());
+  const es::StreamId stream = stream_of();
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        try {
+          store->append(stream, es::ExpectedVersion::any(), one_event());
+        } catch (...) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  const auto events = store->read_all(stream);
+  ASSERT_EQ(events.size(), 200u);
+  for (std::size_t v = 0; v < events.size(); ++v) EXPECT_EQ(events[v].version, static_cast<std::int64_t>(v + 1));
+}
+
+TEST(SqliteStore, SnapshotsNeverGoBackwards) {
+  TempDir dir;
+  auto store = open(dir.file());
+  const es::StreamId stream = stream_of();
+  auto save = [&](std::int64_t v) {
+    return store->save_snapshot(stream, es::Snapshot{v, "{\"v\":" + std::to_string(v) + "}", R"({"m":1})", es::now_ms()});
+  };
+  EXPECT_TRUE(save(5).stored);
+  const es::SnapshotSaveResult older = save(3);
+  EXPECT_FALSE(older.stored);
+  EXPECT_EQ(older.latest_version, 5);
+  EXPECT_FALSE(save(5).stored);
+  EXPECT_TRUE(save(7).stored);
+  const auto loaded = store->load_snapshot(stream);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->version, 7);
+  EXPECT_EQ(loaded->data, R"({"v":7})");
+  EXPECT_EQ(loaded->metadata, R"({"m":1})");
+}
+
+TEST(SqliteStore, PagesAreKeysetBounded) {
+  TempDir dir;
+  auto store = open(dir.file());
+  const es::StreamId stream = stream_of();
+  std::vector<es::EventData> events;
+  for (int i = 0; i < 25; ++i) events.push_back(event());
+  store->append(stream, es::ExpectedVersion::no_stream(), events);
+  es::ReadOptions options;
+  options.page_size = 10;
+  options.direction = es::Direction::kBackward;
+  options.from = 22;
+  options.limit = 15;
+  auto cursor = store->read(stream, options);
+  std::vector<std::size_t> sizes;
+  std::vector<std::int64_t> versions;
+  for (auto page = cursor->next_page(); !page.empty(); page = cursor->next_page()) {
+    sizes.push_back(page.size());
+    for (const auto& e : page) versions.push_back(e.version);
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{10, 5}));
+  ASSERT_EQ(versions.size(), 15u);
+  EXPECT_EQ(versions.front(), 22);
+  EXPECT_EQ(versions.back(), 8);
+}
+
+TEST(SqliteStore, CursorOutlivesTheStore) {
+  TempDir dir;
+  const es::StreamId stream = stream_of();
+  std::unique_ptr<es::EventCursor> cursor;
+  {
+    auto store = open(dir.file());
+    store->append(stream, es::ExpectedVersion::no_stream(), {event(), event(), event()});
+    es::ReadOptions options;
+    options.page_size = 2;
+    cursor = store->read(stream, options);
+  }
+  EXPECT_EQ(cursor->next_page().size(), 2u);
+  EXPECT_EQ(cursor->next_page().size(), 1u);
+  EXPECT_TRUE(cursor->next_page().empty());
+}
+
+// Destroying the store with appends still queued completes every callback exactly once, and
+// what was acknowledged is in the file.
+TEST(SqliteStore, ClosingCompletesEveryCallback) {
+  TempDir dir;
+  const es::StreamId stream = stream_of();
+  constexpr int kAppends = 1000;
+  std::atomic<int> called{0};
+  std::atomic<int> ok{0};
+  std::atomic<int> other{0};
+  {
+    auto store = open(dir.file());
+    for (int i = 0; i < kAppends; ++i) {
+      store->append_async(stream, es::ExpectedVersion::any(), one_event(), [&](es::Result<es::AppendResult> r) {
+        ++called;
+        if (r.ok()) {
+          ++ok;
+        } else if (r.error().code() != es::ErrorCode::kUnavailable) {
+          ++other;
+        }
+      });
+    }
+  }
+  EXPECT_EQ(called.load(), kAppends);
+  EXPECT_EQ(other.load(), 0);
+  auto store = open(dir.file());
+  EXPECT_EQ(store->head(stream), ok.load());
+}
+
+}  // namespace
