@@ -1,0 +1,239 @@
+//! Classification of driver errors into the bridge's ErrorKind.
+//!
+//! Writes (Effect::Write) that may have reached a replica are OutcomeUnknown;
+//! failures known to happen before anything was written are Unavailable.
+
+use std::any::Any;
+
+use scylla::errors::{
+    DbError, ExecutionError, NewSessionError, PrepareError,
+    RequestAttemptError,
+};
+
+use crate::ffi::{BridgeError, ErrorKind};
+use crate::runtime::Effect;
+
+/// Cassandra's CAS_WRITE_UNKNOWN (protocol v5) error code.
+const CAS_WRITE_UNKNOWN: i32 = 0x1700;
+
+pub(crate) fn err(kind: ErrorKind, message: impl Into<String>) -> BridgeError {
+    BridgeError { kind, message: message.into() }
+}
+
+pub(crate) fn invalid(message: impl Into<String>) -> BridgeError {
+    err(ErrorKind::InvalidArgument, message)
+}
+
+pub(crate) fn internal(message: impl Into<String>) -> BridgeError {
+    err(ErrorKind::Internal, message)
+}
+
+pub(crate) fn msg_of_panic(panic: &Box<dyn Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Kind of a server-side error.
+pub(crate) fn db_error_kind(db: &DbError, effect: Effect) -> ErrorKind {
+    let write = effect == Effect::Write;
+    match db {
+        DbError::SyntaxError
+        | DbError::Invalid
+        | DbError::ConfigError
+        | DbError::AlreadyExists { .. }
+        | DbError::FunctionFailure { .. } => ErrorKind::InvalidArgument,
+        DbError::AuthenticationError | DbError::Unauthorized => ErrorKind::Unauthorized,
+        DbError::Unavailable { .. }
+        | DbError::Overloaded
+        | DbError::IsBootstrapping
+        | DbError::ReadTimeout { .. }
+        | DbError::ReadFailure { .. }
+        | DbError::RateLimitReached { .. } => ErrorKind::Unavailable,
+        // A CAS write timeout (WriteType::Cas) or a write failure: the Paxos
+        // proposal may still be completed later.
+        DbError::WriteTimeout { .. } | DbError::WriteFailure { .. } => {
+            if write {
+                ErrorKind::OutcomeUnknown
+            } else {
+                ErrorKind::Unavailable
+            }
+        }
+        DbError::Other(code) if *code == CAS_WRITE_UNKNOWN => ErrorKind::OutcomeUnknown,
+        _ => {
+            if write {
+                ErrorKind::OutcomeUnknown
+            } else {
+                ErrorKind::Internal
+            }
+        }
+    }
+}
+
+pub(crate) fn attempt_kind(e: &RequestAttemptError, effect: Effect) -> ErrorKind {
+    let write = effect == Effect::Write;
+    match e {
+        RequestAttemptError::SerializationError(_) | RequestAttemptError::CqlRequestSerialization(_) => {
+            ErrorKind::InvalidArgument
+        }
+        // Not sent at all.
+        RequestAttemptError::UnableToAllocStreamId => ErrorKind::Unavailable,
+        RequestAttemptError::DbError(db, _) => db_error_kind(db, effect),
+        // The connection broke or the response was garbled after sending.
+        RequestAttemptError::BrokenConnectionError(_) => {
+            if write {
+                ErrorKind::OutcomeUnknown
+            } else {
+                ErrorKind::Unavailable
+            }
+        }
+        _ => {
+            if write {
+                ErrorKind::OutcomeUnknown
+            } else {
+                ErrorKind::Internal
+            }
+        }
+    }
+}
+
+fn prepare_kind(e: &PrepareError) -> ErrorKind {
+    match e {
+        PrepareError::ConnectionPoolError(_) => ErrorKind::Unavailable,
+        // Preparing writes nothing.
+        PrepareError::AllAttemptsFailed { first_attempt } => match attempt_kind(first_attempt, Effect::Read) {
+            ErrorKind::Internal => ErrorKind::Unavailable,
+            k => k,
+        },
+        _ => ErrorKind::Internal,
+    }
+}
+
+pub(crate) fn execution_kind(e: &ExecutionError, effect: Effect) -> ErrorKind {
+    let write = effect == Effect::Write;
+    match e {
+        ExecutionError::BadQuery(_) => ErrorKind::InvalidArgument,
+        // Nothing was sent.
+        ExecutionError::EmptyPlan | ExecutionError::ConnectionPoolError(_) => ErrorKind::Unavailable,
+        ExecutionError::PrepareError(p) => prepare_kind(p),
+        ExecutionError::LastAttemptError(a) => attempt_kind(a, effect),
+        ExecutionError::RequestTimeout(_) => {
+            if write {
+                ErrorKind::OutcomeUnknown
+            } else {
+                ErrorKind::Unavailable
+            }
+        }
+        ExecutionError::UseKeyspaceError(_)
+        | ExecutionError::SchemaAgreementError(_)
+        | ExecutionError::MetadataError(_) => ErrorKind::Unavailable,
+        _ => {
+            if write {
+                ErrorKind::OutcomeUnknown
+            } else {
+                ErrorKind::Internal
+            }
+        }
+    }
+}
+
+pub(crate) fn from_execution(context: &str, e: &ExecutionError, effect: Effect) -> BridgeError {
+    err(execution_kind(e, effect), format!("{context}: {e}"))
+}
+
+pub(crate) fn from_prepare(context: &str, e: &PrepareError) -> BridgeError {
+    err(prepare_kind(e), format!("{context}: {e}"))
+}
+
+/// Kind of a connect failure. The connection-setup errors are nested deeply
+/// and partly private, so authentication failures are recognised from the
+/// error's Debug form (which holds no credentials).
+pub(crate) fn new_session_kind(e: &NewSessionError) -> ErrorKind {
+    match e {
+        NewSessionError::IllegalConfig(_) | NewSessionError::EmptyKnownNodesList => ErrorKind::InvalidArgument,
+        NewSessionError::UseKeyspaceError(_) => ErrorKind::InvalidArgument,
+        _ => {
+            let debug = format!("{e:?}");
+            if debug.contains("AuthenticationError")
+                || debug.contains("Unauthorized")
+                || debug.contains("MissingAuthentication")
+                || debug.contains("AuthError")
+            {
+                ErrorKind::Unauthorized
+            } else {
+                ErrorKind::Unavailable
+            }
+        }
+    }
+}
+
+/// Removes every occurrence of `secret` from `message` (defence in depth: no
+/// driver error is known to echo the password).
+pub(crate) fn redact(message: String, secret: &str) -> String {
+    if secret.is_empty() || !message.contains(secret) {
+        message
+    } else {
+        message.replace(secret, "<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scylla::frame::types::Consistency;
+    use scylla::errors::WriteType;
+    use std::time::Duration;
+
+    fn wt(write_type: WriteType) -> DbError {
+        DbError::WriteTimeout { consistency: Consistency::Serial, received: 0, required: 2, write_type }
+    }
+
+    #[test]
+    fn cas_write_timeout_is_unknown_for_writes() {
+        assert_eq!(db_error_kind(&wt(WriteType::Cas), Effect::Write), ErrorKind::OutcomeUnknown);
+        assert_eq!(db_error_kind(&DbError::Other(0x1700), Effect::Write), ErrorKind::OutcomeUnknown);
+        let e = ExecutionError::LastAttemptError(RequestAttemptError::DbError(wt(WriteType::Cas), "x".into()));
+        assert_eq!(execution_kind(&e, Effect::Write), ErrorKind::OutcomeUnknown);
+    }
+
+    #[test]
+    fn client_timeout_depends_on_effect() {
+        let e = ExecutionError::RequestTimeout(Duration::from_secs(5));
+        assert_eq!(execution_kind(&e, Effect::Write), ErrorKind::OutcomeUnknown);
+        assert_eq!(execution_kind(&e, Effect::Read), ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn nothing_written_cases_are_unavailable() {
+        let unavailable = DbError::Unavailable { consistency: Consistency::Quorum, required: 2, alive: 1 };
+        let read_timeout =
+            DbError::ReadTimeout { consistency: Consistency::Serial, received: 1, required: 2, data_present: false };
+        for db in [unavailable, DbError::Overloaded, read_timeout, DbError::IsBootstrapping] {
+            assert_eq!(db_error_kind(&db, Effect::Write), ErrorKind::Unavailable, "{db:?}");
+        }
+        assert_eq!(execution_kind(&ExecutionError::EmptyPlan, Effect::Write), ErrorKind::Unavailable);
+        let e = ExecutionError::LastAttemptError(RequestAttemptError::UnableToAllocStreamId);
+        assert_eq!(execution_kind(&e, Effect::Write), ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn auth_and_invalid() {
+        assert_eq!(db_error_kind(&DbError::Unauthorized, Effect::Write), ErrorKind::Unauthorized);
+        assert_eq!(db_error_kind(&DbError::AuthenticationError, Effect::Read), ErrorKind::Unauthorized);
+        assert_eq!(db_error_kind(&DbError::SyntaxError, Effect::Write), ErrorKind::InvalidArgument);
+        assert_eq!(db_error_kind(&DbError::Invalid, Effect::Read), ErrorKind::InvalidArgument);
+        assert_eq!(db_error_kind(&DbError::ConfigError, Effect::Read), ErrorKind::InvalidArgument);
+        assert_eq!(db_error_kind(&DbError::ServerError, Effect::Read), ErrorKind::Internal);
+        assert_eq!(db_error_kind(&DbError::ServerError, Effect::Write), ErrorKind::OutcomeUnknown);
+    }
+
+    #[test]
+    fn redaction() {
+        assert_eq!(redact("user bob pw s3cret!".into(), "s3cret!"), "user bob pw <redacted>");
+        assert_eq!(redact("nothing".into(), ""), "nothing");
+    }
+}

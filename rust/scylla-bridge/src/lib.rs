@@ -1,0 +1,273 @@
+//! scylla-eventstore's bridge to the ScyllaDB Rust driver.
+//!
+//! A thin leaf: C++ (src/scylla/) calls the functions of the `ffi` module;
+//! each asynchronous call takes a C++ completion object and completes it
+//! exactly once from a tokio worker thread (see include/completion.h).
+//! Only the operations the event store needs cross the bridge.
+
+mod config;
+mod decode;
+mod errors;
+mod ops;
+mod routing;
+mod runtime;
+mod session;
+mod statements;
+
+pub use session::{ReadCursor, Session};
+
+#[cxx::bridge(namespace = "eventstore::bridge")]
+pub mod ffi {
+    /// What kind of failure a request ended with.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[repr(u8)]
+    enum ErrorKind {
+        /// Nothing was written; the cluster could not serve the request
+        /// (no connection, Unavailable, Overloaded, read timeout...). Retryable.
+        Unavailable = 1,
+        /// A write may or may not have been applied (CAS write timeout, client
+        /// timeout or broken connection after sending). Resolve with a serial read.
+        OutcomeUnknown = 2,
+        /// Bad credentials or missing permission.
+        Unauthorized = 3,
+        /// Bad configuration, invalid query or argument; retrying will not help.
+        InvalidArgument = 4,
+        /// Anything else, including a panic inside the bridge.
+        Internal = 5,
+        /// The session was closed before the request ran; nothing was written.
+        Closed = 6,
+    }
+
+    #[derive(Debug, Clone)]
+    struct BridgeError {
+        kind: ErrorKind,
+        message: String,
+    }
+
+    /// Connection settings. Empty strings / zeros mean "default".
+    /// Debug output is implemented by hand and never shows the password.
+    struct SessionConfig {
+        /// "host", "host:port", "[v6]:port"; default port 9042.
+        hosts: Vec<String>,
+        /// Empty = no authentication.
+        username: String,
+        password: String,
+        /// Preferred (local) data centre; empty = none.
+        local_dc: String,
+        /// Keyspace holding event_store / aggregate_snapshot; default "event_sourcing".
+        keyspace: String,
+        /// false: QUORUM / SERIAL (default); true: LOCAL_QUORUM / LOCAL_SERIAL.
+        local_consistency: bool,
+        /// Per-request client timeout; 0 = 5000 ms.
+        request_timeout_ms: u32,
+        /// TCP connect timeout; 0 = 5000 ms.
+        connect_timeout_ms: u32,
+        /// Schema agreement wait after DDL; 0 = 60000 ms.
+        schema_agreement_timeout_ms: u32,
+        /// tokio worker threads; 0 = 2.
+        worker_threads: u32,
+        tls_enabled: bool,
+        /// PEM file with the CA certificate(s) to trust (required with TLS).
+        tls_ca_file: String,
+        /// Optional PEM client certificate chain and private key (both or neither).
+        tls_cert_file: String,
+        tls_key_file: String,
+    }
+
+    /// A stream's partition key.
+    #[derive(Debug, Clone)]
+    struct StreamKey {
+        bounded_context: String,
+        aggregate_type: String,
+        aggregate_id: [u8; 16],
+    }
+
+    /// One row of event_store. `has_data` / `has_metadata` false = CQL null.
+    #[derive(Debug, Clone)]
+    struct EventRow {
+        version: i32,
+        event_id: [u8; 16],
+        event_type: String,
+        has_data: bool,
+        data: String,
+        has_metadata: bool,
+        metadata: String,
+        /// event_timestamp in milliseconds since the epoch (0 if null).
+        timestamp_ms: i64,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct ExistingEvent {
+        version: i32,
+        event_id: [u8; 16],
+    }
+
+    /// Result of append_batch. When `applied` is false: the observed static
+    /// `stream_version` (absent = null) and the rows that already existed at
+    /// the versions the batch tried to insert.
+    #[derive(Debug, Clone)]
+    struct AppendOutcome {
+        applied: bool,
+        has_stream_version: bool,
+        stream_version: i32,
+        existing: Vec<ExistingEvent>,
+    }
+
+    /// Head of a stream plus (for serial_read) the rows of a version range.
+    #[derive(Debug, Clone)]
+    struct StreamSlice {
+        /// The static stream_version column (null for a missing stream or one
+        /// written without it, e.g. by the seed library).
+        has_stream_version: bool,
+        stream_version: i32,
+        /// The highest event_version in the partition.
+        has_max_version: bool,
+        max_version: i32,
+        events: Vec<EventRow>,
+    }
+
+    #[derive(Debug, Clone)]
+    struct Snapshot {
+        version: i32,
+        has_data: bool,
+        data: String,
+        has_metadata: bool,
+        metadata: String,
+        timestamp_ms: i64,
+    }
+
+    #[derive(Debug, Clone)]
+    struct SnapshotLoad {
+        found: bool,
+        snapshot: Snapshot,
+    }
+
+    /// stored = true: our snapshot is now the stored one.
+    /// stored = false: a snapshot with version `existing_version` >= ours is kept.
+    #[derive(Debug, Clone, Copy)]
+    struct SnapshotSaveOutcome {
+        stored: bool,
+        existing_version: i32,
+    }
+
+    extern "Rust" {
+        type Session;
+        type ReadCursor;
+
+        /// Starts a runtime and connects. Completes with a Session or an error
+        /// (Unavailable / Unauthorized / InvalidArgument / Internal).
+        fn connect(config: SessionConfig, done: UniquePtr<ConnectCompletion>);
+
+        /// Runs one unprepared CQL statement (DDL) and waits for schema agreement.
+        fn execute_schema(self: &Session, cql: &str, done: UniquePtr<VoidCompletion>);
+
+        /// Prepares every statement now (otherwise done lazily on first use).
+        fn prepare_statements(self: &Session, done: UniquePtr<VoidCompletion>);
+
+        /// One conditional batch on the stream's partition:
+        /// UPDATE stream_version = new_head IF stream_version = expected
+        /// (has_expected false: IF stream_version = null) + one
+        /// INSERT ... IF NOT EXISTS per row.
+        fn append_batch(
+            self: &Session,
+            key: &StreamKey,
+            has_expected: bool,
+            expected: i32,
+            new_head: i32,
+            rows: Vec<EventRow>,
+            done: UniquePtr<AppendCompletion>,
+        );
+
+        /// Head only (static stream_version and max event_version), at the
+        /// configured consistency, or SERIAL when `serial` is true.
+        fn read_head(self: &Session, key: &StreamKey, serial: bool, done: UniquePtr<SliceCompletion>);
+
+        /// SERIAL read of the head and of rows with from_version <= version <= to_version.
+        fn serial_read(
+            self: &Session,
+            key: &StreamKey,
+            from_version: i32,
+            to_version: i32,
+            done: UniquePtr<SliceCompletion>,
+        );
+
+        /// A paged read of [from_version, to_version] at the configured consistency.
+        /// page_size <= 0 means 1000. No I/O until next_page.
+        fn open_read(
+            self: &Session,
+            key: &StreamKey,
+            from_version: i32,
+            to_version: i32,
+            descending: bool,
+            page_size: i32,
+        ) -> Box<ReadCursor>;
+
+        /// Fetches the next page. One page at a time per cursor.
+        fn next_page(self: &ReadCursor, done: UniquePtr<PageCompletion>);
+
+        fn load_snapshot(self: &Session, key: &StreamKey, done: UniquePtr<SnapshotLoadCompletion>);
+
+        /// Never-backwards save: stores `snapshot` unless one with a version
+        /// >= snapshot.version is already stored.
+        fn save_snapshot(
+            self: &Session,
+            key: &StreamKey,
+            snapshot: Snapshot,
+            done: UniquePtr<SnapshotSaveCompletion>,
+        );
+    }
+
+    unsafe extern "C++" {
+        include!("eventstore_scylla_bridge/include/completion.h");
+
+        type ConnectCompletion;
+        type VoidCompletion;
+        type AppendCompletion;
+        type SliceCompletion;
+        type PageCompletion;
+        type SnapshotLoadCompletion;
+        type SnapshotSaveCompletion;
+
+        fn on_connected(self: Pin<&mut ConnectCompletion>, session: Box<Session>);
+        #[cxx_name = "on_error"]
+        fn on_connect_error(self: Pin<&mut ConnectCompletion>, error: &BridgeError);
+
+        fn on_done(self: Pin<&mut VoidCompletion>);
+        #[cxx_name = "on_error"]
+        fn on_void_error(self: Pin<&mut VoidCompletion>, error: &BridgeError);
+
+        fn on_outcome(self: Pin<&mut AppendCompletion>, outcome: AppendOutcome);
+        #[cxx_name = "on_error"]
+        fn on_append_error(self: Pin<&mut AppendCompletion>, error: &BridgeError);
+
+        fn on_slice(self: Pin<&mut SliceCompletion>, slice: StreamSlice);
+        #[cxx_name = "on_error"]
+        fn on_slice_error(self: Pin<&mut SliceCompletion>, error: &BridgeError);
+
+        fn on_page(self: Pin<&mut PageCompletion>, rows: Vec<EventRow>, more: bool);
+        #[cxx_name = "on_error"]
+        fn on_page_error(self: Pin<&mut PageCompletion>, error: &BridgeError);
+
+        fn on_loaded(self: Pin<&mut SnapshotLoadCompletion>, result: SnapshotLoad);
+        #[cxx_name = "on_error"]
+        fn on_load_error(self: Pin<&mut SnapshotLoadCompletion>, error: &BridgeError);
+
+        fn on_saved(self: Pin<&mut SnapshotSaveCompletion>, outcome: SnapshotSaveOutcome);
+        #[cxx_name = "on_error"]
+        fn on_save_error(self: Pin<&mut SnapshotSaveCompletion>, error: &BridgeError);
+    }
+}
+
+// The completion objects are called from tokio worker threads; the C++
+// contract (completion.h) requires them to be callable from any thread.
+unsafe impl Send for ffi::ConnectCompletion {}
+unsafe impl Send for ffi::VoidCompletion {}
+unsafe impl Send for ffi::AppendCompletion {}
+unsafe impl Send for ffi::SliceCompletion {}
+unsafe impl Send for ffi::PageCompletion {}
+unsafe impl Send for ffi::SnapshotLoadCompletion {}
+unsafe impl Send for ffi::SnapshotSaveCompletion {}
+
+use session::connect;
+
+pub use runtime::Completion;

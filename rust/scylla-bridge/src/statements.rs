@@ -1,0 +1,169 @@
+//! CQL text of every statement, and the prepared set (built once per session).
+
+use std::sync::{Arc, Mutex};
+
+use scylla::client::session::Session as DriverSession;
+use scylla::policies::load_balancing::LoadBalancingPolicy;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+
+use crate::config::Resolved;
+use crate::errors::from_prepare;
+use crate::ffi::BridgeError;
+
+const PK: &str = "bounded_context = ? AND aggregate_id = ? AND aggregate_type = ?";
+pub(crate) const EVENT_COLUMNS: &str = "event_version, event_id, event_type, event_data, event_metadata, event_timestamp";
+
+/// Append batches with up to this many events are built once and reused.
+const CACHED_BATCH_SIZES: usize = 128;
+
+pub(crate) struct Cql {
+    pub(crate) append_head: String,
+    pub(crate) append_row: String,
+    pub(crate) read_asc: String,
+    pub(crate) read_desc: String,
+    pub(crate) head: String,
+    pub(crate) snapshot_load: String,
+    pub(crate) snapshot_insert: String,
+    pub(crate) snapshot_update_older: String,
+    pub(crate) snapshot_update_null: String,
+}
+
+impl Cql {
+    pub(crate) fn new(keyspace: &str) -> Self {
+        let events = format!("{keyspace}.event_store");
+        let snaps = format!("{keyspace}.aggregate_snapshot");
+        let read = |order: &str| {
+            format!(
+                "SELECT {EVENT_COLUMNS} FROM {events} WHERE {PK} AND event_version >= ? AND event_version <= ? \
+                 ORDER BY event_version {order}"
+            )
+        };
+        let snap_set = "snapshot_data = ?, snapshot_version = ?, snapshot_timestamp = ?, snapshot_metadata = ?";
+        Cql {
+            append_head: format!("UPDATE {events} SET stream_version = ? WHERE {PK} IF stream_version = ?"),
+            append_row: format!(
+                "INSERT INTO {events} (bounded_context, aggregate_id, aggregate_type, event_version, event_id, \
+                 event_type, event_data, event_metadata, event_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 IF NOT EXISTS"
+            ),
+            read_asc: read("ASC"),
+            read_desc: read("DESC"),
+            head: format!("SELECT stream_version, event_version FROM {events} WHERE {PK} ORDER BY event_version DESC LIMIT 1"),
+            snapshot_load: format!(
+                "SELECT snapshot_data, snapshot_version, snapshot_timestamp, snapshot_metadata FROM {snaps} WHERE {PK}"
+            ),
+            snapshot_insert: format!(
+                "INSERT INTO {snaps} (bounded_context, aggregate_id, aggregate_type, snapshot_data, snapshot_version, \
+                 snapshot_timestamp, snapshot_metadata) VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+            ),
+            snapshot_update_older: format!("UPDATE {snaps} SET {snap_set} WHERE {PK} IF snapshot_version < ?"),
+            snapshot_update_null: format!("UPDATE {snaps} SET {snap_set} WHERE {PK} IF snapshot_version = null"),
+        }
+    }
+}
+
+pub(crate) struct Statements {
+    pub(crate) append_head: PreparedStatement,
+    pub(crate) append_row: PreparedStatement,
+    pub(crate) read_asc: PreparedStatement,
+    pub(crate) read_desc: PreparedStatement,
+    pub(crate) head: PreparedStatement,
+    pub(crate) head_serial: PreparedStatement,
+    pub(crate) range_serial: PreparedStatement,
+    pub(crate) snapshot_load: PreparedStatement,
+    pub(crate) snapshot_insert: PreparedStatement,
+    pub(crate) snapshot_update_older: PreparedStatement,
+    pub(crate) snapshot_update_null: PreparedStatement,
+    lwt_policy: Arc<dyn LoadBalancingPolicy>,
+    batches: Mutex<Vec<Option<Arc<Batch>>>>,
+}
+
+async fn prepare(driver: &DriverSession, cql: &str) -> Result<PreparedStatement, BridgeError> {
+    driver.prepare(cql).await.map_err(|e| from_prepare("prepare", &e))
+}
+
+impl Statements {
+    pub(crate) async fn prepare_all(
+        driver: &DriverSession,
+        cfg: &Resolved,
+        lwt_policy: Arc<dyn LoadBalancingPolicy>,
+    ) -> Result<Self, BridgeError> {
+        let cql = Cql::new(&cfg.keyspace);
+        let lwt = |mut s: PreparedStatement| {
+            s.set_load_balancing_policy(Some(lwt_policy.clone()));
+            s.set_is_idempotent(false);
+            s
+        };
+        let read = |mut s: PreparedStatement| {
+            s.set_is_idempotent(true);
+            s
+        };
+        let serial_read = |mut s: PreparedStatement| {
+            s.set_consistency(cfg.serial_read_consistency());
+            s.set_load_balancing_policy(Some(lwt_policy.clone()));
+            s.set_is_idempotent(true);
+            s
+        };
+        let head = read(prepare(driver, &cql.head).await?);
+        let read_asc = read(prepare(driver, &cql.read_asc).await?);
+        Ok(Statements {
+            append_head: lwt(prepare(driver, &cql.append_head).await?),
+            append_row: lwt(prepare(driver, &cql.append_row).await?),
+            read_desc: read(prepare(driver, &cql.read_desc).await?),
+            head_serial: serial_read(head.clone()),
+            range_serial: serial_read(read_asc.clone()),
+            head,
+            read_asc,
+            snapshot_load: read(prepare(driver, &cql.snapshot_load).await?),
+            snapshot_insert: lwt(prepare(driver, &cql.snapshot_insert).await?),
+            snapshot_update_older: lwt(prepare(driver, &cql.snapshot_update_older).await?),
+            snapshot_update_null: lwt(prepare(driver, &cql.snapshot_update_null).await?),
+            lwt_policy,
+            batches: Mutex::new(vec![None; CACHED_BATCH_SIZES + 1]),
+        })
+    }
+
+    fn build_batch(&self, rows: usize) -> Batch {
+        let mut b = Batch::new(BatchType::Logged);
+        b.append_statement(self.append_head.clone());
+        for _ in 0..rows {
+            b.append_statement(self.append_row.clone());
+        }
+        b.set_load_balancing_policy(Some(self.lwt_policy.clone()));
+        b.set_is_idempotent(false);
+        b
+    }
+
+    /// The conditional append batch for `rows` events (head UPDATE first, so
+    /// the driver computes the partition token from it).
+    pub(crate) fn append_batch(&self, rows: usize) -> Arc<Batch> {
+        if rows > CACHED_BATCH_SIZES {
+            return Arc::new(self.build_batch(rows));
+        }
+        let mut cache = self.batches.lock().unwrap_or_else(|p| p.into_inner());
+        cache[rows].get_or_insert_with(|| Arc::new(self.build_batch(rows))).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cql_uses_keyspace_and_placeholders_only() {
+        let c = Cql::new("ks1");
+        assert_eq!(
+            c.append_head,
+            "UPDATE ks1.event_store SET stream_version = ? WHERE bounded_context = ? AND aggregate_id = ? \
+             AND aggregate_type = ? IF stream_version = ?"
+        );
+        assert!(c.append_row.starts_with("INSERT INTO ks1.event_store ("));
+        assert!(c.append_row.ends_with("IF NOT EXISTS"));
+        assert_eq!(c.append_row.matches('?').count(), 9);
+        assert!(c.read_desc.ends_with("ORDER BY event_version DESC"));
+        assert_eq!(c.read_asc.matches('?').count(), 5);
+        assert!(c.snapshot_update_older.ends_with("IF snapshot_version < ?"));
+        assert_eq!(c.snapshot_insert.matches('?').count(), 7);
+    }
+}
