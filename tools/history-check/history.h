@@ -1,0 +1,135 @@
+// The history checker's model: what writers did (one Attempt per append call, with its outcome)
+// and the checks a final read of the store must pass against it.
+//
+// A logical append is identified by `op`; its event ids are fixed when it is first tried, and a
+// retry after an unknown outcome reuses them (attempt 2, 3, ...). Event ids are therefore the
+// link between what was sent and what is stored: the checker matches stored events to appends
+// by event id only.
+//
+// Thread safety: plain values and pure functions.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eventstore/eventstore.h"
+
+namespace historycheck {
+
+using eventstore::Uuid;
+
+// The streams of one run: a bounded context unique to the run, so that runs sharing a store
+// never see each other's events.
+struct Plan {
+  std::string context;
+  std::string aggregate_type = "HistoryCheck";
+  std::vector<Uuid> streams;
+
+  eventstore::StreamId stream(std::size_t index) const {
+    return eventstore::StreamId{context, aggregate_type, streams.at(index)};
+  }
+  // A plan with `count` random streams and a random context "hc-<12 hex digits>".
+  static Plan random(std::size_t count);
+};
+
+enum class Outcome { kOk, kConflict, kUnavailable, kUnknown, kInvalid, kOtherError };
+const char* to_string(Outcome outcome);
+std::optional<Outcome> outcome_from_string(const std::string& text);
+// Where an eventstore::ErrorCode falls.
+Outcome outcome_of(eventstore::ErrorCode code);
+
+// What a read made right after an acknowledgement saw.
+enum class ReadCheck { kNone, kSeen, kNotSeen, kFailed };
+
+struct Attempt {
+  std::uint64_t op = 0;   // the logical append
+  int attempt = 1;        // 1, or 2, 3, ... for retries with the same ids after an unknown outcome
+  int process = 0;
+  int thread = 0;
+  std::size_t stream = 0;        // index into Plan::streams
+  std::int64_t expected = 0;     // -1 = ExpectedVersion::any()
+  std::vector<Uuid> ids;         // the event ids sent, in order
+  std::int64_t invoke_ns = 0;    // steady clock (CLOCK_MONOTONIC: comparable across processes)
+  std::int64_t complete_ns = 0;
+  Outcome outcome = Outcome::kOtherError;
+  // kOk: the result.
+  std::int64_t first_version = 0;
+  std::int64_t next_version = 0;
+  std::vector<Uuid> result_ids;
+  // kConflict: the version the store reported.
+  std::optional<std::int64_t> current_version;
+  std::string error;  // the error code name and message, for errors
+  ReadCheck read_check = ReadCheck::kNone;
+  std::string read_detail;
+};
+
+nlohmann::json to_json(const Attempt& attempt);
+// Throws std::runtime_error for a malformed record.
+Attempt attempt_from_json(const nlohmann::json& json);
+
+// The final state of one stream.
+struct StoredStream {
+  std::vector<eventstore::RecordedEvent> events;  // a full forward read
+  std::int64_t head = 0;
+  std::optional<std::string> read_error;  // set when the final read failed (after retries)
+};
+
+// Reads every stream of the plan (forward, page by page) and its head. A failing read is
+// retried for up to `retry_seconds` (a cluster recovering from faults) before it is recorded
+// as failed.
+std::vector<StoredStream> read_final(eventstore::Store& store, const Plan& plan, double retry_seconds);
+
+struct Violation {
+  std::string kind;    // see kViolationKinds
+  std::string detail;  // one line naming the stream, versions and ids
+};
+
+// Every kind of violation the checker reports, with what it means.
+extern const std::vector<std::pair<std::string, std::string>> kViolationKinds;
+
+struct Report {
+  std::uint64_t operations = 0;  // append attempts
+  std::uint64_t logical_appends = 0;
+  std::uint64_t acknowledged = 0;
+  std::uint64_t conflicts = 0;
+  std::uint64_t unavailable = 0;
+  std::uint64_t unknown = 0;  // attempts with an unknown outcome
+  std::uint64_t invalid = 0;
+  std::uint64_t other_errors = 0;
+  // Logical appends that saw an unknown outcome, and how each was resolved.
+  std::uint64_t unknown_appends = 0;
+  std::uint64_t unknown_resolved_by_retry_applied = 0;
+  std::uint64_t unknown_resolved_by_retry_not_applied = 0;
+  std::uint64_t unknown_found_applied = 0;      // by the final read
+  std::uint64_t unknown_found_not_applied = 0;  // by the final read
+  std::uint64_t read_checks = 0;
+  std::uint64_t read_check_failures = 0;  // the read itself failed (not a violation)
+  std::uint64_t events_acknowledged = 0;
+  std::uint64_t events_stored = 0;
+  std::uint64_t streams = 0;
+  std::map<std::string, std::uint64_t> violation_counts;
+  std::vector<Violation> violations;  // the first few of each kind
+
+  std::uint64_t violation_total() const;
+  void add(const std::string& kind, const std::string& detail);
+};
+
+// Checks a history against the final state of the store (see docs/RELIABILITY.md):
+//  1. every acknowledged append is stored with its event ids at the acknowledged versions;
+//  2. every stream holds exactly the versions 1..head, in order, and head() agrees;
+//  3. every stored event belongs to exactly one append that was acknowledged or whose outcome
+//     was unknown (nothing invented, nothing doubled), and an unknown append is all or nothing;
+//  4. nothing of a rejected append (conflict, unavailable, invalid) is stored;
+//  5. reads made right after an acknowledgement saw it (recorded in the attempts).
+Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
+                     const std::vector<StoredStream>& stored);
+
+nlohmann::json to_json(const Report& report);
+std::string summary_text(const Report& report);
+
+}  // namespace historycheck

@@ -1,0 +1,211 @@
+#include "workload.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <random>
+#include <thread>
+
+namespace historycheck {
+
+using eventstore::AppendResult;
+using eventstore::Error;
+using eventstore::EventData;
+using eventstore::ExpectedVersion;
+using eventstore::Result;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+class Writer {
+ public:
+  Writer(eventstore::Store& store, const Plan& plan, const WorkloadConfig& config, WorkloadStats& stats,
+         int thread, std::atomic<std::uint64_t>& started, Clock::time_point deadline)
+      : store_(store), plan_(plan), config_(config), stats_(stats), thread_(thread), started_(started),
+        deadline_(deadline), known_(plan.streams.size()),
+        rng_(config.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(config.process) * 7919 +
+             static_cast<std::uint64_t>(thread)) {}
+
+  std::vector<Attempt> run() {
+    while (Clock::now() < deadline_) {
+      const std::size_t s = sticky_ ? *sticky_ : pick(plan_.streams.size());
+      sticky_.reset();
+      const eventstore::StreamId stream = plan_.stream(s);
+      if (!known_[s] || chance(config_.read_head_probability)) {
+        try {
+          known_[s] = store_.head(stream);
+          failures_ = 0;
+        } catch (const std::exception&) {
+          ++stats_.head_errors;
+          known_[s].reset();
+          back_off();
+          continue;
+        }
+      }
+      if (config_.ops && started_.fetch_add(1) >= *config_.ops) break;
+      std::int64_t expected = *known_[s];
+      if (expected > 0 && chance(config_.stale_probability)) --expected;
+      append_one(s, stream, expected);
+    }
+    return std::move(attempts_);
+  }
+
+ private:
+  std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
+  bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+
+  void back_off() {
+    failures_ = std::min(failures_ + 1, 25);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10 * failures_ + static_cast<int>(pick(10))));
+  }
+
+  void append_one(std::size_t s, const eventstore::StreamId& stream, std::int64_t expected) {
+    const std::uint64_t op = (static_cast<std::uint64_t>(config_.process) << 40) |
+                             (static_cast<std::uint64_t>(thread_) << 28) | ++sequence_;
+    const std::size_t n = 1 + pick(static_cast<std::size_t>(std::max(1, config_.max_events)));
+    std::vector<Uuid> ids;
+    for (std::size_t i = 0; i < n; ++i) ids.push_back(Uuid::random());
+    const auto grace_end = deadline_ + std::chrono::milliseconds(static_cast<std::int64_t>(config_.retry_grace_s * 1000));
+    for (int attempt = 1;; ++attempt) {
+      Attempt a;
+      a.op = op;
+      a.attempt = attempt;
+      a.process = config_.process;
+      a.thread = thread_;
+      a.stream = s;
+      a.expected = expected;
+      a.ids = ids;
+      std::vector<EventData> events;
+      for (std::size_t i = 0; i < n; ++i) {
+        nlohmann::json data = {{"op", op}, {"k", i}, {"attempt", attempt}};
+        events.push_back(EventData{ids[i], "HistoryCheckAppended", data.dump(),
+                                   nlohmann::json({{"context", plan_.context}}).dump(), std::nullopt});
+      }
+      a.invoke_ns = now_ns();
+      std::optional<Result<AppendResult>> result;
+      try {
+        result.emplace(append(stream, ExpectedVersion::exact(expected), std::move(events)));
+      } catch (const Error& e) {
+        result.emplace(e);
+      } catch (const std::exception& e) {
+        result.emplace(Error(eventstore::ErrorCode::kInternal, e.what()));
+      }
+      a.complete_ns = now_ns();
+      if (result->ok()) {
+        const AppendResult& ok = result->value();
+        a.outcome = Outcome::kOk;
+        a.first_version = ok.first_version;
+        a.next_version = ok.next_expected_version;
+        a.result_ids = ok.event_ids;
+        known_[s] = ok.next_expected_version;
+        failures_ = 0;
+        if (chance(config_.read_check_probability)) read_check(a, stream);
+        attempts_.push_back(std::move(a));
+        return;
+      }
+      const Error& e = result->error();
+      a.outcome = outcome_of(e.code());
+      a.error = std::string(eventstore::to_string(e.code())) + ": " + e.what();
+      a.current_version = e.current_version();
+      const Outcome outcome = a.outcome;
+      attempts_.push_back(std::move(a));
+      known_[s].reset();
+      if (outcome == Outcome::kConflict) {
+        // Re-read the head (the conflict names it) and try again on the same stream.
+        if (e.current_version()) known_[s] = *e.current_version();
+        sticky_ = s;
+        failures_ = 0;
+        return;
+      }
+      const bool unresolved = outcome == Outcome::kUnknown || outcome == Outcome::kOtherError ||
+                              (attempt > 1 && outcome == Outcome::kUnavailable);
+      if (config_.retry_unknown && unresolved && attempt < config_.max_retries && Clock::now() < grace_end) {
+        back_off();
+        continue;
+      }
+      back_off();
+      return;
+    }
+  }
+
+  Result<AppendResult> append(const eventstore::StreamId& stream, ExpectedVersion expected,
+                              std::vector<EventData> events) {
+    if (!chance(config_.async_probability)) return store_.append(stream, expected, std::move(events));
+    auto promise = std::make_shared<std::promise<Result<AppendResult>>>();
+    std::future<Result<AppendResult>> future = promise->get_future();
+    store_.append_async(stream, expected, std::move(events),
+                        [promise](Result<AppendResult> r) { promise->set_value(std::move(r)); });
+    return future.get();
+  }
+
+  // Read-your-writes: a head and a read started now must see the acknowledged append.
+  void read_check(Attempt& a, const eventstore::StreamId& stream) {
+    try {
+      const std::int64_t head = store_.head(stream);
+      if (head < a.next_version) {
+        a.read_check = ReadCheck::kNotSeen;
+        a.read_detail = "head() is " + std::to_string(head) + " right after an ack at version " +
+                        std::to_string(a.next_version);
+        return;
+      }
+      eventstore::ReadOptions options;
+      options.from = a.first_version;
+      options.limit = a.ids.size();
+      const std::vector<eventstore::RecordedEvent> events = store_.read_all(stream, options);
+      std::vector<Uuid> seen;
+      for (const auto& e : events) seen.push_back(e.event_id);
+      if (seen != a.ids || events.empty() || events.front().version != a.first_version) {
+        a.read_check = ReadCheck::kNotSeen;
+        a.read_detail = "a read from version " + std::to_string(a.first_version) + " right after the ack returned " +
+                        std::to_string(events.size()) + " events, not the acknowledged ids";
+        return;
+      }
+      a.read_check = ReadCheck::kSeen;
+    } catch (const std::exception& e) {
+      a.read_check = ReadCheck::kFailed;
+      a.read_detail = e.what();
+    }
+  }
+
+  eventstore::Store& store_;
+  const Plan& plan_;
+  const WorkloadConfig& config_;
+  WorkloadStats& stats_;
+  int thread_;
+  std::atomic<std::uint64_t>& started_;
+  Clock::time_point deadline_;
+  std::vector<std::optional<std::int64_t>> known_;
+  std::optional<std::size_t> sticky_;
+  std::mt19937_64 rng_;
+  std::uint64_t sequence_ = 0;
+  int failures_ = 0;
+  std::vector<Attempt> attempts_;
+};
+
+}  // namespace
+
+std::vector<Attempt> run_workload(eventstore::Store& store, const Plan& plan, const WorkloadConfig& config,
+                                  WorkloadStats& stats) {
+  std::atomic<std::uint64_t> started{0};
+  const Clock::time_point deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(config.duration_s * 1000));
+  const int threads = std::max(1, config.threads);
+  std::vector<std::vector<Attempt>> per_thread(static_cast<std::size_t>(threads));
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      Writer writer(store, plan, config, stats, t, started, deadline);
+      per_thread[static_cast<std::size_t>(t)] = writer.run();
+    });
+  for (std::thread& w : workers) w.join();
+  std::vector<Attempt> all;
+  for (auto& list : per_thread)
+    for (Attempt& a : list) all.push_back(std::move(a));
+  return all;
+}
+
+}  // namespace historycheck

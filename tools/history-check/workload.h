@@ -1,0 +1,40 @@
+// The writers of a history-check run: threads that append to the plan's streams with real
+// expected versions and record every attempt (see history.h).
+//
+// Thread safety: run_workload starts and joins its own threads; the store must be thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "history.h"
+
+namespace historycheck {
+
+struct WorkloadConfig {
+  int threads = 4;
+  int process = 0;                     // this process's index (part of every op id)
+  std::optional<std::uint64_t> ops;    // logical appends to start in all (this process)
+  double duration_s = 10;              // stop starting appends after this long
+  std::uint64_t seed = 1;
+  bool retry_unknown = false;          // retry an unknown outcome with the same ids until resolved
+  int max_retries = 100;               // attempts per append when retrying unknowns
+  double retry_grace_s = 60;           // how long after the deadline unknowns may still be retried
+  double read_check_probability = 0.25;  // after an ack, read head and the appended range
+  int max_events = 3;                  // events per append: 1..max_events
+  double async_probability = 0.5;      // use append_async instead of the blocking append
+  double read_head_probability = 0.5;  // read head first even when a version is known
+  double stale_probability = 0.05;     // expect one version too few on purpose (a sure conflict)
+};
+
+struct WorkloadStats {
+  std::atomic<std::uint64_t> head_errors{0};
+};
+
+std::vector<Attempt> run_workload(eventstore::Store& store, const Plan& plan, const WorkloadConfig& config,
+                                  WorkloadStats& stats);
+
+}  // namespace historycheck
