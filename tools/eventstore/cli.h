@@ -1,0 +1,87 @@
+// Shared pieces of the eventstore command-line tool: input validation, JSON output and the
+// commands. Every command validates all of its input before it opens the store, so bad input
+// writes nothing (not even a new SQLite file).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "eventstore/eventstore.h"
+
+namespace eventstore_cli {
+
+// Invalid input or usage: exit code 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The identity options shared by append, read, head and snapshot show (as typed).
+struct StreamArgs {
+  std::string context;
+  std::string type;
+  std::string id;
+};
+
+// Validates the three parts (UUID syntax, non-empty names); throws UsageError.
+eventstore::StreamId parse_stream(const StreamArgs& args);
+// A decimal integer in [min, max]; throws UsageError naming `what`.
+std::int64_t parse_integer(std::string_view text, std::string_view what, std::int64_t min,
+                           std::int64_t max);
+// "any", "no-stream" or a version >= 0.
+eventstore::ExpectedVersion parse_expected_version(std::string_view text);
+// A UUID in canonical form; throws UsageError naming `what`.
+eventstore::Uuid parse_uuid(std::string_view text, std::string_view what);
+
+// One read result as the contract's JSON object (keys in the documented order).
+nlohmann::ordered_json event_to_json(const eventstore::RecordedEvent& event);
+// Stored JSON text as a JSON value: null when absent; a string when it is not valid JSON.
+nlohmann::ordered_json stored_json(const std::optional<std::string>& text);
+// Writes `value` as one line on stdout.
+void print_json_line(const nlohmann::ordered_json& value);
+
+// Messages printed by the tool pass through here: any password of the store URI is replaced
+// by "***", also if a backend's message would quote it.
+void set_secret_source(std::string_view store_uri);
+std::string scrub(std::string message);
+std::string printable_uri(std::string_view uri);
+
+// ---- Commands: each returns the process exit code on success (0); errors are thrown. ------
+struct AppendEvent {
+  std::string type;
+  std::optional<std::string> data;
+  std::optional<std::string> metadata;
+  std::optional<std::string> event_id;
+};
+struct AppendArgs {
+  StreamArgs stream;
+  std::string expected_version;
+  std::vector<AppendEvent> events;  // from --event groups
+  std::optional<std::string> events_file;  // or from a file, "-" for stdin
+};
+int run_append(const std::string& uri, const AppendArgs& args);
+
+struct ReadArgs {
+  StreamArgs stream;
+  std::optional<std::string> from;
+  std::optional<std::string> limit;
+  std::string page_size = "1000";
+  bool backward = false;
+};
+int run_read(const std::string& uri, const ReadArgs& args);
+int run_head(const std::string& uri, const StreamArgs& args);
+int run_snapshot_show(const std::string& uri, const StreamArgs& args);
+
+struct DemoArgs {
+  std::string orders = "100";
+  std::string snapshot_every = "10";
+  bool quiet = false;
+};
+int run_demo(const std::string& uri, const DemoArgs& args);
+
+}  // namespace eventstore_cli

@@ -1,0 +1,177 @@
+// append, read, head and snapshot show.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <limits>
+
+#include "cli.h"
+
+namespace eventstore_cli {
+namespace {
+
+using eventstore::EventData;
+using eventstore::ExpectedVersion;
+using eventstore::StreamId;
+
+std::string json_text(std::string_view text, std::string_view what, bool object_only) {
+  const nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  if (value.is_discarded()) throw UsageError(std::string(what) + " is not valid JSON: " + std::string(text));
+  if (object_only && !value.is_object())
+    throw UsageError(std::string(what) + " must be a JSON object, got: " + std::string(text));
+  return std::string(text);
+}
+
+EventData from_flags(const AppendEvent& e, std::size_t index) {
+  const std::string which = "--event " + std::to_string(index + 1) + " (" + e.type + ")";
+  if (e.type.empty()) throw UsageError("--event " + std::to_string(index + 1) + ": the event type must not be empty");
+  EventData event;
+  event.event_type = e.type;
+  if (e.data) event.data = json_text(*e.data, which + ": --data", false);
+  if (e.metadata) event.metadata = json_text(*e.metadata, which + ": --metadata", true);
+  if (e.event_id) {
+    event.event_id = parse_uuid(*e.event_id, which + ": --event-id");
+    if (event.event_id->is_nil()) throw UsageError(which + ": --event-id must not be the nil UUID");
+  }
+  return event;
+}
+
+// One line of --events-file. Besides the four event keys, the other keys that `read` prints
+// are accepted and ignored, so `read | append --events-file -` copies a stream.
+EventData from_line(const std::string& line, std::size_t number) {
+  const std::string where = "events file line " + std::to_string(number);
+  const nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
+  if (value.is_discarded()) throw UsageError(where + ": not valid JSON");
+  if (!value.is_object()) throw UsageError(where + ": not a JSON object");
+  EventData event;
+  for (const auto& [key, field] : value.items()) {
+    if (key == "event_type") {
+      if (!field.is_string() || field.get<std::string>().empty())
+        throw UsageError(where + ": event_type must be a non-empty string");
+      event.event_type = field.get<std::string>();
+    } else if (key == "event_data") {
+      if (!field.is_null()) event.data = field.dump();
+    } else if (key == "event_metadata") {
+      if (field.is_null()) continue;
+      if (!field.is_object()) throw UsageError(where + ": event_metadata must be a JSON object or null");
+      event.metadata = field.dump();
+    } else if (key == "event_id") {
+      if (field.is_null()) continue;
+      if (!field.is_string()) throw UsageError(where + ": event_id must be a UUID string");
+      event.event_id = parse_uuid(field.get<std::string>(), where + ": event_id");
+      if (event.event_id->is_nil()) throw UsageError(where + ": event_id must not be the nil UUID");
+    } else if (key != "bounded_context" && key != "aggregate_type" && key != "aggregate_id" &&
+               key != "event_version" && key != "event_timestamp") {
+      throw UsageError(where + ": unknown key '" + key +
+                       "' (expected event_type, event_data, event_metadata, event_id)");
+    }
+  }
+  if (event.event_type.empty()) throw UsageError(where + ": event_type is missing");
+  return event;
+}
+
+std::vector<EventData> read_events_file(const std::string& path) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (path != "-") {
+    file.open(path);
+    if (!file) throw UsageError("cannot open events file " + path + ": " + std::strerror(errno));
+    in = &file;
+  }
+  std::vector<EventData> events;
+  std::string line;
+  for (std::size_t number = 1; std::getline(*in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
+    events.push_back(from_line(line, number));
+  }
+  if (in->bad()) throw UsageError("cannot read events file " + path);
+  return events;
+}
+
+}  // namespace
+
+int run_append(const std::string& uri, const AppendArgs& args) {
+  const StreamId stream = parse_stream(args.stream);
+  const ExpectedVersion expected = parse_expected_version(args.expected_version);
+  if (args.events_file && !args.events.empty())
+    throw UsageError("give either --event groups or --events-file, not both");
+  std::vector<EventData> events;
+  if (args.events_file) {
+    events = read_events_file(*args.events_file);
+    if (events.empty()) throw UsageError("the events file " + *args.events_file + " holds no events");
+  } else {
+    for (std::size_t i = 0; i < args.events.size(); ++i) events.push_back(from_flags(args.events[i], i));
+  }
+  if (events.empty()) throw UsageError("append needs at least one --event TYPE (or --events-file FILE)");
+
+  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  eventstore::AppendResult result;
+  try {
+    result = store->append(stream, expected, std::move(events));
+  } catch (const eventstore::Error& e) {
+    if (e.code() != eventstore::ErrorCode::kVersionConflict) throw;
+    const std::int64_t current = e.current_version().value_or(-1);
+    throw eventstore::Error(eventstore::ErrorCode::kVersionConflict,
+                            "version conflict on " + eventstore::to_string(stream) +
+                                ": expected version " + expected.to_string() +
+                                ", current version " + std::to_string(current),
+                            e.current_version());
+  }
+  nlohmann::ordered_json out;
+  out["next_expected_version"] = result.next_expected_version;
+  out["events"] = nlohmann::ordered_json::array();
+  for (std::size_t i = 0; i < result.event_ids.size(); ++i) {
+    nlohmann::ordered_json event;
+    event["event_id"] = result.event_ids[i].to_string();
+    event["event_version"] = result.first_version + static_cast<std::int64_t>(i);
+    out["events"].push_back(std::move(event));
+  }
+  print_json_line(out);
+  return 0;
+}
+
+int run_read(const std::string& uri, const ReadArgs& args) {
+  const StreamId stream = parse_stream(args.stream);
+  eventstore::ReadOptions options;
+  options.direction = args.backward ? eventstore::Direction::kBackward : eventstore::Direction::kForward;
+  const eventstore::Limits limits;
+  if (args.from) options.from = parse_integer(*args.from, "--from", 1, limits.max_version);
+  if (args.limit)
+    options.limit = static_cast<std::uint64_t>(
+        parse_integer(*args.limit, "--limit", 0, std::numeric_limits<std::int64_t>::max()));
+  options.page_size = static_cast<std::uint32_t>(parse_integer(args.page_size, "--page-size", 1, 100000));
+
+  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  if (options.limit && *options.limit == 0) return 0;
+  // Page by page: memory stays bounded by --page-size, whatever the stream's length.
+  store->for_each(stream, options,
+                  [](const eventstore::RecordedEvent& event) { print_json_line(event_to_json(event)); });
+  return 0;
+}
+
+int run_head(const std::string& uri, const StreamArgs& args) {
+  const StreamId stream = parse_stream(args);
+  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  std::printf("%lld\n", static_cast<long long>(store->head(stream)));
+  return 0;
+}
+
+int run_snapshot_show(const std::string& uri, const StreamArgs& args) {
+  const StreamId stream = parse_stream(args);
+  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  const std::optional<eventstore::Snapshot> snapshot = store->load_snapshot(stream);
+  if (!snapshot) {
+    print_json_line(nullptr);
+    return 0;
+  }
+  nlohmann::ordered_json out;
+  out["snapshot_version"] = snapshot->version;
+  out["snapshot_timestamp"] = eventstore::format_rfc3339(snapshot->timestamp);
+  out["snapshot_data"] = stored_json(snapshot->data);
+  out["snapshot_metadata"] = stored_json(snapshot->metadata);
+  print_json_line(out);
+  return 0;
+}
+
+}  // namespace eventstore_cli

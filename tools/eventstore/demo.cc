@@ -1,0 +1,289 @@
+// eventstore demo: drives example orders (examples/orders) through their life-cycle with
+// AggregateStore<Order>, then shows what the store did.
+//
+// Order n (1, 2, 3, ...) has the id 0de30000-0000-8000-8000-<n in hex, 12 digits> and a fixed
+// plan: a list of saves, each recording a few events, derived from n alone. Orders are created
+// in number order, so a run finds the first missing number with a binary search on head(),
+// finishes the order before it if an interrupted run left it open, then starts new orders.
+// A version conflict (another writer on the same order) reloads it and resumes its plan.
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iterator>
+#include <set>
+
+#include "cli.h"
+#include "order.h"
+
+namespace eventstore_cli {
+namespace {
+
+using orders::Order;
+using orders::OrderAggregate;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kContext = "demo";
+
+eventstore::Uuid order_id(std::int64_t number) {
+  std::array<std::uint8_t, 16> bytes{0x0d, 0xe3, 0, 0, 0, 0, 0x80, 0, 0x80, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 6; ++i) bytes[static_cast<std::size_t>(15 - i)] = static_cast<std::uint8_t>(number >> (8 * i));
+  return eventstore::Uuid(bytes);
+}
+
+// splitmix64: a tiny deterministic generator, so an order's plan depends on its number only.
+struct Rng {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  std::int64_t between(std::int64_t low, std::int64_t high) {
+    return low + static_cast<std::int64_t>(next() % static_cast<std::uint64_t>(high - low + 1));
+  }
+};
+
+struct Product {
+  const char* sku;
+  std::int64_t price_cents;
+};
+constexpr Product kCatalog[] = {
+    {"book-dune", 1899},   {"book-sicp", 4599},     {"pen-blue", 199},      {"pen-red", 199},
+    {"mug-large", 1250},   {"tea-green", 650},      {"tea-black", 590},     {"lamp-desk", 3499},
+    {"cable-usb-c", 999},  {"socks-wool", 1500},    {"notebook-a5", 450},   {"headphones", 8999},
+};
+
+using Command = std::function<void(OrderAggregate&)>;
+using Save = std::vector<Command>;  // the commands of one save; each records one event
+
+std::vector<Save> plan(std::int64_t number) {
+  Rng rng{static_cast<std::uint64_t>(number)};
+  std::set<std::string> skus;  // what the order holds after the saves planned so far
+  auto add_item = [&](Save& save) {
+    const Product& product = kCatalog[rng.between(0, std::size(kCatalog) - 1)];
+    const std::int64_t quantity = rng.between(1, 4);
+    skus.insert(product.sku);
+    save.push_back([product, quantity](OrderAggregate& o) {
+      orders::add_item(o, product.sku, quantity, product.price_cents);
+    });
+  };
+  std::vector<Save> saves(1);
+  const std::string customer = "customer-" + std::to_string(number % 50) + "@example.com";
+  saves[0].push_back([customer](OrderAggregate& o) { orders::create(o, customer); });
+  for (std::int64_t i = rng.between(1, 3); i > 0; --i) add_item(saves[0]);
+  // Every 25th order is a bulk order: long enough for snapshots to matter on load.
+  const bool bulk = number % 25 == 0;
+  for (std::int64_t n = bulk ? 40 : rng.between(0, 4); n > 0; --n) {
+    Save& save = saves.emplace_back();
+    for (std::int64_t i = bulk ? rng.between(3, 6) : rng.between(1, 3); i > 0; --i) add_item(save);
+    if (skus.size() > 1 && rng.between(1, 100) <= 25) {
+      auto it = skus.begin();
+      std::advance(it, rng.between(0, static_cast<std::int64_t>(skus.size()) - 1));
+      const std::string sku = *it;
+      skus.erase(it);
+      save.push_back([sku](OrderAggregate& o) { orders::remove_item(o, sku); });
+    }
+  }
+  const std::int64_t fate = rng.between(1, 100);
+  if (fate <= 8) {
+    saves.push_back({[](OrderAggregate& o) { orders::cancel(o, "customer changed their mind"); }});
+    return saves;
+  }
+  saves.push_back({[](OrderAggregate& o) { orders::pay(o, o.state().total_cents()); }});
+  if (fate <= 12) {
+    saves.push_back({[](OrderAggregate& o) { orders::cancel(o, "out of stock"); }});
+  } else {
+    const std::string tracking = "TRK-" + std::to_string(100000 + number);
+    saves.push_back({[tracking](OrderAggregate& o) { orders::ship(o, tracking); }});
+  }
+  return saves;
+}
+
+std::int64_t planned_events(const std::vector<Save>& saves) {
+  std::int64_t total = 0;
+  for (const Save& save : saves) total += static_cast<std::int64_t>(save.size());
+  return total;
+}
+
+struct RunStats {
+  std::uint64_t events = 0;
+  std::uint64_t saves = 0;
+  std::uint64_t conflicts = 0;
+  std::uint64_t resumed = 0;
+  std::uint64_t off_plan = 0;
+  std::uint64_t shipped = 0;
+  std::uint64_t cancelled = 0;
+  std::int64_t biggest = 0;  // the order number with the most events
+  std::int64_t biggest_version = 0;
+};
+
+// Brings order `number` to the end of its plan.
+void drive(eventstore::AggregateStore<Order>& repository, std::int64_t number, RunStats& stats) {
+  const std::vector<Save> saves = plan(number);
+  std::vector<std::int64_t> version_before(1, 0);  // version_before[k]: version when save k starts
+  for (const Save& save : saves) version_before.push_back(version_before.back() + static_cast<std::int64_t>(save.size()));
+  OrderAggregate order = repository.load(order_id(number));
+  if (order.version() > 0) ++stats.resumed;
+  for (;;) {
+    const auto at = std::find(version_before.begin(), version_before.end(), order.version());
+    if (at == version_before.end()) {  // someone else wrote to it: leave it alone
+      ++stats.off_plan;
+      break;
+    }
+    const std::size_t k = static_cast<std::size_t>(at - version_before.begin());
+    if (k == saves.size()) break;
+    for (const Command& command : saves[k]) command(order);
+    try {
+      const eventstore::SaveResult saved = repository.save(order);
+      stats.events += saved.append ? saved.append->event_ids.size() : 0;
+      ++stats.saves;
+    } catch (const eventstore::Error& e) {
+      if (e.code() != eventstore::ErrorCode::kVersionConflict) throw;
+      ++stats.conflicts;
+      order = repository.load(order_id(number));
+    }
+  }
+  if (order.state().status == orders::Status::kShipped) ++stats.shipped;
+  if (order.state().status == orders::Status::kCancelled) ++stats.cancelled;
+  if (order.version() > stats.biggest_version) {
+    stats.biggest_version = order.version();
+    stats.biggest = number;
+  }
+}
+
+// The first order number without a stream; orders 1..result-1 exist.
+std::int64_t first_missing(eventstore::Store& store) {
+  auto exists = [&store](std::int64_t number) {
+    return store.head(eventstore::StreamId{kContext, std::string(Order::aggregate_type), order_id(number)}) > 0;
+  };
+  std::int64_t missing = 1;
+  while (exists(missing)) missing *= 2;
+  std::int64_t present = missing / 2;  // 0 or an existing order
+  while (missing - present > 1) {
+    const std::int64_t middle = present + (missing - present) / 2;
+    (exists(middle) ? present : missing) = middle;
+  }
+  return missing;
+}
+
+// The same aggregate without JSON conversion: AggregateStore<Replay> cannot snapshot it, so
+// its loads replay every event from version 1.
+struct Replay {
+  static constexpr std::string_view aggregate_type = Order::aggregate_type;
+  using Event = Order::Event;
+  Order order;
+  template <class E>
+  void apply(const E& event) {
+    order.apply(event);
+  }
+};
+
+template <class A>
+double median_load_ms(eventstore::AggregateStore<A>& repository, const eventstore::Uuid& id) {
+  std::vector<double> times;
+  for (int i = 0; i < 7; ++i) {
+    const auto start = Clock::now();
+    const auto loaded = repository.load(id);
+    times.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+    if (loaded.version() == 0) throw eventstore::Error(eventstore::ErrorCode::kInternal, "demo order vanished");
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+class ProgressBar {
+ public:
+  ProgressBar(bool enabled, std::size_t total) : enabled_(enabled), total_(total) {}
+  void update(std::size_t done) {
+    if (!enabled_) return;
+    const std::size_t filled = total_ ? done * kWidth / total_ : kWidth;
+    if (done != total_ && filled == last_filled_ && Clock::now() - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_filled_ = filled;
+    last_draw_ = Clock::now();
+    std::fprintf(stderr, "\rdemo [%s%s] %zu/%zu orders", std::string(filled, '#').c_str(),
+                 std::string(kWidth - filled, '.').c_str(), done, total_);
+    if (done == total_) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  static constexpr std::size_t kWidth = 40;
+  bool enabled_;
+  std::size_t total_;
+  std::size_t last_filled_ = kWidth + 1;
+  Clock::time_point last_draw_{};
+};
+
+}  // namespace
+
+int run_demo(const std::string& uri, const DemoArgs& args) {
+  const std::int64_t count = parse_integer(args.orders, "--orders", 1, 1000000);
+  const std::int64_t every = parse_integer(args.snapshot_every, "--snapshot-every", 1, 1000000);
+
+  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  eventstore::AggregateStoreOptions options;
+  options.snapshot_policy = eventstore::every_n_events(every);
+  eventstore::AggregateStore<Order> repository(store, kContext, options);
+
+  // Which orders this run drives: the one an interrupted run left open, then new ones.
+  std::int64_t next = first_missing(*store);
+  std::vector<std::int64_t> numbers;
+  if (next > 1) {
+    const std::int64_t last = next - 1;
+    if (store->head(repository.stream_of(order_id(last))) < planned_events(plan(last))) numbers.push_back(last);
+  }
+  while (static_cast<std::int64_t>(numbers.size()) < count) numbers.push_back(next++);
+
+  RunStats stats;
+  ProgressBar progress(!args.quiet && isatty(STDERR_FILENO), numbers.size());
+  const auto start = Clock::now();
+  for (std::size_t i = 0; i < numbers.size(); ++i) {
+    progress.update(i);
+    drive(repository, numbers[i], stats);
+  }
+  progress.update(numbers.size());
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  const eventstore::Uuid biggest = order_id(stats.biggest);
+  eventstore::AggregateStoreOptions replay_options;
+  replay_options.snapshot_policy = eventstore::never();
+  eventstore::AggregateStore<Replay> replay(store, kContext, replay_options);
+  const double with_snapshot_ms = median_load_ms(repository, biggest);
+  const double replay_ms = median_load_ms(replay, biggest);
+  const std::optional<eventstore::Snapshot> snapshot = store->load_snapshot(repository.stream_of(biggest));
+  const std::int64_t snapshot_version = snapshot ? snapshot->version : 0;
+
+  std::printf("demo on %s (bounded context '%s', aggregate type '%s')\n", printable_uri(store->describe()).c_str(),
+              kContext, std::string(Order::aggregate_type).c_str());
+  std::printf("orders:             #%lld..#%lld in this run (%zu orders, %llu resumed); %lld in the store\n",
+              static_cast<long long>(numbers.front()), static_cast<long long>(numbers.back()), numbers.size(),
+              static_cast<unsigned long long>(stats.resumed), static_cast<long long>(next - 1));
+  std::printf("outcomes:           %llu shipped, %llu cancelled%s\n", static_cast<unsigned long long>(stats.shipped),
+              static_cast<unsigned long long>(stats.cancelled),
+              stats.off_plan ? (", " + std::to_string(stats.off_plan) + " changed by others, left alone").c_str() : "");
+  std::printf("events appended:    %llu in %llu saves, %.2f s (%.0f events/s)%s\n",
+              static_cast<unsigned long long>(stats.events), static_cast<unsigned long long>(stats.saves), seconds,
+              seconds > 0 ? static_cast<double>(stats.events) / seconds : 0.0,
+              stats.conflicts ? (", " + std::to_string(stats.conflicts) + " conflicts retried").c_str() : "");
+  std::printf("snapshots taken:    %llu (every %lld events)\n",
+              static_cast<unsigned long long>(repository.stats().snapshots_written), static_cast<long long>(every));
+  std::printf("load order #%lld:    %.3f ms from the snapshot at version %lld + %lld events\n",
+              static_cast<long long>(stats.biggest), with_snapshot_ms, static_cast<long long>(snapshot_version),
+              static_cast<long long>(stats.biggest_version - snapshot_version));
+  std::printf("                    %.3f ms replaying all %lld events (median of 7 loads each)\n", replay_ms,
+              static_cast<long long>(stats.biggest_version));
+
+  const std::int64_t shown = numbers.back();
+  const eventstore::StreamId stream = repository.stream_of(order_id(shown));
+  std::printf("stream of order #%lld (%s), %lld events:\n", static_cast<long long>(shown),
+              stream.aggregate_id.to_string().c_str(), static_cast<long long>(store->head(stream)));
+  store->for_each(stream, {}, [](const eventstore::RecordedEvent& e) { print_json_line(event_to_json(e)); });
+  return 0;
+}
+
+}  // namespace eventstore_cli

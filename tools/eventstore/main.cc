@@ -1,0 +1,255 @@
+// eventstore: the command-line tool. A stable contract for scripts: JSON lines on stdout, one
+// error line on stderr, documented exit codes (docs/cli.md).
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "cli.h"
+#include "schema.h"
+
+#ifndef EVENTSTORE_VERSION
+#define EVENTSTORE_VERSION "unknown"
+#endif
+
+namespace eventstore_cli {
+namespace {
+
+enum ExitCode : int {
+  kOk = 0,
+  kOther = 1,
+  kUsage = 2,
+  kConflict = 3,
+  kUnavailable = 4,
+  kUnauthorized = 5,
+  kOutcomeUnknown = 6,
+};
+
+int fail(int code, std::string message) {
+  for (char& c : message)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::fprintf(stderr, "eventstore: error: %s\n", scrub(std::move(message)).c_str());
+  return code;
+}
+
+int exit_code_of(eventstore::ErrorCode code) {
+  using eventstore::ErrorCode;
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return kUsage;
+    case ErrorCode::kVersionConflict: return kConflict;
+    case ErrorCode::kUnavailable: return kUnavailable;
+    case ErrorCode::kUnauthorized: return kUnauthorized;
+    case ErrorCode::kOutcomeUnknown: return kOutcomeUnknown;
+    case ErrorCode::kCorruption:
+    case ErrorCode::kInternal: return kOther;
+  }
+  return kOther;
+}
+
+const char* const kStoreHelp =
+    "Store URIs:\n"
+    "  memory:                 in this process only (empty at every start)\n"
+    "  sqlite:PATH             an embedded SQLite file, created if missing\n"
+    "  scylla://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]...][/KEYSPACE][?dc=DC&...]\n"
+    "Default: $EVENTSTORE_STORE; else scylla:// from $SCYLLA_HOSTS (and SCYLLA_USERNAME,\n"
+    "SCYLLA_PASSWORD, SCYLLA_HOSTSELECTIONPOLICY, SCYLLA_KEYSPACE); else sqlite:eventstore.db.\n"
+    "\n"
+    "Exit codes: 0 ok, 2 invalid input or usage, 3 version conflict, 4 unavailable or timed out\n"
+    "(nothing written), 5 authentication or authorization, 6 outcome unknown, 1 anything else.\n"
+    "\n"
+    "Run 'eventstore COMMAND --help' for a command's options and examples (docs/cli.md).";
+
+void add_stream_options(CLI::App* command, StreamArgs& args) {
+  command->add_option("--context", args.context, "Bounded context")->required();
+  command->add_option("--type", args.type, "Aggregate type")->required();
+  command->add_option("--id", args.id, "Aggregate id (a UUID)")->required();
+}
+
+// CLI11 has no grouped options: the --event, --data, --metadata and --event-id values are
+// regrouped here in the order they were typed. Each --event starts a new event; the three
+// others belong to the latest --event.
+std::vector<AppendEvent> group_events(const CLI::App& append, const CLI::Option* event,
+                                      const CLI::Option* data, const CLI::Option* metadata,
+                                      const CLI::Option* event_id) {
+  std::vector<AppendEvent> events;
+  std::map<const CLI::Option*, std::size_t> taken;
+  for (const CLI::Option* option : append.parse_order()) {
+    const std::string& value = option->results().at(taken[option]++);
+    if (option == event) {
+      events.push_back(AppendEvent{value, std::nullopt, std::nullopt, std::nullopt});
+      continue;
+    }
+    std::optional<std::string>* field = nullptr;
+    if (option == data) field = events.empty() ? nullptr : &events.back().data;
+    else if (option == metadata) field = events.empty() ? nullptr : &events.back().metadata;
+    else if (option == event_id) field = events.empty() ? nullptr : &events.back().event_id;
+    else continue;
+    if (!field) throw UsageError(option->get_name() + " must follow an --event TYPE");
+    if (*field)
+      throw UsageError("--event " + std::to_string(events.size()) + " (" + events.back().type +
+                       ") has " + option->get_name() + " twice");
+    *field = value;
+  }
+  return events;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"eventstore: append to and read from event streams on memory:, sqlite: or scylla:// stores.",
+               "eventstore"};
+  app.set_version_flag("--version", std::string("eventstore ") + EVENTSTORE_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();  // --store may also follow the command
+  app.footer(kStoreHelp);
+  std::string store_uri;
+  app.add_option("--store", store_uri, "Store URI (see below); default: $EVENTSTORE_STORE or sqlite:eventstore.db");
+
+  // append
+  AppendArgs append_args;
+  CLI::App* append = app.add_subcommand("append", "Append events to a stream; prints the new version and the events' ids");
+  add_stream_options(append, append_args.stream);
+  append->add_option("--expected-version", append_args.expected_version,
+                     "N (the stream must be at version N; 0 = must not exist), no-stream, or any")
+      ->required();
+  std::vector<std::string> event_types, datas, metadatas, event_ids;
+  CLI::Option* event_opt = append->add_option("--event", event_types, "Starts an event of this TYPE (repeat for more events)");
+  CLI::Option* data_opt = append->add_option("--data", datas, "JSON value: the data of the preceding --event");
+  CLI::Option* metadata_opt = append->add_option("--metadata", metadatas, "JSON object: the metadata of the preceding --event");
+  CLI::Option* event_id_opt = append->add_option("--event-id", event_ids, "UUID of the preceding --event (default: a random one)");
+  for (CLI::Option* o : {event_opt, data_opt, metadata_opt, event_id_opt}) o->expected(1)->take_all()->type_size(1);
+  std::string events_file;
+  CLI::Option* events_file_opt = append->add_option(
+      "--events-file", events_file,
+      "Read the events from FILE ('-' = stdin): one JSON object per line with event_type and optional event_data, event_metadata, event_id");
+  events_file_opt->excludes(event_opt);
+  append->footer(
+      "All events are appended at once or not at all.\n"
+      "Examples:\n"
+      "  eventstore append --context shop --type order --id 0de30000-0000-8000-8000-000000000001 \\\n"
+      "      --expected-version no-stream \\\n"
+      "      --event OrderCreated --data '{\"customer\":\"ada\"}' --metadata '{\"user\":\"ada\"}' \\\n"
+      "      --event ItemAdded --data '{\"sku\":\"book\",\"quantity\":1,\"unit_price_cents\":1999}'\n"
+      "  {\"next_expected_version\":2,\"events\":[{\"event_id\":\"...\",\"event_version\":1},{\"event_id\":\"...\",\"event_version\":2}]}\n"
+      "\n"
+      "  printf '%s\\n' '{\"event_type\":\"OrderPaid\",\"event_data\":{\"amount_cents\":1999}}' |\n"
+      "    eventstore append --context shop --type order --id 0de30000-0000-8000-8000-000000000001 \\\n"
+      "      --expected-version 2 --events-file -\n"
+      "Exit code 3 on a version conflict (nothing written; the message holds the current version).");
+
+  // read
+  ReadArgs read_args;
+  CLI::App* read = app.add_subcommand("read", "Print a stream's events, one JSON object per line");
+  add_stream_options(read, read_args.stream);
+  read->add_option("--from", read_args.from, "First version to print (inclusive); default 1, or the head with --backward");
+  read->add_option("--limit", read_args.limit, "Print at most N events");
+  read->add_flag("--backward", read_args.backward, "Newest first");
+  read->add_option("--page-size", read_args.page_size, "Events fetched per round trip, 1..100000 (default 1000)");
+  read->footer(
+      "Each line has the keys bounded_context, aggregate_type, aggregate_id, event_version,\n"
+      "event_id, event_type, event_timestamp (RFC 3339, UTC, ms), event_data, event_metadata.\n"
+      "A missing stream prints nothing. Streams of any length are read in bounded memory.\n"
+      "Examples:\n"
+      "  eventstore read --context shop --type order --id 0de30000-0000-8000-8000-000000000001\n"
+      "  eventstore read --context shop --type order --id 0de30000-0000-8000-8000-000000000001 --backward --limit 1");
+
+  // head
+  StreamArgs head_args;
+  CLI::App* head = app.add_subcommand("head", "Print a stream's current version (0 if it does not exist)");
+  add_stream_options(head, head_args);
+  head->footer("Example:\n  eventstore head --context shop --type order --id 0de30000-0000-8000-8000-000000000001\n  2");
+
+  // snapshot show
+  StreamArgs snapshot_args;
+  CLI::App* snapshot = app.add_subcommand("snapshot", "Inspect snapshots");
+  snapshot->require_subcommand(1);
+  CLI::App* snapshot_show = snapshot->add_subcommand("show", "Print the latest snapshot of a stream as one JSON line, or null");
+  add_stream_options(snapshot_show, snapshot_args);
+  snapshot->footer("Example:\n  eventstore snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019");
+  snapshot_show->footer(
+      "Keys: snapshot_version, snapshot_timestamp, snapshot_data, snapshot_metadata.\n"
+      "Example:\n  eventstore snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019");
+
+  // demo
+  DemoArgs demo_args;
+  CLI::App* demo = app.add_subcommand("demo", "Drive example orders through their life-cycle and show what the store does");
+  demo->add_option("--orders", demo_args.orders, "Orders to drive in this run, 1..1000000 (default 100)");
+  demo->add_option("--snapshot-every", demo_args.snapshot_every, "Snapshot policy: every N events, 1..1000000 (default 10)");
+  demo->add_flag("--quiet", demo_args.quiet, "No progress bar");
+  demo->footer(
+      "Orders live in bounded context 'demo', aggregate type 'order', with ids\n"
+      "0de30000-0000-8000-8000-<order number in hex>. A second run on the same store continues:\n"
+      "it finishes an order an interrupted run left open, then starts new orders after the last.\n"
+      "Examples:\n"
+      "  eventstore demo\n"
+      "  eventstore --store sqlite:/tmp/shop.db demo --orders 1000 --quiet");
+
+  // schema apply
+  std::optional<std::string> replication_factor;
+  std::vector<std::string> datacenters;
+  bool print_schema = false;
+  CLI::App* schema = app.add_subcommand("schema", "Manage the store's schema");
+  schema->require_subcommand(1);
+  CLI::App* schema_apply = schema->add_subcommand("apply", "Create the tables (and keyspace) the store needs, if missing");
+  CLI::Option* rf_opt = schema_apply->add_option("--replication-factor", replication_factor, "scylla://: replicas of a new keyspace");
+  CLI::Option* dc_opt = schema_apply->add_option("--datacenter", datacenters, "scylla://: DC:N replicas in data centre DC (repeatable)");
+  rf_opt->excludes(dc_opt);
+  schema_apply->add_flag("--print", print_schema, "Print the statements instead of running them");
+  schema_apply->footer(
+      "memory: and sqlite: stores create their schema when opened: nothing to do.\n"
+      "Examples:\n"
+      "  eventstore --store sqlite:shop.db schema apply\n"
+      "  eventstore --store scylla://10.0.0.1/event_sourcing schema apply --datacenter dc1:3 --datacenter dc2:3");
+  schema->footer("Example:\n  eventstore --store sqlite:shop.db schema apply");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version: printed on stdout
+    return fail(kUsage, std::string(e.what()) + " (run 'eventstore --help')");
+  }
+
+  if (store_uri.empty()) store_uri = eventstore::default_store_uri();
+  set_secret_source(store_uri);
+
+  if (*append) {
+    append_args.events = group_events(*append, event_opt, data_opt, metadata_opt, event_id_opt);
+    if (*events_file_opt) append_args.events_file = events_file;
+    return run_append(store_uri, append_args);
+  }
+  if (*read) return run_read(store_uri, read_args);
+  if (*head) return run_head(store_uri, head_args);
+  if (*snapshot_show) return run_snapshot_show(store_uri, snapshot_args);
+  if (*demo) return run_demo(store_uri, demo_args);
+  if (*schema_apply)
+    return run_schema_apply(store_uri, parse_schema_request(replication_factor, datacenters, print_schema));
+  return fail(kUsage, "no command given (run 'eventstore --help')");
+}
+
+}  // namespace
+}  // namespace eventstore_cli
+
+int main(int argc, char** argv) {
+  using namespace eventstore_cli;
+  eventstore::set_log_sink([](eventstore::LogLevel level, std::string_view message) {
+    const char* prefix = level >= eventstore::LogLevel::kError ? "error" : level == eventstore::LogLevel::kWarning ? "warning" : "info";
+    std::string line(message);
+    for (char& c : line)
+      if (c == '\n' || c == '\r') c = ' ';
+    std::fprintf(stderr, "eventstore: %s: %s\n", prefix, scrub(std::move(line)).c_str());
+  });
+  try {
+    const int code = run(argc, argv);
+    if (std::fflush(stdout) != 0) return fail(kOther, "cannot write to stdout");
+    return code;
+  } catch (const UsageError& e) {
+    return fail(kUsage, e.what());
+  } catch (const eventstore::Error& e) {
+    return fail(exit_code_of(e.code()), e.what());
+  } catch (const std::exception& e) {
+    return fail(kOther, e.what());
+  } catch (...) {
+    return fail(kOther, "unexpected failure");
+  }
+}

@@ -1,0 +1,130 @@
+// Input validation and output formatting shared by the commands.
+#include <charconv>
+#include <cstdio>
+
+#include "cli.h"
+
+namespace eventstore_cli {
+namespace {
+
+std::vector<std::string>& secrets() {
+  static std::vector<std::string> values;
+  return values;
+}
+
+std::string percent_decode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      unsigned value = 0;
+      const auto [end, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+      if (ec == std::errc() && end == text.data() + i + 3) {
+        out.push_back(static_cast<char>(value));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+void set_secret_source(std::string_view uri) {
+  // scylla://USER:PASSWORD@HOSTS...: the password is what lies between the first ':' after the
+  // scheme and the last '@' before the query.
+  constexpr std::string_view kPrefix = "scylla://";
+  if (!uri.starts_with(kPrefix)) return;
+  std::string_view rest = uri.substr(kPrefix.size());
+  rest = rest.substr(0, rest.find('?'));
+  const std::size_t at = rest.rfind('@');
+  if (at == std::string_view::npos) return;
+  const std::size_t colon = rest.substr(0, at).find(':');
+  if (colon == std::string_view::npos) return;
+  const std::string_view password = rest.substr(colon + 1, at - colon - 1);
+  if (password.empty()) return;
+  secrets().emplace_back(password);
+  if (std::string decoded = percent_decode(password); decoded != password)
+    secrets().push_back(std::move(decoded));
+}
+
+std::string scrub(std::string message) {
+  for (const std::string& secret : secrets()) {
+    for (std::size_t at = message.find(secret); at != std::string::npos;
+         at = message.find(secret, at + 3))
+      message.replace(at, secret.size(), "***");
+  }
+  return message;
+}
+
+std::string printable_uri(std::string_view uri) { return scrub(eventstore::redact_uri(uri)); }
+
+std::int64_t parse_integer(std::string_view text, std::string_view what, std::int64_t min,
+                           std::int64_t max) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min ||
+      value > max)
+    throw UsageError(std::string(what) + " must be an integer in " + std::to_string(min) + ".." +
+                     std::to_string(max) + ", got '" + std::string(text) + "'");
+  return value;
+}
+
+eventstore::ExpectedVersion parse_expected_version(std::string_view text) {
+  if (text == "any") return eventstore::ExpectedVersion::any();
+  if (text == "no-stream") return eventstore::ExpectedVersion::no_stream();
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0 ||
+      value > eventstore::Limits{}.max_version)
+    throw UsageError("--expected-version must be a version >= 0, 'any' or 'no-stream', got '" +
+                     std::string(text) + "'");
+  return eventstore::ExpectedVersion::exact(value);
+}
+
+eventstore::Uuid parse_uuid(std::string_view text, std::string_view what) {
+  std::optional<eventstore::Uuid> id = eventstore::Uuid::parse(text);
+  if (!id)
+    throw UsageError(std::string(what) + " must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got '" +
+                     std::string(text) + "'");
+  return *id;
+}
+
+eventstore::StreamId parse_stream(const StreamArgs& args) {
+  if (args.context.empty()) throw UsageError("--context must not be empty");
+  if (args.type.empty()) throw UsageError("--type must not be empty");
+  eventstore::Uuid id = parse_uuid(args.id, "--id");
+  if (id.is_nil()) throw UsageError("--id must not be the nil UUID");
+  return eventstore::StreamId{args.context, args.type, id};
+}
+
+nlohmann::ordered_json stored_json(const std::optional<std::string>& text) {
+  if (!text) return nullptr;
+  nlohmann::ordered_json value = nlohmann::ordered_json::parse(*text, nullptr, false);
+  if (value.is_discarded()) return *text;  // not JSON (written by another tool): as a string
+  return value;
+}
+
+nlohmann::ordered_json event_to_json(const eventstore::RecordedEvent& e) {
+  nlohmann::ordered_json out;
+  out["bounded_context"] = e.stream.bounded_context;
+  out["aggregate_type"] = e.stream.aggregate_type;
+  out["aggregate_id"] = e.stream.aggregate_id.to_string();
+  out["event_version"] = e.version;
+  out["event_id"] = e.event_id.to_string();
+  out["event_type"] = e.event_type;
+  out["event_timestamp"] = eventstore::format_rfc3339(e.timestamp);
+  out["event_data"] = stored_json(e.data);
+  out["event_metadata"] = stored_json(e.metadata);
+  return out;
+}
+
+void print_json_line(const nlohmann::ordered_json& value) {
+  // Invalid UTF-8 in stored text is replaced rather than failing the whole output.
+  std::string line = value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  line.push_back('\n');
+  std::fwrite(line.data(), 1, line.size(), stdout);
+}
+
+}  // namespace eventstore_cli
