@@ -43,6 +43,8 @@ constexpr std::int32_t kApplicationId = 0x45565354;
 constexpr std::int32_t kSchemaVersion = 1;
 // At most this many jobs go into one group commit.
 constexpr std::size_t kMaxBatch = 512;
+// A group commit stops taking jobs once it holds this many bytes of event and snapshot data.
+constexpr std::size_t kMaxBatchBytes = 16 * 1024 * 1024;
 // Idle read connections kept open.
 constexpr std::size_t kMaxIdleReaders = 8;
 
@@ -775,10 +777,10 @@ class SqliteStore final : public Store {
         wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         // Stopping drains: whatever was queued before the store closed is still committed.
         if (queue_.empty()) return;
-        const std::size_t n = std::min(queue_.size(), kMaxBatch);
         batch.clear();
-        batch.reserve(n);
-        for (std::size_t i = 0; i < n; ++i) {
+        std::size_t bytes = 0;
+        while (!queue_.empty() && batch.size() < kMaxBatch && bytes < kMaxBatchBytes) {
+          bytes += job_bytes(queue_.front());
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -794,6 +796,17 @@ class SqliteStore final : public Store {
       batch.clear();
       results.clear();
     }
+  }
+
+  static std::size_t job_bytes(const Job& job) {
+    if (const auto* a = std::get_if<AppendJob>(&job)) {
+      std::size_t bytes = 0;
+      for (const EventData& e : a->events)
+        bytes += e.event_type.size() + (e.data ? e.data->size() : 0) + (e.metadata ? e.metadata->size() : 0);
+      return bytes;
+    }
+    const Snapshot& s = std::get<SnapshotJob>(job).snapshot;
+    return s.data.size() + (s.metadata ? s.metadata->size() : 0);
   }
 
   static JobResult failure_for(const Job& job, const Error& error) {
@@ -843,9 +856,17 @@ class SqliteStore final : public Store {
       error = Error(ErrorCode::kOutcomeUnknown,
                     std::string(error.what()) + " (retry with the same event ids to find out)");
     if (!sqlite3_get_autocommit(c.db())) sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    // Every job's result is void: those that succeeded were not (or maybe not) committed, and
+    // a conflict may have been observed against appends of this batch that are now undone.
+    const Error undone(ErrorCode::kUnavailable, std::string(error.what()));
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const bool ok = std::visit([](const auto& r) { return r.ok(); }, results[i]);
-      if (ok) results[i] = failure_for(batch[i], error);
+      const ErrorCode code = std::visit(
+          [](const auto& r) { return r.ok() ? ErrorCode::kInternal : r.error().code(); }, results[i]);
+      if (std::visit([](const auto& r) { return r.ok(); }, results[i])) {
+        results[i] = failure_for(batch[i], error);
+      } else if (code == ErrorCode::kVersionConflict) {
+        results[i] = failure_for(batch[i], undone);
+      }
     }
   }
 
