@@ -63,9 +63,9 @@ const char* const kStoreHelp =
     "Run 'eventstore COMMAND --help' for a command's options and examples (docs/cli.md).";
 
 void add_stream_options(CLI::App* command, StreamArgs& args) {
-  command->add_option("--context", args.context, "Bounded context")->required();
-  command->add_option("--type", args.type, "Aggregate type")->required();
-  command->add_option("--id", args.id, "Aggregate id (a UUID)")->required();
+  command->add_option("--context", args.context, "Bounded context")->type_name("NAME")->required();
+  command->add_option("--type", args.type, "Aggregate type")->type_name("NAME")->required();
+  command->add_option("--id", args.id, "Aggregate id (a UUID)")->type_name("UUID")->required();
 }
 
 // CLI11 has no grouped options: the --event, --data, --metadata and --event-id values are
@@ -100,11 +100,11 @@ int run(int argc, char** argv) {
   CLI::App app{"eventstore: append to and read from event streams on memory:, sqlite: or scylla:// stores.",
                "eventstore"};
   app.set_version_flag("--version", std::string("eventstore ") + EVENTSTORE_VERSION);
-  app.require_subcommand(1);
   app.fallthrough();  // --store may also follow the command
   app.footer(kStoreHelp);
   std::string store_uri;
-  app.add_option("--store", store_uri, "Store URI (see below); default: $EVENTSTORE_STORE or sqlite:eventstore.db");
+  app.add_option("--store", store_uri, "Store URI (see below); default: $EVENTSTORE_STORE or sqlite:eventstore.db")
+      ->type_name("URI");
 
   // append
   AppendArgs append_args;
@@ -112,18 +112,23 @@ int run(int argc, char** argv) {
   add_stream_options(append, append_args.stream);
   append->add_option("--expected-version", append_args.expected_version,
                      "N (the stream must be at version N; 0 = must not exist), no-stream, or any")
+      ->type_name("N|no-stream|any")
       ->required();
   std::vector<std::string> event_types, datas, metadatas, event_ids;
   CLI::Option* event_opt = append->add_option("--event", event_types, "Starts an event of this TYPE (repeat for more events)");
   CLI::Option* data_opt = append->add_option("--data", datas, "JSON value: the data of the preceding --event");
   CLI::Option* metadata_opt = append->add_option("--metadata", metadatas, "JSON object: the metadata of the preceding --event");
   CLI::Option* event_id_opt = append->add_option("--event-id", event_ids, "UUID of the preceding --event (default: a random one)");
-  for (CLI::Option* o : {event_opt, data_opt, metadata_opt, event_id_opt}) o->expected(1)->take_all()->type_size(1);
+  for (CLI::Option* o : {event_opt, data_opt, metadata_opt, event_id_opt}) o->expected(1)->take_all();
+  event_opt->type_name("TYPE");
+  data_opt->type_name("JSON");
+  metadata_opt->type_name("JSON");
+  event_id_opt->type_name("UUID");
   std::string events_file;
   CLI::Option* events_file_opt = append->add_option(
       "--events-file", events_file,
       "Read the events from FILE ('-' = stdin): one JSON object per line with event_type and optional event_data, event_metadata, event_id");
-  events_file_opt->excludes(event_opt);
+  events_file_opt->type_name("FILE")->excludes(event_opt);
   append->footer(
       "All events are appended at once or not at all.\n"
       "Examples:\n"
@@ -142,10 +147,10 @@ int run(int argc, char** argv) {
   ReadArgs read_args;
   CLI::App* read = app.add_subcommand("read", "Print a stream's events, one JSON object per line");
   add_stream_options(read, read_args.stream);
-  read->add_option("--from", read_args.from, "First version to print (inclusive); default 1, or the head with --backward");
-  read->add_option("--limit", read_args.limit, "Print at most N events");
+  read->add_option("--from", read_args.from, "First version to print (inclusive); default 1, or the head with --backward")->type_name("N");
+  read->add_option("--limit", read_args.limit, "Print at most N events")->type_name("N");
   read->add_flag("--backward", read_args.backward, "Newest first");
-  read->add_option("--page-size", read_args.page_size, "Events fetched per round trip, 1..100000 (default 1000)");
+  read->add_option("--page-size", read_args.page_size, "Events fetched per round trip, 1..100000 (default 1000)")->type_name("N");
   read->footer(
       "Each line has the keys bounded_context, aggregate_type, aggregate_id, event_version,\n"
       "event_id, event_type, event_timestamp (RFC 3339, UTC, ms), event_data, event_metadata.\n"
@@ -163,7 +168,6 @@ int run(int argc, char** argv) {
   // snapshot show
   StreamArgs snapshot_args;
   CLI::App* snapshot = app.add_subcommand("snapshot", "Inspect snapshots");
-  snapshot->require_subcommand(1);
   CLI::App* snapshot_show = snapshot->add_subcommand("show", "Print the latest snapshot of a stream as one JSON line, or null");
   add_stream_options(snapshot_show, snapshot_args);
   snapshot->footer("Example:\n  eventstore snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019");
@@ -174,8 +178,8 @@ int run(int argc, char** argv) {
   // demo
   DemoArgs demo_args;
   CLI::App* demo = app.add_subcommand("demo", "Drive example orders through their life-cycle and show what the store does");
-  demo->add_option("--orders", demo_args.orders, "Orders to drive in this run, 1..1000000 (default 100)");
-  demo->add_option("--snapshot-every", demo_args.snapshot_every, "Snapshot policy: every N events, 1..1000000 (default 10)");
+  demo->add_option("--orders", demo_args.orders, "Orders to drive in this run, 1..1000000 (default 100)")->type_name("N");
+  demo->add_option("--snapshot-every", demo_args.snapshot_every, "Snapshot policy: every N events, 1..1000000 (default 10)")->type_name("N");
   demo->add_flag("--quiet", demo_args.quiet, "No progress bar");
   demo->footer(
       "Orders live in bounded context 'demo', aggregate type 'order', with ids\n"
@@ -190,10 +194,9 @@ int run(int argc, char** argv) {
   std::vector<std::string> datacenters;
   bool print_schema = false;
   CLI::App* schema = app.add_subcommand("schema", "Manage the store's schema");
-  schema->require_subcommand(1);
   CLI::App* schema_apply = schema->add_subcommand("apply", "Create the tables (and keyspace) the store needs, if missing");
-  CLI::Option* rf_opt = schema_apply->add_option("--replication-factor", replication_factor, "scylla://: replicas of a new keyspace");
-  CLI::Option* dc_opt = schema_apply->add_option("--datacenter", datacenters, "scylla://: DC:N replicas in data centre DC (repeatable)");
+  CLI::Option* rf_opt = schema_apply->add_option("--replication-factor", replication_factor, "scylla://: replicas in every data centre of a new keyspace (default 3)")->type_name("N");
+  CLI::Option* dc_opt = schema_apply->add_option("--datacenter", datacenters, "scylla://: N replicas in data centre DC (repeatable)")->type_name("DC:N");
   rf_opt->excludes(dc_opt);
   schema_apply->add_flag("--print", print_schema, "Print the statements instead of running them");
   schema_apply->footer(
@@ -207,8 +210,26 @@ int run(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version: printed on stdout
+    // An unknown command shows up as an unexpected argument of the level above it.
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      const CLI::App* level = &app;
+      std::string path = "eventstore";
+      while (!level->get_subcommands().empty() && level->get_subcommands().front()->count() > 0) {
+        level = level->get_subcommands().front();
+        path += " " + level->get_name();
+      }
+      std::vector<std::string> extras = level->remaining();
+      if (extras.empty()) extras = app.remaining();
+      if (!level->get_subcommands({}).empty() && !extras.empty())
+        return fail(kUsage, "unknown command '" + extras.front() + "' (run '" + path + " --help')");
+    }
     return fail(kUsage, std::string(e.what()) + " (run 'eventstore --help')");
   }
+  if (app.get_subcommands().empty()) return fail(kUsage, "no command given (run 'eventstore --help')");
+  if (*snapshot && !*snapshot_show)
+    return fail(kUsage, "snapshot needs a command: show (run 'eventstore snapshot --help')");
+  if (*schema && !*schema_apply)
+    return fail(kUsage, "schema needs a command: apply (run 'eventstore schema --help')");
 
   if (store_uri.empty()) store_uri = eventstore::default_store_uri();
   set_secret_source(store_uri);

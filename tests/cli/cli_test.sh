@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# End-to-end checks of the eventstore CLI contract: outputs and their keys, exit codes, one
+# error line on stderr, nothing written on bad input, password redaction, demo resumption.
+#   tests/cli/cli_test.sh path/to/eventstore
+set -u
+EVENTSTORE=${1:?usage: cli_test.sh path/to/eventstore}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+cd "$TMP" || exit 1
+unset EVENTSTORE_STORE SCYLLA_HOSTS SCYLLA_USERNAME SCYLLA_PASSWORD
+
+FAILURES=0
+CHECKS=0
+fail() {
+  FAILURES=$((FAILURES + 1))
+  echo "FAIL: $*" >&2
+}
+ok() { CHECKS=$((CHECKS + 1)); }
+
+# run [ARGS...]: runs the CLI; sets RC, OUT, ERR. Reads stdin from $STDIN_FILE when set.
+run() {
+  if [ -n "${STDIN_FILE:-}" ]; then
+    "$EVENTSTORE" "$@" <"$STDIN_FILE" >"$TMP/out" 2>"$TMP/err"
+  else
+    "$EVENTSTORE" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+  fi
+  RC=$?
+  OUT=$(cat "$TMP/out")
+  ERR=$(cat "$TMP/err")
+}
+expect_rc() {  # expect_rc CODE DESCRIPTION
+  if [ "$RC" = "$1" ]; then ok; else fail "$2: exit code $RC, want $1 (stderr: $ERR)"; fi
+}
+expect_out() {  # expect_out REGEX DESCRIPTION: the whole stdout matches
+  if [[ "$OUT" =~ ^$1$ ]]; then ok; else fail "$2: stdout '$OUT' does not match '$1'"; fi
+}
+expect_contains() {  # expect_contains TEXT HAYSTACK DESCRIPTION
+  if [[ "$2" == *"$1"* ]]; then ok; else fail "$3: '$2' lacks '$1'"; fi
+}
+expect_error() {  # expect_error CODE DESCRIPTION: that exit code, one error line, empty stdout
+  expect_rc "$1" "$2"
+  if [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] && [[ "$ERR" == "eventstore: error: "* ]]; then ok
+  else fail "$2: stderr is not one 'eventstore: error:' line: '$ERR'"; fi
+  if [ -z "$OUT" ]; then ok; else fail "$2: stdout not empty: '$OUT'"; fi
+}
+
+UUID='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+ID=0de30000-0000-8000-8000-0000000000a1
+DB="sqlite:$TMP/a.db"
+S=(--context shop --type order --id "$ID")
+
+# ---- --help on every command, --version ---------------------------------------------------
+for command in "" append read head snapshot "snapshot show" demo schema "schema apply"; do
+  # shellcheck disable=SC2086
+  run $command --help
+  expect_rc 0 "'$command --help'"
+  expect_contains "Usage:" "$OUT" "'$command --help'"
+done
+run append --help
+expect_contains "Examples:" "$OUT" "append --help shows examples"
+run --version
+expect_rc 0 "--version"
+
+# ---- append / read / head on sqlite --------------------------------------------------------
+run --store "$DB" append "${S[@]}" --expected-version no-stream \
+  --event OrderCreated --data '{"customer":"ada"}' --metadata '{"user":"ada"}' \
+  --event ItemAdded --data '{"sku":"book","quantity":2}' --event-id 11111111-2222-4333-8444-555555555555 \
+  --event Noted
+expect_rc 0 "append of three events"
+expect_out "\{\"next_expected_version\":3,\"events\":\[\{\"event_id\":\"$UUID\",\"event_version\":1\},\{\"event_id\":\"11111111-2222-4333-8444-555555555555\",\"event_version\":2\},\{\"event_id\":\"$UUID\",\"event_version\":3\}\]\}" "append output"
+APPEND_OUT=$OUT
+
+run --store "$DB" read "${S[@]}"
+expect_rc 0 "read"
+LINE1="\{\"bounded_context\":\"shop\",\"aggregate_type\":\"order\",\"aggregate_id\":\"$ID\",\"event_version\":1,\"event_id\":\"$UUID\",\"event_type\":\"OrderCreated\",\"event_timestamp\":\"$TS\",\"event_data\":\{\"customer\":\"ada\"\},\"event_metadata\":\{\"user\":\"ada\"\}\}"
+LINE2="\{\"bounded_context\":\"shop\",\"aggregate_type\":\"order\",\"aggregate_id\":\"$ID\",\"event_version\":2,\"event_id\":\"11111111-2222-4333-8444-555555555555\",\"event_type\":\"ItemAdded\",\"event_timestamp\":\"$TS\",\"event_data\":\{\"sku\":\"book\",\"quantity\":2\},\"event_metadata\":null\}"
+LINE3="\{\"bounded_context\":\"shop\",\"aggregate_type\":\"order\",\"aggregate_id\":\"$ID\",\"event_version\":3,\"event_id\":\"$UUID\",\"event_type\":\"Noted\",\"event_timestamp\":\"$TS\",\"event_data\":null,\"event_metadata\":null\}"
+expect_out "$LINE1
+$LINE2
+$LINE3" "read output and keys"
+
+run --store "$DB" head "${S[@]}"
+expect_rc 0 "head"
+expect_out 3 "head"
+
+run --store "$DB" read "${S[@]}" --backward --limit 2
+expect_rc 0 "read --backward --limit 2"
+expect_out "$LINE3
+$LINE2" "read --backward --limit 2"
+run --store "$DB" read "${S[@]}" --from 2 --page-size 1
+expect_out "$LINE2
+$LINE3" "read --from 2 --page-size 1"
+
+# --store may also follow the command.
+run head "${S[@]}" --store "$DB"
+expect_out 3 "head with --store after the command"
+
+# A missing stream: read prints nothing, head 0, snapshot show null.
+MISSING=(--context shop --type order --id 0de30000-0000-8000-8000-0000000000ff)
+run --store "$DB" read "${MISSING[@]}"
+expect_rc 0 "read of a missing stream"
+expect_out "" "read of a missing stream"
+run --store "$DB" head "${MISSING[@]}"
+expect_out 0 "head of a missing stream"
+run --store "$DB" snapshot show "${MISSING[@]}"
+expect_rc 0 "snapshot show without a snapshot"
+expect_out null "snapshot show without a snapshot"
+
+# ---- --events-file, from stdin and from a file ----------------------------------------------
+printf '%s\n' '{"event_type":"OrderPaid","event_data":{"amount_cents":1999},"event_metadata":{"by":"card"}}' '' \
+  '{"event_type":"Note","event_data":"plain text","event_id":"11111111-2222-4333-8444-555555555556"}' >"$TMP/events.jsonl"
+STDIN_FILE="$TMP/events.jsonl" run --store "$DB" append "${S[@]}" --expected-version 3 --events-file -
+expect_rc 0 "append --events-file -"
+expect_out "\{\"next_expected_version\":5,\"events\":\[\{\"event_id\":\"$UUID\",\"event_version\":4\},\{\"event_id\":\"11111111-2222-4333-8444-555555555556\",\"event_version\":5\}\]\}" "append --events-file - output"
+run --store "$DB" read "${S[@]}" --from 4
+expect_contains '"event_version":4,' "$OUT" "events file event 4"
+expect_contains '"event_data":{"amount_cents":1999},"event_metadata":{"by":"card"}' "$OUT" "events file data and metadata"
+expect_contains '"event_data":"plain text","event_metadata":null' "$OUT" "events file string data"
+printf '%s\n' '{"event_type":"Shipped"}' >"$TMP/one.jsonl"
+run --store "$DB" append "${S[@]}" --expected-version any --events-file "$TMP/one.jsonl"
+expect_rc 0 "append --events-file FILE, --expected-version any"
+expect_contains '"next_expected_version":6' "$OUT" "append --events-file FILE"
+
+# read's output feeds --events-file: copying a stream to another store keeps the event ids.
+run --store "$DB" read "${S[@]}"
+printf '%s\n' "$OUT" >"$TMP/copy.jsonl"
+STDIN_FILE="$TMP/copy.jsonl" run --store "sqlite:$TMP/copy.db" append "${S[@]}" --expected-version no-stream --events-file -
+expect_rc 0 "read | append --events-file - copies a stream"
+expect_contains '"event_id":"11111111-2222-4333-8444-555555555555","event_version":2' "$OUT" "the copy keeps event ids"
+
+# ---- version conflict: exit 3, the current version in the message, nothing written --------
+run --store "$DB" append "${S[@]}" --expected-version 2 --event Late
+expect_error 3 "conflict"
+expect_contains "current version 6" "$ERR" "conflict message"
+run --store "$DB" append "${S[@]}" --expected-version no-stream --event Late
+expect_error 3 "conflict on no-stream"
+run --store "$DB" head "${S[@]}"
+expect_out 6 "nothing written by a conflict"
+
+# The same events with new (random) event ids at a taken version are a conflict.
+run --store "$DB" append "${S[@]}" --expected-version no-stream \
+  --event OrderCreated --data '{"customer":"ada"}' --metadata '{"user":"ada"}' \
+  --event ItemAdded --data '{"sku":"book","quantity":2}' --event-id 11111111-2222-4333-8444-555555555555 \
+  --event Noted
+if [ "$RC" = 3 ]; then ok; else fail "a retry with new (random) event ids must conflict: exit $RC"; fi
+
+# An identical retry (same event ids, same expected version) returns the original result.
+RETRY=(--context shop --type order --id 0de30000-0000-8000-8000-0000000000a2)
+run --store "$DB" append "${RETRY[@]}" --expected-version no-stream --event A --event-id 22222222-2222-4222-8222-222222222222
+FIRST=$OUT
+run --store "$DB" append "${RETRY[@]}" --expected-version no-stream --event A --event-id 22222222-2222-4222-8222-222222222222
+expect_rc 0 "idempotent retry"
+expect_out "\{\"next_expected_version\":1,\"events\":\[\{\"event_id\":\"22222222-2222-4222-8222-222222222222\",\"event_version\":1\}\]\}" "idempotent retry output"
+if [ "$OUT" = "$FIRST" ]; then ok; else fail "idempotent retry: '$OUT' differs from '$FIRST'"; fi
+run --store "$DB" head "${RETRY[@]}"
+expect_out 1 "idempotent retry writes nothing more"
+
+# ---- invalid input: exit 2, one error line, nothing written --------------------------------
+NEW="sqlite:$TMP/never.db"
+bad() {  # bad DESCRIPTION ARGS...: exit 2 and no store file created
+  local description=$1
+  shift
+  run "$@"
+  expect_error 2 "$description"
+  if [ ! -e "$TMP/never.db" ]; then ok; else fail "$description: created the store file"; rm -f "$TMP"/never.db*; fi
+}
+bad "bad --id UUID" --store "$NEW" append --context shop --type order --id not-a-uuid --expected-version any --event X
+bad "nil --id" --store "$NEW" append --context shop --type order --id 00000000-0000-0000-0000-000000000000 --expected-version any --event X
+bad "bad --data JSON" --store "$NEW" append "${S[@]}" --expected-version any --event X --data '{"a":'
+bad "--metadata not an object" --store "$NEW" append "${S[@]}" --expected-version any --event X --metadata '[1]'
+bad "bad --event-id" --store "$NEW" append "${S[@]}" --expected-version any --event X --event-id 1234
+bad "--data before --event" --store "$NEW" append "${S[@]}" --expected-version any --data 1 --event X
+bad "--data twice for one event" --store "$NEW" append "${S[@]}" --expected-version any --event X --data 1 --data 2
+bad "empty event type" --store "$NEW" append "${S[@]}" --expected-version any --event ''
+bad "no events" --store "$NEW" append "${S[@]}" --expected-version any
+bad "bad --expected-version" --store "$NEW" append "${S[@]}" --expected-version -3 --event X
+bad "words for --expected-version" --store "$NEW" append "${S[@]}" --expected-version latest --event X
+bad "missing --context" --store "$NEW" append --type order --id "$ID" --expected-version any --event X
+bad "missing --expected-version" --store "$NEW" append "${S[@]}" --event X
+bad "empty --context" --store "$NEW" head --context '' --type order --id "$ID"
+bad "--event with --events-file" --store "$NEW" append "${S[@]}" --expected-version any --event X --events-file "$TMP/one.jsonl"
+bad "missing events file" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/nope.jsonl"
+printf '%s\n' '{"event_type":"A"}' '{"event_type":"B","event_data":' >"$TMP/bad1.jsonl"
+bad "events file with bad JSON" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/bad1.jsonl"
+expect_contains "line 2" "$ERR" "events file error names the line"
+printf '%s\n' '{"event_type":"A","evnt_data":1}' >"$TMP/bad2.jsonl"
+bad "events file with an unknown key" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/bad2.jsonl"
+printf '%s\n' '{"event_data":1}' >"$TMP/bad3.jsonl"
+bad "events file without event_type" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/bad3.jsonl"
+printf '%s\n' '{"event_type":"A","event_id":"x"}' >"$TMP/bad4.jsonl"
+bad "events file with a bad event_id" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/bad4.jsonl"
+printf '\n\n' >"$TMP/empty.jsonl"
+bad "empty events file" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/empty.jsonl"
+bad "read --from 0" --store "$NEW" read "${S[@]}" --from 0
+bad "read --limit -1" --store "$NEW" read "${S[@]}" --limit -1
+bad "read --page-size 0" --store "$NEW" read "${S[@]}" --page-size 0
+bad "read --page-size x" --store "$NEW" read "${S[@]}" --page-size x
+bad "demo --orders 0" --store "$NEW" demo --orders 0
+bad "demo --orders abc" --store "$NEW" demo --orders abc
+bad "unknown command" --store "$NEW" frobnicate
+expect_contains "unknown command 'frobnicate'" "$ERR" "unknown command message"
+bad "unknown snapshot command" --store "$NEW" snapshot frob
+bad "no command" --store "$NEW"
+bad "unknown option" --store "$NEW" head "${S[@]}" --bogus
+bad "unknown store scheme" --store "bogus:x" head "${S[@]}"
+bad "--replication-factor on sqlite" --store "$NEW" schema apply --replication-factor 3
+bad "bad --datacenter" --store "scylla://h1" schema apply --datacenter dc1
+# A limit of the library (more than 1000 events in one append) is invalid input as well.
+for i in $(seq 1 1001); do echo '{"event_type":"E"}'; done >"$TMP/toomany.jsonl"
+run --store "$DB" append "${S[@]}" --expected-version any --events-file "$TMP/toomany.jsonl"
+expect_error 2 "over the events-per-append limit"
+run --store "$DB" head "${S[@]}"
+expect_out 6 "nothing written on invalid input"
+
+# ---- other failures ---------------------------------------------------------------------
+head -c 4096 /dev/urandom >"$TMP/junk.db"
+run --store "sqlite:$TMP/junk.db" head "${S[@]}"
+expect_error 1 "a file that is not a store"
+
+# ---- passwords are never printed ------------------------------------------------------------
+run --store 'scylla://user:s3cr3tpw@256.0.0.1:1/ks' head "${S[@]}"
+if [ "$RC" = 2 ] || [ "$RC" = 4 ]; then ok; else fail "unreachable scylla store: exit $RC (want 2 or 4): $ERR"; fi
+if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password printed: $ERR"; fi
+EVENTSTORE_STORE='scylla://user:s3cr3tpw@256.0.0.1:1/ks' run head "${S[@]}"
+if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password from EVENTSTORE_STORE printed: $ERR"; fi
+run --store 'scylla://user:s3cr3tpw@256.0.0.1:1/ks' schema apply --print
+if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password printed by schema apply --print: $OUT$ERR"; fi
+run --store 'scylla://user:s3cr3tpw@h1:99999' head "${S[@]}"
+expect_error 2 "bad port in a scylla URI"
+if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password printed for a bad URI: $ERR"; fi
+
+# ---- schema apply ---------------------------------------------------------------------------
+run --store "$DB" schema apply
+expect_rc 0 "schema apply on sqlite"
+expect_contains "schema ok" "$OUT" "schema apply on sqlite"
+run --store memory: schema apply
+expect_rc 0 "schema apply on memory"
+run --store "$DB" schema apply --print
+expect_rc 0 "schema apply --print on sqlite"
+
+# ---- memory: --------------------------------------------------------------------------------
+run --store memory: append "${S[@]}" --expected-version no-stream --event A --data '[1,2]'
+expect_rc 0 "append on memory:"
+expect_out "\{\"next_expected_version\":1,\"events\":\[\{\"event_id\":\"$UUID\",\"event_version\":1\}\]\}" "append on memory:"
+run --store memory: head "${S[@]}"
+expect_out 0 "memory: starts empty in every process"
+run --store memory: read "${S[@]}"
+expect_out "" "read on memory:"
+run --store memory: snapshot show "${S[@]}"
+expect_out null "snapshot show on memory:"
+run --store memory: demo --orders 5 --quiet
+expect_rc 0 "demo on memory:"
+
+# ---- paging: a long stream read in small pages ------------------------------------------------
+LONG=(--context shop --type log --id 0de30000-0000-8000-8000-0000000000b2)
+for i in $(seq 1 1000); do echo "{\"event_type\":\"Tick\",\"event_data\":$i}"; done >"$TMP/ticks.jsonl"
+for round in 1 2 3; do
+  run --store "$DB" append "${LONG[@]}" --expected-version any --events-file "$TMP/ticks.jsonl"
+  expect_rc 0 "append of 1000 events, round $round"
+done
+run --store "$DB" read "${LONG[@]}" --page-size 7
+expect_rc 0 "read of 3000 events in pages of 7"
+if [ "$(printf '%s\n' "$OUT" | wc -l)" = 3000 ]; then ok; else fail "read in pages of 7: not 3000 lines"; fi
+if [ "$(printf '%s\n' "$OUT" | grep -c '"event_version":[0-9]*,')" = 3000 ] &&
+   [ "$(printf '%s\n' "$OUT" | sed -n '3000s/.*"event_version":\([0-9]*\),.*/\1/p')" = 3000 ]; then ok
+else fail "read in pages of 7: versions"; fi
+run --store "$DB" read "${LONG[@]}" --backward --limit 3 --page-size 2
+if [ "$(printf '%s\n' "$OUT" | sed 's/.*"event_version":\([0-9]*\),.*/\1/' | tr '\n' ' ')" = "3000 2999 2998 " ]; then ok
+else fail "read --backward --limit 3: $OUT"; fi
+
+# ---- demo: twice on one file continues; snapshots show ------------------------------------
+DEMO="sqlite:$TMP/demo.db"
+run --store "$DEMO" demo --orders 30 --quiet
+expect_rc 0 "first demo run"
+expect_contains "#1..#30 in this run" "$OUT" "first demo run"
+expect_contains "30 in the store" "$OUT" "first demo run"
+if [[ "$OUT" =~ snapshots\ taken:\ +[1-9] ]]; then ok; else fail "first demo run took no snapshots: $OUT"; fi
+expect_contains "load with snapshot:" "$OUT" "demo load timing"
+expect_contains "load by replay:" "$OUT" "demo load timing"
+expect_contains '"aggregate_type":"order"' "$OUT" "demo prints an order's stream"
+if [ -z "$ERR" ]; then ok; else fail "demo --quiet wrote to stderr: $ERR"; fi
+run --store "$DEMO" demo --orders 30 --quiet
+expect_rc 0 "second demo run"
+expect_contains "#31..#60 in this run" "$OUT" "second demo run continues"
+expect_contains "60 in the store" "$OUT" "second demo run continues"
+# Order #25 is a long (bulk) order: it has a snapshot.
+run --store "$DEMO" snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019
+expect_rc 0 "snapshot show"
+expect_out "\{\"snapshot_version\":[1-9][0-9]*,\"snapshot_timestamp\":\"$TS\",\"snapshot_data\":\{.*\"status\":\"[a-z]+\".*\},\"snapshot_metadata\":null\}" "snapshot show keys"
+
+# An interrupted run (killed mid-way) is finished by the next one.
+KILLED="sqlite:$TMP/killed.db"
+# (In a subshell that does not exec timeout, so the shell's "Killed" notice goes to /dev/null.)
+(timeout -s KILL 0.3 "$EVENTSTORE" --store "$KILLED" demo --orders 100000 --quiet >/dev/null 2>&1; true) 2>/dev/null
+run --store "$KILLED" demo --orders 2 --quiet
+expect_rc 0 "demo after an interrupted run"
+if [[ "$OUT" =~ ([0-9]+)\ in\ the\ store ]]; then
+  total=${BASH_REMATCH[1]}
+  incomplete=0
+  for n in $(seq 1 "$total"); do
+    id=$(printf '0de30000-0000-8000-8000-%012x' "$n")
+    last=$("$EVENTSTORE" --store "$KILLED" read --context demo --type order --id "$id" --backward --limit 1)
+    [[ "$last" == *'"event_type":"OrderShipped"'* || "$last" == *'"event_type":"OrderCancelled"'* ]] ||
+      incomplete=$((incomplete + 1))
+  done
+  if [ "$incomplete" = 0 ]; then ok; else fail "$incomplete of $total demo orders left incomplete after resuming"; fi
+else
+  fail "demo after an interrupted run: no order count in '$OUT'"
+fi
+
+echo "cli_test: $CHECKS checks passed, $FAILURES failed"
+[ "$FAILURES" = 0 ]
