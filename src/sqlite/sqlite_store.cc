@@ -210,7 +210,8 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     "ON CONFLICT (bounded_context, aggregate_id, aggregate_type) DO UPDATE SET "
     "snapshot_version = excluded.snapshot_version, snapshot_data = excluded.snapshot_data, "
     "snapshot_timestamp = excluded.snapshot_timestamp, snapshot_metadata = excluded.snapshot_metadata "
-    "WHERE excluded.snapshot_version > aggregate_snapshot.snapshot_version",
+    "WHERE aggregate_snapshot.snapshot_version IS NULL "
+    "OR excluded.snapshot_version > aggregate_snapshot.snapshot_version",
     "SELECT snapshot_version FROM aggregate_snapshot WHERE " ES_STREAM_KEY,
 };
 
@@ -729,6 +730,8 @@ class SqliteStore final : public Store {
     return sqlite3_column_int64(q.get(), 0);
   }
 
+  // A damaged snapshot row is skipped with a warning (the contract: a snapshot that fails to
+  // decode is skipped and the aggregate replays from the start), never returned malformed.
   std::optional<Snapshot> load_snapshot_row(const StreamId& stream) {
     Shared::Lease lease = shared_->reader();
     const std::string aggregate_id = stream.aggregate_id.to_string();
@@ -736,18 +739,26 @@ class SqliteStore final : public Store {
     q.stream(stream, aggregate_id);
     if (!q.step("load snapshot")) return std::nullopt;
     sqlite3_stmt* s = q.get();
+    const char* damage = nullptr;
+    if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || sqlite3_column_int64(s, 0) < 1) {
+      damage = "a missing or invalid snapshot_version";
+    } else if (sqlite3_column_int(s, 4) == 0) {
+      damage = "snapshot_data that is missing or not JSON";
+    } else if (sqlite3_column_type(s, 2) != SQLITE_INTEGER) {
+      damage = "a missing or non-integer snapshot_timestamp";
+    } else if (sqlite3_column_int(s, 5) == 0) {
+      damage = "snapshot_metadata that is not a JSON object";
+    }
+    if (damage) {
+      log(LogLevel::kWarning, shared_->corrupt(stream, std::string("has a snapshot with ") + damage +
+                                                           "; it is skipped")
+                                  .what());
+      return std::nullopt;
+    }
     Snapshot snapshot;
-    if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || sqlite3_column_int64(s, 0) < 1)
-      throw shared_->corrupt(stream, "has a snapshot with a missing or invalid snapshot_version");
     snapshot.version = sqlite3_column_int64(s, 0);
-    if (sqlite3_column_int(s, 4) == 0)
-      throw shared_->corrupt(stream, "has snapshot_data that is missing or not JSON");
     snapshot.data = *column_text(s, 1);
-    if (sqlite3_column_type(s, 2) != SQLITE_INTEGER)
-      throw shared_->corrupt(stream, "has a missing or non-integer snapshot_timestamp");
     snapshot.timestamp = Timestamp(std::chrono::milliseconds(sqlite3_column_int64(s, 2)));
-    if (sqlite3_column_int(s, 5) == 0)
-      throw shared_->corrupt(stream, "has snapshot_metadata that is not a JSON object");
     snapshot.metadata = column_text(s, 3);
     return snapshot;
   }

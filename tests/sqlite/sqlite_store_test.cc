@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "eventstore/log.h"
 #include "eventstore/store.h"
 
 namespace es = eventstore;
@@ -395,11 +396,31 @@ TEST(SqliteStore, MalformedRowsAreCorruption) {
   es::ReadOptions backward;
   backward.direction = es::Direction::kBackward;
   EXPECT_EQ(error_of([&] { store->read_all(holed, backward); }).code(), es::ErrorCode::kCorruption);
-  // A damaged snapshot.
-  const es::StreamId snap = stream_of();
-  raw.exec("INSERT INTO aggregate_snapshot VALUES ('sales', " + sql_quote(snap.aggregate_id.to_string()) +
-           ", 'Order', 'not json', 3, 0, NULL)");
-  EXPECT_EQ(error_of([&] { store->load_snapshot(snap); }).code(), es::ErrorCode::kCorruption);
+}
+
+// A damaged snapshot row is skipped with a warning (replay from the start), and a later save
+// replaces it.
+TEST(SqliteStore, DamagedSnapshotIsSkipped) {
+  TempDir dir;
+  auto store = open(dir.file());
+  Raw raw(dir.file());
+  std::vector<std::string> warnings;
+  es::set_log_sink([&warnings](es::LogLevel, std::string_view message) { warnings.emplace_back(message); });
+  const std::vector<std::string> rows = {"'not json', 3, 0, NULL", "'{}', NULL, 0, NULL", "'{}', 3, 'noon', NULL",
+                                         "'{}', 3, 0, '\"text\"'"};
+  for (const std::string& row : rows) {
+    const es::StreamId stream = stream_of();
+    raw.exec("INSERT INTO aggregate_snapshot VALUES ('sales', " + sql_quote(stream.aggregate_id.to_string()) +
+             ", 'Order', " + row + ")");
+    EXPECT_FALSE(store->load_snapshot(stream)) << row;
+    EXPECT_TRUE(store->save_snapshot(stream, es::Snapshot{4, R"({"ok":true})", std::nullopt, es::now_ms()}).stored)
+        << row;
+    ASSERT_TRUE(store->load_snapshot(stream)) << row;
+    EXPECT_EQ(store->load_snapshot(stream)->data, R"({"ok":true})");
+  }
+  es::set_log_sink(nullptr);
+  ASSERT_EQ(warnings.size(), rows.size());
+  EXPECT_NE(warnings[0].find("snapshot_data that is missing or not JSON"), std::string::npos) << warnings[0];
 }
 
 // 256 appends in flight from one thread across 16 streams, each with its exact expected version:
