@@ -15,7 +15,7 @@
 namespace eventstore::testing {
 
 class StoreTest : public ::testing::TestWithParam<StoreFactory> {
- protected:
+ public:  // the helpers are used by free functions of the tests too
   void SetUp() override {
     if (!GetParam().open) {
       std::fprintf(stderr,

@@ -2,6 +2,7 @@
 // snapshot_store.h, DESIGN.md "The contract every backend keeps"), run on every backend.
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -951,10 +952,11 @@ TEST_P(StoreConformance, AsyncReadsHeadsAndSnapshotsDeliverResults) {
 // ---------------------------------------------------------------------------------------------
 // The race.
 
-TEST_P(StoreConformance, SixteenThreadsRacingOnOneStream) {
-  const StreamId stream = new_stream();
+// 16 threads each make a fixed number of attempts: read the head, append 1-3 events expecting
+// it. With `lockstep`, every round all threads read the head before any of them appends.
+void race_on_one_stream(StoreTest& test, Store& store, const StreamId& stream, bool lockstep) {
   constexpr int kThreads = 16;
-  const int attempts_per_thread = GetParam().shared ? 8 : 25;
+  const int attempts_per_thread = test.GetParam().shared ? 8 : 25;
   const int total_attempts = kThreads * attempts_per_thread;
 
   struct Ack {
@@ -967,6 +969,7 @@ TEST_P(StoreConformance, SixteenThreadsRacingOnOneStream) {
   std::atomic<int> conflicts{0};
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
+  std::barrier round_barrier(kThreads);
 
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
@@ -975,17 +978,25 @@ TEST_P(StoreConformance, SixteenThreadsRacingOnOneStream) {
       while (!go.load()) std::this_thread::yield();
       for (int a = 0; a < attempts_per_thread; ++a) {
         const int n = 1 + (t + a) % 3;  // appends of 1, 2 or 3 events
-        std::vector<EventData> batch = events(n, t * 1000 + a * 10);
+        std::vector<EventData> batch = StoreTest::events(n, t * 1000 + a * 10);
         const std::vector<Uuid> ids = ids_of(batch);
         std::int64_t head = -1;
         try {
-          head = store().head(stream);
-          AppendResult r = store().append(stream, ExpectedVersion::exact(head), std::move(batch));
+          head = store.head(stream);
+        } catch (const Error& e) {
+          std::lock_guard lock(mutex);
+          violations.push_back(std::string("head failed: ") + e.what());
+        }
+        // Every thread has read the head before any appends in this round: the appends collide.
+        if (lockstep) round_barrier.arrive_and_wait();
+        if (head < 0) continue;
+        try {
+          AppendResult r = store.append(stream, ExpectedVersion::exact(head), std::move(batch));
           std::lock_guard lock(mutex);
           acks.push_back(Ack{std::move(r), ids});
         } catch (const Error& e) {
           std::lock_guard lock(mutex);
-          if (e.code() == ErrorCode::kVersionConflict && head >= 0) {
+          if (e.code() == ErrorCode::kVersionConflict) {
             ++conflicts;
             // The stream only grows, and it was not at `head`: it is past it now.
             if (!e.current_version() || *e.current_version() <= head)
@@ -1005,13 +1016,17 @@ TEST_P(StoreConformance, SixteenThreadsRacingOnOneStream) {
   EXPECT_EQ(static_cast<int>(acks.size()) + conflicts.load(), total_attempts)
       << acks.size() << " acknowledged, " << conflicts.load() << " conflicts";
   EXPECT_GE(acks.size(), 1u);
-  std::printf("[ race     ] %s: %zu acknowledged, %d conflicts of %d attempts\n", GetParam().name.c_str(),
-              acks.size(), conflicts.load(), total_attempts);
+  // In lockstep, in the first round all threads read head 0 before anyone appended: one wins.
+  if (lockstep) {
+    EXPECT_GE(conflicts.load(), kThreads - 1);
+  }
+  std::printf("[ race     ] %s%s: %zu acknowledged, %d conflicts of %d attempts\n", test.GetParam().name.c_str(),
+              lockstep ? " (lockstep)" : "", acks.size(), conflicts.load(), total_attempts);
 
   std::int64_t acknowledged_events = 0;
   for (const Ack& ack : acks) acknowledged_events += static_cast<std::int64_t>(ack.ids.size());
-  const std::vector<RecordedEvent> read = store().read_all(stream, forward(std::nullopt, std::nullopt, 97));
-  const std::int64_t head = store().head(stream);
+  const std::vector<RecordedEvent> read = store.read_all(stream, StoreTest::forward(std::nullopt, std::nullopt, 97));
+  const std::int64_t head = store.head(stream);
   // Every version exists exactly once, 1..head, and holds exactly the acknowledged events.
   EXPECT_EQ(versions_of(read), range(1, head));
   EXPECT_EQ(head, acknowledged_events);
@@ -1030,6 +1045,14 @@ TEST_P(StoreConformance, SixteenThreadsRacingOnOneStream) {
       EXPECT_EQ(read[static_cast<std::size_t>(version - 1)].event_id, ack.ids[i]) << "version " << version;
     }
   }
+}
+
+TEST_P(StoreConformance, SixteenThreadsRacingOnOneStream) {
+  race_on_one_stream(*this, store(), new_stream(), /*lockstep=*/true);
+}
+
+TEST_P(StoreConformance, SixteenThreadsFreeRunningOnOneStream) {
+  race_on_one_stream(*this, store(), new_stream(), /*lockstep=*/false);
 }
 
 TEST_P(StoreConformance, ConcurrentAnyAppendsFromManyThreadsAllLand) {

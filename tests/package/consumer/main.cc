@@ -1,0 +1,24 @@
+// Opens memory:, appends one event and reads it back through the installed library.
+#include <cstdio>
+
+#include <eventstore/eventstore.h>
+
+int main() {
+  try {
+    auto store = eventstore::open_store("memory:");
+    const eventstore::StreamId stream{"consumer", "Greeting", eventstore::Uuid::random()};
+    const eventstore::AppendResult appended = store->append(
+        stream, eventstore::ExpectedVersion::no_stream(),
+        {eventstore::EventData{std::nullopt, "Said", R"({"text":"hello"})", std::nullopt, std::nullopt}});
+    const auto events = store->read_all(stream);
+    if (events.size() != 1 || events[0].event_id != appended.event_ids.at(0) || store->head(stream) != 1) {
+      std::fprintf(stderr, "consumer: the event did not read back\n");
+      return 1;
+    }
+    std::printf("consumer ok: version %lld\n", static_cast<long long>(appended.next_expected_version));
+    return 0;
+  } catch (const eventstore::Error& e) {
+    std::fprintf(stderr, "consumer: %s\n", e.what());
+    return 1;
+  }
+}
