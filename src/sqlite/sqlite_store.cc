@@ -796,7 +796,16 @@ class SqliteStore final : public Store {
           queue_.pop_front();
         }
       }
-      commit_batch(batch, results);
+      try {
+        commit_batch(batch, results);
+      } catch (const std::exception& e) {  // e.g. bad_alloc: fail the group, keep the writer alive
+        if (!sqlite3_get_autocommit(writer_->db()))
+          sqlite3_exec(writer_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+        const Error error(ErrorCode::kUnavailable, shared_->options.display + ": write failed, nothing was written: " +
+                                                       e.what());
+        results.clear();
+        for (const Job& job : batch) results.push_back(failure_for(job, error));
+      }
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (auto* a = std::get_if<AppendJob>(&batch[i])) {
           complete(a->callback, std::move(std::get<0>(results[i])));
