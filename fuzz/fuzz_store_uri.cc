@@ -1,0 +1,67 @@
+// libFuzzer harness: the store URI parser and redact_uri.
+// Contract (src/core/store_uri.h, include/eventstore/store.h): parse_store_uri returns or throws
+// eventstore::Error(kInvalidArgument), never crashes; its messages never hold the password; and
+// redact_uri(uri) never contains the password the parser found in uri.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "core/store_uri.h"
+#include "eventstore/error.h"
+#include "eventstore/store.h"
+
+namespace {
+
+[[noreturn]] void fail(const char* what, const std::string& uri, const std::string& text) {
+  std::fprintf(stderr, "fuzz_store_uri: %s\n  uri:  %s\n  text: %s\n", what, uri.c_str(), text.c_str());
+  std::abort();
+}
+
+// Parses `uri`; when `password` is non-empty it is the password the URI was built with.
+void check(const std::string& uri, const std::string& password) {
+  const std::string redacted = eventstore::redact_uri(uri);
+  try {
+    const eventstore::detail::StoreUri parsed = eventstore::detail::parse_store_uri(uri);
+    const std::string& found = parsed.cluster.password;
+    if (!found.empty() && found.size() >= 3 && found.find('*') == std::string::npos) {
+      // The raw text of the password in the URI must be gone from the redacted form.
+      const std::size_t at = uri.rfind('@', uri.find('?') == std::string::npos ? std::string::npos : uri.find('?'));
+      const std::size_t colon = uri.find(':', 9);
+      if (at != std::string::npos && colon != std::string::npos && colon < at) {
+        const std::string raw = uri.substr(colon + 1, at - colon - 1);
+        if (raw.size() >= 3 && redacted.find(raw) != std::string::npos &&
+            uri.substr(at).find(raw) == std::string::npos)
+          fail("redact_uri leaves the password in place", uri, redacted);
+      }
+    }
+    if (!password.empty() && found == password && redacted.find(password) != std::string::npos)
+      fail("redact_uri leaves the password in place", uri, redacted);
+  } catch (const eventstore::Error& e) {
+    if (e.code() != eventstore::ErrorCode::kInvalidArgument) fail("parse error with a code other than invalid_argument", uri, e.what());
+    if (!password.empty() && std::string(e.what()).find(password) != std::string::npos)
+      fail("a parse error message holds the password", uri, e.what());
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string input(reinterpret_cast<const char*>(data), size);
+  // 1. The input as a URI.
+  check(input, "");
+  // 2. A cluster URI built around a known password: "scylla://" USER ":" "Pw7" X "Q9" "@" REST,
+  //    where the input is split as USER \x01 X \x01 REST. The marker makes the password easy to
+  //    spot in any output.
+  const std::size_t a = input.find('\x01');
+  const std::size_t b = a == std::string::npos ? std::string::npos : input.find('\x01', a + 1);
+  if (b != std::string::npos) {
+    const std::string user = input.substr(0, a);
+    const std::string password = "Pw7" + input.substr(a + 1, b - a - 1) + "Q9";
+    const std::string rest = input.substr(b + 1);
+    check("scylla://" + user + ":" + password + "@" + rest, password);
+  }
+  return 0;
+}
