@@ -198,21 +198,33 @@ class AggregateStore {
   const std::shared_ptr<Store>& store() const noexcept { return store_; }
 
  private:
+  // A snapshot the backend reports as corrupt, or whose state does not decode, is skipped:
+  // the aggregate then replays from version 1.
   void restore_snapshot(const StreamId& stream, Aggregate<A>& aggregate) {
-    std::optional<Snapshot> snapshot = store_->load_snapshot(stream);
+    std::optional<Snapshot> snapshot;
+    try {
+      snapshot = store_->load_snapshot(stream);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorruption) throw;
+      skip_snapshot(stream, "", e.what());
+      return;
+    }
     if (!snapshot) return;
     aggregate.snapshot_version_ = snapshot->version;
     aggregate.snapshot_time_ = snapshot->timestamp;
     try {
       aggregate.state_ = nlohmann::json::parse(snapshot->data).template get<A>();
       aggregate.version_ = snapshot->version;
-    } catch (const nlohmann::json::exception& e) {
-      ++stats_.snapshot_decode_failures;
+    } catch (const std::exception& e) {
       aggregate.state_ = A{};
-      log(LogLevel::kWarning, "snapshot of " + to_string(stream) + " at version " +
-                                  std::to_string(snapshot->version) +
-                                  " does not decode; replaying from version 1: " + e.what());
+      skip_snapshot(stream, " at version " + std::to_string(snapshot->version), e.what());
     }
+  }
+
+  void skip_snapshot(const StreamId& stream, const std::string& at, const std::string& why) {
+    ++stats_.snapshot_decode_failures;
+    log(LogLevel::kWarning,
+        "snapshot of " + to_string(stream) + at + " does not decode; replaying from version 1: " + why);
   }
 
   // Never throws: a failed snapshot write is logged and counted.

@@ -4,13 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace eventstore {
 
 class ExpectedVersion {
  public:
-  // The stream must be exactly at `version`; 0 means the stream must not exist yet.
+  // The stream must be exactly at `version`; 0 means the stream must not exist yet. A negative
+  // version is rejected by append with kInvalidArgument.
   static constexpr ExpectedVersion exact(std::int64_t version) { return ExpectedVersion(version); }
   // The stream must not exist yet (the same as exact(0)).
   static constexpr ExpectedVersion no_stream() { return ExpectedVersion(0); }
@@ -27,7 +29,7 @@ class ExpectedVersion {
   friend constexpr bool operator==(ExpectedVersion, ExpectedVersion) = default;
 
  private:
-  static constexpr std::int64_t kAny = -1;
+  static constexpr std::int64_t kAny = std::numeric_limits<std::int64_t>::min();
   constexpr explicit ExpectedVersion(std::int64_t value) : value_(value) {}
   std::int64_t value_;
 };

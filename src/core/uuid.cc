@@ -1,5 +1,7 @@
 #include "eventstore/uuid.h"
 
+#include <unistd.h>
+
 #include <random>
 
 namespace eventstore {
@@ -15,11 +17,15 @@ int hex_value(char c) {
 }  // namespace
 
 Uuid Uuid::random() {
-  thread_local std::mt19937_64 generator = [] {
+  // Per thread, and seeded again in a child after fork(), so that processes never share a stream.
+  thread_local pid_t seeded_in = 0;
+  thread_local std::mt19937_64 generator;
+  if (seeded_in != getpid()) {
     std::random_device device;
     std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }();
+    generator.seed(seed);
+    seeded_in = getpid();
+  }
   std::array<std::uint8_t, 16> bytes{};
   for (int half = 0; half < 2; ++half) {
     std::uint64_t word = generator();
