@@ -4,6 +4,8 @@
 #   tests/cli/cli_test.sh path/to/eventstore
 set -u
 EVENTSTORE=${1:?usage: cli_test.sh path/to/eventstore}
+[ -x "$EVENTSTORE" ] || { echo "cli_test: $EVENTSTORE is not an executable" >&2; exit 1; }
+EVENTSTORE=$(cd "$(dirname "$EVENTSTORE")" && pwd)/$(basename "$EVENTSTORE")  # the test cd's away
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP" || exit 1

@@ -249,6 +249,7 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
   progress.update(numbers.size());
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
+  if (stats.biggest == 0) throw eventstore::Error(eventstore::ErrorCode::kInternal, "the demo drove no order");
   const eventstore::Uuid biggest = order_id(stats.biggest);
   eventstore::AggregateStoreOptions replay_options;
   replay_options.snapshot_policy = eventstore::never();

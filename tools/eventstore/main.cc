@@ -103,7 +103,7 @@ int run(int argc, char** argv) {
   app.fallthrough();  // --store may also follow the command
   app.footer(kStoreHelp);
   std::string store_uri;
-  app.add_option("--store", store_uri, "Store URI (see below); default: $EVENTSTORE_STORE or sqlite:eventstore.db")
+  CLI::Option* store_opt = app.add_option("--store", store_uri, "Store URI (see below); default: $EVENTSTORE_STORE or sqlite:eventstore.db")
       ->type_name("URI");
 
   // append
@@ -231,7 +231,10 @@ int run(int argc, char** argv) {
   if (*schema && !*schema_apply)
     return fail(kUsage, "schema needs a command: apply (run 'eventstore schema --help')");
 
-  if (store_uri.empty()) store_uri = eventstore::default_store_uri();
+  if (store_uri.empty()) {
+    if (store_opt->count() > 0) return fail(kUsage, "--store must not be empty");
+    store_uri = eventstore::default_store_uri();
+  }
   set_secret_source(store_uri);
 
   if (*append) {

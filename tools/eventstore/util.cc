@@ -124,7 +124,9 @@ void print_json_line(const nlohmann::ordered_json& value) {
   // Invalid UTF-8 in stored text is replaced rather than failing the whole output.
   std::string line = value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), stdout);
+  // Stop early when the reader went away (a closed pipe with SIGPIPE ignored).
+  if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size())
+    throw std::runtime_error("cannot write to stdout");
 }
 
 }  // namespace eventstore_cli
