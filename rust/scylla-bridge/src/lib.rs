@@ -8,6 +8,8 @@
 mod config;
 mod decode;
 mod errors;
+#[cfg(test)]
+mod live_tests;
 mod ops;
 mod routing;
 mod runtime;

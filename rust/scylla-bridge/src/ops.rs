@@ -46,7 +46,7 @@ fn opt_str(present: bool, s: &str) -> Option<&str> {
 }
 
 /// Values of one statement of the append batch.
-enum AppendValues<'a> {
+pub(crate) enum AppendValues<'a> {
     Head((i32, &'a str, Uuid, &'a str, Option<i32>)),
     Row((&'a str, Uuid, &'a str, i32, Uuid, &'a str, Option<&'a str>, Option<&'a str>, CqlTimestamp)),
 }
@@ -294,4 +294,26 @@ pub(crate) struct ReadSpec {
     pub(crate) to: i32,
     pub(crate) descending: bool,
     pub(crate) page_size: i32,
+}
+
+#[cfg(test)]
+pub(crate) fn test_values_head(new_head: i32, key: &StreamKey, expected: Option<i32>) -> AppendValues<'_> {
+    let (bc, id, at) = pk(key);
+    AppendValues::Head((new_head, bc, id, at, expected))
+}
+
+#[cfg(test)]
+pub(crate) fn test_values_row<'a>(key: &'a StreamKey, r: &'a EventRow) -> AppendValues<'a> {
+    let (bc, id, at) = pk(key);
+    AppendValues::Row((
+        bc,
+        id,
+        at,
+        r.version,
+        Uuid::from_bytes(r.event_id),
+        &r.event_type,
+        opt_str(r.has_data, &r.data),
+        opt_str(r.has_metadata, &r.metadata),
+        CqlTimestamp(r.timestamp_ms),
+    ))
 }

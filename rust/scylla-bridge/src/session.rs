@@ -64,6 +64,11 @@ fn guarded(f: impl FnOnce()) {
 }
 
 impl Session {
+    #[cfg(test)]
+    pub(crate) fn core_for_tests(&self) -> Arc<Core> {
+        self.core().clone()
+    }
+
     fn core(&self) -> &Arc<Core> {
         self.core.as_ref().expect("core present until drop")
     }
