@@ -1,9 +1,12 @@
 #include "store_factories.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
 
 #include "eventstore/uuid.h"
 
@@ -32,21 +35,49 @@ struct TempCleanup {
 #ifdef EVENTSTORE_WITH_SCYLLA
 // The cluster store built from the seed's variables, opened once per process (a session is
 // expensive) and shared by the tests, which isolate themselves with random contexts.
+std::mutex cluster_mutex;
+std::shared_ptr<Store>& shared_cluster() {
+  static std::shared_ptr<Store> store;
+  return store;
+}
+
+// Closes the shared cluster store when the tests end, not in static destruction (when the
+// driver's runtime may already be gone).
+class ClusterEnvironment final : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::lock_guard lock(cluster_mutex);
+    shared_cluster().reset();
+  }
+};
+[[maybe_unused]] ::testing::Environment* const cluster_environment =
+    ::testing::AddGlobalTestEnvironment(new ClusterEnvironment);
+
+bool default_limits(const Limits& l) {
+  const Limits d;
+  return l.max_event_bytes == d.max_event_bytes && l.max_events_per_append == d.max_events_per_append &&
+         l.max_append_bytes == d.max_append_bytes && l.max_identifier_bytes == d.max_identifier_bytes &&
+         l.max_version == d.max_version;
+}
+
 std::shared_ptr<Store> open_cluster(const StoreOptions& options) {
-  static std::mutex mutex;
-  static std::shared_ptr<Store> shared;
-  std::lock_guard lock(mutex);
+  std::lock_guard lock(cluster_mutex);
   ::unsetenv("EVENTSTORE_STORE");  // the cluster comes from SCYLLA_HOSTS & co., never a file
   const std::string uri = default_store_uri();
   if (!uri.starts_with("scylla://"))
     throw std::runtime_error("default_store_uri() with SCYLLA_HOSTS set is not scylla://: " + redact_uri(uri));
-  const bool default_limits = options.limits.max_event_bytes == Limits{}.max_event_bytes &&
-                              options.limits.max_events_per_append == Limits{}.max_events_per_append &&
-                              options.limits.max_append_bytes == Limits{}.max_append_bytes &&
-                              options.limits.max_identifier_bytes == Limits{}.max_identifier_bytes &&
-                              options.limits.max_version == Limits{}.max_version;
-  if (!default_limits) return open_store(uri, options);
-  if (!shared) shared = open_store(uri, options);
+  std::shared_ptr<Store>& shared = shared_cluster();
+  if (!shared) {
+    shared = open_store(uri);
+    // Create the keyspace and tables if missing (idempotent; an existing keyspace keeps its
+    // replication). A new keyspace gets one replica per listed host, at most the seed's 3.
+    const std::string hosts = std::getenv("SCYLLA_HOSTS");
+    SchemaOptions schema;
+    schema.replication_factor =
+        std::min<int>(3, 1 + static_cast<int>(std::count(hosts.begin(), hosts.end(), ',')));
+    shared->apply_schema(schema);
+  }
+  if (!default_limits(options.limits)) return open_store(uri, options);
   return shared;
 }
 #endif
