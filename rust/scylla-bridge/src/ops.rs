@@ -147,11 +147,16 @@ impl Core {
         }
         let result = self.driver.batch(&batch, values).await.map_err(|e| from_execution("append", &e, Effect::Write))?;
         let view = decode_cas_result(result).map_err(undecodable)?;
+        if view.applied {
+            // ScyllaDB echoes old values even when applied, Cassandra does
+            // not: report nothing but `applied` either way.
+            return Ok(AppendOutcome { applied: true, has_stream_version: false, stream_version: 0, existing: Vec::new() });
+        }
         Ok(AppendOutcome {
-            applied: view.applied,
+            applied: false,
             has_stream_version: view.stream_version.is_some(),
             stream_version: view.stream_version.unwrap_or(0),
-            existing: if view.applied { Vec::new() } else { view.existing },
+            existing: view.existing,
         })
     }
 
