@@ -1,6 +1,7 @@
 // eventstore: the command-line tool. A stable contract for scripts: JSON lines on stdout, one
 // error line on stderr, documented exit codes (docs/cli.md).
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <map>
 #include <string>
@@ -257,12 +258,24 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   using namespace eventstore_cli;
   eventstore::set_log_sink([](eventstore::LogLevel level, std::string_view message) {
-    const char* prefix = level >= eventstore::LogLevel::kError ? "error" : level == eventstore::LogLevel::kWarning ? "warning" : "info";
+    // Distinct from the one "eventstore: error:" line that ends a failed command.
+    const char* prefix = level >= eventstore::LogLevel::kError     ? "library error"
+                         : level == eventstore::LogLevel::kWarning ? "warning"
+                                                                   : "info";
     std::string line(message);
     for (char& c : line)
       if (c == '\n' || c == '\r') c = ' ';
     std::fprintf(stderr, "eventstore: %s: %s\n", prefix, scrub(std::move(line)).c_str());
   });
+  // Any password on the command line or in the environment is scrubbed from every message,
+  // also when the URI was typed in the wrong place.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    set_secret_source(arg.starts_with("--store=") ? arg.substr(8) : arg);
+  }
+  if (const char* env = std::getenv("EVENTSTORE_STORE")) set_secret_source(env);
+  if (const char* password = std::getenv("SCYLLA_PASSWORD"); password && *password)
+    set_secret_source(std::string("scylla://u:") + password + "@h");
   try {
     const int code = run(argc, argv);
     if (std::fflush(stdout) != 0) return fail(kOther, "cannot write to stdout");
