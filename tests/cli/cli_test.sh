@@ -58,6 +58,7 @@ for command in "" append read head snapshot "snapshot show" demo schema "schema 
   run $command --help
   expect_rc 0 "'$command --help'"
   expect_contains "Usage:" "$OUT" "'$command --help'"
+  [ -z "$command" ] || expect_contains "Example" "$OUT" "'$command --help' shows examples"
 done
 run append --help
 expect_contains "Examples:" "$OUT" "append --help shows examples"
@@ -228,6 +229,8 @@ EVENTSTORE_STORE='scylla://user:s3cr3tpw@256.0.0.1:1/ks' run head "${S[@]}"
 if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password from EVENTSTORE_STORE printed: $ERR"; fi
 run --store 'scylla://user:s3cr3tpw@256.0.0.1:1/ks' schema apply --print
 if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password printed by schema apply --print: $OUT$ERR"; fi
+run 'scylla://user:s3cr3tpw@h1' frob
+if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password of a misplaced URI printed: $ERR"; fi
 run --store 'scylla://user:s3cr3tpw@h1:99999' head "${S[@]}"
 expect_error 2 "bad port in a scylla URI"
 if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password printed for a bad URI: $ERR"; fi
