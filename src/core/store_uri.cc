@@ -139,8 +139,8 @@ namespace eventstore {
 
 std::string redact_uri(std::string_view uri) {
   if (!uri.starts_with(detail::kScyllaPrefix)) return std::string(uri);
-  const std::size_t authority_end = uri.find_first_of("/?", detail::kScyllaPrefix.size());
-  const std::size_t at = uri.substr(0, authority_end).rfind('@');
+  // As parse_cluster: the user information ends at the last '@' before the query.
+  const std::size_t at = uri.substr(0, uri.find('?')).rfind('@');
   if (at == std::string_view::npos) return std::string(uri);
   const std::size_t colon = uri.substr(0, at).find(':', detail::kScyllaPrefix.size());
   if (colon == std::string_view::npos) return std::string(uri);
