@@ -12,7 +12,7 @@
 #
 # Requires cargo (rustup's ~/.cargo/bin is searched) and crates.io or a
 # populated cargo cache; Cargo.lock is honoured (--locked).
-# Options: ESB_CARGO_PROFILE (release), ESB_CARGO_JOBS (2).
+# Options: ESB_CARGO_PROFILE (release), ESB_CARGO_JOBS (2), ESB_CARGO_TARGET_DIR.
 
 include_guard(GLOBAL)
 
@@ -25,7 +25,10 @@ set(ESB_CARGO_PROFILE "release" CACHE STRING "cargo profile for rust/scylla-brid
 set(ESB_CARGO_JOBS "2" CACHE STRING "cargo -j for rust/scylla-bridge")
 
 get_filename_component(ESB_CRATE_DIR "${CMAKE_CURRENT_LIST_DIR}/../rust/scylla-bridge" ABSOLUTE)
-set(ESB_TARGET_DIR "${CMAKE_BINARY_DIR}/scylla-bridge")
+# Several build trees may share one cargo target directory (cargo locks it) to build the
+# driver once.
+set(ESB_CARGO_TARGET_DIR "${CMAKE_BINARY_DIR}/scylla-bridge" CACHE PATH "cargo target directory for rust/scylla-bridge")
+set(ESB_TARGET_DIR "${ESB_CARGO_TARGET_DIR}")
 set(ESB_OUT_DIR "${ESB_TARGET_DIR}/${ESB_CARGO_PROFILE}")
 if(ESB_CARGO_PROFILE STREQUAL "dev")
   set(ESB_OUT_DIR "${ESB_TARGET_DIR}/debug")
