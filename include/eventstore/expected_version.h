@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <string>
 
 namespace eventstore {
@@ -13,13 +12,13 @@ class ExpectedVersion {
  public:
   // The stream must be exactly at `version`; 0 means the stream must not exist yet. A negative
   // version is rejected by append with kInvalidArgument.
-  static constexpr ExpectedVersion exact(std::int64_t version) { return ExpectedVersion(version); }
+  static constexpr ExpectedVersion exact(std::int64_t version) { return ExpectedVersion(false, version); }
   // The stream must not exist yet (the same as exact(0)).
-  static constexpr ExpectedVersion no_stream() { return ExpectedVersion(0); }
+  static constexpr ExpectedVersion no_stream() { return ExpectedVersion(false, 0); }
   // Append at the end, whatever the version is.
-  static constexpr ExpectedVersion any() { return ExpectedVersion(kAny); }
+  static constexpr ExpectedVersion any() { return ExpectedVersion(true, 0); }
 
-  constexpr bool is_any() const noexcept { return value_ == kAny; }
+  constexpr bool is_any() const noexcept { return any_; }
   // Precondition: !is_any().
   constexpr std::int64_t version() const noexcept { return value_; }
 
@@ -29,8 +28,8 @@ class ExpectedVersion {
   friend constexpr bool operator==(ExpectedVersion, ExpectedVersion) = default;
 
  private:
-  static constexpr std::int64_t kAny = std::numeric_limits<std::int64_t>::min();
-  constexpr explicit ExpectedVersion(std::int64_t value) : value_(value) {}
+  constexpr ExpectedVersion(bool any, std::int64_t value) : any_(any), value_(value) {}
+  bool any_;
   std::int64_t value_;
 };
 

@@ -56,7 +56,7 @@ void check_host(std::string_view host) {
   if (colon == 0 || port.empty() || port.size() > 5 ||
       port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) < 1 ||
       std::stoi(std::string(port)) > 65535)
-    throw Error::invalid("store URI: bad port in host '" + std::string(host) + "'");
+    throw Error::invalid("store URI: a host has a bad port (percent-encode '?', '/' and '@' in a password)");
 }
 
 ClusterUri parse_cluster(std::string_view rest) {
@@ -88,7 +88,7 @@ ClusterUri parse_cluster(std::string_view rest) {
     for (std::string_view pair : split(query, '&')) {
       const std::size_t eq = pair.find('=');
       if (eq == std::string_view::npos || eq == 0)
-        throw Error::invalid("store URI: option '" + std::string(pair.substr(0, 40)) + "' needs the form key=value");
+        throw Error::invalid("store URI: options need the form key=value, joined by '&'");
       uri.options[percent_decode(pair.substr(0, eq), "an option name")] =
           percent_decode(pair.substr(eq + 1), "an option value");
     }
@@ -127,8 +127,10 @@ StoreUri parse_store_uri(std::string_view uri) {
     parsed.scheme = StoreUri::Scheme::kScylla;
     parsed.cluster = parse_cluster(uri.substr(kScyllaPrefix.size()));
   } else {
-    throw Error::invalid("store URI '" + redact_uri(uri) +
-                         "' has an unknown scheme: use memory:, sqlite:PATH or scylla://HOST[,HOST...]");
+    // The URI itself is not repeated: it may hold a password in a form we cannot redact.
+    const std::string_view scheme = uri.substr(0, std::min(uri.find(':'), std::size_t{20}));
+    throw Error::invalid("store URI has an unknown scheme '" + std::string(scheme) +
+                         "': use memory:, sqlite:PATH or scylla://HOST[,HOST...]");
   }
   return parsed;
 }

@@ -14,7 +14,7 @@ std::string to_string(const StreamId& stream) {
 
 std::string ExpectedVersion::to_string() const {
   if (is_any()) return "any";
-  if (value_ == 0) return "no-stream";
+  if (value_ == 0) return "no-stream";  // exact(0)
   return std::to_string(value_);
 }
 
