@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench.h"
 #include "cli.h"
 #include "schema.h"
 
@@ -207,6 +208,9 @@ int run(int argc, char** argv) {
       "  eventstore --store scylla://10.0.0.1/event_sourcing schema apply --datacenter dc1:3 --datacenter dc2:3");
   schema->footer("Example:\n  eventstore --store sqlite:shop.db schema apply");
 
+  BenchArgs bench_args;
+  CLI::App* bench = add_bench_command(app, bench_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -247,6 +251,7 @@ int run(int argc, char** argv) {
   if (*head) return run_head(store_uri, head_args);
   if (*snapshot_show) return run_snapshot_show(store_uri, snapshot_args);
   if (*demo) return run_demo(store_uri, demo_args);
+  if (*bench) return run_bench(store_uri, bench_args, *bench);
   if (*schema_apply)
     return run_schema_apply(store_uri, parse_schema_request(replication_factor, datacenters, print_schema));
   return fail(kUsage, "no command given (run 'eventstore --help')");

@@ -1,0 +1,46 @@
+// eventstore bench: append, mixed and aggregate-load benchmarks on any store URI, and the raw
+// ceilings they are compared with (docs/BENCHMARKS.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace eventstore_cli {
+
+struct BenchArgs {
+  std::string mode;                  // "append", "mixed" or "load"
+  // append / mixed
+  std::uint64_t streams = 0;         // 0: as many as --concurrency
+  std::uint64_t concurrency = 16;    // requests in flight, all issued from one thread
+  std::uint64_t events_per_append = 1;
+  std::uint64_t event_size = 100;    // bytes of JSON data per event
+  double duration_s = 10;
+  std::optional<std::uint64_t> ops;  // stop after this many measured operations instead
+  double warmup_s = 2;
+  double read_ratio = 0.5;           // mixed: share of reads
+  std::uint64_t read_events = 10;    // mixed: a read returns the stream's latest N events
+  bool raw = false;                  // the ceiling: the same work without the store's layers
+  // load
+  std::vector<std::int64_t> lengths{10, 100, 1000, 10000, 100000};
+  std::int64_t snapshot_every = 100;
+  std::uint64_t repeats = 20;
+  double max_point_s = 20;           // per stream length and mode
+  std::uint64_t populate_batch = 500;
+  std::uint64_t page_size = 1000;
+  // output
+  bool json = false;
+  bool quiet = false;
+};
+
+// Registers `bench append|mixed|load` on `app`; returns the bench command.
+CLI::App* add_bench_command(CLI::App& app, BenchArgs& args);
+// Runs the subcommand that was selected on the command returned by add_bench_command.
+int run_bench(const std::string& uri, BenchArgs& args, const CLI::App& bench);
+
+}  // namespace eventstore_cli
