@@ -60,3 +60,13 @@ reliability: build
 
 fuzz:
 	@BUILD_DIR=$(BUILD_DIR) scripts/reliability fuzz
+
+# ---- Benchmarks (docs/BENCHMARKS.md) ---------------------------------------------------------
+#   make bench         the full suite; rewrites docs/BENCHMARKS.md and docs/bench/*.png
+#   make bench-quick   a sanity run (< 3 min); writes build/bench/quick/BENCHMARKS.md
+# Both start a local Cassandra node unless SCYLLA_HOSTS is set or one runs (and stop it after).
+bench: build
+	@BUILD_DIR=$(BUILD_DIR) bench/run
+
+bench-quick: build
+	@BUILD_DIR=$(BUILD_DIR) bench/run --quick
