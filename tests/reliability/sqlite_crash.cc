@@ -46,6 +46,7 @@ struct Options {
   int kills = 30;
   int max_ms = 200;
   int threads = 3;
+  int pace_us = 500;  // pause of each child thread between appends: bounds the file's growth
   std::uint64_t seed = 0;
   bool keep = false;
   bool verbose = false;
@@ -88,6 +89,8 @@ std::string join(const std::vector<Uuid>& ids) {
       threads.emplace_back([&, t] {
         std::mt19937_64 rng(seed * 31 + static_cast<std::uint64_t>(t));
         for (;;) {
+          if (o.pace_us > 0)
+            std::this_thread::sleep_for(std::chrono::microseconds(rng() % static_cast<std::uint64_t>(2 * o.pace_us)));
           const int s = static_cast<int>(rng() % kStreams);
           const StreamId stream = stream_of(s);
           std::uint64_t op = 0;
@@ -335,6 +338,8 @@ Options parse(int argc, char** argv) {
       o.max_ms = std::stoi(value());
     } else if (a == "--threads") {
       o.threads = std::stoi(value());
+    } else if (a == "--pace-us") {
+      o.pace_us = std::stoi(value());
     } else if (a == "--seed") {
       o.seed = std::stoull(value());
     } else if (a == "--keep") {
@@ -342,8 +347,8 @@ Options parse(int argc, char** argv) {
     } else if (a == "--verbose") {
       o.verbose = true;
     } else {
-      std::cerr << "usage: sqlite_crash [--file PATH] [--kills N] [--max-ms MS] [--threads T] [--seed S] "
-                   "[--keep] [--verbose]\n";
+      std::cerr << "usage: sqlite_crash [--file PATH] [--kills N] [--max-ms MS] [--threads T] [--pace-us US] "
+                   "[--seed S] [--keep] [--verbose]\n";
       std::exit(2);
     }
   }
