@@ -1,8 +1,9 @@
 #include "validation.h"
 
+#include <cmath>
+#include <cstdlib>
+#include <string>
 #include <unordered_set>
-
-#include <nlohmann/json.hpp>
 
 namespace eventstore::detail {
 namespace {
@@ -15,13 +16,208 @@ void check_identifier(std::string_view what, std::string_view value, const Limit
   if (!is_valid_utf8(value)) throw Error::invalid(std::string(what) + " is not valid UTF-8");
 }
 
-// Parses JSON text; throws invalid_argument naming `what` unless it is JSON (an object when
-// `object_only`).
+// A strict RFC 8259 validator that builds nothing (no DOM, no allocation for nesting up to 64
+// levels): appends validate every event's data and metadata, so this is on the hot path.
+// Accepts exactly one JSON value with optional surrounding whitespace: strings must be valid
+// UTF-8 with no raw control characters, \u escapes must pair surrogates, numbers must be finite
+// as doubles (like nlohmann::json, which rejects 1e400). Stricter than nlohmann::json::parse
+// in two corners SQLite's json_valid (the read-side check) also refuses: a leading UTF-8 BOM and
+// a NUL byte followed by anything.
+class JsonValidator {
+ public:
+  explicit JsonValidator(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
+
+  // True if the whole text is one JSON value; `first` receives its first character.
+  bool valid(char& first) {
+    skip_ws();
+    if (p_ == end_) return false;
+    first = *p_;
+    if (!value()) return false;
+    skip_ws();
+    return p_ == end_;
+  }
+
+ private:
+  void skip_ws() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+  bool literal(std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
+    p_ += word.size();
+    return true;
+  }
+  static int hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  // After "\u": four hex digits.
+  bool code_unit(unsigned& unit) {
+    if (end_ - p_ < 4) return false;
+    unit = 0;
+    for (int i = 0; i < 4; ++i) {
+      const int h = hex(p_[i]);
+      if (h < 0) return false;
+      unit = (unit << 4) | static_cast<unsigned>(h);
+    }
+    p_ += 4;
+    return true;
+  }
+  bool string() {
+    ++p_;  // the opening quote
+    const char* run = p_;  // a run of unescaped bytes, checked as UTF-8 at once
+    while (p_ != end_) {
+      const auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        if (!is_valid_utf8(std::string_view(run, static_cast<std::size_t>(p_ - run)))) return false;
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c != '\\') {
+        ++p_;
+        continue;
+      }
+      if (!is_valid_utf8(std::string_view(run, static_cast<std::size_t>(p_ - run)))) return false;
+      if (++p_ == end_) return false;
+      const char e = *p_++;
+      if (e == 'u') {
+        unsigned unit;
+        if (!code_unit(unit)) return false;
+        if (unit >= 0xDC00 && unit <= 0xDFFF) return false;  // a lone low surrogate
+        if (unit >= 0xD800 && unit <= 0xDBFF) {               // must be followed by a low one
+          if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+          p_ += 2;
+          if (!code_unit(unit) || unit < 0xDC00 || unit > 0xDFFF) return false;
+        }
+      } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't') {
+        return false;
+      }
+      run = p_;
+    }
+    return false;
+  }
+  bool digits() {
+    const char* start = p_;
+    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    return p_ != start;
+  }
+  bool number() {
+    const char* start = p_;
+    if (*p_ == '-') ++p_;
+    if (p_ == end_) return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else if (!digits()) {
+      return false;
+    }
+    if (p_ != end_ && *p_ == '.') {
+      ++p_;
+      if (!digits()) return false;
+    }
+    bool exponent = false;
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      exponent = true;
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (!digits()) return false;
+    }
+    // Without an exponent, fewer than 300 characters cannot overflow a double.
+    if (!exponent && p_ - start < 300) return true;
+    const std::string token(start, p_);
+    return std::isfinite(std::strtod(token.c_str(), nullptr));
+  }
+  bool value() {
+    // Containers are walked with an explicit stack ('{' or '['), so nesting depth costs no
+    // recursion; `expect_value` is set where a value must come next.
+    std::string stack;
+    for (;;) {
+      skip_ws();
+      if (p_ == end_) return false;
+      // One value.
+      switch (*p_) {
+        case '{':
+          ++p_;
+          skip_ws();
+          if (p_ != end_ && *p_ == '}') {
+            ++p_;
+            break;
+          }
+          stack.push_back('{');
+          if (!key()) return false;
+          continue;
+        case '[':
+          ++p_;
+          skip_ws();
+          if (p_ != end_ && *p_ == ']') {
+            ++p_;
+            break;
+          }
+          stack.push_back('[');
+          continue;
+        case '"':
+          if (!string()) return false;
+          break;
+        case 't':
+          if (!literal("true")) return false;
+          break;
+        case 'f':
+          if (!literal("false")) return false;
+          break;
+        case 'n':
+          if (!literal("null")) return false;
+          break;
+        default:
+          if (*p_ != '-' && (*p_ < '0' || *p_ > '9')) return false;
+          if (!number()) return false;
+      }
+      // After a value: close containers or move to the next element.
+      for (;;) {
+        if (stack.empty()) return true;
+        skip_ws();
+        if (p_ == end_) return false;
+        const char close = stack.back() == '{' ? '}' : ']';
+        if (*p_ == close) {
+          ++p_;
+          stack.pop_back();
+          continue;
+        }
+        if (*p_ != ',') return false;
+        ++p_;
+        if (stack.back() == '{' && !key()) return false;
+        break;
+      }
+    }
+  }
+  // In an object: "key" ':'.
+  bool key() {
+    skip_ws();
+    if (p_ == end_ || *p_ != '"' || !string()) return false;
+    skip_ws();
+    if (p_ == end_ || *p_ != ':') return false;
+    ++p_;
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+bool json_ok(const std::string& text, bool object_only) {
+  char first = 0;
+  return JsonValidator(text).valid(first) && (!object_only || first == '{');
+}
+
+bool identifier_ok(std::string_view value, const Limits& limits) {
+  return !value.empty() && value.size() <= limits.max_identifier_bytes && is_valid_utf8(value);
+}
+
+// Throws invalid_argument naming `what` unless `text` is JSON (an object when `object_only`).
 void check_json(std::string_view what, const std::string& text, bool object_only) {
-  nlohmann::json value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (value.is_discarded()) throw Error::invalid(std::string(what) + " is not valid JSON");
-  if (object_only && !value.is_object())
-    throw Error::invalid(std::string(what) + " must be a JSON object");
+  char first = 0;
+  if (!JsonValidator(text).valid(first)) throw Error::invalid(std::string(what) + " is not valid JSON");
+  if (object_only && first != '{') throw Error::invalid(std::string(what) + " must be a JSON object");
 }
 
 }  // namespace
@@ -83,23 +279,31 @@ void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vecto
                            std::to_string(limits.max_version));
   }
   std::size_t total = 0;
+  // Duplicate ids: a linear scan for the usual few events, a hash set beyond.
+  constexpr std::size_t kLinearIds = 16;
   std::unordered_set<Uuid> ids;
   for (std::size_t i = 0; i < events.size(); ++i) {
     EventData& e = events[i];
-    const std::string which = "event " + std::to_string(i + 1);
-    check_identifier(which + " type", e.event_type, limits);
-    if (e.data) check_json(which + " data", *e.data, false);
-    if (e.metadata) check_json(which + " metadata", *e.metadata, true);
+    // Built only for an error message: this loop runs for every event of every append.
+    const auto which = [i] { return "event " + std::to_string(i + 1); };
+    if (!identifier_ok(e.event_type, limits)) check_identifier(which() + " type", e.event_type, limits);
+    if (e.data && !json_ok(*e.data, false)) check_json(which() + " data", *e.data, false);
+    if (e.metadata && !json_ok(*e.metadata, true)) check_json(which() + " metadata", *e.metadata, true);
     const std::size_t bytes = e.event_type.size() + (e.data ? e.data->size() : 0) +
                               (e.metadata ? e.metadata->size() : 0);
     if (bytes > limits.max_event_bytes)
-      throw Error::invalid(which + " is " + std::to_string(bytes) + " bytes, over the limit of " +
+      throw Error::invalid(which() + " is " + std::to_string(bytes) + " bytes, over the limit of " +
                            std::to_string(limits.max_event_bytes));
     total += bytes;
     if (!e.event_id) e.event_id = Uuid::random();
-    if (e.event_id->is_nil()) throw Error::invalid(which + " id must not be the nil UUID");
-    if (!ids.insert(*e.event_id).second)
-      throw Error::invalid(which + " repeats the event id " + e.event_id->to_string());
+    if (e.event_id->is_nil()) throw Error::invalid(which() + " id must not be the nil UUID");
+    bool repeated = false;
+    if (events.size() <= kLinearIds) {
+      for (std::size_t k = 0; k < i && !repeated; ++k) repeated = *events[k].event_id == *e.event_id;
+    } else {
+      repeated = !ids.insert(*e.event_id).second;
+    }
+    if (repeated) throw Error::invalid(which() + " repeats the event id " + e.event_id->to_string());
     e.timestamp = e.timestamp ? std::chrono::time_point_cast<std::chrono::milliseconds>(*e.timestamp)
                               : now_ms();
   }
