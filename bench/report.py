@@ -191,6 +191,8 @@ def main():
                 targets.append((f"SQLite appends: store / raw loop at {c} in flight", f"{op} 1", f"{r:.2f}", ok))
 
     m = machine()
+    load_file = os.path.join(os.path.dirname(a.results), "loadavg-start")
+    load_start = open(load_file).read().strip() if os.path.exists(load_file) else "?"
     cs = cassandra_settings() if "scylla" in backends else {}
     commit = sh("git rev-parse --short HEAD")
     dirty = " (with uncommitted changes)" if sh("git status --porcelain -- src include tools rust") else ""
@@ -220,7 +222,7 @@ def main():
     w("## Machine and servers")
     w("")
     w(f"- Machine: {m['nproc']} vCPUs ({m['cpu']}), {m['memory']} RAM, {m['os']}, Linux {m['kernel']}, "
-      f"{m['fs']} file system; load average at the end of the run: {m['load']}.")
+      f"{m['fs']} file system; load average (1, 5, 15 min) at the start of the run: {load_start}, at the end: {m['load']}.")
     cache = os.path.join(os.path.dirname(os.path.dirname(a.eventstore)), "CMakeCache.txt")
     build_type = sh(f"sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' '{cache}'") or "?"
     w(f"- Client: `eventstore` built {build_type} with {m['compiler']}; "
@@ -336,7 +338,7 @@ def main():
       "stops it after if it started it):")
     w("")
     w("```sh")
-    w("make bench          # this file and docs/bench/*.png; about 25 minutes")
+    w("make bench          # this file and docs/bench/*.png; about 12 minutes")
     w("make bench-quick    # a sanity run in under 3 minutes; writes build/bench/quick/BENCHMARKS.md")
     w("```")
     w("")
