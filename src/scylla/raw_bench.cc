@@ -32,8 +32,8 @@ const char* kind_name(bridge::ErrorKind kind) {
 }
 
 // The session settings of a scylla:// URI. Mirrors config_from() in scylla_store.cc (kept
-// private there); both must read the same options the same way so that the raw client and the
-// store run with the same driver settings.
+// private there) for every option that changes how requests are sent, so that the raw client
+// and the store run with the same driver settings.
 bridge::SessionConfig config_of(const ClusterUri& uri) {
   bridge::SessionConfig config{};
   for (const std::string& host : uri.hosts) config.hosts.push_back(host);
@@ -55,7 +55,8 @@ bridge::SessionConfig config_of(const ClusterUri& uri) {
     else if (key == "ca_file") config.tls_ca_file = value, config.tls_enabled = true;
     else if (key == "cert_file") config.tls_cert_file = value;
     else if (key == "key_file") config.tls_key_file = value;
-    else throw Error::invalid("unknown store URI option '" + key + "'");
+    // Anything else (e.g. resolve_timeout_ms: only the store's outcome resolution reads it) does
+    // not change the requests the raw client sends; the store validates the URI.
   }
   return config;
 }

@@ -33,7 +33,7 @@ std::string scylla_keyspace(const ClusterUri& uri) {
   return keyspace;
 }
 
-std::vector<std::string> scylla_schema_statements(const std::string& keyspace, const SchemaOptions& options) {
+std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const SchemaOptions& options) {
   std::string replication = "{'class': 'NetworkTopologyStrategy'";
   if (options.datacenters.empty()) {
     if (options.replication_factor < 1)
@@ -55,13 +55,32 @@ std::vector<std::string> scylla_schema_statements(const std::string& keyspace, c
           "event_timestamp timestamp, event_metadata varchar, stream_version int static, "
           "PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), event_version)) "
           "WITH compaction = {'class': 'SizeTieredCompactionStrategy'}",
-      "ALTER TABLE " + keyspace + ".event_store ADD stream_version int static",
       "CREATE TABLE IF NOT EXISTS " + keyspace +
           ".aggregate_snapshot (bounded_context varchar, aggregate_id uuid, aggregate_type varchar, "
           "snapshot_data varchar, snapshot_version int, snapshot_timestamp timestamp, "
           "snapshot_metadata varchar, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type))) "
           "WITH compaction = {'class': 'LeveledCompactionStrategy'}",
   };
+}
+
+std::string scylla_adopt_statement(const std::string& keyspace) {
+  return "ALTER TABLE " + keyspace + ".event_store ADD stream_version int static";
+}
+
+std::vector<std::string> scylla_schema_statements(const std::string& keyspace, const SchemaOptions& options) {
+  std::vector<std::string> statements = scylla_schema_ddl(keyspace, options);
+  // What apply_schema does beyond the plain statements, as comments, so that the output can be
+  // fed to a CQL shell as it is: every comment precedes a statement and ends with a newline (the
+  // server's lexer needs it), with no ';' and only paired quotes inside (simple splitters).
+  statements[0] =
+      "-- On ScyllaDB with tablets (LWT needs vnodes there through 2025.3), schema apply adds\n"
+      "-- AND tablets = {'enabled': false} here (servers without tablets refuse that option).\n" +
+      statements[0];
+  statements[1] =
+      "-- On an event_store table created by the seed library (without stream_version), schema apply\n"
+      "-- also adds the additive static column: " +
+      scylla_adopt_statement(keyspace) + "\n" + statements[1];
+  return statements;
 }
 
 }  // namespace eventstore::detail

@@ -205,8 +205,8 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
   config.keyspace = scylla_keyspace(uri);
   auto as_number = [](const std::string& key, const std::string& value, std::uint32_t max) {
     if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(value) > max)
-      throw Error::invalid("store URI option " + key + " must be a number up to " + std::to_string(max));
+        std::stoul(value) < 1 || std::stoul(value) > max)
+      throw Error::invalid("store URI option " + key + " must be a number from 1 to " + std::to_string(max));
     return static_cast<std::uint32_t>(std::stoul(value));
   };
   auto as_bool = [](const std::string& key, const std::string& value) {
@@ -223,6 +223,8 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
       config.local_consistency = value == "local_quorum";
     } else if (key == "timeout_ms") {
       config.request_timeout_ms = as_number(key, value, 600000);
+    } else if (key == "resolve_timeout_ms") {
+      config.resolve_timeout_ms = as_number(key, value, 600000);
     } else if (key == "connect_timeout_ms") {
       config.connect_timeout_ms = as_number(key, value, 600000);
     } else if (key == "workers") {
@@ -238,7 +240,7 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
       config.tls_key_file = value;
     } else {
       throw Error::invalid("unknown store URI option '" + key +
-                           "' (known: dc, consistency, timeout_ms, connect_timeout_ms, workers, tls, "
+                           "' (known: dc, consistency, timeout_ms, resolve_timeout_ms, connect_timeout_ms, workers, tls, "
                            "ca_file, cert_file, key_file)");
     }
   }
@@ -438,7 +440,10 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   }
 
   // A write whose outcome is unknown is resolved by a SERIAL read of the versions it wrote:
-  // Paxos completes or supersedes any proposal in flight, so what the read sees is final.
+  // Paxos completes or supersedes any proposal in flight, so what the read sees is final, except
+  // for a request still on its way to the coordinator (a client timeout): that one can only apply
+  // while the stream is still at `at`, so a retry with the same event ids settles it, and when
+  // every retry times out too the answer stays "unknown", never "nothing was written".
   void on_error(std::int64_t at, const bridge::BridgeError& error) {
     if (error.kind != bridge::ErrorKind::OutcomeUnknown) return finish(to_error(error, "append to " + to_string(stream_)));
     const std::string first_error = to_std(error.message);
@@ -446,26 +451,38 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
     connection_->session->serial_read(
         key_, static_cast<std::int32_t>(at + 1), static_cast<std::int32_t>(at + count()),
         done<SliceDone>(
-            [self, at](bridge::StreamSlice slice) {
-              if (is_same_append(self->events_, ids_in(slice)))
+            [self, at, first_error](bridge::StreamSlice slice) {
+              const std::string what = "append to " + to_string(self->stream_) + " at version " +
+                                       std::to_string(at + 1) + " timed out (" + first_error + "); ";
+              if (is_same_append(self->events_, ids_in(slice))) {
+                log(LogLevel::kInfo, what + "a serial read found it applied");
                 return self->finish(make_append_result(at + 1, self->events_));
-              const std::int64_t head = head_of(slice);
-              if (slice.events.empty() && head == at && ++self->unapplied_retries_ <= kMaxUnappliedRetries) {
-                log(LogLevel::kInfo, "append to " + to_string(self->stream_) + " timed out and was not applied; retrying");
-                return self->attempt(at, !slice.has_stream_version && head > 0);
               }
-              if (slice.events.empty() && head == at)
-                return self->finish(Error(ErrorCode::kUnavailable, "append to " + to_string(self->stream_) +
-                                                                       " timed out repeatedly; nothing was written"));
+              const std::int64_t head = head_of(slice);
+              const bool unadopted = !slice.has_stream_version && head > 0;
+              if (slice.events.empty() && head == at) {
+                if (++self->unapplied_retries_ <= kMaxUnappliedRetries) {
+                  log(LogLevel::kInfo, what + "a serial read found it was not applied; retrying with the same event ids");
+                  return self->attempt(at, unadopted);
+                }
+                log(LogLevel::kInfo, what + "it was not applied when read back, but it timed out on every retry");
+                return self->finish(Error(ErrorCode::kOutcomeUnknown,
+                                          what + "it timed out on " + std::to_string(kMaxUnappliedRetries + 1) +
+                                              " attempts; a request still in flight may yet apply it: retry "
+                                              "it with the same event ids"));
+              }
+              log(LogLevel::kInfo, what + "a serial read found it was not applied: the stream is at " +
+                                       std::to_string(head));
               if (self->expected_.is_any() && ++self->any_attempts_ < kMaxAnyAttempts)
-                return self->attempt(head, !slice.has_stream_version && head > 0);
+                return self->attempt(head, unadopted);
               self->conflict(head);
             },
-            [self, first_error](const bridge::BridgeError& e) {
-              self->finish(Error(ErrorCode::kOutcomeUnknown,
-                                 "append to " + to_string(self->stream_) + " may or may not have been applied (" +
-                                     first_error + "), and reading it back failed: " + to_std(e.message) +
-                                     "; retry it with the same event ids"));
+            [self, at, first_error](const bridge::BridgeError& e) {
+              const std::string what = "append to " + to_string(self->stream_) + " at version " +
+                                       std::to_string(at + 1) + " may or may not have been applied (" +
+                                       first_error + "), and reading it back failed: " + to_std(e.message);
+              log(LogLevel::kInfo, what);
+              self->finish(Error(ErrorCode::kOutcomeUnknown, what + "; retry it with the same event ids"));
             }));
   }
 
@@ -487,7 +504,7 @@ class ScyllaStore final : public Store {
   std::string describe() const override { return description_; }
 
   void apply_schema(const SchemaOptions& options) override {
-    const std::vector<std::string> statements = scylla_schema_statements(connection_->keyspace, options);
+    const std::vector<std::string> statements = scylla_schema_ddl(connection_->keyspace, options);
     // ScyllaDB with tablets had no LWT through 2025.3: create the keyspace with vnodes there.
     // Cassandra does not know the option and refuses it; then the plain statement runs.
     try {
@@ -498,14 +515,15 @@ class ScyllaStore final : public Store {
     }
     execute(statements[1]);
     try {
-      execute(statements[2]);
+      execute(scylla_adopt_statement(connection_->keyspace));
     } catch (const Error& e) {
+      // The column is there already (created by statements[1], or adopted before).
       const std::string message = e.what();
       if (message.find("conflicts with an existing column") == std::string::npos &&
           message.find("already exist") == std::string::npos)
         throw;
     }
-    execute(statements[3]);
+    execute(statements[2]);
   }
 
   void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,

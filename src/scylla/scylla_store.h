@@ -16,7 +16,16 @@ namespace eventstore::detail {
 std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::string& redacted_uri,
                                          const StoreOptions& options);
 
-// The CQL that apply_schema runs for `keyspace`, in order.
+// The CQL that apply_schema runs for `keyspace`, in order: keyspace, event_store,
+// aggregate_snapshot. Throws Error(kInvalidArgument) for bad options.
+std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const SchemaOptions& options);
+
+// Adds the static stream_version column to an event_store created by the seed's library.
+std::string scylla_adopt_statement(const std::string& keyspace);
+
+// What schema_statements() returns and `schema apply --print` shows: the statements above, with
+// what apply_schema does conditionally (tablets, the adopt statement) as CQL comments, so that
+// cqlsh can run the output as it is.
 std::vector<std::string> scylla_schema_statements(const std::string& keyspace, const SchemaOptions& options);
 
 // The keyspace a URI names, or the seed's "event_sourcing".

@@ -31,6 +31,7 @@ impl fmt::Debug for SessionConfig {
             .field("keyspace", &self.keyspace)
             .field("local_consistency", &self.local_consistency)
             .field("request_timeout_ms", &self.request_timeout_ms)
+            .field("resolve_timeout_ms", &self.resolve_timeout_ms)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("schema_agreement_timeout_ms", &self.schema_agreement_timeout_ms)
             .field("worker_threads", &self.worker_threads)
@@ -52,6 +53,7 @@ impl Default for SessionConfig {
             keyspace: String::new(),
             local_consistency: false,
             request_timeout_ms: 0,
+            resolve_timeout_ms: 0,
             connect_timeout_ms: 0,
             schema_agreement_timeout_ms: 0,
             worker_threads: 0,
@@ -72,6 +74,8 @@ pub(crate) struct Resolved {
     pub(crate) consistency: Consistency,
     pub(crate) serial: SerialConsistency,
     pub(crate) request_timeout: Duration,
+    /// Timeout of the SERIAL reads that resolve an append whose outcome is unknown.
+    pub(crate) resolve_timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) schema_agreement_timeout: Duration,
     pub(crate) worker_threads: usize,
@@ -176,13 +180,15 @@ pub(crate) fn resolve(cfg: &SessionConfig) -> Result<Resolved, BridgeError> {
     } else {
         (Consistency::Quorum, SerialConsistency::Serial)
     };
+    let request_timeout_ms = or_default(cfg.request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS);
     Ok(Resolved {
         hosts,
         local_dc: (!local_dc.is_empty()).then(|| local_dc.to_string()),
         keyspace,
         consistency,
         serial,
-        request_timeout: Duration::from_millis(or_default(cfg.request_timeout_ms, DEFAULT_REQUEST_TIMEOUT_MS).into()),
+        request_timeout: Duration::from_millis(request_timeout_ms.into()),
+        resolve_timeout: Duration::from_millis(or_default(cfg.resolve_timeout_ms, request_timeout_ms).into()),
         connect_timeout: Duration::from_millis(or_default(cfg.connect_timeout_ms, DEFAULT_CONNECT_TIMEOUT_MS).into()),
         schema_agreement_timeout: Duration::from_millis(
             or_default(cfg.schema_agreement_timeout_ms, DEFAULT_SCHEMA_AGREEMENT_TIMEOUT_MS).into(),
@@ -288,6 +294,11 @@ mod tests {
         assert_eq!(r.serial, SerialConsistency::Serial);
         assert_eq!(r.serial_read_consistency(), Consistency::Serial);
         assert_eq!(r.request_timeout, Duration::from_secs(5));
+        assert_eq!(r.resolve_timeout, Duration::from_secs(5));
+        let r = resolve(&SessionConfig { request_timeout_ms: 20, ..cfg(&["h"]) }).unwrap();
+        assert_eq!(r.resolve_timeout, Duration::from_millis(20));
+        let r = resolve(&SessionConfig { request_timeout_ms: 20, resolve_timeout_ms: 900, ..cfg(&["h"]) }).unwrap();
+        assert_eq!((r.request_timeout, r.resolve_timeout), (Duration::from_millis(20), Duration::from_millis(900)));
         assert_eq!(r.worker_threads, 2);
         assert_eq!(r.keyspace, "event_sourcing");
         assert_eq!(r.local_dc, None);

@@ -62,6 +62,9 @@ pub mod ffi {
         local_consistency: bool,
         /// Per-request client timeout; 0 = 5000 ms.
         request_timeout_ms: u32,
+        /// Client timeout of the SERIAL reads that resolve an append whose
+        /// outcome is unknown; 0 = request_timeout_ms.
+        resolve_timeout_ms: u32,
         /// TCP connect timeout; 0 = 5000 ms.
         connect_timeout_ms: u32,
         /// Schema agreement wait after DDL; 0 = 60000 ms.
@@ -184,7 +187,9 @@ pub mod ffi {
         /// configured consistency, or SERIAL when `serial` is true.
         fn read_head(self: &Session, key: &StreamKey, serial: bool, done: UniquePtr<SliceCompletion>);
 
-        /// SERIAL read of the head and of rows with from_version <= version <= to_version.
+        /// SERIAL read of the head and of rows with from_version <= version <= to_version
+        /// (their version and event_id only; the other fields are empty), with
+        /// the resolve timeout.
         fn serial_read(
             self: &Session,
             key: &StreamKey,

@@ -186,8 +186,12 @@ fn live_append_conflicts_reads_snapshots() {
     let sl = call(|d| s.serial_read_with(&k, 2, 4, d)).unwrap();
     assert_eq!(sl.stream_version, 5);
     assert_eq!(sl.max_version, 5);
-    let want: Vec<EventRow> = first[1..].iter().chain(second[..1].iter()).cloned().collect();
-    assert_eq!(format!("{:?}", sl.events), format!("{want:?}"));
+    // Versions and ids only: resolving an append needs no payloads.
+    let want: Vec<(i32, [u8; 16])> =
+        first[1..].iter().chain(second[..1].iter()).map(|r| (r.version, r.event_id)).collect();
+    let got: Vec<(i32, [u8; 16])> = sl.events.iter().map(|r| (r.version, r.event_id)).collect();
+    assert_eq!(got, want);
+    assert!(sl.events.iter().all(|r| r.event_type.is_empty() && !r.has_data && !r.has_metadata));
 
     // Paged reads: 40 events, pages of 7, both directions, bounded ranges.
     let mut all = first.clone();

@@ -85,6 +85,27 @@ fn event_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
     Ok(out)
 }
 
+/// Rows of the serial range read: version and event id only.
+fn id_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
+    let rows = result.into_rows_result().map_err(|e| internal(format!("serial read: {e}")))?;
+    let iter = rows.rows::<(i32, Option<Uuid>)>().map_err(|e| internal(format!("serial read: {e}")))?;
+    let mut out = Vec::with_capacity(rows.rows_num());
+    for r in iter {
+        let (version, id) = r.map_err(|e| internal(format!("serial read: {e}")))?;
+        out.push(EventRow {
+            version,
+            event_id: id.map(|u| *u.as_bytes()).unwrap_or([0; 16]),
+            event_type: String::new(),
+            has_data: false,
+            data: String::new(),
+            has_metadata: false,
+            metadata: String::new(),
+            timestamp_ms: 0,
+        });
+    }
+    Ok(out)
+}
+
 fn empty_slice() -> StreamSlice {
     StreamSlice { has_stream_version: false, stream_version: 0, has_max_version: false, max_version: 0, events: Vec::new() }
 }
@@ -180,7 +201,8 @@ impl Core {
     }
 
     /// SERIAL head, then SERIAL rows in [from, to] (two Paxos reads, in this
-    /// order, so the rows are at least as new as the head).
+    /// order, so the rows are at least as new as the head). The rows carry
+    /// their version and event id only.
     pub(crate) async fn serial_read(&self, key: StreamKey, from: i32, to: i32) -> Result<StreamSlice, BridgeError> {
         let mut slice = self.head(&key, true).await?;
         if from <= to {
@@ -191,7 +213,7 @@ impl Core {
                 .execute_unpaged(&st.range_serial, (bc, id, at, from, to))
                 .await
                 .map_err(|e| from_execution("serial read", &e, Effect::Read))?;
-            slice.events = event_rows(result)?;
+            slice.events = id_rows(result)?;
         }
         Ok(slice)
     }

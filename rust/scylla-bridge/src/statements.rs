@@ -23,6 +23,7 @@ pub(crate) struct Cql {
     pub(crate) read_asc: String,
     pub(crate) read_desc: String,
     pub(crate) head: String,
+    pub(crate) range_ids: String,
     pub(crate) snapshot_load: String,
     pub(crate) snapshot_insert: String,
     pub(crate) snapshot_update_older: String,
@@ -50,6 +51,10 @@ impl Cql {
             read_asc: read("ASC"),
             read_desc: read("DESC"),
             head: format!("SELECT stream_version, event_version FROM {events} WHERE {PK} ORDER BY event_version DESC LIMIT 1"),
+            // What resolving an append needs: versions and ids, not the (maybe large) payloads.
+            range_ids: format!(
+                "SELECT event_version, event_id FROM {events} WHERE {PK} AND event_version >= ? AND event_version <= ?"
+            ),
             snapshot_load: format!(
                 "SELECT snapshot_data, snapshot_version, snapshot_timestamp, snapshot_metadata FROM {snaps} WHERE {PK}"
             ),
@@ -99,8 +104,10 @@ impl Statements {
             s.set_is_idempotent(true);
             s
         };
+        // Serial reads resolve appends whose outcome is unknown: they get their own timeout.
         let serial_read = |mut s: PreparedStatement| {
             s.set_consistency(cfg.serial_read_consistency());
+            s.set_request_timeout(Some(cfg.resolve_timeout));
             s.set_load_balancing_policy(Some(lwt_policy.clone()));
             s.set_is_idempotent(true);
             s
@@ -112,7 +119,7 @@ impl Statements {
             append_row: lwt(prepare(driver, &cql.append_row).await?),
             read_desc: read(prepare(driver, &cql.read_desc).await?),
             head_serial: serial_read(head.clone()),
-            range_serial: serial_read(read_asc.clone()),
+            range_serial: serial_read(prepare(driver, &cql.range_ids).await?),
             head,
             read_asc,
             snapshot_load: read(prepare(driver, &cql.snapshot_load).await?),
@@ -163,6 +170,8 @@ mod tests {
         assert_eq!(c.append_row.matches('?').count(), 9);
         assert!(c.read_desc.ends_with("ORDER BY event_version DESC"));
         assert_eq!(c.read_asc.matches('?').count(), 5);
+        assert!(c.range_ids.starts_with("SELECT event_version, event_id FROM ks1.event_store WHERE"));
+        assert_eq!(c.range_ids.matches('?').count(), 5);
         assert!(c.snapshot_update_older.ends_with("IF snapshot_version < ?"));
         assert_eq!(c.snapshot_insert.matches('?').count(), 7);
     }
