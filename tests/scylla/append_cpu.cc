@@ -3,7 +3,11 @@
 // append at a time, on the cluster named by the seed's variables (SCYLLA_HOSTS, SCYLLA_KEYSPACE,
 // SCYLLA_USERNAME, SCYLLA_PASSWORD). Not a test: it prints figures for docs/scylla.md.
 //
-//   scylla_append_cpu [APPENDS=2000] [EVENTS_PER_APPEND=1] [DATA_BYTES=100] [ROUNDS=3]
+//   scylla_append_cpu [APPENDS=2000] [EVENTS_PER_APPEND=1] [DATA_BYTES=100] [ROUNDS=3] [both|store|bridge]
+//
+// One path only (store or bridge) is for instruction counts, which the CPU time of a loaded
+// machine is too noisy for: under valgrind --tool=callgrind, (I(N2) - I(N1)) / (N2 - N1) is the
+// user-space cost of one append (client thread + driver threads).
 //
 // CPU is getrusage(RUSAGE_SELF) user+system over the loop: every thread of the process, so the
 // driver's tokio workers are counted too. Both paths run in one process against the same code:
@@ -146,12 +150,17 @@ int main(int argc, char** argv) {
   const int per_append = argc > 2 ? std::atoi(argv[2]) : 1;
   const int data_bytes = argc > 3 ? std::atoi(argv[3]) : 100;
   const int rounds = argc > 4 ? std::atoi(argv[4]) : 3;
+  const std::string mode = argc > 5 ? argv[5] : "both";
+  const bool with_store = mode != "bridge", with_bridge = mode != "store";
   if (env("SCYLLA_HOSTS").empty()) {
     std::fprintf(stderr, "scylla_append_cpu: set SCYLLA_HOSTS (and SCYLLA_KEYSPACE) first\n");
     return 2;
   }
-  if (appends < 1 || per_append < 1 || per_append > 1000 || data_bytes < 2 || rounds < 1) {
-    std::fprintf(stderr, "usage: scylla_append_cpu [APPENDS] [EVENTS_PER_APPEND<=1000] [DATA_BYTES>=2] [ROUNDS]\n");
+  if (appends < 1 || per_append < 1 || per_append > 1000 || data_bytes < 2 || rounds < 1 ||
+      (mode != "both" && mode != "store" && mode != "bridge")) {
+    std::fprintf(stderr,
+                 "usage: scylla_append_cpu [APPENDS] [EVENTS_PER_APPEND<=1000] [DATA_BYTES>=2] [ROUNDS] "
+                 "[both|store|bridge]\n");
     return 2;
   }
   const std::string data = "\"" + std::string(static_cast<std::size_t>(data_bytes - 2), 'x') + "\"";
@@ -180,25 +189,36 @@ int main(int argc, char** argv) {
     bridge::connect(std::move(config), std::move(connect));
     rust::Box<bridge::Session> session = session_future.get();
 
-    // Warm up both paths (statement preparation, connections, JIT on the server).
-    run_store(*store, 50, per_append, data);
-    run_bridge(*session, 50, per_append, data);
+    // Warm up (statement preparation, connections, JIT on the server).
+    if (with_store) run_store(*store, 50, per_append, data);
+    if (with_bridge) run_bridge(*session, 50, per_append, data);
 
     std::vector<Figures> store_rounds, bridge_rounds;
     for (int r = 0; r < rounds; ++r) {
-      store_rounds.push_back(run_store(*store, appends, per_append, data));
-      bridge_rounds.push_back(run_bridge(*session, appends, per_append, data));
-      std::printf("round %d: store %.1f us CPU %.0f us wall | bridge %.1f us CPU %.0f us wall\n", r + 1,
-                  store_rounds.back().cpu_us, store_rounds.back().wall_us, bridge_rounds.back().cpu_us,
-                  bridge_rounds.back().wall_us);
+      if (with_store) store_rounds.push_back(run_store(*store, appends, per_append, data));
+      if (with_bridge) bridge_rounds.push_back(run_bridge(*session, appends, per_append, data));
+      std::printf("round %d:", r + 1);
+      if (with_store)
+        std::printf(" store %.1f us CPU %.0f us wall", store_rounds.back().cpu_us, store_rounds.back().wall_us);
+      if (with_bridge)
+        std::printf(" bridge %.1f us CPU %.0f us wall", bridge_rounds.back().cpu_us, bridge_rounds.back().wall_us);
+      std::printf("\n");
     }
-    const Figures s = median(store_rounds), b = median(bridge_rounds);
     std::printf("%d sequential appends x %d event(s) of %d data bytes, %d rounds, median round:\n", appends,
                 per_append, data_bytes, rounds);
-    std::printf("  through the store : %7.1f us client CPU per append, %7.0f us wall\n", s.cpu_us, s.wall_us);
-    std::printf("  bridge + driver   : %7.1f us client CPU per append, %7.0f us wall\n", b.cpu_us, b.wall_us);
-    std::printf("  C++ layer         : %7.1f us per append (store / bridge = %.2f)\n", s.cpu_us - b.cpu_us,
-                s.cpu_us / b.cpu_us);
+    if (with_store) {
+      const Figures s = median(store_rounds);
+      std::printf("  through the store : %7.1f us client CPU per append, %7.0f us wall\n", s.cpu_us, s.wall_us);
+    }
+    if (with_bridge) {
+      const Figures b = median(bridge_rounds);
+      std::printf("  bridge + driver   : %7.1f us client CPU per append, %7.0f us wall\n", b.cpu_us, b.wall_us);
+    }
+    if (with_store && with_bridge) {
+      const Figures s = median(store_rounds), b = median(bridge_rounds);
+      std::printf("  C++ layer         : %7.1f us per append (store / bridge = %.2f)\n", s.cpu_us - b.cpu_us,
+                  s.cpu_us / b.cpu_us);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "scylla_append_cpu: %s\n", e.what());
     return 1;

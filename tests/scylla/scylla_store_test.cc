@@ -522,6 +522,36 @@ TEST(ScyllaCluster, OutcomeUnknownWhenTheReadBackFailsToo) {
   EXPECT_GT(log->get("reading it back failed"), 0) << "no read-back failed: kOutcomeUnknown was not exercised";
 }
 
+// A hung node (SIGSTOP): needs a private cluster, since pausing the shared test node would stall
+// every other test. Set SCYLLA_PAUSE_COMMAND and SCYLLA_RESUME_COMMAND, for example
+// "scripts/local-cassandra pause 1" / "... resume 1" of a cluster only this test uses.
+TEST(ScyllaCluster, AppendToAHungNodeIsOutcomeUnknownThenARetrySettlesIt) {
+  SKIP_WITHOUT_CLUSTER();
+  const char* pause = std::getenv("SCYLLA_PAUSE_COMMAND");
+  const char* resume = std::getenv("SCYLLA_RESUME_COMMAND");
+  if (!pause || !*pause || !resume || !*resume)
+    GTEST_SKIP() << "SKIPPED: SCYLLA_PAUSE_COMMAND / SCYLLA_RESUME_COMMAND are not set, so the hung-node test did "
+                    "NOT run (it needs a private cluster it may pause; the client-timeout tests above cover the "
+                    "same resolution path).";
+  auto reference = cluster();
+  auto store = open_store(with_option(cluster_uri(), "timeout_ms=1500"));
+  const StreamId stream = fresh_stream("hung");
+  store->append(stream, ExpectedVersion::no_stream(), events(1));
+  std::vector<EventData> batch = events(2, "WhileHung");
+  ASSERT_EQ(std::system(pause), 0) << pause;
+  std::string message;
+  const ErrorCode code = code_of([&] { store->append(stream, ExpectedVersion::exact(1), batch); }, &message);
+  ASSERT_EQ(std::system(resume), 0) << resume;
+  // Nothing answered: the write may have reached the node, so the answer is "unknown" (or
+  // "unavailable" when the request could not even be sent).
+  EXPECT_TRUE(code == ErrorCode::kOutcomeUnknown || code == ErrorCode::kUnavailable) << to_string(code) << ": "
+                                                                                      << message;
+  std::printf("append to a hung node: %s: %s\n", std::string(to_string(code)).c_str(), message.c_str());
+  const AppendResult r = reference->append(stream, ExpectedVersion::exact(1), batch);
+  EXPECT_EQ(r.first_version, 2);
+  EXPECT_EQ(reference->read_all(stream).size(), 3u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limits: one append at the byte limit is one 4 MiB single-partition batch, which the cluster
 // must accept (Cassandra checks batch_size_fail_threshold only for multi-partition batches).
