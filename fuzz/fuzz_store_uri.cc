@@ -43,16 +43,15 @@ void check(const std::string& uri, const std::string& password) {
   try {
     const eventstore::detail::StoreUri parsed = eventstore::detail::parse_store_uri(uri);
     const std::string& found = parsed.cluster.password;
-    if (!found.empty() && found.size() >= 3 && found.find('*') == std::string::npos) {
-      // The raw text of the password in the URI must be gone from the redacted form.
-      const std::size_t at = uri.rfind('@', uri.find('?') == std::string::npos ? std::string::npos : uri.find('?'));
+    if (!found.empty()) {
+      // The parser's user information ends at the last '@' before the first '?', the password
+      // starts after its first ':'. Redaction must replace exactly that raw text by "***".
+      const std::size_t at = uri.substr(0, uri.find('?')).rfind('@');
       const std::size_t colon = uri.find(':', 9);
-      if (at != std::string::npos && colon != std::string::npos && colon < at) {
-        const std::string raw = uri.substr(colon + 1, at - colon - 1);
-        if (raw.size() >= 3 && redacted.find(raw) != std::string::npos &&
-            uri.substr(at).find(raw) == std::string::npos)
-          fail("redact_uri leaves the password in place", uri, redacted);
-      }
+      if (at == std::string::npos || colon == std::string::npos || colon > at)
+        fail("the parser found a password outside the user information", uri, found);
+      if (redacted != uri.substr(0, colon + 1) + "***" + uri.substr(at))
+        fail("redact_uri leaves the password in place", uri, redacted);
     }
     // (Unless the password text also stands elsewhere in the URI, e.g. copied into the keyspace.)
     if (!password.empty() && found == password && redacted.find(password) != std::string::npos &&
