@@ -2,7 +2,8 @@
 //   UPDATE stream_version = N+k IF stream_version = N   (null for N = 0)
 //   + INSERT version N+1 .. N+k IF NOT EXISTS
 // so the expected-version check, contiguity and atomicity are one Paxos round. Streams written
-// by the seed's library have no stream_version; an append adopts them (see adopt_legacy).
+// by the seed's library have no stream_version (or one that lags behind events the seed's library
+// appended later); an append at their head adopts them (see StaticCondition).
 #include "scylla/scylla_store.h"
 
 #include <algorithm>
@@ -176,6 +177,27 @@ std::int64_t head_of(const bridge::StreamSlice& slice) {
   return head;
 }
 
+// What an append batch requires of the static stream_version column. Normally the expected
+// version (null for a new stream). For a stream whose events outrun the column (written by the
+// seed's library, which does not know it) the batch "adopts" the stream: it requires the value
+// the column holds now, and the versions after the head to be free, and moves the column to the
+// new head.
+struct StaticCondition {
+  bool has_value = false;  // false: IF stream_version = null
+  std::int32_t value = 0;
+  bool adopting = false;
+};
+
+StaticCondition at_version(std::int64_t at) { return {at > 0, static_cast<std::int32_t>(at), false}; }
+
+// The condition for appending at the head `slice` shows.
+StaticCondition for_head_of(const bridge::StreamSlice& slice) {
+  const std::int64_t head = head_of(slice);
+  const bool lagging = head > 0 && (!slice.has_stream_version || slice.stream_version < head);
+  if (!lagging) return at_version(head);
+  return {slice.has_stream_version, slice.stream_version, true};
+}
+
 RecordedEvent decode_row(const StreamId& stream, const bridge::EventRow& row) {
   if (row.event_type.empty())
     throw Error(ErrorCode::kCorruption, "event " + std::to_string(row.version) + " of " + to_string(stream) +
@@ -343,7 +365,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
 
   void start() {
     if (expected_.is_any()) return start_any();
-    attempt(expected_.version(), /*legacy=*/false);
+    attempt(expected_.version(), at_version(expected_.version()));
   }
 
  private:
@@ -371,7 +393,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
     connection_->session->read_head(key_, /*serial=*/true, done<SliceDone>(
         [self](bridge::StreamSlice slice) {
           const std::int64_t head = head_of(slice);
-          if (head < self->count()) return self->attempt(head, !slice.has_stream_version && head > 0);
+          if (head < self->count()) return self->attempt(head, for_head_of(slice));
           const std::int64_t first = head - self->count() + 1;
           self->connection_->session->serial_read(
               self->key_, static_cast<std::int32_t>(first), static_cast<std::int32_t>(head),
@@ -379,16 +401,16 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                   [self, first](bridge::StreamSlice tail) {
                     if (is_same_append(self->events_, ids_in(tail)))
                       return self->finish(make_append_result(first, self->events_));
-                    self->attempt(head_of(tail), !tail.has_stream_version && head_of(tail) > 0);
+                    self->attempt(head_of(tail), for_head_of(tail));
                   },
                   self->fail("head read of")));
         },
         self->fail("head read of")));
   }
 
-  // One conditional batch at expected version `at`. `legacy`: the stream has events but no
-  // stream_version (written by the seed's library); the batch then adopts it.
-  void attempt(std::int64_t at, bool legacy) {
+  // One conditional batch appending after version `at`, requiring `condition` of the static
+  // stream_version column.
+  void attempt(std::int64_t at, StaticCondition condition) {
     if (at + count() > connection_->limits.max_version)
       return finish(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
                                    std::to_string(connection_->limits.max_version)));
@@ -409,31 +431,35 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
     }
     auto self = shared_from_this();
     connection_->session->append_batch(
-        key_, /*has_expected=*/at > 0 && !legacy, static_cast<std::int32_t>(at),
+        key_, condition.has_value, condition.value,
         static_cast<std::int32_t>(at + count()), std::move(rows),
-        done<AppendDone>([self, at, legacy](bridge::AppendOutcome outcome) { self->on_outcome(at, legacy, outcome); },
-                         [self, at](const bridge::BridgeError& e) { self->on_error(at, e); }));
+        done<AppendDone>(
+            [self, at, condition](bridge::AppendOutcome outcome) { self->on_outcome(at, condition, outcome); },
+            [self, at](const bridge::BridgeError& e) { self->on_error(at, e); }));
   }
 
-  void on_outcome(std::int64_t at, bool legacy, const bridge::AppendOutcome& outcome) {
+  void on_outcome(std::int64_t at, StaticCondition condition, const bridge::AppendOutcome& outcome) {
     if (outcome.applied) return finish(make_append_result(at + 1, events_));
     std::vector<Uuid> existing;
     for (const bridge::ExistingEvent& row : outcome.existing) existing.push_back(uuid_of(row.event_id));
     if (is_same_append(events_, existing)) return finish(make_append_result(at + 1, events_));
-    if (outcome.has_stream_version && outcome.stream_version != at && !expected_.is_any())
+    // The column is past the version we appended after: a conflict, and it holds the head (it
+    // can only lag behind the head, never run ahead of it).
+    if (outcome.has_stream_version && outcome.stream_version > at && !expected_.is_any())
       return conflict(outcome.stream_version);
-    // The answer alone does not tell the head (a stream of the seed's library, or an "any"
-    // append that lost a race): read it with SERIAL and decide.
+    // Otherwise the answer alone does not tell the head (a stream the seed's library wrote to,
+    // an expected version ahead of the head, or an "any" append that lost a race): read it with
+    // SERIAL and decide.
     auto self = shared_from_this();
     connection_->session->read_head(key_, /*serial=*/true, done<SliceDone>(
-        [self, at, legacy](bridge::StreamSlice slice) {
+        [self, at, condition](bridge::StreamSlice slice) {
           const std::int64_t head = head_of(slice);
-          const bool unadopted = !slice.has_stream_version && head > 0;
+          const StaticCondition now = for_head_of(slice);
           if (self->expected_.is_any()) {
             if (++self->any_attempts_ >= kMaxAnyAttempts) return self->conflict(head);
-            return self->attempt(head, unadopted);
+            return self->attempt(head, now);
           }
-          if (unadopted && head == at && !legacy) return self->attempt(at, /*legacy=*/true);
+          if (head == at && now.adopting && !condition.adopting) return self->attempt(at, now);
           self->conflict(head);
         },
         fail("head read of")));
@@ -459,11 +485,10 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                 return self->finish(make_append_result(at + 1, self->events_));
               }
               const std::int64_t head = head_of(slice);
-              const bool unadopted = !slice.has_stream_version && head > 0;
               if (slice.events.empty() && head == at) {
                 if (++self->unapplied_retries_ <= kMaxUnappliedRetries) {
                   log(LogLevel::kInfo, what + "a serial read found it was not applied; retrying with the same event ids");
-                  return self->attempt(at, unadopted);
+                  return self->attempt(at, for_head_of(slice));
                 }
                 log(LogLevel::kInfo, what + "it was not applied when read back, but it timed out on every retry");
                 return self->finish(Error(ErrorCode::kOutcomeUnknown,
@@ -474,7 +499,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
               log(LogLevel::kInfo, what + "a serial read found it was not applied: the stream is at " +
                                        std::to_string(head));
               if (self->expected_.is_any() && ++self->any_attempts_ < kMaxAnyAttempts)
-                return self->attempt(head, unadopted);
+                return self->attempt(head, for_head_of(slice));
               self->conflict(head);
             },
             [self, at, first_error](const bridge::BridgeError& e) {

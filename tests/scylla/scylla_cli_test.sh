@@ -265,12 +265,23 @@ sv=$(rows "SELECT stream_version FROM $KS_SEED.event_store WHERE bounded_context
 expect_eq "$sv" "4" "the adopted stream has stream_version"
 run append "${SEED[@]}" --expected-version 4 --event OrderShipped
 expect_rc 0 "append after adoption"
+# The seed's library appends once more (version 6, stream_version stays 5): we adopt it again.
+{ echo "USE $KS_SEED;"; seed_insert "$SEED_ID" 6 a0000000-0000-4000-8000-000000000006 OrderNoted '{"by":"go"}' null 1700000002000; } >"$TMP/seed3.cql"
+if cql -f "$TMP/seed3.cql" >"$TMP/cql.out" 2>&1; then ok; else fail "seed row after adoption: $(cat "$TMP/cql.out")"; fi
+run head "${SEED[@]}"
+expect_eq "$OUT" "6" "head counts the seed's later event"
+run append "${SEED[@]}" --expected-version 5 --event Late
+expect_rc 3 "expected version behind the seed's later event"; expect_contains "6" "$ERR" "conflict names version 6"
+run append "${SEED[@]}" --expected-version 6 --event AfterSeed
+expect_rc 0 "append after the seed's later event re-adopts the stream"; expect_contains '"event_version":7' "$OUT" "re-adopting append at 7"
+sv=$(rows "SELECT stream_version FROM $KS_SEED.event_store WHERE bounded_context='order' AND aggregate_id=$SEED_ID AND aggregate_type='Order' LIMIT 1")
+expect_eq "$sv" "7" "stream_version after re-adoption"
 run append --context order --type Order --id "$SEED_ID2" --expected-version any --event ItemAdded
 expect_rc 0 "append any to a seed stream"; expect_contains '"event_version":3' "$OUT" "append any goes after the seed's events"
 # Ours, read the seed's way (the columns its Go library selects).
 seed_rows=$(rows "SELECT event_version, event_id, event_type, event_data, event_metadata FROM $KS_SEED.event_store WHERE bounded_context='order' AND aggregate_id=$SEED_ID AND aggregate_type='Order' ORDER BY event_version ASC")
 expect_eq "$(printf '%s\n' "$seed_rows" | sed -n 4p)" '4 | b0000000-0000-4000-8000-000000000004 | OrderPaid | {"amount_cents":100} | {"user":"cpp"}' "our appended event, read the seed's way"
-expect_eq "$(printf '%s\n' "$seed_rows" | wc -l | tr -d ' ')" "5" "seed stream has 5 events"
+expect_eq "$(printf '%s\n' "$seed_rows" | wc -l | tr -d ' ')" "7" "seed stream has 7 events"
 ts=$(rows "SELECT event_timestamp FROM $KS_SEED.event_store WHERE bounded_context='order' AND aggregate_id=$SEED_ID AND aggregate_type='Order' AND event_version=4")
 expect_contains "$(date -u +%Y-)" "$ts" "our event_timestamp is a CQL timestamp of now"
 unset KEYSPACE
