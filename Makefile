@@ -40,6 +40,8 @@ ASAN_BUILD_DIR ?= build-asan
 # The scylla:// backend links a Rust static library; the sanitized build leaves it out unless
 # SANITIZE_SCYLLA=ON (the Rust code is not instrumented either way).
 SANITIZE_SCYLLA ?= OFF
+# package.install_and_consume is left out: it links an uninstrumented consumer against the
+# instrumented library, which the ASan runtime refuses.
 SANITIZE_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 FUZZ_SECONDS ?= 60
 export FUZZ_SECONDS
@@ -53,7 +55,7 @@ test-sanitize: deps
 	@cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 900
+	  ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 900 -E "^package\\."
 
 reliability: build
 	@BUILD_DIR=$(BUILD_DIR) scripts/reliability all
