@@ -310,6 +310,35 @@ TEST(ScyllaCluster, RacingWritersConflictWithAVersionAtLeastTheOneTheyRead) {
   std::printf("racing writers: %d applied, %d conflicts, head %zu\n", applied.load(), conflicts.load(), all.size());
 }
 
+TEST(ScyllaCluster, AnyAppendsFromRacingThreadsAllLand) {
+  SKIP_WITHOUT_CLUSTER();
+  auto store = cluster();
+  const StreamId stream = fresh_stream("anyrace");
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 8;
+  std::mutex mutex;
+  std::vector<std::string> failures;
+  std::atomic<std::int64_t> total{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int n = 1 + (t + i) % 2;
+        try {
+          store->append(stream, ExpectedVersion::any(), events(n));
+          total += n;
+        } catch (const Error& e) {
+          std::lock_guard lock(mutex);
+          failures.push_back(std::string(to_string(e.code())) + ": " + e.what());
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& f : failures) ADD_FAILURE() << f;
+  EXPECT_EQ(store->head(stream), total.load());
+  EXPECT_EQ(static_cast<std::int64_t>(store->read_all(stream).size()), total.load());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Snapshots never go backwards under racing writers.
 

@@ -198,6 +198,10 @@ pub mod ffi {
             done: UniquePtr<SliceCompletion>,
         );
 
+        /// One SERIAL read (resolve timeout) of the head and of the version and
+        /// event_id of the last `count` (>= 1) events, ascending.
+        fn serial_tail(self: &Session, key: &StreamKey, count: i32, done: UniquePtr<SliceCompletion>);
+
         /// A paged read of [from_version, to_version] at the configured consistency.
         /// page_size <= 0 means 1000. No I/O until next_page.
         fn open_read(

@@ -193,6 +193,15 @@ fn live_append_conflicts_reads_snapshots() {
     assert_eq!(got, want);
     assert!(sl.events.iter().all(|r| r.event_type.is_empty() && !r.has_data && !r.has_metadata));
 
+    // Serial tail: head and the last two events' versions and ids, ascending.
+    let t = call(|d| s.serial_tail_with(&k, 2, d)).unwrap();
+    assert!(t.has_stream_version && t.stream_version == 5 && t.has_max_version && t.max_version == 5, "{t:?}");
+    let got: Vec<(i32, [u8; 16])> = t.events.iter().map(|r| (r.version, r.event_id)).collect();
+    let want: Vec<(i32, [u8; 16])> = second.iter().map(|r| (r.version, r.event_id)).collect();
+    assert_eq!(got, want);
+    let t = call(|d| s.serial_tail_with(&key(), 3, d)).unwrap();
+    assert!(!t.has_stream_version && !t.has_max_version && t.events.is_empty(), "{t:?}");
+
     // Paged reads: 40 events, pages of 7, both directions, bounded ranges.
     let mut all = first.clone();
     all.extend(second.clone());

@@ -218,6 +218,48 @@ impl Core {
         Ok(slice)
     }
 
+    /// One SERIAL read of the head and the version and id of the last `count`
+    /// events (ascending): what an "any" append needs to place itself and to
+    /// recognise its own retry.
+    pub(crate) async fn serial_tail(&self, key: StreamKey, count: i32) -> Result<StreamSlice, BridgeError> {
+        if count < 1 {
+            return Err(invalid("serial tail read of fewer than one event"));
+        }
+        let st = self.stmts().await?;
+        let (bc, id, at) = pk(&key);
+        let result = self
+            .driver
+            .execute_unpaged(&st.tail_serial, (bc, id, at, count))
+            .await
+            .map_err(|e| from_execution("serial tail read", &e, Effect::Read))?;
+        let rows = result.into_rows_result().map_err(|e| internal(format!("serial tail read: {e}")))?;
+        let iter = rows
+            .rows::<(Option<i32>, i32, Option<Uuid>)>()
+            .map_err(|e| internal(format!("serial tail read: {e}")))?;
+        let mut slice = empty_slice();
+        for r in iter {
+            let (sv, version, id) = r.map_err(|e| internal(format!("serial tail read: {e}")))?;
+            if !slice.has_max_version {
+                slice.has_stream_version = sv.is_some();
+                slice.stream_version = sv.unwrap_or(0);
+                slice.has_max_version = true;
+                slice.max_version = version;
+            }
+            slice.events.push(EventRow {
+                version,
+                event_id: id.map(|u| *u.as_bytes()).unwrap_or([0; 16]),
+                event_type: String::new(),
+                has_data: false,
+                data: String::new(),
+                has_metadata: false,
+                metadata: String::new(),
+                timestamp_ms: 0,
+            });
+        }
+        slice.events.reverse();
+        Ok(slice)
+    }
+
     /// One page of a cursor read. Returns the rows and the next paging state
     /// (None when exhausted).
     pub(crate) async fn read_page(

@@ -157,6 +157,12 @@ impl Session {
         spawn_request(&self.handle, Effect::Read, done, async move { core.serial_read(key, from, to).await });
     }
 
+    pub fn serial_tail_with(&self, key: &StreamKey, count: i32, done: impl Completion<StreamSlice>) {
+        let core = self.core().clone();
+        let key = key.clone();
+        spawn_request(&self.handle, Effect::Read, done, async move { core.serial_tail(key, count).await });
+    }
+
     pub fn load_snapshot_with(&self, key: &StreamKey, done: impl Completion<SnapshotLoad>) {
         let core = self.core().clone();
         let key = key.clone();
@@ -211,6 +217,10 @@ impl Session {
 
     pub(crate) fn serial_read(&self, key: &StreamKey, from: i32, to: i32, done: UniquePtr<ffi::SliceCompletion>) {
         guarded(|| self.serial_read_with(key, from, to, Cpp::new(done)));
+    }
+
+    pub(crate) fn serial_tail(&self, key: &StreamKey, count: i32, done: UniquePtr<ffi::SliceCompletion>) {
+        guarded(|| self.serial_tail_with(key, count, Cpp::new(done)));
     }
 
     pub(crate) fn load_snapshot(&self, key: &StreamKey, done: UniquePtr<ffi::SnapshotLoadCompletion>) {

@@ -24,6 +24,7 @@ pub(crate) struct Cql {
     pub(crate) read_desc: String,
     pub(crate) head: String,
     pub(crate) range_ids: String,
+    pub(crate) tail_ids: String,
     pub(crate) snapshot_load: String,
     pub(crate) snapshot_insert: String,
     pub(crate) snapshot_update_older: String,
@@ -55,6 +56,11 @@ impl Cql {
             range_ids: format!(
                 "SELECT event_version, event_id FROM {events} WHERE {PK} AND event_version >= ? AND event_version <= ?"
             ),
+            // The head and the ids of the last events, in one read (for "any" appends).
+            tail_ids: format!(
+                "SELECT stream_version, event_version, event_id FROM {events} WHERE {PK} \
+                 ORDER BY event_version DESC LIMIT ?"
+            ),
             snapshot_load: format!(
                 "SELECT snapshot_data, snapshot_version, snapshot_timestamp, snapshot_metadata FROM {snaps} WHERE {PK}"
             ),
@@ -76,6 +82,7 @@ pub(crate) struct Statements {
     pub(crate) head: PreparedStatement,
     pub(crate) head_serial: PreparedStatement,
     pub(crate) range_serial: PreparedStatement,
+    pub(crate) tail_serial: PreparedStatement,
     pub(crate) snapshot_load: PreparedStatement,
     pub(crate) snapshot_insert: PreparedStatement,
     pub(crate) snapshot_update_older: PreparedStatement,
@@ -120,6 +127,7 @@ impl Statements {
             read_desc: read(prepare(driver, &cql.read_desc).await?),
             head_serial: serial_read(head.clone()),
             range_serial: serial_read(prepare(driver, &cql.range_ids).await?),
+            tail_serial: serial_read(prepare(driver, &cql.tail_ids).await?),
             head,
             read_asc,
             snapshot_load: read(prepare(driver, &cql.snapshot_load).await?),
@@ -172,6 +180,8 @@ mod tests {
         assert_eq!(c.read_asc.matches('?').count(), 5);
         assert!(c.range_ids.starts_with("SELECT event_version, event_id FROM ks1.event_store WHERE"));
         assert_eq!(c.range_ids.matches('?').count(), 5);
+        assert!(c.tail_ids.ends_with("ORDER BY event_version DESC LIMIT ?"), "{}", c.tail_ids);
+        assert_eq!(c.tail_ids.matches('?').count(), 4);
         assert!(c.snapshot_update_older.ends_with("IF snapshot_version < ?"));
         assert_eq!(c.snapshot_insert.matches('?').count(), 7);
     }
