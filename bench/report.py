@@ -194,8 +194,13 @@ def main():
     load_file = os.path.join(os.path.dirname(a.results), "loadavg-start")
     load_start = open(load_file).read().strip() if os.path.exists(load_file) else "?"
     cs = cassandra_settings() if "scylla" in backends else {}
-    commit = sh("git rev-parse --short HEAD")
-    dirty = " (with uncommitted changes)" if sh("git status --porcelain -- src include tools rust") else ""
+    commit_file = os.path.join(os.path.dirname(a.results), "commit")
+    if os.path.exists(commit_file):  # recorded by bench/run when the run started
+        commit, _, state = open(commit_file).read().strip().partition("\n")
+        dirty = " (with uncommitted changes)" if state.strip() == "dirty" else ""
+    else:
+        commit = sh("git rev-parse --short HEAD")
+        dirty = " (with uncommitted changes)" if sh("git status --porcelain -- src include tools rust") else ""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = []
     w = L.append
@@ -267,15 +272,17 @@ def main():
         w(f"## Appends by concurrency: {names[b]}")
         w("")
         w("| in flight | store appends/s | raw appends/s | store / raw | store p50 ms | store p99 ms | raw p99 ms "
-          "| store cpu µs/op | raw cpu µs/op | cpu store / raw | store max in flight | store threads | errors |")
-        w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| store cpu µs/op | raw cpu µs/op | cpu store / raw | cores busy store / raw | store max in flight "
+          "| store threads | errors store / raw |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for c in sorted({k[2] for k in curve if k[0] == b}):
             s, r = curve.get((b, "store", c), []), curve.get((b, "raw", c), [])
-            errs = sum(sum(x["errors"].values()) + x["conflicts"] for x in s + r)
+            errs = "/".join(str(sum(sum(x["errors"].values()) + x["conflicts"] for x in side)) for side in (s, r))
             w(f"| {c} | {fmt(agg(s, 'ops_per_s'), 0)} | {fmt(agg(r, 'ops_per_s'), 0)} "
               f"| {fmt(ratio(agg(s, 'ops_per_s'), agg(r, 'ops_per_s')), 2)} | {fmt(agg(s, 'p50_ms'), 2)} "
               f"| {fmt(agg(s, 'p99_ms'), 2)} | {fmt(agg(r, 'p99_ms'), 2)} | {fmt(agg(s, 'cpu_us_per_op'), 1)} "
               f"| {fmt(agg(r, 'cpu_us_per_op'), 1)} | {fmt(ratio(agg(s, 'cpu_us_per_op'), agg(r, 'cpu_us_per_op')), 2)} "
+              f"| {fmt(agg(s, 'cpu_cores'), 2)} / {fmt(agg(r, 'cpu_cores'), 2)} "
               f"| {max((x['max_in_flight'] for x in s), default=0)} | {max((x['threads'] for x in s), default=0)} | {errs} |")
         runs = [x for k, v in curve.items() if k[0] == b for x in v]
         spread = []
@@ -296,14 +303,15 @@ def main():
     if extra:
         w("## Other mixes (store vs raw)")
         w("")
-        w("| mix | backend | target | ops/s | events/s | p50 ms | p99 ms | cpu µs/op | errors |")
-        w("|---|---|---|---|---|---|---|---|---|")
+        w("| mix | backend | target | ops/s | events/s | p50 ms | p99 ms | cpu µs/op | cores busy | errors |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
         desc = {"mixed": "50% appends, 50% reads of the latest 10 events; 16 in flight",
                 "batch": "10 events (100 B each) per append; 64 in flight"}
         for (label, b, t), v in sorted(extra):
             errs = sum(sum(x["errors"].values()) + x["conflicts"] for x in v)
             w(f"| {desc.get(label, label)} | {b} | {t} | {fmt(agg(v, 'ops_per_s'), 0)} | {fmt(agg(v, 'events_per_s'), 0)} "
-              f"| {fmt(agg(v, 'p50_ms'), 2)} | {fmt(agg(v, 'p99_ms'), 2)} | {fmt(agg(v, 'cpu_us_per_op'), 1)} | {errs} |")
+              f"| {fmt(agg(v, 'p50_ms'), 2)} | {fmt(agg(v, 'p99_ms'), 2)} | {fmt(agg(v, 'cpu_us_per_op'), 1)} "
+              f"| {fmt(agg(v, 'cpu_cores'), 2)} | {errs} |")
         w("")
     if loads:
         any_load = next(iter(loads.values()))

@@ -66,20 +66,26 @@ class JsonValidator {
   }
   bool string() {
     ++p_;  // the opening quote
-    const char* run = p_;  // a run of unescaped bytes, checked as UTF-8 at once
+    const char* run = p_;  // a run of unescaped bytes, checked as UTF-8 at once if not ASCII
+    bool ascii = true;
+    const auto run_ok = [&] {
+      return ascii || is_valid_utf8(std::string_view(run, static_cast<std::size_t>(p_ - run)));
+    };
     while (p_ != end_) {
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') {
-        if (!is_valid_utf8(std::string_view(run, static_cast<std::size_t>(p_ - run)))) return false;
+        if (!run_ok()) return false;
         ++p_;
         return true;
       }
       if (c < 0x20) return false;
       if (c != '\\') {
+        ascii = ascii && c < 0x80;
         ++p_;
         continue;
       }
-      if (!is_valid_utf8(std::string_view(run, static_cast<std::size_t>(p_ - run)))) return false;
+      if (!run_ok()) return false;
+      ascii = true;
       if (++p_ == end_) return false;
       const char e = *p_++;
       if (e == 'u') {
