@@ -23,6 +23,7 @@
 #include <deque>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string_view>
@@ -42,6 +43,9 @@ constexpr std::int32_t kApplicationId = 0x45565354;
 // PRAGMA user_version: the schema revision this code writes and reads.
 constexpr std::int32_t kSchemaVersion = 1;
 // At most this many jobs go into one group commit.
+// A stored version above this is damage (far past any Limits::max_version), and keeps the
+// version arithmetic of an append clear of overflow.
+constexpr std::int64_t kMaxStoredVersion = std::numeric_limits<std::int64_t>::max() / 4;
 constexpr std::size_t kMaxBatch = 512;
 // A group commit stops taking jobs once it holds this many bytes of event and snapshot data.
 constexpr std::size_t kMaxBatchBytes = 16 * 1024 * 1024;
@@ -530,7 +534,7 @@ class SqliteCursor final : public EventCursor {
       while (q.step("read")) {
         RecordedEvent event = decode_event(*shared_, stream_, q.get());
         // Versions are contiguous: a hole or a repeat is a damaged file, not a short read.
-        if (!page.empty() || forward) {
+        if (!page.empty() || forward || continued_) {
           const std::int64_t expected = page.empty() ? next_ : page.back().version + (forward ? 1 : -1);
           if (event.version != expected)
             throw shared_->corrupt(stream_, "is missing version " + std::to_string(expected) +
@@ -540,7 +544,10 @@ class SqliteCursor final : public EventCursor {
       }
     }
     if (page.size() < want) done_ = true;
-    if (!page.empty()) next_ = page.back().version + (forward ? 1 : -1);
+    if (!page.empty()) {
+      next_ = page.back().version + (forward ? 1 : -1);
+      continued_ = true;  // from now on a page must start exactly at next_, backward too
+    }
     remaining_ -= page.size();
     return page;
   }
@@ -551,6 +558,7 @@ class SqliteCursor final : public EventCursor {
   std::string aggregate_id_;
   std::optional<Error> error_;
   std::int64_t next_ = 1;
+  bool continued_ = false;
   std::uint64_t remaining_ = 0;
   bool done_ = false;
 };
@@ -727,7 +735,10 @@ class SqliteStore final : public Store {
     Bound q(c, kHead);
     q.stream(stream, aggregate_id);
     if (!q.step(what)) return 0;
-    return sqlite3_column_int64(q.get(), 0);
+    const std::int64_t head = sqlite3_column_int64(q.get(), 0);
+    if (sqlite3_column_type(q.get(), 0) != SQLITE_INTEGER || head < 1 || head > kMaxStoredVersion)
+      throw Error(ErrorCode::kCorruption, "stream " + to_string(stream) + " has a damaged event_version");
+    return head;
   }
 
   // A damaged snapshot row is skipped with a warning (the contract: a snapshot that fails to
@@ -899,7 +910,12 @@ class SqliteStore final : public Store {
   Result<AppendResult> append(Connection& c, const AppendJob& job) {
     const Limits& limits = shared_->limits;
     const std::string aggregate_id = job.stream.aggregate_id.to_string();
-    const std::int64_t head = head_of(c, job.stream, aggregate_id, "read head");
+    std::int64_t head = 0;
+    try {
+      head = head_of(c, job.stream, aggregate_id, "read head");
+    } catch (const Error& e) {
+      return e;
+    }
     const auto count = static_cast<std::int64_t>(job.events.size());
     const std::int64_t at = job.expected.is_any() ? head : job.expected.version();
     // A retry of an append that already landed returns its original result.

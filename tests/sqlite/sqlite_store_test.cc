@@ -396,6 +396,31 @@ TEST(SqliteStore, MalformedRowsAreCorruption) {
   es::ReadOptions backward;
   backward.direction = es::Direction::kBackward;
   EXPECT_EQ(error_of([&] { store->read_all(holed, backward); }).code(), es::ErrorCode::kCorruption);
+  // Found by fuzz_sqlite_rows: a hole between two backward pages of one event each.
+  const es::StreamId gapped = stream_of();
+  for (int v : {2, 4}) {
+    raw.exec("INSERT INTO event_store VALUES ('sales', " + sql_quote(gapped.aggregate_id.to_string()) + ", 'Order', " +
+             std::to_string(v) + ", " + sql_quote(es::Uuid::random().to_string()) + ", 'Created', NULL, 0, NULL)");
+  }
+  backward.page_size = 1;
+  EXPECT_EQ(error_of([&] { store->read_all(gapped, backward); }).code(), es::ErrorCode::kCorruption);
+}
+
+// Found by fuzz_sqlite_rows: a version that is not an integer, or one so large that version
+// arithmetic would overflow, is corruption for head and append alike, not an internal error.
+TEST(SqliteStore, DamagedVersionIsCorruption) {
+  TempDir dir;
+  auto store = open(dir.file());
+  Raw raw(dir.file());
+  for (const std::string version : {"'seven'", "9223372036854775807"}) {
+    const es::StreamId stream = stream_of();
+    raw.exec("INSERT INTO event_store VALUES ('sales', " + sql_quote(stream.aggregate_id.to_string()) +
+             ", 'Order', " + version + ", " + sql_quote(es::Uuid::random().to_string()) + ", 'Created', NULL, 0, NULL)");
+    EXPECT_EQ(error_of([&] { store->head(stream); }).code(), es::ErrorCode::kCorruption) << version;
+    EXPECT_EQ(error_of([&] { store->append(stream, es::ExpectedVersion::any(), {event("Created")}); }).code(),
+              es::ErrorCode::kCorruption)
+        << version;
+  }
 }
 
 // A damaged snapshot row is skipped with a warning (replay from the start), and a later save
