@@ -25,6 +25,9 @@ void check_identifier(std::string_view what, std::string_view value, const Limit
 // a NUL byte followed by anything.
 class JsonValidator {
  public:
+  // Deeper nesting is refused: SQLite's json_valid, which reads it back, stops at 2000 levels.
+  static constexpr std::size_t kMaxJsonDepth = 512;
+
   explicit JsonValidator(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
 
   // True if the whole text is one JSON value; `first` receives its first character.
@@ -144,6 +147,7 @@ class JsonValidator {
       // One value.
       switch (*p_) {
         case '{':
+          if (stack.size() >= kMaxJsonDepth) return false;
           ++p_;
           skip_ws();
           if (p_ != end_ && *p_ == '}') {
@@ -154,6 +158,7 @@ class JsonValidator {
           if (!key()) return false;
           continue;
         case '[':
+          if (stack.size() >= kMaxJsonDepth) return false;
           ++p_;
           skip_ws();
           if (p_ != end_ && *p_ == ']') {
@@ -222,7 +227,8 @@ bool identifier_ok(std::string_view value, const Limits& limits) {
 // Throws invalid_argument naming `what` unless `text` is JSON (an object when `object_only`).
 void check_json(std::string_view what, const std::string& text, bool object_only) {
   char first = 0;
-  if (!JsonValidator(text).valid(first)) throw Error::invalid(std::string(what) + " is not valid JSON");
+  if (!JsonValidator(text).valid(first)) throw Error::invalid(std::string(what) + " is not valid JSON (or nests deeper than " +
+                         std::to_string(JsonValidator::kMaxJsonDepth) + " levels)");
   if (object_only && first != '{') throw Error::invalid(std::string(what) + " must be a JSON object");
 }
 

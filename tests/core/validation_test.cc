@@ -109,6 +109,20 @@ TEST(PrepareAppend, RejectsBadInputNamingTheProblem) {
   EXPECT_NE(message_of(s, ExpectedVersion::exact(-7), {event()}).find("-7"), std::string::npos);
 }
 
+// Found by fuzz_prepare_append: data nested past SQLite's json_valid depth (2000) was accepted,
+// and the stream then read back as corrupt. 512 levels pass; 513 are refused.
+TEST(PrepareAppend, RefusesJsonNestedDeeperThan512Levels) {
+  const StreamId s = good_stream();
+  std::vector<EventData> deep_ok{event("E", std::string(512, '[') + std::string(512, ']'))};
+  EXPECT_NO_THROW(prepare_append(s, ExpectedVersion::any(), deep_ok, Limits{}));
+  EXPECT_NE(message_of(s, ExpectedVersion::any(), {event("E", std::string(513, '[') + std::string(513, ']'))})
+                .find("deeper than 512"),
+            std::string::npos);
+  EXPECT_NE(message_of(s, ExpectedVersion::any(), {event("E", std::string(2001, '[') + std::string(2001, ']'))})
+                .find("deeper than 512"),
+            std::string::npos);
+}
+
 TEST(PrepareAppend, ChecksTheByteLimitsExactly) {
   Limits limits;
   limits.max_event_bytes = 10;
