@@ -58,9 +58,11 @@ test-sanitize: deps
 	  ctest --test-dir $(ASAN_BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 900 -E "^package\\."
 
 reliability: build
+	@scripts/install-deps --cluster --fuzz
 	@BUILD_DIR=$(BUILD_DIR) scripts/reliability all
 
 fuzz:
+	@scripts/install-deps --fuzz
 	@BUILD_DIR=$(BUILD_DIR) scripts/reliability fuzz
 
 # ---- Benchmarks (docs/BENCHMARKS.md) ---------------------------------------------------------
