@@ -41,9 +41,10 @@ class Writer {
           failures_ = 0;
         } catch (const std::exception&) {
           ++stats_.head_errors;
-          known_[s].reset();
           back_off();
-          continue;
+          // Append anyway, at the last version seen: the append's own outcome is what is
+          // checked (with a quorum down, it must be a clear unavailable error).
+          if (!known_[s]) known_[s] = 0;
         }
       }
       if (config_.ops && started_.fetch_add(1) >= *config_.ops) break;
