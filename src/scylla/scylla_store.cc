@@ -90,20 +90,6 @@ class VoidDone final : public bridge::VoidCompletion {
   OnError on_error_;
 };
 
-class AppendDone final : public bridge::AppendCompletion {
- public:
-  using OnValue = std::function<void(bridge::AppendOutcome)>;
-  AppendDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_outcome(bridge::AppendOutcome outcome) noexcept override {
-    guarded([&] { on_value_(std::move(outcome)); });
-  }
-  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
-
- private:
-  OnValue on_value_;
-  OnError on_error_;
-};
-
 class SliceDone final : public bridge::SliceCompletion {
  public:
   using OnValue = std::function<void(bridge::StreamSlice)>;
@@ -356,6 +342,7 @@ class ScyllaCursor final : public EventCursor {
 
 // One append, from validation to its answer; may take several round trips (see the header).
 class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
+  friend class BatchDone;
  public:
   AppendOperation(std::shared_ptr<Connection> connection, StreamId stream, ExpectedVersion expected,
                   std::vector<EventData> events, EventStore::AppendCallback callback)
@@ -415,33 +402,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
 
   // One conditional batch appending after version `at`, requiring `condition` of the static
   // stream_version column.
-  void attempt(std::int64_t at, StaticCondition condition) {
-    if (at + count() > connection_->limits.max_version)
-      return finish(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
-                                   std::to_string(connection_->limits.max_version)));
-    rust::Vec<bridge::EventRow> rows;
-    rows.reserve(events_.size());
-    for (std::size_t i = 0; i < events_.size(); ++i) {
-      const EventData& e = events_[i];
-      bridge::EventRow row{};
-      row.version = static_cast<std::int32_t>(at + 1 + static_cast<std::int64_t>(i));
-      std::copy(e.event_id->bytes().begin(), e.event_id->bytes().end(), row.event_id.begin());
-      row.event_type = e.event_type;
-      row.has_data = e.data.has_value();
-      if (e.data) row.data = *e.data;
-      row.has_metadata = e.metadata.has_value();
-      if (e.metadata) row.metadata = *e.metadata;
-      row.timestamp_ms = e.timestamp->time_since_epoch().count();
-      rows.push_back(std::move(row));
-    }
-    auto self = shared_from_this();
-    connection_->session->append_batch(
-        key_, condition.has_value, condition.value,
-        static_cast<std::int32_t>(at + count()), std::move(rows),
-        done<AppendDone>(
-            [self, at, condition](bridge::AppendOutcome outcome) { self->on_outcome(at, condition, outcome); },
-            [self, at](const bridge::BridgeError& e) { self->on_error(at, e); }));
-  }
+  void attempt(std::int64_t at, StaticCondition condition);
 
   void on_outcome(std::int64_t at, StaticCondition condition, const bridge::AppendOutcome& outcome) {
     if (outcome.applied) return finish(make_append_result(at + 1, events_));
@@ -531,6 +492,51 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   int any_attempts_ = 0;
   int unapplied_retries_ = 0;
 };
+
+// The completion of an append's batch: calls straight back into its operation (no
+// std::function per request: this is the hot path).
+class BatchDone final : public bridge::AppendCompletion {
+ public:
+  BatchDone(std::shared_ptr<AppendOperation> operation, std::int64_t at, StaticCondition condition)
+      : operation_(std::move(operation)), at_(at), condition_(condition) {}
+  void on_outcome(bridge::AppendOutcome outcome) noexcept override {
+    guarded([&] { operation_->on_outcome(at_, condition_, outcome); });
+  }
+  void on_error(const bridge::BridgeError& error) noexcept override {
+    guarded([&] { operation_->on_error(at_, error); });
+  }
+
+ private:
+  std::shared_ptr<AppendOperation> operation_;
+  std::int64_t at_;
+  StaticCondition condition_;
+};
+
+void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
+  if (at + count() > connection_->limits.max_version)
+    return finish(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
+                                 std::to_string(connection_->limits.max_version)));
+  rust::Vec<bridge::EventRow> rows;
+  rows.reserve(events_.size());
+  for (std::size_t i = 0; i < events_.size(); ++i) {
+    const EventData& e = events_[i];
+    bridge::EventRow row{};
+    row.version = static_cast<std::int32_t>(at + 1 + static_cast<std::int64_t>(i));
+    std::copy(e.event_id->bytes().begin(), e.event_id->bytes().end(), row.event_id.begin());
+    row.event_type = e.event_type;
+    row.has_data = e.data.has_value();
+    if (e.data) row.data = *e.data;
+    row.has_metadata = e.metadata.has_value();
+    if (e.metadata) row.metadata = *e.metadata;
+    row.timestamp_ms = e.timestamp->time_since_epoch().count();
+    rows.push_back(std::move(row));
+  }
+  auto self = shared_from_this();
+  connection_->session->append_batch(
+      key_, condition.has_value, condition.value,
+      static_cast<std::int32_t>(at + count()), std::move(rows),
+      std::make_unique<BatchDone>(std::move(self), at, condition));
+}
 
 class ScyllaStore final : public Store {
  public:
