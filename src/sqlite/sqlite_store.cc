@@ -283,45 +283,37 @@ class Connection {
     if (rc != SQLITE_OK) throw error(rc, what);
   }
 
-  // The three integers of the first row of a query.
+  // The three integers of the first row of a query (zeros when it has none).
   std::array<std::int64_t, 3> query_ints(const char* sql, std::string_view what) {
-    sqlite3_stmt* s = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql, -1, &s, nullptr);
-    if (rc != SQLITE_OK) {
-      sqlite3_finalize(s);
-      throw error(rc, what);
-    }
-    rc = sqlite3_step(s);
     std::array<std::int64_t, 3> values{};
-    if (rc == SQLITE_ROW) {
+    first_row(sql, what, [&values](sqlite3_stmt* s) {
       for (int i = 0; i < 3; ++i) values[static_cast<std::size_t>(i)] = sqlite3_column_int64(s, i);
-    } else if (rc != SQLITE_DONE) {
-      Error e = error(rc, what);
-      sqlite3_finalize(s);
-      throw e;
-    }
-    sqlite3_finalize(s);
+    });
     return values;
   }
 
+  // The text of the first row's first column (empty when there is none).
   std::string query_text(const char* sql, std::string_view what) {
+    std::string value;
+    first_row(sql, what, [&value](sqlite3_stmt* s) {
+      if (const unsigned char* text = sqlite3_column_text(s, 0)) value = reinterpret_cast<const char*>(text);
+    });
+    return value;
+  }
+
+  // Runs an unprepared query and hands its first row, if any, to `read`.
+  template <class Read>
+  void first_row(const char* sql, std::string_view what, Read&& read) {
     sqlite3_stmt* s = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql, -1, &s, nullptr);
-    if (rc != SQLITE_OK) {
-      sqlite3_finalize(s);
-      throw error(rc, what);
-    }
-    rc = sqlite3_step(s);
-    std::string value;
-    if (rc == SQLITE_ROW) {
-      if (const unsigned char* text = sqlite3_column_text(s, 0)) value = reinterpret_cast<const char*>(text);
-    } else if (rc != SQLITE_DONE) {
+    if (rc == SQLITE_OK) rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) read(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
       Error e = error(rc, what);
       sqlite3_finalize(s);
       throw e;
     }
     sqlite3_finalize(s);
-    return value;
   }
 
   // A cached prepared statement, reset and with its bindings cleared.

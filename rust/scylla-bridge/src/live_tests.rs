@@ -360,7 +360,7 @@ fn live_raw_results_and_routing() {
             for (exp, row) in [(expected, e.clone()), (expected, e.clone())] {
                 let values = vec![
                     crate::ops::test_values_head(v, &k, exp),
-                    crate::ops::test_values_row(&k, &row),
+                    crate::ops::row_values(&k, &row),
                 ];
                 let res = core.driver.batch(&batch, values).await.unwrap();
                 coordinators.push(res.request_coordinator().node().address);
@@ -387,7 +387,7 @@ fn live_raw_results_and_routing() {
         let mut seen = Vec::new();
         for _ in 0..12 {
             let e1 = ev(1);
-            let values = vec![crate::ops::test_values_head(1, &k, Some(7)), crate::ops::test_values_row(&k, &e1)];
+            let values = vec![crate::ops::test_values_head(1, &k, Some(7)), crate::ops::row_values(&k, &e1)];
             let res = core.driver.batch(&plain, values).await.unwrap();
             seen.push(res.request_coordinator().node().address);
         }

@@ -154,17 +154,7 @@ impl Core {
         let mut values = Vec::with_capacity(rows.len() + 1);
         values.push(AppendValues::Head((new_head, bc, id, at, expected)));
         for r in &rows {
-            values.push(AppendValues::Row((
-                bc,
-                id,
-                at,
-                r.version,
-                Uuid::from_bytes(r.event_id),
-                &r.event_type,
-                opt_str(r.has_data, &r.data),
-                opt_str(r.has_metadata, &r.metadata),
-                CqlTimestamp(r.timestamp_ms),
-            )));
+            values.push(row_values(&key, r));
         }
         let result = self.driver.batch(&batch, values).await.map_err(|e| from_execution("append", &e, Effect::Write))?;
         let view = decode_cas_result(result).map_err(undecodable)?;
@@ -371,8 +361,8 @@ pub(crate) fn test_values_head(new_head: i32, key: &StreamKey, expected: Option<
     AppendValues::Head((new_head, bc, id, at, expected))
 }
 
-#[cfg(test)]
-pub(crate) fn test_values_row<'a>(key: &'a StreamKey, r: &'a EventRow) -> AppendValues<'a> {
+/// The bound values of one event's INSERT in the append batch.
+pub(crate) fn row_values<'a>(key: &'a StreamKey, r: &'a EventRow) -> AppendValues<'a> {
     let (bc, id, at) = pk(key);
     AppendValues::Row((
         bc,
