@@ -31,6 +31,14 @@ pub struct Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        // Dropped during process exit (a session held by a static object) after tokio's
+        // thread-local state is gone: nothing can be entered or shut down any more, and the
+        // operating system reclaims it all. Leak instead of aborting the process.
+        if matches!(Handle::try_current(), Err(e) if e.is_thread_local_destroyed()) {
+            std::mem::forget(self.core.take());
+            std::mem::forget(self.runtime.take());
+            return;
+        }
         // Release our reference to the driver inside the runtime context,
         // then stop the runtime (which drops the tasks still holding one).
         if let Some(core) = self.core.take() {
