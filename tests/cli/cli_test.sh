@@ -195,6 +195,25 @@ printf '%s\n' '{"event_type":"A","event_id":"x"}' >"$TMP/bad4.jsonl"
 bad "events file with a bad event_id" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/bad4.jsonl"
 printf '\n\n' >"$TMP/empty.jsonl"
 bad "empty events file" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/empty.jsonl"
+# Found with fuzz/fuzz_cli_lines and its seeds (docs/RELIABILITY.md): a NUL byte ended the line
+# for the JSON parser, so what followed it was dropped silently;
+printf '{"event_type":"A"}\000{"event_type":"B"}\n' >"$TMP/nul.jsonl"
+bad "events file line with a NUL byte" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/nul.jsonl"
+expect_contains "events file line 1: not valid JSON" "$ERR" "a NUL byte is not JSON"
+# a line nested a million levels deep crashed the CLI (stack overflow, exit 139);
+{ printf '{"event_type":"A","event_data":'; head -c 1000000 /dev/zero | tr '\0' '['
+  head -c 1000000 /dev/zero | tr '\0' ']'; printf '}\n'; } >"$TMP/deep.jsonl"
+bad "events file line nested a million levels deep" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/deep.jsonl"
+expect_contains "events file line 1: JSON nested deeper than 512 levels" "$ERR" "deep nesting message"
+# and what only the library refuses (repeated ids, data nested deeper than 512 levels, too many
+# events, a version past the maximum) was refused after the store was opened: a new file stayed.
+printf '%s\n' '{"event_type":"A","event_id":"11111111-2222-4333-8444-555555555557"}' \
+  '{"event_type":"B","event_id":"11111111-2222-4333-8444-555555555557"}' >"$TMP/dupids.jsonl"
+bad "events file with a repeated event id" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/dupids.jsonl"
+expect_contains "repeats the event id" "$ERR" "repeated event id message"
+bad "--data nested 513 levels deep" --store "$NEW" append "${S[@]}" --expected-version any --event X \
+  --data "$(head -c 513 /dev/zero | tr '\0' '[')$(head -c 513 /dev/zero | tr '\0' ']')"
+bad "an append past the maximum version" --store "$NEW" append "${S[@]}" --expected-version 2147483647 --event X
 bad "read --from 0" --store "$NEW" read "${S[@]}" --from 0
 bad "read --limit -1" --store "$NEW" read "${S[@]}" --limit -1
 bad "read --page-size 0" --store "$NEW" read "${S[@]}" --page-size 0
@@ -213,6 +232,7 @@ bad "bad --datacenter" --store "scylla://h1" schema apply --datacenter dc1
 for i in $(seq 1 1001); do echo '{"event_type":"E"}'; done >"$TMP/toomany.jsonl"
 run --store "$DB" append "${S[@]}" --expected-version any --events-file "$TMP/toomany.jsonl"
 expect_error 2 "over the events-per-append limit"
+bad "over the events-per-append limit, new store" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/toomany.jsonl"
 run --store "$DB" head "${S[@]}"
 expect_out 6 "nothing written on invalid input"
 

@@ -1,12 +1,9 @@
 // append, read, head and snapshot show.
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iostream>
 #include <limits>
 
 #include "cli.h"
+#include "event_lines.h"
 
 namespace eventstore_cli {
 namespace {
@@ -37,58 +34,6 @@ EventData from_flags(const AppendEvent& e, std::size_t index) {
   return event;
 }
 
-// One line of --events-file. Besides the four event keys, the other keys that `read` prints
-// are accepted and ignored, so `read | append --events-file -` copies a stream.
-EventData from_line(const std::string& line, std::size_t number) {
-  const std::string where = "events file line " + std::to_string(number);
-  const nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
-  if (value.is_discarded()) throw UsageError(where + ": not valid JSON");
-  if (!value.is_object()) throw UsageError(where + ": not a JSON object");
-  EventData event;
-  for (const auto& [key, field] : value.items()) {
-    if (key == "event_type") {
-      if (!field.is_string() || field.get<std::string>().empty())
-        throw UsageError(where + ": event_type must be a non-empty string");
-      event.event_type = field.get<std::string>();
-    } else if (key == "event_data") {
-      if (!field.is_null()) event.data = field.dump();
-    } else if (key == "event_metadata") {
-      if (field.is_null()) continue;
-      if (!field.is_object()) throw UsageError(where + ": event_metadata must be a JSON object or null");
-      event.metadata = field.dump();
-    } else if (key == "event_id") {
-      if (field.is_null()) continue;
-      if (!field.is_string()) throw UsageError(where + ": event_id must be a UUID string");
-      event.event_id = parse_uuid(field.get<std::string>(), where + ": event_id");
-      if (event.event_id->is_nil()) throw UsageError(where + ": event_id must not be the nil UUID");
-    } else if (key != "bounded_context" && key != "aggregate_type" && key != "aggregate_id" &&
-               key != "event_version" && key != "event_timestamp") {
-      throw UsageError(where + ": unknown key '" + key +
-                       "' (expected event_type, event_data, event_metadata, event_id)");
-    }
-  }
-  if (event.event_type.empty()) throw UsageError(where + ": event_type is missing");
-  return event;
-}
-
-std::vector<EventData> read_events_file(const std::string& path) {
-  std::ifstream file;
-  std::istream* in = &std::cin;
-  if (path != "-") {
-    file.open(path);
-    if (!file) throw UsageError("cannot open events file " + path + ": " + std::strerror(errno));
-    in = &file;
-  }
-  std::vector<EventData> events;
-  std::string line;
-  for (std::size_t number = 1; std::getline(*in, line); ++number) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
-    events.push_back(from_line(line, number));
-  }
-  if (in->bad()) throw UsageError("cannot read events file " + path);
-  return events;
-}
-
 }  // namespace
 
 int run_append(const std::string& uri, const AppendArgs& args) {
@@ -104,6 +49,8 @@ int run_append(const std::string& uri, const AppendArgs& args) {
     for (std::size_t i = 0; i < args.events.size(); ++i) events.push_back(from_flags(args.events[i], i));
   }
   if (events.empty()) throw UsageError("append needs at least one --event TYPE (or --events-file FILE)");
+  // What the store would refuse is refused before it is opened: bad input writes nothing.
+  check_append(stream, expected, events);
 
   const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
   eventstore::AppendResult result;
