@@ -171,6 +171,24 @@ pub(crate) fn new_session_kind(e: &NewSessionError) -> ErrorKind {
     }
 }
 
+/// A hint appended to a connect failure whose driver message does not name its cause, or
+/// names it in OpenSSL's words only (found by `scripts/reliability auth`): a node that
+/// requires client TLS resets a plaintext connection at its first request ("Request: OPTIONS
+/// ... Connection reset by peer"), and a handshake that cannot verify the node's certificate
+/// says "certificate verify failed". Empty when there is nothing to add.
+pub(crate) fn connect_hint(message: &str, tls: bool) -> &'static str {
+    if tls {
+        if message.contains("certificate verify failed") {
+            return " (TLS: the node's certificate is not signed by a CA in ca_file / SCYLLA_CA_FILE, or does not name the host)";
+        }
+    } else if message.contains("Request: OPTIONS")
+        && (message.contains("Connection reset by peer") || message.contains("Connection broken"))
+    {
+        return " (the node closed the connection at once: if the cluster requires client TLS, give ca_file= or SCYLLA_CA_FILE)";
+    }
+    ""
+}
+
 /// Removes every occurrence of `secret` from `message` (defence in depth: no
 /// driver error is known to echo the password).
 pub(crate) fn redact(message: String, secret: &str) -> String {
@@ -218,6 +236,29 @@ mod tests {
         assert_eq!(execution_kind(&ExecutionError::EmptyPlan, Effect::Write), ErrorKind::Unavailable);
         let e = ExecutionError::LastAttemptError(RequestAttemptError::UnableToAllocStreamId);
         assert_eq!(execution_kind(&e, Effect::Write), ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn connect_hints_name_tls() {
+        // The driver's messages as scripts/reliability auth saw them (Cassandra 5.0, driver 1.x).
+        let plaintext = "connect: Failed to perform initial cluster metadata fetch: Control connection pool error: \
+            The pool is broken; Last connection failed with: Failed to perform a connection setup request. Request: \
+            OPTIONS, reason: Connection broken, reason: Failed to deserialize frame: Failed to read the frame header: \
+            Connection reset by peer (os error 104)";
+        assert!(connect_hint(plaintext, false).contains("requires client TLS"));
+        assert_eq!(connect_hint(plaintext, true), "");
+        let untrusted = "connect: Failed to perform initial cluster metadata fetch: Control connection pool error: \
+            The pool is broken; Last connection failed with: error:0A000086:SSL routines:\
+            tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:";
+        assert!(connect_hint(untrusted, true).contains("not signed by a CA in ca_file"));
+        assert_eq!(connect_hint(untrusted, false), "");
+        let refused = "connect: Failed to perform initial cluster metadata fetch: Control connection pool error: \
+            The pool is broken; Last connection failed with: Connection refused (os error 111)";
+        assert_eq!(connect_hint(refused, false), "");
+        assert_eq!(connect_hint(refused, true), "");
+        let bad_password = "connect: ... Request: AUTH_RESPONSE, reason: Database returned an error: \
+            Authentication failed - bad credentials";
+        assert_eq!(connect_hint(bad_password, true), "");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use scylla::response::PagingState;
 use tokio::runtime::Handle;
 
 use crate::config::{base_policy, resolve, session_builder};
-use crate::errors::{err, internal, invalid, new_session_kind, redact};
+use crate::errors::{connect_hint, err, internal, invalid, new_session_kind, redact};
 use crate::ffi::{
     self, AppendOutcome, ErrorKind, EventRow, SessionConfig, Snapshot, SnapshotLoad, SnapshotSaveOutcome,
     StreamKey, StreamSlice,
@@ -100,6 +100,7 @@ impl Session {
             };
             let handle = runtime.handle();
             let password = config.password.clone();
+            let tls = config.tls_enabled;
             // Bounds connect even if the driver's own timeouts never fire.
             let limit = resolved.connect_timeout * 3 + resolved.request_timeout * 2;
             let task_handle = handle.clone();
@@ -117,7 +118,9 @@ impl Session {
                         return;
                     }
                     Ok(Ok(Err(e))) => {
-                        Err(err(new_session_kind(&e), redact(format!("connect: {e}"), &password)))
+                        let message = format!("connect: {e}");
+                        let hint = connect_hint(&message, tls);
+                        Err(err(new_session_kind(&e), redact(message + hint, &password)))
                     }
                     Ok(Err(_)) => Err(err(ErrorKind::Unavailable, format!("connect: no answer within {limit:?}"))),
                     Err(p) => Err(panic_error(p)),
