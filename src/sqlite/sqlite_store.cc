@@ -42,15 +42,19 @@ namespace {
 constexpr std::int32_t kApplicationId = 0x45565354;
 // PRAGMA user_version: the schema revision this code writes and reads.
 constexpr std::int32_t kSchemaVersion = 1;
-// At most this many jobs go into one group commit.
 // A stored version above this is damage (far past any Limits::max_version), and keeps the
 // version arithmetic of an append clear of overflow.
 constexpr std::int64_t kMaxStoredVersion = std::numeric_limits<std::int64_t>::max() / 4;
+// At most this many jobs go into one group commit.
 constexpr std::size_t kMaxBatch = 512;
 // A group commit stops taking jobs once it holds this many bytes of event and snapshot data.
 constexpr std::size_t kMaxBatchBytes = 16 * 1024 * 1024;
 // Idle read connections kept open.
 constexpr std::size_t kMaxIdleReaders = 8;
+// The checkpoint thread is asked to work each time the WAL grows by this many pages (SQLite's
+// own automatic checkpoint threshold); past kWalPagesLimit the writer checkpoints itself.
+constexpr int kCheckpointPages = 1000;
+constexpr int kWalPagesLimit = 8 * kCheckpointPages;
 
 constexpr sqlite3_destructor_type kStatic = nullptr;  // SQLITE_STATIC without its cast
 
@@ -558,6 +562,90 @@ class SqliteCursor final : public EventCursor {
 // ---------------------------------------------------------------------------------------------
 // Writes
 
+// Copies the WAL back into the database file on its own thread and connection, so that the
+// writer never waits for a checkpoint's writes and fsyncs (the SQLite WAL documentation,
+// sqlite.org/wal.html, section "Application-Initiated Checkpoints", suggests this). The
+// writer's connection has automatic checkpoints off and calls on_commit after each commit.
+class Checkpointer {
+ public:
+  explicit Checkpointer(const SqliteOptions& options)
+      : connection_(options, /*create=*/false) {
+    // A connection checkpoints only once it has read the file and found it in WAL mode.
+    connection_.query_text("PRAGMA journal_mode", "open the checkpoint connection");
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // Installs the hook on the writer's connection.
+  void watch(sqlite3* writer) {
+    sqlite3_wal_autocheckpoint(writer, 0);
+    sqlite3_wal_hook(writer, &Checkpointer::on_commit, this);
+  }
+
+ private:
+  // Called on the writer's thread; `pages` is the WAL's length, which restarts from zero once
+  // a checkpoint has copied all of it.
+  static int on_commit(void* self, sqlite3* writer, const char*, int pages) {
+    auto* c = static_cast<Checkpointer*>(self);
+    if (pages < c->last_pages_) c->next_request_at_ = kCheckpointPages;
+    c->last_pages_ = pages;
+    if (pages >= kWalPagesLimit) {
+      // The log restarts only after a checkpoint that no commit overtook, which under a steady
+      // stream of commits only the writer can run: it waits for the checkpoint thread's run to
+      // end, then copies the rest itself (SQLite's automatic checkpoint would copy all of it).
+      std::lock_guard run(c->run_mutex_);
+      sqlite3_wal_checkpoint_v2(writer, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (pages >= c->next_request_at_) {
+      c->next_request_at_ = pages + kCheckpointPages;
+      {
+        std::lock_guard lock(c->mutex_);
+        c->due_ = true;
+      }
+      c->wake_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void loop() {
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return due_ || stopping_; });
+        if (stopping_) return;
+        due_ = false;
+      }
+      // PASSIVE: copies what it can without waiting for readers or the writer. BUSY means
+      // another connection is checkpointing: that one does the work.
+      int rc;
+      {
+        std::lock_guard run(run_mutex_);
+        rc = sqlite3_wal_checkpoint_v2(connection_.db(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      }
+      if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+        log(LogLevel::kWarning, std::string(connection_.error(rc, "checkpoint").what()));
+    }
+  }
+
+  Connection connection_;
+  int last_pages_ = 0;                      // writer thread only
+  int next_request_at_ = kCheckpointPages;  // writer thread only
+  std::mutex run_mutex_;                    // held while checkpointing
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool due_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 struct AppendJob {
   StreamId stream;
   ExpectedVersion expected;
@@ -592,6 +680,8 @@ class SqliteStore final : public Store {
     shared_->limits = limits;
     writer_ = std::make_unique<Connection>(shared_->options, /*create=*/true);
     open_schema();
+    checkpointer_ = std::make_unique<Checkpointer>(shared_->options);
+    checkpointer_->watch(writer_->db());
     thread_ = std::thread([this] { writer_loop(); });
   }
 
@@ -837,7 +927,7 @@ class SqliteStore final : public Store {
     return JobResult(std::in_place_index<1>, error);
   }
 
-  // One transaction, one savepoint per job; fills `results` (one per job).
+  // One transaction, one savepoint per job (none for a lone job); fills `results` (one per job).
   void commit_batch(std::vector<Job>& batch, std::vector<JobResult>& results) {
     Connection& c = *writer_;
     results.clear();
@@ -847,13 +937,20 @@ class SqliteStore final : public Store {
       for (const Job& job : batch) results.push_back(failure_for(job, e));
       return;
     }
+    // A lone job needs no savepoint: if it fails, the whole transaction is rolled back instead.
+    const bool lone = batch.size() == 1;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       try {
-        c.run(kSavepoint, "savepoint");
+        if (!lone) c.run(kSavepoint, "savepoint");
         JobResult result = std::visit([this, &c](auto& job) { return run_job(c, job); }, batch[i]);
         const bool failed = std::visit([](const auto& r) { return !r.ok(); }, result);
+        if (lone && failed) {
+          c.run(kRollback, "roll back a failed append");
+          results.push_back(std::move(result));
+          return;
+        }
         if (failed) c.run(kRollbackTo, "roll back a failed append");
-        c.run(kRelease, "release savepoint");
+        if (!lone) c.run(kRelease, "release savepoint");
         results.push_back(std::move(result));
       } catch (const Error& e) {
         if (sqlite3_get_autocommit(c.db())) {
@@ -864,8 +961,9 @@ class SqliteStore final : public Store {
           for (const Job& job : batch) results.push_back(failure_for(job, lost));
           return;
         }
-        sqlite3_exec(c.db(), "ROLLBACK TO job; RELEASE job", nullptr, nullptr, nullptr);
+        sqlite3_exec(c.db(), lone ? "ROLLBACK" : "ROLLBACK TO job; RELEASE job", nullptr, nullptr, nullptr);
         results.push_back(failure_for(batch[i], e));
+        if (lone) return;
       }
     }
     const int rc = sqlite3_step(c.statement(kCommit));
@@ -974,6 +1072,7 @@ class SqliteStore final : public Store {
 
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // destroyed before writer_
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;

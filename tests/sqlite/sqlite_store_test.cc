@@ -493,6 +493,38 @@ TEST(SqliteStore, ManyInFlightAppendsFromOneThread) {
   }
 }
 
+// Checkpoints run on their own thread: with ~3,000 pages in the log, well under the 8,000 at
+// which the writer would checkpoint itself, the database file grows while the store is open.
+// And the log stays bounded under continuous writes: the writer checkpoints itself past 8,000
+// pages; without that the log would hold all of the ~24,000 pages written here.
+TEST(SqliteStore, CheckpointsRunBesideTheWriterAndBoundTheLog) {
+  TempDir dir;
+  auto store = open(dir.file());
+  const std::string page_of_data = R"({"pad":")" + std::string(3500, 'x') + R"("})";
+  const es::StreamId stream = stream_of();
+  constexpr int kEventsPerAppend = 10;  // about 20 pages: each event takes a page and an overflow page
+  std::uintmax_t largest_log = 0;
+  int appended = 0;
+  auto append_until = [&](int appends) {
+    for (; appended < appends; ++appended) {
+      std::vector<es::EventData> events(kEventsPerAppend, event("Padded", page_of_data));
+      store->append(stream, es::ExpectedVersion::exact(appended * kEventsPerAppend), std::move(events));
+      std::error_code ignored;
+      largest_log = std::max(largest_log, fs::file_size(dir.file() + "-wal", ignored) + 0);
+    }
+  };
+  append_until(150);
+  std::uintmax_t database = 0;
+  for (int waited_ms = 0; waited_ms < 10000 && database < 1000 * 4096; waited_ms += 20) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    database = fs::file_size(dir.file());
+  }
+  EXPECT_GE(database, 1000u * 4096) << "no checkpoint copied the log into the database while the store was open";
+  append_until(1200);
+  EXPECT_LE(largest_log, 8100u * (4096 + 24)) << "the WAL grew past the limit";
+  EXPECT_EQ(store->head(stream), 1200 * kEventsPerAppend);
+}
+
 // In one group commit, a conflicting append rolls back only itself; an idempotent retry queued
 // behind its original returns the original result.
 TEST(SqliteStore, GroupCommitIsolatesConflictsAndRetries) {

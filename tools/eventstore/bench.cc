@@ -13,6 +13,7 @@
 #include <memory>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -75,12 +76,16 @@ nlohmann::ordered_json latency_json(const Histogram& h) {
 
 namespace {
 
-// Drives an AsyncTarget: keeps `concurrency` requests in flight from this thread, one per
-// stream at a time, with each stream's exact expected version tracked here.
+// Drives an AsyncTarget: keeps `concurrency` requests in flight, one per stream at a time, with
+// each stream's exact expected version tracked here. This thread sends the first requests and
+// then only watches the clock; each completion sends the next request from the thread that
+// delivered it (see Sink).
 class Driver {
  public:
   Driver(AsyncTarget& target, const BenchArgs& args, Sink& sink, Progress& progress)
-      : target_(target), args_(args), sink_(sink), progress_(progress), rng_(0x5eed) {}
+      : target_(target), args_(args), sink_(sink), progress_(progress), rng_(0x5eed) {
+    sink_.set_handler([this](const Completion& c) { on_completion(c); });
+  }
 
   RunResult run() {
     const std::uint64_t streams = args_.streams ? args_.streams : args_.concurrency;
@@ -92,61 +97,35 @@ class Driver {
     slots_.resize(args_.concurrency);
     for (std::uint32_t i = 0; i < args_.concurrency; ++i) free_slots_.push_back(i);
 
-    RunResult result;
-    const Clock::time_point start = Clock::now();
-    const Clock::time_point warm_end = start + to_duration(args_.warmup_s);
-    Clock::time_point window_start{}, window_end = Clock::time_point::max();
-    bool measuring = false, stopping = false;
-    if (args_.warmup_s <= 0) {
-      measuring = true;
-      window_start = start;
-      result.cpu_before = Usage::now();
-    }
-    auto planned_end = [&] {
-      return args_.ops ? Clock::time_point::max() : (measuring ? window_start : warm_end) + to_duration(args_.duration_s);
-    };
-    std::vector<Completion> done;
-    fill(start);
-    for (;;) {
-      Clock::time_point wake = std::min(Clock::now() + std::chrono::milliseconds(100), measuring ? planned_end() : warm_end);
-      sink_.take(done, wake);
-      for (const Completion& c : done) {
-        const bool counted = measuring && !stopping && c.end >= window_start;
-        finish(c, counted, result);
-        if (counted && args_.ops && result.ops >= *args_.ops && !stopping) {
-          stopping = true;
-          window_end = c.end;
-          result.cpu_after = Usage::now();
+    start_ = Clock::now();
+    warm_end_ = start_ + to_duration(args_.warmup_s);
+    sink_.locked([this] {
+      tick(start_);
+      fill();
+    });
+    bool finished = false;
+    while (!finished) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::string phase, detail;
+      double fraction = 0;
+      sink_.locked([&] {
+        const Clock::time_point now = Clock::now();
+        tick(now);
+        if (stopping_ && in_flight_ == 0) {
+          finished = true;
+        } else if (stopping_ && now - window_end_ > std::chrono::seconds(60)) {
+          result_.unfinished = in_flight_;
+          finished = true;
         }
-      }
-      const Clock::time_point now = Clock::now();
-      if (!measuring && now >= warm_end) {
-        measuring = true;
-        window_start = now;
-        result.cpu_before = Usage::now();
-      }
-      if (measuring && !stopping && now >= planned_end()) {
-        stopping = true;
-        window_end = now;
-        result.cpu_after = Usage::now();
-      }
-      if (!stopping) {
-        fill(now);
-        result.max_in_flight = std::max<std::uint64_t>(result.max_in_flight, in_flight_);
-      }
-      if (stopping) {
-        if (in_flight_ == 0) break;
-        if (now - window_end > std::chrono::seconds(60)) {
-          result.unfinished = in_flight_;
-          break;
-        }
-      }
-      report_progress(now, start, warm_end, measuring, stopping, window_start, result);
+        describe_progress(now, phase, fraction, detail);
+      });
+      if (!finished) progress_.update(phase, fraction, detail);
     }
     progress_.finish();
-    result.threads = thread_count();
-    result.window_s = seconds(window_end - window_start);
-    return result;
+    sink_.locked([this] { sink_.set_handler([](const Completion&) {}); });  // late completions of an unfinished run
+    result_.threads = thread_count();
+    result_.window_s = seconds(window_end_ - window_start_);
+    return result_;
   }
 
  private:
@@ -154,7 +133,33 @@ class Driver {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
   }
 
-  void fill(Clock::time_point now) {
+  // Moves from warm-up to measuring to stopping as time passes.
+  void tick(Clock::time_point now) {
+    if (!measuring_ && now >= warm_end_) {
+      measuring_ = true;
+      window_start_ = now;
+      result_.cpu_before = Usage::now();
+    }
+    if (measuring_ && !stopping_ && !args_.ops && now >= window_start_ + to_duration(args_.duration_s)) stop(now);
+  }
+
+  void stop(Clock::time_point now) {
+    stopping_ = true;
+    window_end_ = now;
+    result_.cpu_after = Usage::now();
+  }
+
+  void on_completion(const Completion& c) {
+    const bool counted = measuring_ && !stopping_ && c.end >= window_start_;
+    finish(c, counted);
+    if (counted && args_.ops && result_.ops >= *args_.ops) stop(c.end);
+    if (stopping_) return;
+    tick(c.end);
+    fill();
+  }
+
+  void fill() {
+    if (stopping_) return;
     while (in_flight_ < args_.concurrency && !free_streams_.empty()) {
       const std::uint32_t slot = free_slots_.back();
       free_slots_.pop_back();
@@ -162,7 +167,7 @@ class Driver {
       free_streams_.pop_front();
       Slot& s = slots_[slot];
       s.stream = stream;
-      s.start = now;
+      s.start = Clock::now();
       s.read = args_.mode == "mixed" && std::uniform_real_distribution<double>(0, 1)(rng_) < args_.read_ratio;
       ++in_flight_;
       if (s.read) {
@@ -170,11 +175,12 @@ class Driver {
       } else {
         target_.append(stream_handle_[stream], next_version_[stream], slot);
       }
-      now = Clock::now();
     }
+    result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, in_flight_);
   }
 
-  void finish(const Completion& c, bool counted, RunResult& result) {
+  void finish(const Completion& c, bool counted) {
+    RunResult& result = result_;
     Slot& s = slots_[c.slot];
     --in_flight_;
     free_slots_.push_back(c.slot);
@@ -211,22 +217,22 @@ class Driver {
     }
   }
 
-  void report_progress(Clock::time_point now, Clock::time_point start, Clock::time_point warm_end, bool measuring,
-                       bool stopping, Clock::time_point window_start, const RunResult& result) {
-    double fraction;
-    if (!measuring) {
-      fraction = seconds(now - start) / std::max(1e-9, seconds(warm_end - start));
+  void describe_progress(Clock::time_point now, std::string& phase, double& fraction, std::string& detail) const {
+    if (!measuring_) {
+      fraction = seconds(now - start_) / std::max(1e-9, seconds(warm_end_ - start_));
     } else if (args_.ops) {
-      fraction = static_cast<double>(result.ops) / static_cast<double>(*args_.ops);
+      fraction = static_cast<double>(result_.ops) / static_cast<double>(*args_.ops);
     } else {
-      fraction = seconds(now - window_start) / std::max(1e-9, args_.duration_s);
+      fraction = seconds(now - window_start_) / std::max(1e-9, args_.duration_s);
     }
-    char detail[160];
-    const double elapsed = measuring ? seconds(now - window_start) : 0;
-    std::snprintf(detail, sizeof detail, "%llu ops  %.0f ops/s  %llu in flight%s",
-                  static_cast<unsigned long long>(result.ops), elapsed > 0 ? static_cast<double>(result.ops) / elapsed : 0.0,
-                  static_cast<unsigned long long>(in_flight_), stopping ? "  (draining)" : "");
-    progress_.update(measuring ? "run" : "warm-up", fraction, detail);
+    char text[160];
+    const double elapsed = measuring_ ? seconds(now - window_start_) : 0;
+    std::snprintf(text, sizeof text, "%llu ops  %.0f ops/s  %llu in flight%s",
+                  static_cast<unsigned long long>(result_.ops),
+                  elapsed > 0 ? static_cast<double>(result_.ops) / elapsed : 0.0,
+                  static_cast<unsigned long long>(in_flight_), stopping_ ? "  (draining)" : "");
+    detail = text;
+    phase = measuring_ ? "run" : "warm-up";
   }
 
   struct Slot {
@@ -246,6 +252,10 @@ class Driver {
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::uint64_t in_flight_ = 0;
+  RunResult result_;
+  Clock::time_point start_{}, warm_end_{}, window_start_{}, window_end_{};
+  bool measuring_ = false;
+  bool stopping_ = false;
 };
 
 std::string backend_of(const std::string& uri) {
