@@ -34,7 +34,7 @@ clean:
 
 # ---- Reliability (docs/RELIABILITY.md) -------------------------------------------------------
 #   make test-sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make reliability     history checks, SQLite kill -9 loop, fuzzers, three-node fault runs
+#   make reliability     history checks, SQLite kill -9 loop, fuzzers, three-node fault runs, auth/TLS
 #   make fuzz            only the fuzzers, FUZZ_SECONDS (default 60) each
 ASAN_BUILD_DIR ?= build-asan
 # The scylla:// backend links a Rust static library; the sanitized build leaves it out unless
