@@ -80,9 +80,10 @@ class EventStore {
   // The stream's current version; 0 when it does not exist.
   virtual void head_async(const StreamId& stream, HeadCallback callback) = 0;
 
-  // Blocking forms: throw eventstore::Error.
-  AppendResult append(const StreamId& stream, ExpectedVersion expected,
-                      std::vector<EventData> events);
+  // Blocking forms: throw eventstore::Error. `append` is append_async and a wait, unless a
+  // backend has a faster way for a caller that waits anyway (SQLite commits on this thread).
+  virtual AppendResult append(const StreamId& stream, ExpectedVersion expected,
+                              std::vector<EventData> events);
   std::int64_t head(const StreamId& stream);
   // Calls `visit` for every event of the read, page by page, in bounded memory.
   void for_each(const StreamId& stream, const ReadOptions& options,

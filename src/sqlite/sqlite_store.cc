@@ -32,6 +32,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/blocking.h"
 #include "core/validation.h"
 #include "eventstore/log.h"
 
@@ -592,7 +593,7 @@ class Checkpointer {
   }
 
  private:
-  // Called on the writer's thread; `pages` is the WAL's length, which restarts from zero once
+  // Called by the thread that committed; `pages` is the WAL's length, which restarts from zero once
   // a checkpoint has copied all of it.
   static int on_commit(void* self, sqlite3* writer, const char*, int pages) {
     auto* c = static_cast<Checkpointer*>(self);
@@ -636,8 +637,8 @@ class Checkpointer {
   }
 
   Connection connection_;
-  int last_pages_ = 0;                      // writer thread only
-  int next_request_at_ = kCheckpointPages;  // writer thread only
+  int last_pages_ = 0;                      // used by one committing thread at a time
+  int next_request_at_ = kCheckpointPages;  // likewise
   std::mutex run_mutex_;                    // held while checkpointing
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -695,6 +696,34 @@ class SqliteStore final : public Store {
   }
 
   std::string describe() const override { return shared_->options.display; }
+
+  // The blocking form commits on the caller's thread when the writer is idle and nothing is
+  // queued (two thread hand-offs fewer), and otherwise queues behind what is there.
+  AppendResult append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events) override {
+    prepare_append(stream, expected, events, shared_->limits);
+    std::vector<Job> batch;
+    batch.push_back(AppendJob{stream, expected, std::move(events), {}});
+    {
+      std::unique_lock lock(mutex_);
+      if (stopping_ || writing_ || !queue_.empty()) {
+        lock.unlock();
+        return detail::wait_for<AppendResult>([&](auto done) {
+          std::get<AppendJob>(batch.front()).callback = std::move(done);
+          enqueue(std::move(batch.front()));
+        });
+      }
+      writing_ = true;
+    }
+    std::vector<JobResult> results;
+    commit_guarded(batch, results);
+    {
+      std::lock_guard lock(mutex_);
+      writing_ = false;
+      if (queue_.empty()) return std::get<0>(std::move(results.front())).get();
+    }
+    wake_.notify_one();  // what was queued meanwhile is the writer's
+    return std::get<0>(std::move(results.front())).get();
+  }
 
   void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
                     AppendCallback callback) override {
@@ -878,9 +907,10 @@ class SqliteStore final : public Store {
     for (;;) {
       {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        wake_.wait(lock, [this] { return stopping_ || (!queue_.empty() && !writing_); });
         // Stopping drains: whatever was queued before the store closed is still committed.
         if (queue_.empty()) return;
+        wake_.wait(lock, [this] { return !writing_; });
         batch.clear();
         std::size_t bytes = 0;
         while (!queue_.empty() && batch.size() < kMaxBatch && bytes < kMaxBatchBytes) {
@@ -888,16 +918,12 @@ class SqliteStore final : public Store {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
+        writing_ = true;
       }
-      try {
-        commit_batch(batch, results);
-      } catch (const std::exception& e) {  // e.g. bad_alloc: fail the group, keep the writer alive
-        if (!sqlite3_get_autocommit(writer_->db()))
-          sqlite3_exec(writer_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
-        const Error error(ErrorCode::kUnavailable, shared_->options.display + ": write failed, nothing was written: " +
-                                                       e.what());
-        results.clear();
-        for (const Job& job : batch) results.push_back(failure_for(job, error));
+      commit_guarded(batch, results);
+      {
+        std::lock_guard lock(mutex_);
+        writing_ = false;
       }
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (auto* a = std::get_if<AppendJob>(&batch[i])) {
@@ -908,6 +934,19 @@ class SqliteStore final : public Store {
       }
       batch.clear();
       results.clear();
+    }
+  }
+
+  // commit_batch, with any other exception (e.g. bad_alloc) failing the whole group.
+  void commit_guarded(std::vector<Job>& batch, std::vector<JobResult>& results) {
+    try {
+      commit_batch(batch, results);
+    } catch (const std::exception& e) {
+      if (!sqlite3_get_autocommit(writer_->db())) sqlite3_exec(writer_->db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      const Error error(ErrorCode::kUnavailable,
+                        shared_->options.display + ": write failed, nothing was written: " + e.what());
+      results.clear();
+      for (const Job& job : batch) results.push_back(failure_for(job, error));
     }
   }
 
@@ -1076,6 +1115,7 @@ class SqliteStore final : public Store {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;
+  bool writing_ = false;  // writer_ is in use, by the writer thread or a blocking append
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -625,6 +626,54 @@ TEST(SqliteStore, SeveralProcessesAppendToOneFile) {
     EXPECT_EQ(next_i[p]++, i) << "process " << p << " out of order";
   }
   EXPECT_EQ(ids.size(), events.size());
+}
+
+// A blocking append commits on the caller's thread only when nothing is queued: behind
+// appends in flight it waits its turn, so exact versions issued in order all succeed; when
+// several threads mix both forms, every append lands once.
+TEST(SqliteStore, BlockingAppendKeepsItsPlaceBehindAppendsInFlight) {
+  TempDir dir;
+  auto store = open(dir.file());
+  const es::StreamId stream = stream_of();
+  std::atomic<int> failures{0};
+  for (int round = 0; round < 20; ++round) {
+    const int base = round * 51;
+    for (int i = 0; i < 50; ++i)
+      store->append_async(stream, es::ExpectedVersion::exact(base + i), one_event(),
+                          [&](es::Result<es::AppendResult> r) { failures += r.ok() ? 0 : 1; });
+    EXPECT_EQ(store->append(stream, es::ExpectedVersion::exact(base + 50), one_event()).first_version, base + 51);
+  }
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store->head(stream), 20 * 51);
+
+  const es::StreamId shared = stream_of();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        if ((t + i) % 2 == 0) {
+          store->append(shared, es::ExpectedVersion::any(), one_event());
+        } else {
+          std::promise<void> done;
+          store->append_async(shared, es::ExpectedVersion::any(), one_event(), [&](es::Result<es::AppendResult> r) {
+            failures += r.ok() ? 0 : 1;
+            done.set_value();
+          });
+          done.get_future().wait();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  const auto events = store->read_all(shared);
+  ASSERT_EQ(events.size(), 200u);
+  std::set<es::Uuid> ids;
+  for (std::size_t v = 0; v < events.size(); ++v) {
+    EXPECT_EQ(events[v].version, static_cast<std::int64_t>(v + 1));
+    ids.insert(events[v].event_id);
+  }
+  EXPECT_EQ(ids.size(), 200u);
 }
 
 TEST(SqliteStore, ManyThreadsAppendToOneStream) {
