@@ -251,10 +251,15 @@ def main():
     w(f"- Each point is its own `eventstore bench` process: {a.warmup} s warm-up, then {a.duration} s measured; "
       f"{a.repeats} run(s) per point, store and raw alternating which goes first; the tables show the median of "
       "the runs' figures.")
-    w("- **One client thread** issues every request with the asynchronous API (`EventStore::append_async`; raw: "
-      "the bridge call with a function-pointer completion). Completions are handed back to that thread, which "
-      "records the latency (issue to callback) and issues the next request. No thread per request: the `threads` "
-      "column is the whole process (the client thread, the driver's tokio workers or the SQLite writer).")
+    w("- **No client threads of its own**: the main thread sends the first requests with the asynchronous API "
+      "(`EventStore::append_async`; raw: the bridge call with a function-pointer completion), then only "
+      "watches the clock. Each completion is handled on the thread that delivers it (the driver's tokio "
+      "worker, the SQLite writer), which records the latency (issue to callback) and sends the next request, "
+      "as a callback-driven application does; no thread is woken per request and none is made per request: "
+      "the `threads` column is the whole process.")
+    w("- **SQLite store**: commits groups of queued appends in one transaction; WAL checkpoints run on a thread "
+      "of their own instead of inside a commit (docs/sqlite.md). The raw loop uses SQLite's defaults: "
+      "automatic checkpoints inside the commit that crosses 1,000 WAL pages.")
     w(f"- Appends: one event of 100 bytes of JSON, to {1000} streams, at most one append in flight per stream, "
       "with the exact expected version the bench tracks per stream (so conflicts must be 0).")
     w("- `cpu µs/op` = getrusage(RUSAGE_SELF) user + system time of the whole client process during the "
