@@ -13,7 +13,6 @@
 #include <memory>
 #include <random>
 #include <sstream>
-#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -76,16 +75,12 @@ nlohmann::ordered_json latency_json(const Histogram& h) {
 
 namespace {
 
-// Drives an AsyncTarget: keeps `concurrency` requests in flight, one per stream at a time, with
-// each stream's exact expected version tracked here. This thread sends the first requests and
-// then only watches the clock; each completion sends the next request from the thread that
-// delivered it (see Sink).
+// Drives an AsyncTarget: keeps `concurrency` requests in flight from this thread, one per
+// stream at a time, with each stream's exact expected version tracked here.
 class Driver {
  public:
   Driver(AsyncTarget& target, const BenchArgs& args, Sink& sink, Progress& progress)
-      : target_(target), args_(args), sink_(sink), progress_(progress), rng_(0x5eed) {
-    sink_.set_handler([this](const Completion& c) { on_completion(c); });
-  }
+      : target_(target), args_(args), sink_(sink), progress_(progress), rng_(0x5eed) {}
 
   RunResult run() {
     const std::uint64_t streams = args_.streams ? args_.streams : args_.concurrency;
@@ -97,35 +92,61 @@ class Driver {
     slots_.resize(args_.concurrency);
     for (std::uint32_t i = 0; i < args_.concurrency; ++i) free_slots_.push_back(i);
 
-    start_ = Clock::now();
-    warm_end_ = start_ + to_duration(args_.warmup_s);
-    sink_.locked([this] {
-      tick(start_);
-      fill();
-    });
-    bool finished = false;
-    while (!finished) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      std::string phase, detail;
-      double fraction = 0;
-      sink_.locked([&] {
-        const Clock::time_point now = Clock::now();
-        tick(now);
-        if (stopping_ && in_flight_ == 0) {
-          finished = true;
-        } else if (stopping_ && now - window_end_ > std::chrono::seconds(60)) {
-          result_.unfinished = in_flight_;
-          finished = true;
+    RunResult result;
+    const Clock::time_point start = Clock::now();
+    const Clock::time_point warm_end = start + to_duration(args_.warmup_s);
+    Clock::time_point window_start{}, window_end = Clock::time_point::max();
+    bool measuring = false, stopping = false;
+    if (args_.warmup_s <= 0) {
+      measuring = true;
+      window_start = start;
+      result.cpu_before = Usage::now();
+    }
+    auto planned_end = [&] {
+      return args_.ops ? Clock::time_point::max() : (measuring ? window_start : warm_end) + to_duration(args_.duration_s);
+    };
+    std::vector<Completion> done;
+    fill(start);
+    for (;;) {
+      Clock::time_point wake = std::min(Clock::now() + std::chrono::milliseconds(100), measuring ? planned_end() : warm_end);
+      sink_.take(done, wake);
+      for (const Completion& c : done) {
+        const bool counted = measuring && !stopping && c.end >= window_start;
+        finish(c, counted, result);
+        if (counted && args_.ops && result.ops >= *args_.ops && !stopping) {
+          stopping = true;
+          window_end = c.end;
+          result.cpu_after = Usage::now();
         }
-        describe_progress(now, phase, fraction, detail);
-      });
-      if (!finished) progress_.update(phase, fraction, detail);
+      }
+      const Clock::time_point now = Clock::now();
+      if (!measuring && now >= warm_end) {
+        measuring = true;
+        window_start = now;
+        result.cpu_before = Usage::now();
+      }
+      if (measuring && !stopping && now >= planned_end()) {
+        stopping = true;
+        window_end = now;
+        result.cpu_after = Usage::now();
+      }
+      if (!stopping) {
+        fill(now);
+        result.max_in_flight = std::max<std::uint64_t>(result.max_in_flight, in_flight_);
+      }
+      if (stopping) {
+        if (in_flight_ == 0) break;
+        if (now - window_end > std::chrono::seconds(60)) {
+          result.unfinished = in_flight_;
+          break;
+        }
+      }
+      report_progress(now, start, warm_end, measuring, stopping, window_start, result);
     }
     progress_.finish();
-    sink_.locked([this] { sink_.set_handler([](const Completion&) {}); });  // late completions of an unfinished run
-    result_.threads = thread_count();
-    result_.window_s = seconds(window_end_ - window_start_);
-    return result_;
+    result.threads = thread_count();
+    result.window_s = seconds(window_end - window_start);
+    return result;
   }
 
  private:
@@ -133,33 +154,7 @@ class Driver {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
   }
 
-  // Moves from warm-up to measuring to stopping as time passes.
-  void tick(Clock::time_point now) {
-    if (!measuring_ && now >= warm_end_) {
-      measuring_ = true;
-      window_start_ = now;
-      result_.cpu_before = Usage::now();
-    }
-    if (measuring_ && !stopping_ && !args_.ops && now >= window_start_ + to_duration(args_.duration_s)) stop(now);
-  }
-
-  void stop(Clock::time_point now) {
-    stopping_ = true;
-    window_end_ = now;
-    result_.cpu_after = Usage::now();
-  }
-
-  void on_completion(const Completion& c) {
-    const bool counted = measuring_ && !stopping_ && c.end >= window_start_;
-    finish(c, counted);
-    if (counted && args_.ops && result_.ops >= *args_.ops) stop(c.end);
-    if (stopping_) return;
-    tick(c.end);
-    fill();
-  }
-
-  void fill() {
-    if (stopping_) return;
+  void fill(Clock::time_point now) {
     while (in_flight_ < args_.concurrency && !free_streams_.empty()) {
       const std::uint32_t slot = free_slots_.back();
       free_slots_.pop_back();
@@ -167,7 +162,7 @@ class Driver {
       free_streams_.pop_front();
       Slot& s = slots_[slot];
       s.stream = stream;
-      s.start = Clock::now();
+      s.start = now;
       s.read = args_.mode == "mixed" && std::uniform_real_distribution<double>(0, 1)(rng_) < args_.read_ratio;
       ++in_flight_;
       if (s.read) {
@@ -175,12 +170,11 @@ class Driver {
       } else {
         target_.append(stream_handle_[stream], next_version_[stream], slot);
       }
+      now = Clock::now();
     }
-    result_.max_in_flight = std::max<std::uint64_t>(result_.max_in_flight, in_flight_);
   }
 
-  void finish(const Completion& c, bool counted) {
-    RunResult& result = result_;
+  void finish(const Completion& c, bool counted, RunResult& result) {
     Slot& s = slots_[c.slot];
     --in_flight_;
     free_slots_.push_back(c.slot);
@@ -217,22 +211,22 @@ class Driver {
     }
   }
 
-  void describe_progress(Clock::time_point now, std::string& phase, double& fraction, std::string& detail) const {
-    if (!measuring_) {
-      fraction = seconds(now - start_) / std::max(1e-9, seconds(warm_end_ - start_));
+  void report_progress(Clock::time_point now, Clock::time_point start, Clock::time_point warm_end, bool measuring,
+                       bool stopping, Clock::time_point window_start, const RunResult& result) {
+    double fraction;
+    if (!measuring) {
+      fraction = seconds(now - start) / std::max(1e-9, seconds(warm_end - start));
     } else if (args_.ops) {
-      fraction = static_cast<double>(result_.ops) / static_cast<double>(*args_.ops);
+      fraction = static_cast<double>(result.ops) / static_cast<double>(*args_.ops);
     } else {
-      fraction = seconds(now - window_start_) / std::max(1e-9, args_.duration_s);
+      fraction = seconds(now - window_start) / std::max(1e-9, args_.duration_s);
     }
-    char text[160];
-    const double elapsed = measuring_ ? seconds(now - window_start_) : 0;
-    std::snprintf(text, sizeof text, "%llu ops  %.0f ops/s  %llu in flight%s",
-                  static_cast<unsigned long long>(result_.ops),
-                  elapsed > 0 ? static_cast<double>(result_.ops) / elapsed : 0.0,
-                  static_cast<unsigned long long>(in_flight_), stopping_ ? "  (draining)" : "");
-    detail = text;
-    phase = measuring_ ? "run" : "warm-up";
+    char detail[160];
+    const double elapsed = measuring ? seconds(now - window_start) : 0;
+    std::snprintf(detail, sizeof detail, "%llu ops  %.0f ops/s  %llu in flight%s",
+                  static_cast<unsigned long long>(result.ops), elapsed > 0 ? static_cast<double>(result.ops) / elapsed : 0.0,
+                  static_cast<unsigned long long>(in_flight_), stopping ? "  (draining)" : "");
+    progress_.update(measuring ? "run" : "warm-up", fraction, detail);
   }
 
   struct Slot {
@@ -252,10 +246,6 @@ class Driver {
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
   std::uint64_t in_flight_ = 0;
-  RunResult result_;
-  Clock::time_point start_{}, warm_end_{}, window_start_{}, window_end_{};
-  bool measuring_ = false;
-  bool stopping_ = false;
 };
 
 std::string backend_of(const std::string& uri) {
@@ -273,6 +263,7 @@ nlohmann::ordered_json result_json(const std::string& uri, const BenchArgs& args
   j["store"] = printable_uri(uri);
   j["backend"] = backend_of(uri);
   j["target"] = args.raw ? "raw" : "store";
+  j["api"] = args.raw ? "raw" : args.blocking ? "blocking" : "async";
   j["streams"] = args.streams ? args.streams : args.concurrency;
   j["concurrency"] = args.concurrency;
   j["events_per_append"] = args.events_per_append;
@@ -365,8 +356,11 @@ int run_requests(const std::string& uri, BenchArgs& args) {
   const std::string backend = backend_of(uri);
   Progress progress(!args.json && !args.quiet);
   RunResult result;
+  if (args.raw && args.blocking) throw UsageError("--blocking is a way to call the store: it does not go with --raw");
   if (args.raw && backend == "sqlite") {
     result = run_raw_sqlite(uri, args, progress);
+  } else if (args.blocking) {
+    result = run_blocking(uri, args, progress);
   } else {
     Sink sink;
     std::unique_ptr<AsyncTarget> target;
@@ -407,7 +401,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
   bench->require_subcommand(1);
   auto common = [&args](CLI::App* c) {
     c->add_option("--streams", args.streams, "Streams written, at least --concurrency (default: --concurrency)")->type_name("N");
-    c->add_option("--concurrency", args.concurrency, "Requests in flight, all from one client thread (default 16)")->type_name("N");
+    c->add_option("--concurrency", args.concurrency, "Requests in flight, all from one client thread; with --blocking, threads (default 16)")->type_name("N");
     c->add_option("--events-per-append", args.events_per_append, "Events per append, 1..1000 (default 1)")->type_name("N");
     c->add_option("--event-size", args.event_size, "Bytes of JSON data per event (default 100)")->type_name("BYTES");
     c->add_option("--duration-s", args.duration_s, "Measured seconds after the warm-up (default 10)")->type_name("S");
@@ -416,6 +410,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
     c->add_flag("--raw", args.raw,
                 "The ceiling: scylla:// sends the same CQL straight through the driver bridge; sqlite: runs a plain "
                 "loop of the same transactions (one thread and connection per unit of concurrency)");
+    c->add_flag("--blocking", args.blocking,
+                "Call the store's blocking API from --concurrency threads, one request each at a time, like the "
+                "raw SQLite loop (default: the asynchronous API from one thread)");
     c->add_flag("--json", args.json, "Print one JSON object instead of the table (no progress bar)");
     c->add_flag("--quiet", args.quiet, "No progress bar");
   };

@@ -17,7 +17,7 @@ struct BenchArgs {
   std::string mode;                  // "append", "mixed" or "load"
   // append / mixed
   std::uint64_t streams = 0;         // 0: as many as --concurrency
-  std::uint64_t concurrency = 16;    // requests in flight, all issued from one thread
+  std::uint64_t concurrency = 16;    // requests in flight, all issued from one thread (or --blocking)
   std::uint64_t events_per_append = 1;
   std::uint64_t event_size = 100;    // bytes of JSON data per event
   double duration_s = 10;
@@ -26,6 +26,7 @@ struct BenchArgs {
   double read_ratio = 0.5;           // mixed: share of reads
   std::uint64_t read_events = 10;    // mixed: a read returns the stream's latest N events
   bool raw = false;                  // the ceiling: the same work without the store's layers
+  bool blocking = false;             // --concurrency threads calling the blocking API instead
   // load
   std::vector<std::int64_t> lengths{10, 100, 1000, 10000, 100000};
   std::int64_t snapshot_every = 100;

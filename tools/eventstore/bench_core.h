@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <functional>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -87,40 +87,36 @@ struct Completion {
   Clock::time_point end{};
 };
 
-// Hands each completion to the driver on the thread that delivered it (the store's callback
-// thread), so that the driver sends the next request from there without waking a thread of its
-// own, as a callback-driven application does. One completion is handled at a time, under the
-// lock. A completion pushed while its thread is already handling one (a request that completed
-// before its call returned) is queued and handled right after it, not recursively.
+// Completions pushed from any thread; the client thread takes them in batches and sleeps only
+// when there are none (one wake-up per batch, not per request).
 class Sink {
  public:
-  void set_handler(std::function<void(const Completion&)> handler) { handler_ = std::move(handler); }
   void push(const Completion& c) {
-    if (inside_) {
-      pending_.push_back(c);
-      return;
+    bool wake;
+    {
+      std::lock_guard lock(mutex_);
+      items_.push_back(c);
+      wake = waiting_;
     }
-    locked([&] { handler_(c); });
+    if (wake) cv_.notify_one();
   }
-  // Runs `f` under the lock, then the completions it caused on this thread.
-  template <class F>
-  void locked(F&& f) {
-    std::lock_guard lock(mutex_);
-    inside_ = true;
-    f();
-    for (std::size_t i = 0; i < pending_.size(); ++i) {
-      const Completion c = pending_[i];  // a copy: handling it may queue more
-      handler_(c);
+  // Swaps the pending completions into `out` (cleared first), waiting until `deadline` for one.
+  void take(std::vector<Completion>& out, Clock::time_point deadline) {
+    out.clear();
+    std::unique_lock lock(mutex_);
+    if (items_.empty()) {
+      waiting_ = true;
+      cv_.wait_until(lock, deadline, [this] { return !items_.empty(); });
+      waiting_ = false;
     }
-    pending_.clear();
-    inside_ = false;
+    out.swap(items_);
   }
 
  private:
   std::mutex mutex_;
-  std::function<void(const Completion&)> handler_;
-  static inline thread_local bool inside_ = false;
-  static inline thread_local std::vector<Completion> pending_;
+  std::condition_variable cv_;
+  std::vector<Completion> items_;
+  bool waiting_ = false;
 };
 
 struct Usage {

@@ -7,13 +7,11 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <atomic>
-#include <random>
-#include <cstdio>
-#include <thread>
+#include <memory>
 #include <vector>
 
 #include "bench_targets.h"
+#include "bench_threads.h"
 #include "core/store_uri.h"
 #include "eventstore/eventstore.h"
 
@@ -65,10 +63,9 @@ FileOptions file_options(const std::string& uri) {
   return o;
 }
 
-class Loop {
+class RawLoop final : public ThreadLoop {
  public:
-  Loop(const FileOptions& o, const BenchArgs& args, std::atomic<int>& phase, std::atomic<std::uint64_t>& measured)
-      : args_(args), phase_(phase), measured_(measured), data_(payload(args.event_size, 1)) {
+  RawLoop(const FileOptions& o, const BenchArgs& args) : args_(args), data_(payload(args.event_size, 1)) {
     if (sqlite3_open_v2(o.file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
       throw eventstore::Error(eventstore::ErrorCode::kUnavailable, "raw sqlite: cannot open " + o.file);
     sqlite3_busy_timeout(db_, o.busy_timeout_ms);
@@ -80,50 +77,14 @@ class Loop {
     insert_ = prepare(kInsertSql);
     read_ = prepare(kReadBackwardSql);
   }
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
-  ~Loop() {
+  RawLoop(const RawLoop&) = delete;
+  RawLoop& operator=(const RawLoop&) = delete;
+  ~RawLoop() override {
     for (sqlite3_stmt* s : {begin_, commit_, rollback_, head_, insert_, read_}) sqlite3_finalize(s);
     sqlite3_close_v2(db_);
   }
 
-  void add_stream() {
-    streams_.push_back(Stream{eventstore::Uuid::random().to_string(), 0});
-  }
-
-  // Runs until phase 2; counts and times the operations that end in phase 1.
-  void run(std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::size_t next = 0;
-    while (phase_.load(std::memory_order_relaxed) < 2) {
-      Stream& stream = streams_[next];
-      next = (next + 1) % streams_.size();
-      const bool is_read = args_.mode == "mixed" && std::uniform_real_distribution<double>(0, 1)(rng) < args_.read_ratio;
-      const Clock::time_point start = Clock::now();
-      int status = is_read ? read(stream) : append(stream);
-      const Clock::time_point end = Clock::now();
-      if (phase_.load(std::memory_order_relaxed) != 1) continue;
-      const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
-      if (status == 0) {
-        ++result.ops;
-        result.all.record(ns);
-        if (is_read) {
-          ++result.reads;
-          result.read_latency.record(ns);
-        } else {
-          result.events += args_.events_per_append;
-          result.appends.record(ns);
-        }
-        measured_.fetch_add(1, std::memory_order_relaxed);
-      } else if (status == 1) {
-        ++result.conflicts;
-      } else {
-        ++result.errors["unavailable"];
-      }
-    }
-  }
-
-  RunResult result;
+  void add_stream() override { streams_.push_back(Stream{eventstore::Uuid::random().to_string(), 0}); }
 
  private:
   struct Stream {
@@ -149,18 +110,20 @@ class Loop {
     sqlite3_bind_text(s, 3, "bench_stream", -1, SQLITE_STATIC);
   }
 
-  // 0 applied, 1 conflict, 2 error.
-  int append(Stream& stream) {
-    if (!step_done(begin_)) return 2;
+  std::size_t stream_count() const override { return streams_.size(); }
+
+  Outcome append(std::size_t index) override {
+    Stream& stream = streams_[index];
+    if (!step_done(begin_)) return kFailed;
     bind_stream(head_, stream);
     std::int64_t head = 0;
     int rc = sqlite3_step(head_);
     if (rc == SQLITE_ROW) head = sqlite3_column_int64(head_, 0);
     sqlite3_reset(head_);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rollback(2);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return rollback(kFailed);
     if (head != stream.version) {
       stream.version = head;
-      return rollback(1);
+      return rollback(kConflict);
     }
     bind_stream(insert_, stream);
     const std::int64_t now = eventstore::now_ms().time_since_epoch().count();
@@ -172,19 +135,20 @@ class Loop {
       sqlite3_bind_text(insert_, 7, data_.data(), static_cast<int>(data_.size()), SQLITE_STATIC);
       sqlite3_bind_int64(insert_, 8, now);
       sqlite3_bind_null(insert_, 9);
-      if (!step_done(insert_)) return rollback(2);
+      if (!step_done(insert_)) return rollback(kFailed);
     }
-    if (!step_done(commit_)) return rollback(2);
+    if (!step_done(commit_)) return rollback(kFailed);
     stream.version = head + static_cast<std::int64_t>(args_.events_per_append);
-    return 0;
+    return kApplied;
   }
 
-  int rollback(int status) {
+  Outcome rollback(Outcome status) {
     if (!sqlite3_get_autocommit(db_)) step_done(rollback_);
     return status;
   }
 
-  int read(const Stream& stream) {
+  Outcome read(std::size_t index) override {
+    const Stream& stream = streams_[index];
     bind_stream(read_, stream);
     sqlite3_bind_int64(read_, 4, INT64_MAX);
     sqlite3_bind_int64(read_, 5, static_cast<std::int64_t>(args_.read_events));
@@ -196,12 +160,10 @@ class Loop {
     }
     sqlite3_reset(read_);
     sink_ += bytes;
-    return rc == SQLITE_DONE ? 0 : 2;
+    return rc == SQLITE_DONE ? kApplied : kFailed;
   }
 
   const BenchArgs& args_;
-  std::atomic<int>& phase_;
-  std::atomic<std::uint64_t>& measured_;
   std::string data_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* begin_ = nullptr;
@@ -220,66 +182,9 @@ RunResult run_raw_sqlite(const std::string& uri, const BenchArgs& args, Progress
   // The store creates the file, switches it to WAL and creates the schema, as for the store run.
   eventstore::open_store(uri).reset();
   const FileOptions options = file_options(uri);
-  std::atomic<int> phase{args.warmup_s > 0 ? 0 : 1};
-  std::atomic<std::uint64_t> measured{0};
-  std::vector<std::unique_ptr<Loop>> loops;
-  const std::uint64_t streams = args.streams ? args.streams : args.concurrency;
-  for (std::uint64_t i = 0; i < args.concurrency; ++i) loops.push_back(std::make_unique<Loop>(options, args, phase, measured));
-  for (std::uint64_t s = 0; s < streams; ++s) loops[s % args.concurrency]->add_stream();
-
-  RunResult result;
-  const Clock::time_point start = Clock::now();
-  const auto warm = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.warmup_s));
-  const auto duration = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(args.duration_s));
-  Clock::time_point window_start = start;
-  if (phase.load() == 1) result.cpu_before = Usage::now();
-  std::vector<std::thread> threads;
-  for (std::size_t i = 0; i < loops.size(); ++i) threads.emplace_back([&loops, i] { loops[i]->run(0x5eed + i); });
-  for (;;) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const Clock::time_point now = Clock::now();
-    if (phase.load() == 0) {
-      if (now >= start + warm) {
-        result.cpu_before = Usage::now();
-        window_start = Clock::now();
-        phase.store(1);
-      } else {
-        progress.update("warm-up", std::chrono::duration<double>(now - start) / std::chrono::duration<double>(warm), "");
-      }
-      continue;
-    }
-    const std::uint64_t n = measured.load(std::memory_order_relaxed);
-    const bool done = args.ops ? n >= *args.ops : now >= window_start + duration;
-    if (done) {
-      phase.store(2);
-      result.cpu_after = Usage::now();
-      result.window_s = seconds(Clock::now() - window_start);
-      result.threads = thread_count();
-      break;
-    }
-    const double fraction = args.ops ? static_cast<double>(n) / static_cast<double>(*args.ops)
-                                     : seconds(now - window_start) / args.duration_s;
-    char detail[96];
-    std::snprintf(detail, sizeof detail, "%llu ops  %.0f ops/s  %llu threads", static_cast<unsigned long long>(n),
-                  static_cast<double>(n) / std::max(1e-9, seconds(now - window_start)),
-                  static_cast<unsigned long long>(args.concurrency));
-    progress.update("run", fraction, detail);
-  }
-  for (std::thread& t : threads) t.join();
-  progress.finish();
-  for (const auto& loop : loops) {
-    const RunResult& r = loop->result;
-    result.ops += r.ops;
-    result.events += r.events;
-    result.reads += r.reads;
-    result.all.merge(r.all);
-    result.appends.merge(r.appends);
-    result.read_latency.merge(r.read_latency);
-    result.conflicts += r.conflicts;
-    for (const auto& [kind, n] : r.errors) result.errors[kind] += n;
-  }
-  result.max_in_flight = args.concurrency;
-  return result;
+  std::vector<std::unique_ptr<ThreadLoop>> loops;
+  for (std::uint64_t i = 0; i < args.concurrency; ++i) loops.push_back(std::make_unique<RawLoop>(options, args));
+  return run_thread_loops(loops, args, progress);
 }
 
 }  // namespace eventstore_cli::bench

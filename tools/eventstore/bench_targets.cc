@@ -3,6 +3,8 @@
 
 #include <vector>
 
+#include "bench_threads.h"
+
 #include "eventstore/eventstore.h"
 #ifdef EVENTSTORE_CLI_WITH_SCYLLA
 #include "scylla/raw_bench.h"
@@ -102,6 +104,66 @@ class StoreTarget final : public AsyncTarget {
   std::vector<eventstore::StreamId> streams_;
 };
 
+// One thread's loop of blocking calls (`bench append --blocking`).
+class BlockingStoreLoop final : public ThreadLoop {
+ public:
+  BlockingStoreLoop(std::shared_ptr<eventstore::Store> store, const BenchArgs& args)
+      : store_(std::move(store)), args_(args), data_(payload(args.event_size, 1)) {}
+
+  void add_stream() override {
+    streams_.push_back(Stream{eventstore::StreamId{kContext, kAggregateType, eventstore::Uuid::random()}, 0});
+  }
+
+ private:
+  struct Stream {
+    eventstore::StreamId id;
+    std::int64_t version;
+  };
+
+  std::size_t stream_count() const override { return streams_.size(); }
+
+  Outcome append(std::size_t index) override {
+    Stream& stream = streams_[index];
+    std::vector<eventstore::EventData> events(args_.events_per_append);
+    for (eventstore::EventData& e : events) {
+      e.event_type = kEventType;
+      e.data = data_;
+    }
+    try {
+      stream.version =
+          store_->append(stream.id, eventstore::ExpectedVersion::exact(stream.version), std::move(events))
+              .next_expected_version;
+      return kApplied;
+    } catch (const eventstore::Error& e) {
+      if (e.code() == ErrorCode::kVersionConflict && e.current_version()) {
+        stream.version = *e.current_version();
+        return kConflict;
+      }
+      error_kind_ = kind_of(e.code());
+      return kFailed;
+    }
+  }
+
+  Outcome read(std::size_t index) override {
+    eventstore::ReadOptions options;
+    options.direction = eventstore::Direction::kBackward;
+    options.limit = args_.read_events;
+    try {
+      std::size_t rows = 0;
+      store_->for_each(streams_[index].id, options, [&rows](const eventstore::RecordedEvent&) { ++rows; });
+      return kApplied;
+    } catch (const eventstore::Error& e) {
+      error_kind_ = kind_of(e.code());
+      return kFailed;
+    }
+  }
+
+  std::shared_ptr<eventstore::Store> store_;
+  const BenchArgs& args_;
+  std::string data_;
+  std::vector<Stream> streams_;
+};
+
 #ifdef EVENTSTORE_CLI_WITH_SCYLLA
 class RawScyllaTarget final : public AsyncTarget {
  public:
@@ -172,6 +234,13 @@ class RawScyllaTarget final : public AsyncTarget {
 
 std::unique_ptr<AsyncTarget> make_store_target(const std::string& uri, const BenchArgs& args, Sink& sink) {
   return std::make_unique<StoreTarget>(uri, args, sink);
+}
+
+RunResult run_blocking(const std::string& uri, const BenchArgs& args, Progress& progress) {
+  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  std::vector<std::unique_ptr<ThreadLoop>> loops;
+  for (std::uint64_t i = 0; i < args.concurrency; ++i) loops.push_back(std::make_unique<BlockingStoreLoop>(store, args));
+  return run_thread_loops(loops, args, progress);
 }
 
 std::unique_ptr<AsyncTarget> make_raw_scylla_target(const std::string& uri, const BenchArgs& args, Sink& sink) {

@@ -29,6 +29,10 @@ std::unique_ptr<AsyncTarget> make_store_target(const std::string& uri, const Ben
 // scylla://: the same CQL through the Rust bridge, without the store (src/scylla/raw_bench.h).
 std::unique_ptr<AsyncTarget> make_raw_scylla_target(const std::string& uri, const BenchArgs& args, Sink& sink);
 
+// `--blocking`: `concurrency` threads, each calling the store's blocking append() (or reads)
+// in a loop over its own streams.
+RunResult run_blocking(const std::string& uri, const BenchArgs& args, Progress& progress);
+
 // sqlite: a plain loop of the same transactions, `concurrency` threads with a connection each.
 RunResult run_raw_sqlite(const std::string& uri, const BenchArgs& args, Progress& progress);
 
