@@ -10,7 +10,7 @@ use scylla::serialize::row::{RowSerializationContext, SerializeRow};
 use scylla::serialize::writers::RowWriter;
 use scylla::serialize::SerializationError;
 use scylla::statement::unprepared::Statement;
-use scylla::value::CqlTimestamp;
+use scylla::value::{CqlTimestamp, MaybeUnset};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -48,7 +48,7 @@ fn opt_str(present: bool, s: &str) -> Option<&str> {
 /// Values of one statement of the append batch.
 pub(crate) enum AppendValues<'a> {
     Head((i32, &'a str, Uuid, &'a str, Option<i32>)),
-    Row((&'a str, Uuid, &'a str, i32, Uuid, &'a str, Option<&'a str>, Option<&'a str>, CqlTimestamp)),
+    Row((&'a str, Uuid, &'a str, i32, Uuid, &'a str, MaybeUnset<&'a str>, MaybeUnset<&'a str>, CqlTimestamp)),
 }
 
 impl SerializeRow for AppendValues<'_> {
@@ -361,7 +361,9 @@ pub(crate) fn test_values_head(new_head: i32, key: &StreamKey, expected: Option<
     AppendValues::Head((new_head, bc, id, at, expected))
 }
 
-/// The bound values of one event's INSERT in the append batch.
+/// The bound values of one event's INSERT in the append batch. Absent data or metadata is left
+/// unset, not bound as null: in a new row both read back as null, but a null in an INSERT
+/// writes a tombstone cell, which every later read of the stream has to step over.
 pub(crate) fn row_values<'a>(key: &'a StreamKey, r: &'a EventRow) -> AppendValues<'a> {
     let (bc, id, at) = pk(key);
     AppendValues::Row((
@@ -371,8 +373,8 @@ pub(crate) fn row_values<'a>(key: &'a StreamKey, r: &'a EventRow) -> AppendValue
         r.version,
         Uuid::from_bytes(r.event_id),
         &r.event_type,
-        opt_str(r.has_data, &r.data),
-        opt_str(r.has_metadata, &r.metadata),
+        MaybeUnset::from_option(opt_str(r.has_data, &r.data)),
+        MaybeUnset::from_option(opt_str(r.has_metadata, &r.metadata)),
         CqlTimestamp(r.timestamp_ms),
     ))
 }
