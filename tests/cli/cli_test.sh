@@ -132,6 +132,36 @@ STDIN_FILE="$TMP/copy.jsonl" run --store "sqlite:$TMP/copy.db" append "${S[@]}" 
 expect_rc 0 "read | append --events-file - copies a stream"
 expect_contains '"event_id":"11111111-2222-4333-8444-555555555555","event_version":2' "$OUT" "the copy keeps event ids"
 
+# Data and metadata are stored exactly as written in the events file and printed as stored,
+# less the whitespace outside strings (docs/RELIABILITY.md, defect 11): nlohmann::json's
+# re-serialisation sorted keys, kept a repeated key's last value and rounded numbers
+# (123456789012345678901234567890 -> 1.2345678901234568e+29, 1.10 -> 1.1, 1e-400 -> 0.0).
+EXACT=(--context shop --type exact --id 0de30000-0000-8000-8000-0000000000c1)
+EXACT_DATA='{"b":1,"a":123456789012345678901234567890,"x":1.10,"y":1e-400}'
+printf '%s\n' "{\"event_type\":\"A\",\"event_data\":$EXACT_DATA}" \
+  ' { "event_type" : "B" , "event\u005fdata" : [ "a  b\"  c" , { "z" : 2.50 } ] , "event_metadata" : { "y" : 1 , "x" : "p q" } } ' \
+  >"$TMP/exact.jsonl"
+run --store "$DB" append "${EXACT[@]}" --expected-version no-stream --events-file "$TMP/exact.jsonl"
+expect_rc 0 "append of exact numbers and an escaped key"
+run --store "$DB" append "${EXACT[@]}" --expected-version 2 --event C --data '{"q":[1.10, 2],"p":1E+2}'
+expect_rc 0 "append of exact numbers with --data"
+run --store "$DB" read "${EXACT[@]}"
+EXACT_OUT=$OUT
+if [ "$(printf '%s\n' "$OUT" | sed -n '1s/.*"event_data":\(.*\),"event_metadata":null}$/\1/p')" = "$EXACT_DATA" ]; then ok
+else fail "event_data not read back byte for byte: $OUT"; fi
+expect_contains '"event_data":["a  b\"  c",{"z":2.50}],"event_metadata":{"y":1,"x":"p q"}}' "$OUT" \
+  "data and metadata as written, whitespace outside strings removed"
+expect_contains '"event_data":{"q":[1.10,2],"p":1E+2},"event_metadata":null}' "$OUT" "--data as typed"
+# read | append --events-file - into another stream copies the data exactly (read printed it
+# re-serialised, keys in the order written but numbers rounded, and the copy then sorted them).
+printf '%s\n' "$EXACT_OUT" >"$TMP/exact-copy.jsonl"
+EXACT2=(--context shop --type exact --id 0de30000-0000-8000-8000-0000000000c2)
+STDIN_FILE="$TMP/exact-copy.jsonl" run --store "$DB" append "${EXACT2[@]}" --expected-version no-stream --events-file -
+expect_rc 0 "read | append --events-file - of exact data"
+run --store "$DB" read "${EXACT2[@]}"
+if [ "$(printf '%s\n' "$OUT" | sed 's/.*"event_timestamp":"[^"]*",//')" = "$(printf '%s\n' "$EXACT_OUT" | sed 's/.*"event_timestamp":"[^"]*",//')" ]
+then ok; else fail "read | append changed the data: '$EXACT_OUT' -> '$OUT'"; fi
+
 # ---- version conflict: exit 3, the current version in the message, nothing written --------
 run --store "$DB" append "${S[@]}" --expected-version 2 --event Late
 expect_error 3 "conflict"
@@ -193,6 +223,17 @@ printf '%s\n' '{"event_data":1}' >"$TMP/bad3.jsonl"
 bad "events file without event_type" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/bad3.jsonl"
 printf '%s\n' '{"event_type":"A","event_id":"x"}' >"$TMP/bad4.jsonl"
 bad "events file with a bad event_id" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/bad4.jsonl"
+# A top-level key given twice is refused (the last one won silently, defect 11); nothing is
+# written.
+printf '%s\n' '{"event_type":"A","event_data":{"n":1},"event_data":{"n":2}}' >"$TMP/dupkey.jsonl"
+bad "events file line with a key given twice" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/dupkey.jsonl"
+expect_contains "events file line 1: key 'event_data' appears twice" "$ERR" "repeated key message"
+printf '%s\n' '{"event_type":"A"}' '{"event_type":"A","event\u005ftype":"B"}' >"$TMP/dupkey2.jsonl"
+run --store "$DB" append "${EXACT[@]}" --expected-version any --events-file "$TMP/dupkey2.jsonl"
+expect_error 2 "events file line with a key given twice, once escaped"
+expect_contains "events file line 2: key 'event_type' appears twice" "$ERR" "repeated escaped key message"
+run --store "$DB" head "${EXACT[@]}"
+expect_out 3 "nothing written by a line with a repeated key"
 printf '\n\n' >"$TMP/empty.jsonl"
 bad "empty events file" --store "$NEW" append "${S[@]}" --expected-version any --events-file "$TMP/empty.jsonl"
 # Found with fuzz/fuzz_cli_lines and its seeds (docs/RELIABILITY.md): a NUL byte ended the line

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -38,11 +40,24 @@ eventstore::ExpectedVersion parse_expected_version(std::string_view text);
 // A UUID in canonical form; throws UsageError naming `what`.
 eventstore::Uuid parse_uuid(std::string_view text, std::string_view what);
 
-// One read result as the contract's JSON object (keys in the documented order).
-nlohmann::ordered_json event_to_json(const eventstore::RecordedEvent& event);
-// Stored JSON text as a JSON value: null when absent; a string when it is not valid JSON.
-nlohmann::ordered_json stored_json(const std::optional<std::string>& text);
-// Writes `value` as one line on stdout.
+// Output lines. Stored data and metadata are printed as stored, not re-serialised (which would
+// sort keys and round numbers): see stored_json_text.
+//
+// `value` as one line of JSON; invalid UTF-8 in its strings is replaced (U+FFFD).
+std::string json_line(const nlohmann::ordered_json& value);
+// Stored JSON text as the JSON value printed for it: "null" when absent; the text itself when it
+// is valid JSON, less the whitespace outside strings (so that it fits on one line; a leading BOM
+// is dropped too); otherwise (text written by another tool) the text as a JSON string.
+std::string stored_json_text(const std::optional<std::string>& text);
+// The object `fields` as one line, followed by the members `raw`, whose values are JSON text
+// already (from stored_json_text).
+std::string json_line_with(const nlohmann::ordered_json& fields,
+                           std::initializer_list<std::pair<std::string_view, std::string>> raw);
+// One read result as the contract's JSON line (keys in the documented order, no newline).
+std::string event_json_line(const eventstore::RecordedEvent& event);
+// Writes `line` and a newline on stdout.
+void print_line(std::string line);
+// Writes json_line(value) as one line on stdout.
 void print_json_line(const nlohmann::ordered_json& value);
 
 // Messages printed by the tool pass through here: any password of the store URI is replaced

@@ -93,7 +93,7 @@ int run_read(const std::string& uri, const ReadArgs& args) {
   if (options.limit && *options.limit == 0) return 0;
   // Page by page: memory stays bounded by --page-size, whatever the stream's length.
   store->for_each(stream, options,
-                  [](const eventstore::RecordedEvent& event) { print_json_line(event_to_json(event)); });
+                  [](const eventstore::RecordedEvent& event) { print_line(event_json_line(event)); });
   return 0;
 }
 
@@ -115,9 +115,9 @@ int run_snapshot_show(const std::string& uri, const StreamArgs& args) {
   nlohmann::ordered_json out;
   out["snapshot_version"] = snapshot->version;
   out["snapshot_timestamp"] = eventstore::format_rfc3339(snapshot->timestamp);
-  out["snapshot_data"] = stored_json(snapshot->data);
-  out["snapshot_metadata"] = stored_json(snapshot->metadata);
-  print_json_line(out);
+  // The snapshot's data and metadata as stored, like read's event_data (stored_json_text).
+  print_line(json_line_with(out, {{"snapshot_data", stored_json_text(snapshot->data)},
+                                  {"snapshot_metadata", stored_json_text(snapshot->metadata)}}));
   return 0;
 }
 

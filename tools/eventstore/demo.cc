@@ -290,7 +290,7 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
   const eventstore::StreamId stream = repository.stream_of(order_id(shown));
   std::printf("stream of order #%lld (%s), %lld events:\n", static_cast<long long>(shown),
               stream.aggregate_id.to_string().c_str(), static_cast<long long>(store->head(stream)));
-  store->for_each(stream, {}, [](const eventstore::RecordedEvent& e) { print_json_line(event_to_json(e)); });
+  store->for_each(stream, {}, [](const eventstore::RecordedEvent& e) { print_line(event_json_line(e)); });
   return 0;
 }
 

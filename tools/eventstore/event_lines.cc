@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iostream>
 #include <string_view>
+#include <unordered_set>
+#include <vector>
 
 #include "core/validation.h"
 
@@ -16,8 +18,8 @@ using eventstore::EventData;
 
 // The library refuses data and metadata nested deeper than this (src/core/validation.cc); a
 // line is one level more. Deeper lines are refused before nlohmann::json builds them: its
-// parser is iterative, but dump() recurses once per level, and a line of a million '[' would
-// overflow the stack.
+// parser is iterative, but a line of a million '[' overflowed the stack when the data was
+// re-serialised with dump(), which recurses once per level (docs/RELIABILITY.md, defect 8).
 constexpr std::size_t kMaxValueDepth = 512;
 constexpr std::size_t kMaxLineDepth = kMaxValueDepth + 1;
 
@@ -42,6 +44,84 @@ bool nests_deeper_than(std::string_view text, std::size_t limit) {
   return false;
 }
 
+bool is_json_whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::size_t skip_whitespace(std::string_view text, std::size_t i) {
+  while (i < text.size() && is_json_whitespace(text[i])) ++i;
+  return i;
+}
+
+// The index just past the string whose opening quote is at `i` (escapes skipped).
+std::size_t string_end(std::string_view text, std::size_t i) {
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\') ++i;
+    else if (text[i] == '"') return i + 1;
+  }
+  return text.size();
+}
+
+// The index just past the value that starts at `i`: a string, an array or object (strings and
+// nested brackets skipped), or a number or literal (up to whitespace, ',', '}' or ']').
+std::size_t value_end(std::string_view text, std::size_t i) {
+  if (i >= text.size()) return i;
+  if (text[i] == '"') return string_end(text, i);
+  if (text[i] == '[' || text[i] == '{') {
+    std::size_t depth = 0;
+    while (i < text.size()) {
+      const char c = text[i];
+      if (c == '"') {
+        i = string_end(text, i);
+        continue;
+      }
+      ++i;
+      if (c == '[' || c == '{') ++depth;
+      else if ((c == ']' || c == '}') && --depth == 0) return i;
+    }
+    return i;
+  }
+  while (i < text.size() && !is_json_whitespace(text[i]) && text[i] != ',' && text[i] != '}' &&
+         text[i] != ']')
+    ++i;
+  return i;
+}
+
+// A top-level member of a line: its key as JSON unescapes it, and the exact text of its value.
+struct Member {
+  std::string key;
+  std::string_view value;
+};
+
+// The members of `line`, a JSON object nlohmann::json has accepted, in the order written. The
+// values are the line's own text, so that data is stored as written: nlohmann::json would sort
+// keys, keep only a repeated key's last value and round numbers (1.10 -> 1.1,
+// 123456789012345678901234567890 -> 1.2345678901234568e+29, 1e-400 -> 0.0).
+std::vector<Member> top_level_members(std::string_view line, const std::string& where) {
+  const auto not_json = [&] { return UsageError(where + ": not valid JSON"); };
+  std::size_t i = line.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a BOM, which nlohmann skips
+  i = skip_whitespace(line, i);
+  if (i >= line.size() || line[i] != '{') throw not_json();
+  std::vector<Member> members;
+  for (++i;;) {
+    i = skip_whitespace(line, i);
+    if (i >= line.size()) throw not_json();
+    if (line[i] == '}') break;
+    if (line[i] == ',' && !members.empty()) i = skip_whitespace(line, i + 1);
+    if (i >= line.size() || line[i] != '"') throw not_json();
+    // The key's quoted text parsed as JSON: "event\u005fdata" is event_data.
+    const std::size_t key_end = string_end(line, i);
+    const nlohmann::json key = nlohmann::json::parse(line.substr(i, key_end - i), nullptr, false);
+    if (!key.is_string()) throw not_json();
+    i = skip_whitespace(line, key_end);
+    if (i >= line.size() || line[i] != ':') throw not_json();
+    i = skip_whitespace(line, i + 1);
+    const std::size_t end = value_end(line, i);
+    if (end == i) throw not_json();
+    members.push_back(Member{key.get<std::string>(), line.substr(i, end - i)});
+    i = end;
+  }
+  return members;
+}
+
 // One line of an events file (see parse_event_lines).
 EventData from_line(const std::string& line, std::size_t number) {
   const std::string where = "events file line " + std::to_string(number);
@@ -51,9 +131,21 @@ EventData from_line(const std::string& line, std::size_t number) {
   // nlohmann::json stops at a NUL byte as at the end of the input, so '{...}\0anything' would
   // parse; JSON never holds a raw NUL (strings escape it).
   if (line.find('\0') != std::string::npos) throw UsageError(where + ": not valid JSON");
+  // nlohmann::json validates the line and gives the types; the values stored are the line's text.
   const nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
   if (value.is_discarded()) throw UsageError(where + ": not valid JSON");
   if (!value.is_object()) throw UsageError(where + ": not a JSON object");
+  const std::vector<Member> members = top_level_members(line, where);
+  // nlohmann::json keeps a repeated key's last value: which one was meant is not ours to guess.
+  std::unordered_set<std::string_view> keys;
+  for (const Member& member : members)
+    if (!keys.insert(member.key).second)
+      throw UsageError(where + ": key '" + member.key + "' appears twice");
+  const auto text_of = [&](std::string_view key) {
+    for (const Member& member : members)
+      if (member.key == key) return std::string(member.value);
+    throw UsageError(where + ": not valid JSON");  // not reached: the key was parsed
+  };
   EventData event;
   for (const auto& [key, field] : value.items()) {
     if (key == "event_type") {
@@ -61,11 +153,11 @@ EventData from_line(const std::string& line, std::size_t number) {
         throw UsageError(where + ": event_type must be a non-empty string");
       event.event_type = field.get<std::string>();
     } else if (key == "event_data") {
-      if (!field.is_null()) event.data = field.dump();
+      if (!field.is_null()) event.data = text_of(key);
     } else if (key == "event_metadata") {
       if (field.is_null()) continue;
       if (!field.is_object()) throw UsageError(where + ": event_metadata must be a JSON object or null");
-      event.metadata = field.dump();
+      event.metadata = text_of(key);
     } else if (key == "event_id") {
       if (field.is_null()) continue;
       if (!field.is_string()) throw UsageError(where + ": event_id must be a UUID string");

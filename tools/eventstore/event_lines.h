@@ -13,9 +13,10 @@ namespace eventstore_cli {
 
 // The lines of an events file: one JSON object per line with event_type and optional
 // event_data, event_metadata and event_id; the other keys `read` prints are accepted and
-// ignored, so `read | append --events-file -` copies a stream. Lines of only spaces, tabs and
-// CR are skipped. Throws UsageError naming the line ("events file line N: ..."); never another
-// exception type.
+// ignored, so `read | append --events-file -` copies a stream. Data and metadata are the exact
+// text of their member's value in the line (not re-serialised); a top-level key given twice is
+// an error. Lines of only spaces, tabs and CR are skipped. Throws UsageError naming the line
+// ("events file line N: ..."); never another exception type.
 std::vector<eventstore::EventData> parse_event_lines(std::istream& in);
 
 // parse_event_lines of FILE, or of stdin for "-"; UsageError if it cannot be opened or read.

@@ -1,6 +1,9 @@
 // Input validation and output formatting shared by the commands.
 #include <charconv>
 #include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <string_view>
 
 #include "cli.h"
 
@@ -99,14 +102,59 @@ eventstore::StreamId parse_stream(const StreamArgs& args) {
   return eventstore::StreamId{args.context, args.type, id};
 }
 
-nlohmann::ordered_json stored_json(const std::optional<std::string>& text) {
-  if (!text) return nullptr;
-  nlohmann::ordered_json value = nlohmann::ordered_json::parse(*text, nullptr, false);
-  if (value.is_discarded()) return *text;  // not JSON (written by another tool): as a string
-  return value;
+std::string json_line(const nlohmann::ordered_json& value) {
+  // Invalid UTF-8 in stored text is replaced rather than failing the whole output.
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-nlohmann::ordered_json event_to_json(const eventstore::RecordedEvent& e) {
+std::string stored_json_text(const std::optional<std::string>& text) {
+  if (!text) return "null";
+  std::string_view json = *text;
+  // A BOM is skipped, as nlohmann::json skips it. nlohmann::json stops at a NUL byte as at the
+  // end of its input: text holding one is not JSON (JSON escapes NUL in strings).
+  if (json.starts_with("\xEF\xBB\xBF")) json.remove_prefix(3);
+  if (json.find('\0') == std::string_view::npos && nlohmann::json::accept(json)) {
+    // Valid JSON (hence valid UTF-8: nlohmann::json checks strings), printed as written but for
+    // the whitespace outside strings, so that it stays on one line. In valid JSON such
+    // whitespace never separates two tokens that would run together ("1 2" is not JSON): it only
+    // stands next to { } [ ] : , or at the ends, so dropping it changes no token.
+    std::string out;
+    out.reserve(json.size());
+    bool in_string = false;
+    for (std::size_t i = 0; i < json.size(); ++i) {
+      const char c = json[i];
+      if (in_string) {
+        out.push_back(c);
+        if (c == '\\') out.push_back(json[++i]);  // valid JSON: an escape is never last
+        else if (c == '"') in_string = false;
+      } else if (c == '"') {
+        in_string = true;
+        out.push_back(c);
+      } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+        out.push_back(c);
+      }
+    }
+    return out;
+  }
+  return json_line(*text);  // not JSON (written by another tool): as a string
+}
+
+std::string json_line_with(const nlohmann::ordered_json& fields,
+                           std::initializer_list<std::pair<std::string_view, std::string>> raw) {
+  std::string line = json_line(fields);
+  if (line.empty() || line.back() != '}') throw std::logic_error("json_line_with: not an object");
+  line.pop_back();
+  for (const auto& [key, value] : raw) {
+    if (line.size() > 1) line.push_back(',');
+    line += json_line(key);
+    line.push_back(':');
+    line += value;
+  }
+  line.push_back('}');
+  return line;
+}
+
+std::string event_json_line(const eventstore::RecordedEvent& e) {
   nlohmann::ordered_json out;
   out["bounded_context"] = e.stream.bounded_context;
   out["aggregate_type"] = e.stream.aggregate_type;
@@ -115,18 +163,17 @@ nlohmann::ordered_json event_to_json(const eventstore::RecordedEvent& e) {
   out["event_id"] = e.event_id.to_string();
   out["event_type"] = e.event_type;
   out["event_timestamp"] = eventstore::format_rfc3339(e.timestamp);
-  out["event_data"] = stored_json(e.data);
-  out["event_metadata"] = stored_json(e.metadata);
-  return out;
+  return json_line_with(out, {{"event_data", stored_json_text(e.data)},
+                              {"event_metadata", stored_json_text(e.metadata)}});
 }
 
-void print_json_line(const nlohmann::ordered_json& value) {
-  // Invalid UTF-8 in stored text is replaced rather than failing the whole output.
-  std::string line = value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+void print_line(std::string line) {
   line.push_back('\n');
   // Stop early when the reader went away (a closed pipe with SIGPIPE ignored).
   if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size())
     throw std::runtime_error("cannot write to stdout");
 }
+
+void print_json_line(const nlohmann::ordered_json& value) { print_line(json_line(value)); }
 
 }  // namespace eventstore_cli
