@@ -132,9 +132,10 @@ class FaultyStore final : public Store {
     ok.next_expected_version = at + n;
     ok.event_ids = ids;
     if (state_.lied_about.count(ids)) return ok;  // kLostUnknown: "it worked after all"
-    // An idempotent retry returns the original result.
+    // An idempotent retry returns the original result. (After an injected gap the list is
+    // shorter than the head: positions past its end are not a retry.)
     auto& list = state_.streams[stream];
-    if (at >= 0 && at + n <= head) {
+    if (at >= 0 && at + n <= head && static_cast<std::size_t>(at + n) <= list.size()) {
       bool same = true;
       for (std::int64_t i = 0; i < n && same; ++i)
         same = list[static_cast<std::size_t>(at + i)].event_id == ids[static_cast<std::size_t>(i)];
