@@ -23,19 +23,27 @@ using eventstore::EventData;
 constexpr std::size_t kMaxValueDepth = 512;
 constexpr std::size_t kMaxLineDepth = kMaxValueDepth + 1;
 
+// The index just past the string whose opening quote is at `i` (escapes skipped).
+std::size_t string_end(std::string_view text, std::size_t i) {
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\') ++i;
+    else if (text[i] == '"') return i + 1;
+  }
+  return text.size();
+}
+
 // True if `text` opens more than `limit` arrays or objects inside each other (outside strings).
 // Only bounds the depth: whether the text is JSON is for the parser to say.
 bool nests_deeper_than(std::string_view text, std::size_t limit) {
   std::size_t depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
-    if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
+    if (c == '"') {
+      i = string_end(text, i);
+      continue;
+    }
+    ++i;
+    if (c == '[' || c == '{') {
       if (++depth > limit) return true;
     } else if ((c == ']' || c == '}') && depth > 0) {
       --depth;
@@ -49,15 +57,6 @@ bool is_json_whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c
 std::size_t skip_whitespace(std::string_view text, std::size_t i) {
   while (i < text.size() && is_json_whitespace(text[i])) ++i;
   return i;
-}
-
-// The index just past the string whose opening quote is at `i` (escapes skipped).
-std::size_t string_end(std::string_view text, std::size_t i) {
-  for (++i; i < text.size(); ++i) {
-    if (text[i] == '\\') ++i;
-    else if (text[i] == '"') return i + 1;
-  }
-  return text.size();
 }
 
 // The index just past the value that starts at `i`: a string, an array or object (strings and

@@ -45,6 +45,20 @@ fn opt_str(present: bool, s: &str) -> Option<&str> {
     present.then_some(s)
 }
 
+/// A row of which only the version and the event id were read (a missing id reads as nil).
+fn id_row(version: i32, id: Option<Uuid>) -> EventRow {
+    EventRow {
+        version,
+        event_id: id.map(|u| *u.as_bytes()).unwrap_or([0; 16]),
+        event_type: String::new(),
+        has_data: false,
+        data: String::new(),
+        has_metadata: false,
+        metadata: String::new(),
+        timestamp_ms: 0,
+    }
+}
+
 /// Values of one statement of the append batch.
 pub(crate) enum AppendValues<'a> {
     Head((i32, &'a str, Uuid, &'a str, Option<i32>)),
@@ -92,16 +106,7 @@ fn id_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
     let mut out = Vec::with_capacity(rows.rows_num());
     for r in iter {
         let (version, id) = r.map_err(|e| internal(format!("serial read: {e}")))?;
-        out.push(EventRow {
-            version,
-            event_id: id.map(|u| *u.as_bytes()).unwrap_or([0; 16]),
-            event_type: String::new(),
-            has_data: false,
-            data: String::new(),
-            has_metadata: false,
-            metadata: String::new(),
-            timestamp_ms: 0,
-        });
+        out.push(id_row(version, id));
     }
     Ok(out)
 }
@@ -235,16 +240,7 @@ impl Core {
                 slice.has_max_version = true;
                 slice.max_version = version;
             }
-            slice.events.push(EventRow {
-                version,
-                event_id: id.map(|u| *u.as_bytes()).unwrap_or([0; 16]),
-                event_type: String::new(),
-                has_data: false,
-                data: String::new(),
-                has_metadata: false,
-                metadata: String::new(),
-                timestamp_ms: 0,
-            });
+            slice.events.push(id_row(version, id));
         }
         slice.events.reverse();
         Ok(slice)
