@@ -366,21 +366,30 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
     callback(std::move(result));
   }
 
+  // Every failure goes through here. Once an attempt's outcome was unknown, only a read that shows
+  // its versions taken by other events proves it was not applied; until then a request of it may
+  // still be on its way, so any later failure that is not such a proof is an unknown outcome too.
+  void fail(Error error) {
+    if (!maybe_applied_ || error.code() == ErrorCode::kVersionConflict) return finish(std::move(error));
+    finish(Error(ErrorCode::kOutcomeUnknown, std::string(error.what()) + "; an earlier attempt of this append timed "
+                                             "out and may yet apply: retry it with the same event ids"));
+  }
+
   void conflict(std::int64_t current) {
-    finish(Error::conflict(current, "version conflict on " + to_string(stream_) + ": expected " +
-                                        expected_.to_string() + ", stream is at " + std::to_string(current)));
+    fail(Error::conflict(current, "version conflict on " + to_string(stream_) + ": expected " +
+                                      expected_.to_string() + ", stream is at " + std::to_string(current)));
   }
 
   // An "any" append that lost kMaxAnyAttempts races in a row: none of its batches applied.
   void too_much_contention() {
-    finish(Error(ErrorCode::kUnavailable, "append to " + to_string(stream_) + " lost " +
-                                              std::to_string(kMaxAnyAttempts) +
-                                              " races for the head to other writers; nothing was written"));
+    fail(Error(ErrorCode::kUnavailable, "append to " + to_string(stream_) + " lost " +
+                                            std::to_string(kMaxAnyAttempts) +
+                                            " races for the head to other writers; nothing was written"));
   }
 
-  OnError fail(const std::string& what) {
+  OnError fail_with(const std::string& what) {
     auto self = shared_from_this();
-    return [self, what](const bridge::BridgeError& e) { self->finish(to_error(e, what + " " + to_string(self->stream_))); };
+    return [self, what](const bridge::BridgeError& e) { self->fail(to_error(e, what + " " + to_string(self->stream_))); };
   }
 
   // "any": one SERIAL read of the head and the ids of the last events: a retry of events already
@@ -397,12 +406,16 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                 return self->finish(make_append_result(head - self->count() + 1, self->events_));
               self->attempt(head, for_head_of(tail));
             },
-            fail("head read of")));
+            fail_with("head read of")));
   }
 
   // One conditional batch appending after version `at`, requiring `condition` of the static
   // stream_version column.
   void attempt(std::int64_t at, StaticCondition condition);
+
+  // After a batch at `at` was refused, or timed out: the versions after `at` hold other events,
+  // so this attempt can never apply.
+  void proven_not_applied() { maybe_applied_ = false; }
 
   void on_outcome(std::int64_t at, StaticCondition condition, const bridge::AppendOutcome& outcome) {
     if (outcome.applied) return finish(make_append_result(at + 1, events_));
@@ -412,27 +425,34 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
     // The column is past the version we appended after: a conflict, and it holds the head (it
     // can only lag behind the head, never run ahead of it). An "any" append that lost the race
     // goes again right after it.
-    if (outcome.has_stream_version && outcome.stream_version > at) {
+    if (outcome.has_stream_version && outcome.stream_version > at && !existing.empty()) {
+      proven_not_applied();
       if (!expected_.is_any()) return conflict(outcome.stream_version);
       if (++any_attempts_ >= kMaxAnyAttempts) return too_much_contention();
       return attempt(outcome.stream_version, at_version(outcome.stream_version));
     }
     // Otherwise the answer alone does not tell the head (a stream the seed's library wrote to,
-    // an expected version ahead of the head, or an "any" append that lost a race): read it with
-    // SERIAL and decide.
+    // an expected version ahead of the head, an "any" append that lost a race, or versions
+    // still free after the column moved): one consistent SERIAL read of the head and the
+    // versions this batch tried decides.
     auto self = shared_from_this();
-    connection_->session->read_head(key_, /*serial=*/true, done<SliceDone>(
-        [self, at, condition](bridge::StreamSlice slice) {
-          const std::int64_t head = head_of(slice);
-          const StaticCondition now = for_head_of(slice);
-          if (self->expected_.is_any()) {
-            if (++self->any_attempts_ >= kMaxAnyAttempts) return self->too_much_contention();
-            return self->attempt(head, now);
-          }
-          if (head == at && now.adopting && !condition.adopting) return self->attempt(at, now);
-          self->conflict(head);
-        },
-        fail("head read of")));
+    connection_->session->serial_read(
+        key_, static_cast<std::int32_t>(at + 1), static_cast<std::int32_t>(at + count()),
+        done<SliceDone>(
+            [self, at, condition](bridge::StreamSlice slice) {
+              if (is_same_append(self->events_, ids_in(slice)))
+                return self->finish(make_append_result(at + 1, self->events_));
+              const std::int64_t head = head_of(slice);
+              const StaticCondition now = for_head_of(slice);
+              if (!slice.events.empty()) self->proven_not_applied();
+              if (self->expected_.is_any()) {
+                if (++self->any_attempts_ >= kMaxAnyAttempts) return self->too_much_contention();
+                return self->attempt(head, now);
+              }
+              if (head == at && now.adopting && !condition.adopting) return self->attempt(at, now);
+              self->conflict(head);
+            },
+            fail_with("head read of")));
   }
 
   // A write whose outcome is unknown is resolved by a SERIAL read of the versions it wrote:
@@ -441,7 +461,8 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   // while the stream is still at `at`, so a retry with the same event ids settles it, and when
   // every retry times out too the answer stays "unknown", never "nothing was written".
   void on_error(std::int64_t at, const bridge::BridgeError& error) {
-    if (error.kind != bridge::ErrorKind::OutcomeUnknown) return finish(to_error(error, "append to " + to_string(stream_)));
+    if (error.kind != bridge::ErrorKind::OutcomeUnknown) return fail(to_error(error, "append to " + to_string(stream_)));
+    maybe_applied_ = true;
     const std::string first_error = to_std(error.message);
     auto self = shared_from_this();
     connection_->session->serial_read(
@@ -468,6 +489,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
               }
               log(LogLevel::kInfo, what + "a serial read found it was not applied: the stream is at " +
                                        std::to_string(head));
+              if (!slice.events.empty()) self->proven_not_applied();
               if (self->expected_.is_any()) {
                 if (++self->any_attempts_ >= kMaxAnyAttempts) return self->too_much_contention();
                 return self->attempt(head, for_head_of(slice));
@@ -491,6 +513,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   EventStore::AppendCallback callback_;
   int any_attempts_ = 0;
   int unapplied_retries_ = 0;
+  bool maybe_applied_ = false;  // an attempt's outcome was unknown, and nothing proved it failed
 };
 
 // The completion of an append's batch: calls straight back into its operation (no
@@ -514,7 +537,7 @@ class BatchDone final : public bridge::AppendCompletion {
 
 void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
   if (at + count() > connection_->limits.max_version)
-    return finish(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
+    return fail(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
                                  std::to_string(connection_->limits.max_version)));
   rust::Vec<bridge::EventRow> rows;
   rows.reserve(events_.size());
@@ -544,6 +567,8 @@ class ScyllaStore final : public Store {
       : connection_(std::move(connection)), description_(std::move(description)) {}
 
   std::string describe() const override { return description_; }
+
+  const bridge::Session& session() const { return *connection_->session; }
 
   void apply_schema(const SchemaOptions& options) override {
     const std::vector<std::string> statements = scylla_schema_ddl(connection_->keyspace, options);
@@ -661,6 +686,18 @@ class ScyllaStore final : public Store {
 };
 
 }  // namespace
+
+void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& faults) {
+  auto* scylla = dynamic_cast<ScyllaStore*>(&store);
+  if (!scylla) throw Error::invalid("inject_batch_faults needs a store made by open_scylla_store");
+  rust::Vec<bridge::BatchFault> injected;
+  for (const InjectedBatchFault& fault : faults) {
+    const bridge::ErrorKind kind =
+        fault.code == ErrorCode::kOutcomeUnknown ? bridge::ErrorKind::OutcomeUnknown : bridge::ErrorKind::Unavailable;
+    injected.push_back(bridge::BatchFault{fault.applied, kind});
+  }
+  scylla->session().inject_batch_faults(std::move(injected));
+}
 
 std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::string& redacted_uri,
                                          const StoreOptions& options) {

@@ -16,6 +16,15 @@ namespace eventstore::detail {
 std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::string& redacted_uri,
                                          const StoreOptions& options);
 
+// For tests of the append's fault handling: the next append batches of `store` (a store made by
+// open_scylla_store), one per fault, fail with the fault's error kind; `applied` says whether the
+// batch is sent and applied first (a lost acknowledgement) or never sent.
+struct InjectedBatchFault {
+  bool applied = false;
+  ErrorCode code = ErrorCode::kUnavailable;  // kUnavailable or kOutcomeUnknown
+};
+void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& faults);
+
 // The CQL that apply_schema runs for `keyspace`, in order: keyspace, event_store,
 // aggregate_snapshot. Throws Error(kInvalidArgument) for bad options.
 std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const SchemaOptions& options);

@@ -131,6 +131,15 @@ pub mod ffi {
         events: Vec<EventRow>,
     }
 
+    /// A fault a test injects into an append batch (Session::inject_batch_faults).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct BatchFault {
+        /// true: the batch is sent and applied, and only its answer is replaced by the
+        /// error (a lost acknowledgement); false: the batch is never sent.
+        apply: bool,
+        kind: ErrorKind,
+    }
+
     #[derive(Debug, Clone)]
     struct Snapshot {
         version: i32,
@@ -182,6 +191,10 @@ pub mod ffi {
             rows: Vec<EventRow>,
             done: UniquePtr<AppendCompletion>,
         );
+
+        /// For tests of the store's fault handling: the next append_batch calls of this
+        /// session, one per fault, fail with the fault's kind. Costs nothing when unused.
+        fn inject_batch_faults(self: &Session, faults: Vec<BatchFault>);
 
         /// Head only (static stream_version and max event_version), at the
         /// configured consistency, or SERIAL when `serial` is true.

@@ -1,6 +1,8 @@
 //! The store's operations as async functions on the shared session core.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use scylla::client::session::Session as DriverSession;
 use scylla::policies::load_balancing::LoadBalancingPolicy;
@@ -18,7 +20,7 @@ use crate::config::Resolved;
 use crate::decode::{decode_cas_result, CasView};
 use crate::errors::{err, from_execution, internal, invalid};
 use crate::ffi::{
-    AppendOutcome, BridgeError, ErrorKind, EventRow, Snapshot, SnapshotLoad, SnapshotSaveOutcome, StreamKey,
+    AppendOutcome, BatchFault, BridgeError, ErrorKind, EventRow, Snapshot, SnapshotLoad, SnapshotSaveOutcome, StreamKey,
     StreamSlice,
 };
 use crate::runtime::Effect;
@@ -27,12 +29,18 @@ use crate::statements::Statements;
 /// Bounded retries of the never-backwards snapshot save under contention.
 const SNAPSHOT_SAVE_ATTEMPTS: usize = 5;
 pub(crate) const DEFAULT_PAGE_SIZE: i32 = 1000;
+/// Rows a resolving serial read returns beyond the append's own: others' appends since.
+const SERIAL_READ_EXTRA_ROWS: i32 = 1000;
+/// A resolving serial read that finds the stream shorter, then grown, reads again this often.
+const SERIAL_READ_ATTEMPTS: usize = 3;
 
 pub(crate) struct Core {
     pub(crate) driver: DriverSession,
     pub(crate) cfg: Resolved,
     pub(crate) lwt_policy: Arc<dyn LoadBalancingPolicy>,
     stmts: OnceCell<Statements>,
+    batch_faults: Mutex<VecDeque<BatchFault>>,
+    batch_faults_armed: AtomicBool,
 }
 
 type Pk<'a> = (&'a str, Uuid, &'a str);
@@ -99,16 +107,23 @@ fn event_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
     Ok(out)
 }
 
-/// Rows of the serial range read: version and event id only.
-fn id_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
-    let rows = result.into_rows_result().map_err(|e| internal(format!("serial read: {e}")))?;
-    let iter = rows.rows::<(i32, Option<Uuid>)>().map_err(|e| internal(format!("serial read: {e}")))?;
-    let mut out = Vec::with_capacity(rows.rows_num());
+/// Rows of (stream_version, event_version, event_id) as one slice: the static head column (the
+/// same in every row), the highest version among the rows, and the rows in the order read.
+fn head_and_ids(result: QueryResult, what: &str) -> Result<StreamSlice, BridgeError> {
+    let rows = result.into_rows_result().map_err(|e| internal(format!("{what}: {e}")))?;
+    let iter = rows.rows::<(Option<i32>, i32, Option<Uuid>)>().map_err(|e| internal(format!("{what}: {e}")))?;
+    let mut slice = empty_slice();
     for r in iter {
-        let (version, id) = r.map_err(|e| internal(format!("serial read: {e}")))?;
-        out.push(id_row(version, id));
+        let (sv, version, id) = r.map_err(|e| internal(format!("{what}: {e}")))?;
+        slice.has_stream_version = sv.is_some();
+        slice.stream_version = sv.unwrap_or(0);
+        if !slice.has_max_version || version > slice.max_version {
+            slice.has_max_version = true;
+            slice.max_version = version;
+        }
+        slice.events.push(id_row(version, id));
     }
-    Ok(out)
+    Ok(slice)
 }
 
 fn empty_slice() -> StreamSlice {
@@ -122,7 +137,30 @@ fn undecodable(e: BridgeError) -> BridgeError {
 
 impl Core {
     pub(crate) fn new(driver: DriverSession, cfg: Resolved, lwt_policy: Arc<dyn LoadBalancingPolicy>) -> Self {
-        Core { driver, cfg, lwt_policy, stmts: OnceCell::new() }
+        Core {
+            driver,
+            cfg,
+            lwt_policy,
+            stmts: OnceCell::new(),
+            batch_faults: Mutex::new(VecDeque::new()),
+            batch_faults_armed: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn inject_batch_faults(&self, faults: Vec<BatchFault>) {
+        let mut queue = self.batch_faults.lock().unwrap_or_else(|p| p.into_inner());
+        queue.extend(faults);
+        self.batch_faults_armed.store(!queue.is_empty(), Ordering::Release);
+    }
+
+    fn next_batch_fault(&self) -> Option<BatchFault> {
+        if !self.batch_faults_armed.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut queue = self.batch_faults.lock().unwrap_or_else(|p| p.into_inner());
+        let fault = queue.pop_front();
+        self.batch_faults_armed.store(!queue.is_empty(), Ordering::Release);
+        fault
     }
 
     /// The prepared statements, prepared on first use (a failure is retried
@@ -153,6 +191,10 @@ impl Core {
         if rows.is_empty() {
             return Err(invalid("append of zero events"));
         }
+        let fault = self.next_batch_fault();
+        if let Some(BatchFault { apply: false, kind }) = fault {
+            return Err(err(kind, "injected fault: the append batch was not sent"));
+        }
         let st = self.stmts().await?;
         let batch = st.append_batch(rows.len());
         let (bc, id, at) = pk(&key);
@@ -162,6 +204,9 @@ impl Core {
             values.push(row_values(&key, r));
         }
         let result = self.driver.batch(&batch, values).await.map_err(|e| from_execution("append", &e, Effect::Write))?;
+        if let Some(BatchFault { kind, .. }) = fault {
+            return Err(err(kind, "injected fault: the append batch was sent, its answer replaced"));
+        }
         let view = decode_cas_result(result).map_err(undecodable)?;
         if view.applied {
             // ScyllaDB echoes old values even when applied, Cassandra does
@@ -195,22 +240,38 @@ impl Core {
         Ok(slice)
     }
 
-    /// SERIAL head, then SERIAL rows in [from, to] (two Paxos reads, in this
-    /// order, so the rows are at least as new as the head). The rows carry
-    /// their version and event id only.
+    /// One consistent SERIAL view for deciding an append after version `from - 1`: the head and
+    /// the versions and ids of the rows in [from, to]. It is one read of the head column and the
+    /// rows from `from - 1` on, so the head it reports is never older than the rows. When no row
+    /// at or after `from - 1` exists, the stream is shorter: a SERIAL tail read gives its head,
+    /// and if that read finds the stream grown to `from - 1` meanwhile, the view is read again.
     pub(crate) async fn serial_read(&self, key: StreamKey, from: i32, to: i32) -> Result<StreamSlice, BridgeError> {
-        let mut slice = self.head(&key, true).await?;
-        if from <= to {
-            let st = self.stmts().await?;
-            let (bc, id, at) = pk(&key);
+        if from < 1 || to < from {
+            return Err(invalid(format!("serial read of versions {from}..{to}")));
+        }
+        let st = self.stmts().await?;
+        let (bc, id, at) = pk(&key);
+        let lowest = (from - 1).max(1);
+        // The rows of the append, the one before it, and what others appended after it; the
+        // head column of a stream this library wrote is exact even when the limit cuts the rows.
+        let limit = (to - lowest + 1).saturating_add(SERIAL_READ_EXTRA_ROWS);
+        for _ in 0..SERIAL_READ_ATTEMPTS {
             let result = self
                 .driver
-                .execute_unpaged(&st.range_serial, (bc, id, at, from, to))
+                .execute_unpaged(&st.range_serial, (bc, id, at, lowest, limit))
                 .await
                 .map_err(|e| from_execution("serial read", &e, Effect::Read))?;
-            slice.events = id_rows(result)?;
+            let mut slice = head_and_ids(result, "serial read")?;
+            if slice.has_max_version || lowest == 1 {
+                slice.events.retain(|r| r.version >= from && r.version <= to);
+                return Ok(slice);
+            }
+            let tail = self.serial_tail(key.clone(), 1).await?;
+            if !tail.has_max_version || tail.max_version < lowest {
+                return Ok(StreamSlice { events: Vec::new(), ..tail });
+            }
         }
-        Ok(slice)
+        Err(err(ErrorKind::Unavailable, "serial read: the stream kept growing under the read"))
     }
 
     /// One SERIAL read of the head and the version and id of the last `count`
@@ -227,21 +288,7 @@ impl Core {
             .execute_unpaged(&st.tail_serial, (bc, id, at, count))
             .await
             .map_err(|e| from_execution("serial tail read", &e, Effect::Read))?;
-        let rows = result.into_rows_result().map_err(|e| internal(format!("serial tail read: {e}")))?;
-        let iter = rows
-            .rows::<(Option<i32>, i32, Option<Uuid>)>()
-            .map_err(|e| internal(format!("serial tail read: {e}")))?;
-        let mut slice = empty_slice();
-        for r in iter {
-            let (sv, version, id) = r.map_err(|e| internal(format!("serial tail read: {e}")))?;
-            if !slice.has_max_version {
-                slice.has_stream_version = sv.is_some();
-                slice.stream_version = sv.unwrap_or(0);
-                slice.has_max_version = true;
-                slice.max_version = version;
-            }
-            slice.events.push(id_row(version, id));
-        }
+        let mut slice = head_and_ids(result, "serial tail read")?;
         slice.events.reverse();
         Ok(slice)
     }

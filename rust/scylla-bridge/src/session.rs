@@ -222,6 +222,10 @@ impl Session {
         guarded(|| self.append_with(key, has_expected.then_some(expected), new_head, rows, Cpp::new(done)));
     }
 
+    pub(crate) fn inject_batch_faults(&self, faults: Vec<ffi::BatchFault>) {
+        self.core().inject_batch_faults(faults);
+    }
+
     pub(crate) fn read_head(&self, key: &StreamKey, serial: bool, done: UniquePtr<ffi::SliceCompletion>) {
         guarded(|| self.read_head_with(key, serial, Cpp::new(done)));
     }

@@ -52,9 +52,10 @@ impl Cql {
             read_asc: read("ASC"),
             read_desc: read("DESC"),
             head: format!("SELECT stream_version, event_version FROM {events} WHERE {PK} ORDER BY event_version DESC LIMIT 1"),
-            // What resolving an append needs: versions and ids, not the (maybe large) payloads.
+            // What resolving an append needs, in one read: the head column and the versions and
+            // ids from a version on, not the (maybe large) payloads.
             range_ids: format!(
-                "SELECT event_version, event_id FROM {events} WHERE {PK} AND event_version >= ? AND event_version <= ?"
+                "SELECT stream_version, event_version, event_id FROM {events} WHERE {PK} AND event_version >= ? LIMIT ?"
             ),
             // The head and the ids of the last events, in one read (for "any" appends).
             tail_ids: format!(
@@ -178,7 +179,8 @@ mod tests {
         assert_eq!(c.append_row.matches('?').count(), 9);
         assert!(c.read_desc.ends_with("ORDER BY event_version DESC"));
         assert_eq!(c.read_asc.matches('?').count(), 5);
-        assert!(c.range_ids.starts_with("SELECT event_version, event_id FROM ks1.event_store WHERE"));
+        assert!(c.range_ids.starts_with("SELECT stream_version, event_version, event_id FROM ks1.event_store WHERE"));
+        assert!(c.range_ids.ends_with("event_version >= ? LIMIT ?"), "{}", c.range_ids);
         assert_eq!(c.range_ids.matches('?').count(), 5);
         assert!(c.tail_ids.ends_with("ORDER BY event_version DESC LIMIT ?"), "{}", c.tail_ids);
         assert_eq!(c.tail_ids.matches('?').count(), 4);
