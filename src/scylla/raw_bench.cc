@@ -111,7 +111,7 @@ class PageDone final : public bridge::PageCompletion {
     state_->remaining -= n;
     if (more && state_->remaining > 0) {
       ReadState* state = state_;
-      state->cursor->next_page(std::make_unique<PageDone>(state));
+      state->cursor->next_page(0, std::make_unique<PageDone>(state));
       return;
     }
     finish(RawStatus::kApplied, "");
@@ -174,7 +174,7 @@ class RawScyllaImpl final : public RawScylla {
     const std::int64_t remaining = limit > 0 ? limit : std::numeric_limits<std::int64_t>::max();
     const auto page = static_cast<std::int32_t>(std::min<std::int64_t>(page_size, remaining));
     auto* state = new ReadState{session_->open_read(key(stream), lo, hi, backward, page), remaining, 0, done, context};
-    state->cursor->next_page(std::make_unique<PageDone>(state));
+    state->cursor->next_page(0, std::make_unique<PageDone>(state));
   }
 
  private:

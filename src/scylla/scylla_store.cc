@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <limits>
+#include <string_view>
 #include <utility>
 
 #include "core/blocking.h"
@@ -197,7 +199,9 @@ RecordedEvent decode_row(const StreamId& stream, const bridge::EventRow& row) {
   event.event_id = uuid_of(row.event_id);
   event.event_type = to_std(row.event_type);
   if (row.has_data) event.data = to_std(row.data);
-  if (row.has_metadata) event.metadata = to_std(row.metadata);
+  // The seed's library stores the JSON of an event's absent metadata map: the text null.
+  if (row.has_metadata && std::string_view(row.metadata.data(), row.metadata.size()) != "null")
+    event.metadata = to_std(row.metadata);
   event.timestamp = Timestamp(std::chrono::milliseconds(row.timestamp_ms));
   return event;
 }
@@ -270,13 +274,23 @@ struct Connection {
   std::string keyspace;
 };
 
+// A read. Pages keep to ReadOptions::page_bytes exactly: rows fetched beyond a page wait in a
+// buffer for the next one. The rows fetched per round trip are sized from the largest event
+// seen so far in the read (before any, events of kAssumedEventBytes), growing at most
+// kFetchGrowth-fold from one fetch to the next, so the server materialises about a page's
+// budget per round trip unless the events grow suddenly within a read.
 class ScyllaCursor final : public EventCursor {
  public:
+  static constexpr std::size_t kAssumedEventBytes = 64 * 1024;
+  static constexpr std::uint64_t kFetchGrowth = 8;
+
   ScyllaCursor(std::shared_ptr<Connection> connection, StreamId stream, const ReadOptions& options)
       : state_(std::make_shared<State>()) {
     state_->connection = std::move(connection);
     state_->stream = std::move(stream);
     state_->remaining = options.limit.value_or(std::numeric_limits<std::uint64_t>::max());
+    state_->page_size = options.page_size;
+    state_->page_bytes = options.page_bytes;
     try {
       validate_read(state_->stream, options, state_->connection->limits);
       const bool forward = options.direction == Direction::kForward;
@@ -286,9 +300,8 @@ class ScyllaCursor final : public EventCursor {
       const std::int32_t from = forward ? clamp(options.from.value_or(1)) : 1;
       const std::int32_t to = forward ? std::numeric_limits<std::int32_t>::max()
                                       : clamp(options.from.value_or(std::numeric_limits<std::int32_t>::max()));
-      const auto page = static_cast<std::int32_t>(
-          std::min<std::uint64_t>(options.page_size, state_->remaining == 0 ? 1 : state_->remaining));
-      state_->cursor.emplace(state_->connection->session->open_read(key_of(state_->stream), from, to, !forward, page));
+      state_->cursor.emplace(state_->connection->session->open_read(key_of(state_->stream), from, to, !forward,
+                                                                    static_cast<std::int32_t>(options.page_size)));
     } catch (const Error& e) {
       state_->error = e;
     }
@@ -302,39 +315,75 @@ class ScyllaCursor final : public EventCursor {
     StreamId stream;
     std::optional<rust::Box<bridge::ReadCursor>> cursor;
     std::optional<Error> error;
-    std::uint64_t remaining = 0;
-    bool done = false;
+    std::uint64_t remaining = 0;  // events still to fetch (the read's limit)
+    bool done = false;            // nothing more to fetch
+    std::uint32_t page_size = 0;
+    std::size_t page_bytes = 0;
+    std::deque<RecordedEvent> fetched;  // fetched, not yet delivered
+    std::size_t largest_event_bytes = 0;
+    std::uint64_t last_fetch_rows = 0;
   };
+
+  static std::size_t bytes_of(const RecordedEvent& e) {
+    return e.event_type.size() + (e.data ? e.data->size() : 0) + (e.metadata ? e.metadata->size() : 0);
+  }
+
+  static std::uint64_t rows_to_fetch(const State& state) {
+    const std::size_t event_bytes = state.largest_event_bytes > 0 ? state.largest_event_bytes : kAssumedEventBytes;
+    std::uint64_t rows = std::max<std::uint64_t>(1, state.page_bytes / event_bytes);
+    if (state.last_fetch_rows > 0) rows = std::min(rows, state.last_fetch_rows * kFetchGrowth);
+    return std::min<std::uint64_t>({rows, state.page_size, state.remaining});
+  }
+
+  // A page of the fetched events: at least one, then as many as fit both bounds.
+  static std::vector<RecordedEvent> take_page(State& state) {
+    std::vector<RecordedEvent> page;
+    std::size_t bytes = 0;
+    while (!state.fetched.empty() && page.size() < state.page_size) {
+      const std::size_t next = bytes_of(state.fetched.front());
+      if (!page.empty() && bytes + next > state.page_bytes) break;
+      bytes += next;
+      page.push_back(std::move(state.fetched.front()));
+      state.fetched.pop_front();
+    }
+    return page;
+  }
 
   static void fetch(std::shared_ptr<State> state, PageCallback callback) {
     if (state->error) {
       Error error = *state->error;
       state->error.reset();
       state->done = true;
+      state->fetched.clear();
       return callback(std::move(error));
     }
+    if (!state->fetched.empty()) return callback(take_page(*state));
     if (state->done || state->remaining == 0) return callback(std::vector<RecordedEvent>{});
-    (*state->cursor)->next_page(done<PageDone>(
-        [state, callback](rust::Vec<bridge::EventRow> rows, bool more) mutable {
-          std::vector<RecordedEvent> page;
-          try {
-            for (const bridge::EventRow& row : rows) {
-              if (page.size() >= state->remaining) break;
-              page.push_back(decode_row(state->stream, row));
-            }
-          } catch (const Error& e) {
-            state->done = true;
-            return callback(e);
-          }
-          state->remaining -= page.size();
-          if (!more) state->done = true;
-          if (page.empty() && !state->done) return fetch(state, std::move(callback));
-          callback(std::move(page));
-        },
-        [state, callback](const bridge::BridgeError& e) {
-          state->done = true;
-          callback(to_error(e, "read of " + to_string(state->stream)));
-        }));
+    const std::uint64_t rows = rows_to_fetch(*state);
+    state->last_fetch_rows = rows;
+    (*state->cursor)->next_page(
+        static_cast<std::int32_t>(rows),
+        done<PageDone>(
+            [state, callback](rust::Vec<bridge::EventRow> page, bool more) mutable {
+              try {
+                for (const bridge::EventRow& row : page) {
+                  if (state->remaining == 0) break;
+                  state->fetched.push_back(decode_row(state->stream, row));
+                  state->largest_event_bytes = std::max(state->largest_event_bytes, bytes_of(state->fetched.back()));
+                  --state->remaining;
+                }
+              } catch (const Error& e) {
+                state->done = true;
+                state->fetched.clear();
+                return callback(e);
+              }
+              if (!more) state->done = true;
+              fetch(state, std::move(callback));
+            },
+            [state, callback](const bridge::BridgeError& e) {
+              state->done = true;
+              callback(to_error(e, "read of " + to_string(state->stream)));
+            }));
   }
 
   std::shared_ptr<State> state_;
@@ -570,6 +619,15 @@ class ScyllaStore final : public Store {
 
   const bridge::Session& session() const { return *connection_->session; }
 
+  // One CQL statement, unprepared, waiting for schema agreement after DDL.
+  void execute(const std::string& cql) {
+    wait_for<bool>([&](auto finished) {
+      connection_->session->execute_schema(
+          cql, done<VoidDone>([finished]() { finished(true); },
+                              [finished](const bridge::BridgeError& e) { finished(to_error(e, "schema")); }));
+    });
+  }
+
   void apply_schema(const SchemaOptions& options) override {
     const std::vector<std::string> statements = scylla_schema_ddl(connection_->keyspace, options);
     // ScyllaDB with tablets had no LWT through 2025.3: create the keyspace with vnodes there.
@@ -627,58 +685,113 @@ class ScyllaStore final : public Store {
     } catch (const Error& e) {
       return callback(e);
     }
+    auto connection = connection_;
     connection_->session->load_snapshot(
         key_of(stream),
         done<SnapshotLoadDone>(
-            [callback, stream](bridge::SnapshotLoad load) {
-              if (!load.found) return callback(std::optional<Snapshot>());
-              if (!load.snapshot.has_data)
-                return callback(Error(ErrorCode::kCorruption, "snapshot of " + to_string(stream) + " has no data"));
-              Snapshot snapshot;
-              snapshot.version = load.snapshot.version;
-              snapshot.data = to_std(load.snapshot.data);
-              if (load.snapshot.has_metadata) snapshot.metadata = to_std(load.snapshot.metadata);
-              snapshot.timestamp = Timestamp(std::chrono::milliseconds(load.snapshot.timestamp_ms));
-              callback(std::optional<Snapshot>(std::move(snapshot)));
+            [callback, stream, connection](bridge::SnapshotLoad load) {
+              callback(load.found ? checked_snapshot(stream, load.snapshot, connection->limits) : std::nullopt);
             },
             [callback, stream](const bridge::BridgeError& e) {
               callback(to_error(e, "snapshot load of " + to_string(stream)));
             }));
   }
 
+  // A snapshot above the stream's head is refused, and one stored above it is replaced (a
+  // restore from backups of the two tables taken at different times): one head read first.
   void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
     try {
       validate_snapshot(stream, snapshot, connection_->limits);
     } catch (const Error& e) {
       return callback(e);
     }
+    auto connection = connection_;
+    auto failed = [callback, stream](const bridge::BridgeError& e) {
+      callback(to_error(e, "snapshot save of " + to_string(stream)));
+    };
+    connection_->session->read_head(
+        key_of(stream), /*serial=*/false,
+        done<SliceDone>(
+            [connection, stream, snapshot = std::move(snapshot), callback](bridge::StreamSlice slice) mutable {
+              const std::int64_t head = head_of(slice);
+              if (snapshot.version > head)
+                return callback(Error::invalid("snapshot version " + std::to_string(snapshot.version) +
+                                               " is above the head of " + to_string(stream) + " (" +
+                                               std::to_string(head) + "); nothing was stored"));
+              save_below_head(std::move(connection), stream, std::move(snapshot), head, std::move(callback));
+            },
+            failed));
+  }
+
+ private:
+  // The cluster's snapshot row as a Snapshot, checked as the SQLite backend checks its rows: a
+  // damaged row is skipped with a warning. The seed's library writes "" as metadata: none.
+  static std::optional<Snapshot> checked_snapshot(const StreamId& stream, const bridge::Snapshot& row,
+                                                  const Limits& limits) {
+    Snapshot snapshot;
+    snapshot.version = row.version;
+    snapshot.data = to_std(row.data);
+    if (row.has_metadata && !row.metadata.empty()) snapshot.metadata = to_std(row.metadata);
+    snapshot.timestamp = Timestamp(std::chrono::milliseconds(row.timestamp_ms));
+    std::string damage;
+    if (!row.has_data) damage = "no snapshot_data";
+    else if (!row.has_timestamp) damage = "no snapshot_timestamp";
+    try {
+      Limits any_size = limits;
+      any_size.max_event_bytes = std::numeric_limits<std::size_t>::max();
+      if (damage.empty()) validate_snapshot(stream, snapshot, any_size);
+    } catch (const Error& e) {
+      damage = e.what();
+    }
+    if (damage.empty()) return snapshot;
+    log(LogLevel::kWarning, "the snapshot of " + to_string(stream) + " is damaged (" + damage + "); it is skipped");
+    return std::nullopt;
+  }
+
+  // The never-backwards write, then a read that it was not shadowed: the seed's library writes
+  // snapshots with plain INSERTs at client timestamps, and a row of it with a later timestamp
+  // than our Paxos write wins on read, although our write was applied.
+  static void save_below_head(std::shared_ptr<Connection> connection, const StreamId& stream, Snapshot snapshot,
+                              std::int64_t head, SaveCallback callback) {
     bridge::Snapshot row{};
     row.version = static_cast<std::int32_t>(snapshot.version);
     row.has_data = true;
     row.data = snapshot.data;
     row.has_metadata = snapshot.metadata.has_value();
     if (snapshot.metadata) row.metadata = *snapshot.metadata;
-    row.timestamp_ms = std::chrono::time_point_cast<std::chrono::milliseconds>(snapshot.timestamp)
-                           .time_since_epoch()
-                           .count();
-    connection_->session->save_snapshot(
-        key_of(stream), std::move(row),
+    row.has_timestamp = true;
+    row.timestamp_ms = snapshot.timestamp.time_since_epoch().count();
+    const std::int64_t version = snapshot.version;
+    const std::int64_t timestamp_ms = row.timestamp_ms;
+    auto failed = [callback, stream](const bridge::BridgeError& e) {
+      callback(to_error(e, "snapshot save of " + to_string(stream)));
+    };
+    bridge::Session& session = *connection->session;
+    session.save_snapshot(
+        key_of(stream), std::move(row), static_cast<std::int32_t>(head),
         done<SnapshotSaveDone>(
-            [callback, version = snapshot.version](bridge::SnapshotSaveOutcome outcome) {
-              callback(SnapshotSaveResult{outcome.stored, outcome.stored ? version : outcome.existing_version});
+            [connection, stream, version, timestamp_ms, callback](bridge::SnapshotSaveOutcome outcome) {
+              if (!outcome.stored) return callback(SnapshotSaveResult{false, outcome.existing_version});
+              connection->session->load_snapshot(
+                  key_of(stream),
+                  done<SnapshotLoadDone>(
+                      [stream, version, timestamp_ms, callback](bridge::SnapshotLoad load) {
+                        if (load.found && load.snapshot.version == version && load.snapshot.timestamp_ms == timestamp_ms)
+                          return callback(SnapshotSaveResult{true, version});
+                        log(LogLevel::kWarning,
+                            "the snapshot of " + to_string(stream) + " at version " + std::to_string(version) +
+                                " was written but reads back as another (version " +
+                                std::to_string(load.found ? load.snapshot.version : 0) +
+                                "): a write with a later timestamp, such as the seed library's, shadows it");
+                        callback(SnapshotSaveResult{false, load.found ? load.snapshot.version : 0});
+                      },
+                      [stream, callback](const bridge::BridgeError& e) {
+                        callback(Error(ErrorCode::kOutcomeUnknown, "snapshot of " + to_string(stream) +
+                                                                       " written, but reading it back failed: " +
+                                                                       to_std(e.message)));
+                      }));
             },
-            [callback, stream](const bridge::BridgeError& e) {
-              callback(to_error(e, "snapshot save of " + to_string(stream)));
-            }));
-  }
-
- private:
-  void execute(const std::string& cql) {
-    wait_for<bool>([&](auto finished) {
-      connection_->session->execute_schema(
-          cql, done<VoidDone>([finished]() { finished(true); },
-                              [finished](const bridge::BridgeError& e) { finished(to_error(e, "schema")); }));
-    });
+            failed));
   }
 
   std::shared_ptr<Connection> connection_;
@@ -687,9 +800,18 @@ class ScyllaStore final : public Store {
 
 }  // namespace
 
-void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& faults) {
+namespace {
+ScyllaStore& scylla_store_of(Store& store) {
   auto* scylla = dynamic_cast<ScyllaStore*>(&store);
-  if (!scylla) throw Error::invalid("inject_batch_faults needs a store made by open_scylla_store");
+  if (!scylla) throw Error::invalid("not a store made by open_scylla_store");
+  return *scylla;
+}
+}  // namespace
+
+void execute_statement(Store& store, const std::string& cql) { scylla_store_of(store).execute(cql); }
+
+void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& faults) {
+  ScyllaStore* scylla = &scylla_store_of(store);
   rust::Vec<bridge::BatchFault> injected;
   for (const InjectedBatchFault& fault : faults) {
     const bridge::ErrorKind kind =

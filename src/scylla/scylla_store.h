@@ -25,6 +25,10 @@ struct InjectedBatchFault {
 };
 void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& faults);
 
+// For tests that write rows the way another client does (the seed's library): runs one CQL
+// statement, unprepared, on `store` (a store made by open_scylla_store). Throws Error.
+void execute_statement(Store& store, const std::string& cql);
+
 // The CQL that apply_schema runs for `keyspace`, in order: keyspace, event_store,
 // aggregate_snapshot. Throws Error(kInvalidArgument) for bad options.
 std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const SchemaOptions& options);

@@ -1,56 +1,19 @@
 // The cluster append's answers when batches fail in chosen ways: faults injected into the
 // bridge's append batches (inject_batch_faults), against the real cluster, whose SERIAL reads
-// then decide. The cluster comes from the seed's variables; without SCYLLA_HOSTS these skip, loudly.
-#include <cstdlib>
-#include <memory>
+// then decide.
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "core/store_uri.h"
-#include "eventstore/eventstore.h"
-#include "scylla/scylla_store.h"
+#include "backend_store.h"
 
-namespace eventstore {
+namespace eventstore::testing {
 namespace {
 
 using detail::InjectedBatchFault;
 
-bool have_cluster() {
-  const char* hosts = std::getenv("SCYLLA_HOSTS");
-  return hosts && *hosts;
-}
-
-#define SKIP_WITHOUT_CLUSTER()                                                                   \
-  do {                                                                                           \
-    if (!have_cluster())                                                                         \
-      GTEST_SKIP() << "SKIPPED: SCYLLA_HOSTS is not set, so this cluster test did NOT run. "     \
-                      "Start scripts/local-cassandra and eval \"$(scripts/local-cassandra env)\"."; \
-  } while (0)
-
-// The backend's own store (not wrapped by open_store), so that faults can be injected into it.
-std::shared_ptr<Store> cluster() {
-  static std::shared_ptr<Store> store = [] {
-    ::unsetenv("EVENTSTORE_STORE");
-    const std::string uri = default_store_uri();
-    auto opened = detail::open_scylla_store(detail::parse_store_uri(uri).cluster, redact_uri(uri), {});
-    opened->apply_schema({1, {}});
-    return opened;
-  }();
-  return store;
-}
-
-StreamId fresh_stream() {
-  std::string hex = Uuid::random().to_string();
-  return StreamId{"faults_" + hex.substr(0, 8), "order", Uuid::random()};
-}
-
-std::vector<EventData> events(int n) {
-  std::vector<EventData> out;
-  for (int i = 0; i < n; ++i) out.push_back(EventData{Uuid::random(), "Happened", "{\"i\":" + std::to_string(i) + "}", {}, {}});
-  return out;
-}
+StreamId fresh_stream() { return ::eventstore::testing::fresh_stream("faults"); }
 
 std::vector<Uuid> ids_of(const std::vector<EventData>& events) {
   std::vector<Uuid> ids;
@@ -128,7 +91,7 @@ TEST(ScyllaAppendFaults, AnUnknownAttemptWhoseVersionsOthersTookIsAConflictPastT
   const auto mine = events(1);
   // The batch is lost; meanwhile the stream moves on by two other appends.
   detail::inject_batch_faults(*cluster(), {kLostBeforeSending});
-  auto other = detail::open_scylla_store(detail::parse_store_uri(default_store_uri()).cluster, "other", {});
+  auto other = open_backend_store();
   other->append(stream, ExpectedVersion::exact(2), events(1));
   other->append(stream, ExpectedVersion::exact(3), events(2));
   const Error error = error_of(*cluster(), stream, ExpectedVersion::exact(2), mine);
@@ -149,4 +112,4 @@ TEST(ScyllaAppendFaults, EveryAttemptUnknownStaysUnknown) {
 }
 
 }  // namespace
-}  // namespace eventstore
+}  // namespace eventstore::testing

@@ -203,11 +203,20 @@ SEED_ID2=0de30000-0000-8000-8000-0000000000d2
 E1=a0000000-0000-4000-8000-000000000001
 E2=a0000000-0000-4000-8000-000000000002
 E3=a0000000-0000-4000-8000-000000000003
-seed_insert() {  # seed_insert AGGREGATE_ID VERSION EVENT_ID TYPE DATA METADATA_OR_null TIMESTAMP_MS
-  local meta=$6
-  [ "$meta" = null ] || meta="'$meta'"
-  printf "INSERT INTO event_store (bounded_context, aggregate_id, aggregate_type, event_id, event_type, event_version, event_data, event_timestamp, event_metadata) VALUES ('order', %s, 'Order', %s, '%s', %s, '%s', %s, %s);\n" \
-    "$1" "$3" "$4" "$2" "$5" "$7" "$meta"
+# Rows exactly as the seed's Go library writes them (eh-scylla event_store.go and
+# aggregate_snapshot.go): each Save is one logged batch of its INSERT ... IF NOT EXISTS, with
+# event_metadata the JSON of the event's metadata map ('null' when it has none); a snapshot is a
+# plain INSERT in a logged batch with '' as metadata and gocql's client-side write timestamp.
+seed_insert() {  # seed_insert AGGREGATE_ID VERSION EVENT_ID TYPE DATA METADATA_JSON TIMESTAMP_MS
+  printf "INSERT INTO event_store (bounded_context, aggregate_id, aggregate_type, event_id, event_type, event_version, event_data, event_timestamp, event_metadata) VALUES ('order', %s, 'Order', %s, '%s', %s, '%s', %s, '%s') IF NOT EXISTS;\n" \
+    "$1" "$3" "$4" "$2" "$5" "$7" "$6"
+}
+seed_save() {  # seed_save: one Save call of the seed, its INSERT lines on stdin
+  echo "BEGIN BATCH"; cat; echo "APPLY BATCH;"
+}
+seed_snapshot() {  # seed_snapshot AGGREGATE_ID VERSION DATA TIMESTAMP_MS
+  printf "BEGIN BATCH USING TIMESTAMP %s INSERT INTO aggregate_snapshot (bounded_context, aggregate_id, aggregate_type, snapshot_data, snapshot_version, snapshot_timestamp, snapshot_metadata) VALUES ('order', %s, 'Order', '%s', %s, %s, ''); APPLY BATCH;\n" \
+    "$(date +%s%6N)" "$1" "$3" "$2" "$4"
 }
 {
   # The seed's DDL verbatim, except a replication factor the test cluster can serve.
@@ -215,10 +224,12 @@ seed_insert() {  # seed_insert AGGREGATE_ID VERSION EVENT_ID TYPE DATA METADATA_
   echo "USE $KS_SEED;"
   echo "CREATE TABLE event_store (bounded_context varchar, aggregate_id uuid, aggregate_type varchar, event_id uuid, event_type varchar, event_version int, event_data varchar, event_timestamp timestamp, event_metadata varchar, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), event_version));"
   echo "CREATE TABLE aggregate_snapshot (bounded_context varchar, aggregate_id uuid, aggregate_type varchar, snapshot_data varchar, snapshot_version int, snapshot_timestamp timestamp, snapshot_metadata varchar, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type))) WITH compaction = { 'class' : 'LeveledCompactionStrategy' };"
-  seed_insert "$SEED_ID" 1 "$E1" OrderCreated '{"customer":"seed@example.com"}' '{"user":"go"}' 1700000000123
-  seed_insert "$SEED_ID" 2 "$E2" ItemAdded '{"sku":"x","quantity":1}' null 1700000000456
-  seed_insert "$SEED_ID" 3 "$E3" ItemAdded '{"sku":"y","quantity":2}' null 1700000000789
-  echo "INSERT INTO aggregate_snapshot (bounded_context, aggregate_id, aggregate_type, snapshot_data, snapshot_version, snapshot_timestamp, snapshot_metadata) VALUES ('order', $SEED_ID, 'Order', '{\"status\":\"open\"}', 2, 1700000000500, null);"
+  {
+    seed_insert "$SEED_ID" 1 "$E1" OrderCreated '{"customer":"seed@example.com"}' '{"user":"go"}' 1700000000123
+    seed_insert "$SEED_ID" 2 "$E2" ItemAdded '{"sku":"x","quantity":1}' null 1700000000456
+  } | seed_save
+  seed_insert "$SEED_ID" 3 "$E3" ItemAdded '{"sku":"y","quantity":2}' null 1700000000789 | seed_save
+  seed_snapshot "$SEED_ID" 2 '{"status":"open"}' 1700000000500
 } >"$TMP/seed.cql"
 if cql -f "$TMP/seed.cql" >"$TMP/cql.out" 2>&1; then ok; else fail "seed DDL and rows: $(cat "$TMP/cql.out")"; fi
 
@@ -233,8 +244,10 @@ expect_eq "$(columns "$KS_SEED" aggregate_snapshot)" "$EXPECTED_SNAPSHOT" "seed 
 # The Go library keeps writing after our schema apply: another stream, the seed's way.
 {
   echo "USE $KS_SEED;"
-  seed_insert "$SEED_ID2" 1 a0000000-0000-4000-8000-000000000011 OrderCreated '{"customer":"two"}' null 1700000001000
-  seed_insert "$SEED_ID2" 2 a0000000-0000-4000-8000-000000000012 ItemAdded '{"sku":"z","quantity":3}' null 1700000001001
+  {
+    seed_insert "$SEED_ID2" 1 a0000000-0000-4000-8000-000000000011 OrderCreated '{"customer":"two"}' null 1700000001000
+    seed_insert "$SEED_ID2" 2 a0000000-0000-4000-8000-000000000012 ItemAdded '{"sku":"z","quantity":3}' null 1700000001001
+  } | seed_save
 } >"$TMP/seed2.cql"
 if cql -f "$TMP/seed2.cql" >"$TMP/cql.out" 2>&1; then ok; else fail "seed rows after apply: $(cat "$TMP/cql.out")"; fi
 
@@ -266,7 +279,7 @@ expect_eq "$sv" "4" "the adopted stream has stream_version"
 run append "${SEED[@]}" --expected-version 4 --event OrderShipped
 expect_rc 0 "append after adoption"
 # The seed's library appends once more (version 6, stream_version stays 5): we adopt it again.
-{ echo "USE $KS_SEED;"; seed_insert "$SEED_ID" 6 a0000000-0000-4000-8000-000000000006 OrderNoted '{"by":"go"}' null 1700000002000; } >"$TMP/seed3.cql"
+{ echo "USE $KS_SEED;"; seed_insert "$SEED_ID" 6 a0000000-0000-4000-8000-000000000006 OrderNoted '{"by":"go"}' null 1700000002000 | seed_save; } >"$TMP/seed3.cql"
 if cql -f "$TMP/seed3.cql" >"$TMP/cql.out" 2>&1; then ok; else fail "seed row after adoption: $(cat "$TMP/cql.out")"; fi
 run head "${SEED[@]}"
 expect_eq "$OUT" "6" "head counts the seed's later event"

@@ -147,6 +147,8 @@ pub mod ffi {
         data: String,
         has_metadata: bool,
         metadata: String,
+        /// false: snapshot_timestamp is null (timestamp_ms is then 0).
+        has_timestamp: bool,
         timestamp_ms: i64,
     }
 
@@ -226,17 +228,21 @@ pub mod ffi {
             page_size: i32,
         ) -> Box<ReadCursor>;
 
-        /// Fetches the next page. One page at a time per cursor.
-        fn next_page(self: &ReadCursor, done: UniquePtr<PageCompletion>);
+        /// Fetches the next page of at most `page_size` rows (<= 0: the cursor's page size).
+        /// One page at a time per cursor.
+        fn next_page(self: &ReadCursor, page_size: i32, done: UniquePtr<PageCompletion>);
 
         fn load_snapshot(self: &Session, key: &StreamKey, done: UniquePtr<SnapshotLoadCompletion>);
 
         /// Never-backwards save: stores `snapshot` unless one with a version
-        /// >= snapshot.version is already stored.
+        /// >= snapshot.version is already stored. A stored snapshot whose version is
+        /// above `stream_head` (versions the stream does not have) does not count: it is
+        /// replaced.
         fn save_snapshot(
             self: &Session,
             key: &StreamKey,
             snapshot: Snapshot,
+            stream_head: i32,
             done: UniquePtr<SnapshotSaveCompletion>,
         );
     }

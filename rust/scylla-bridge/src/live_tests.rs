@@ -128,7 +128,7 @@ fn read_all(s: &Session, k: &StreamKey, from: i32, to: i32, desc: bool, page: i3
     let cur = s.open_read(k, from, to, desc, page);
     let (mut rows, mut pages) = (Vec::new(), 0);
     loop {
-        let (mut r, more) = call(|d| cur.next_page_with(d)).expect("page");
+        let (mut r, more) = call(|d| cur.next_page_with(0, d)).expect("page");
         assert!(r.len() <= page as usize);
         pages += 1;
         rows.append(&mut r);
@@ -230,9 +230,10 @@ fn live_append_conflicts_reads_snapshots() {
         data: format!("state@{v}"),
         has_metadata: v % 2 == 0,
         metadata: if v % 2 == 0 { "m".into() } else { String::new() },
+        has_timestamp: true,
         timestamp_ms: 1_700_000_000_000 + v as i64,
     };
-    let save = |v: i32| call(|d| s.save_snapshot_with(&k, snap(v), d)).unwrap();
+    let save = |v: i32| call(|d| s.save_snapshot_with(&k, snap(v), i32::MAX, d)).unwrap();
     let o = save(10);
     assert!(o.stored && o.existing_version == 10);
     let o = save(5);

@@ -298,11 +298,12 @@ impl Core {
     pub(crate) async fn read_page(
         &self,
         spec: &ReadSpec,
+        page_size: i32,
         paging: PagingState,
     ) -> Result<(Vec<EventRow>, Option<PagingState>), BridgeError> {
         let st = self.stmts().await?;
         let mut stmt = if spec.descending { st.read_desc.clone() } else { st.read_asc.clone() };
-        stmt.set_page_size(spec.page_size);
+        stmt.set_page_size(page_size);
         let (bc, id, at) = pk(&spec.key);
         let (result, next) = self
             .driver
@@ -336,6 +337,7 @@ impl Core {
                 data: String::new(),
                 has_metadata: false,
                 metadata: String::new(),
+                has_timestamp: false,
                 timestamp_ms: 0,
             },
         };
@@ -347,6 +349,7 @@ impl Core {
                 data: data.unwrap_or("").to_string(),
                 has_metadata: meta.is_some(),
                 metadata: meta.unwrap_or("").to_string(),
+                has_timestamp: ts.is_some(),
                 timestamp_ms: ts.map(|t| t.0).unwrap_or(0),
             };
         }
@@ -358,7 +361,12 @@ impl Core {
         decode_cas_result(result).map_err(undecodable)
     }
 
-    pub(crate) async fn save_snapshot(&self, key: StreamKey, snap: Snapshot) -> Result<SnapshotSaveOutcome, BridgeError> {
+    pub(crate) async fn save_snapshot(
+        &self,
+        key: StreamKey,
+        snap: Snapshot,
+        stream_head: i32,
+    ) -> Result<SnapshotSaveOutcome, BridgeError> {
         let st = self.stmts().await?;
         let (bc, id, at) = pk(&key);
         let data = opt_str(snap.has_data, &snap.data);
@@ -372,6 +380,12 @@ impl Core {
                 return Ok(stored);
             }
             let r = match view.snapshot_version {
+                // Above the head: restored from a backup taken at another time than the events'.
+                Some(v) if v > stream_head => {
+                    self.driver
+                        .execute_unpaged(&st.snapshot_update_exact, (data, snap.version, ts, meta, bc, id, at, v))
+                        .await
+                }
                 Some(v) if v >= snap.version => return Ok(SnapshotSaveOutcome { stored: false, existing_version: v }),
                 Some(_) => {
                     self.driver

@@ -180,10 +180,18 @@ impl Session {
         spawn_request(&self.handle, Effect::Read, done, async move { core.load_snapshot(key).await });
     }
 
-    pub fn save_snapshot_with(&self, key: &StreamKey, snapshot: Snapshot, done: impl Completion<SnapshotSaveOutcome>) {
+    pub fn save_snapshot_with(
+        &self,
+        key: &StreamKey,
+        snapshot: Snapshot,
+        stream_head: i32,
+        done: impl Completion<SnapshotSaveOutcome>,
+    ) {
         let core = self.core().clone();
         let key = key.clone();
-        spawn_request(&self.handle, Effect::Write, done, async move { core.save_snapshot(key, snapshot).await });
+        spawn_request(&self.handle, Effect::Write, done, async move {
+            core.save_snapshot(key, snapshot, stream_head).await
+        });
     }
 
     /// A cursor over [from, to], ascending or descending, `page_size` rows a
@@ -242,8 +250,14 @@ impl Session {
         guarded(|| self.load_snapshot_with(key, Cpp::new(done)));
     }
 
-    pub(crate) fn save_snapshot(&self, key: &StreamKey, snapshot: Snapshot, done: UniquePtr<ffi::SnapshotSaveCompletion>) {
-        guarded(|| self.save_snapshot_with(key, snapshot, Cpp::new(done)));
+    pub(crate) fn save_snapshot(
+        &self,
+        key: &StreamKey,
+        snapshot: Snapshot,
+        stream_head: i32,
+        done: UniquePtr<ffi::SnapshotSaveCompletion>,
+    ) {
+        guarded(|| self.save_snapshot_with(key, snapshot, stream_head, Cpp::new(done)));
     }
 }
 
@@ -269,7 +283,7 @@ pub struct ReadCursor {
 }
 
 impl ReadCursor {
-    pub fn next_page_with(&self, done: impl Completion<(Vec<EventRow>, bool)>) {
+    pub fn next_page_with(&self, page_size: i32, done: impl Completion<(Vec<EventRow>, bool)>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match std::mem::replace(&mut *state, CursorState::InFlight) {
             CursorState::InFlight => {
@@ -287,7 +301,8 @@ impl ReadCursor {
                 let spec = self.spec.clone();
                 let state = self.state.clone();
                 spawn_request(&self.handle, Effect::Read, done, async move {
-                    let result = core.read_page(&spec, paging.clone()).await;
+                    let page_size = if page_size <= 0 { spec.page_size } else { page_size };
+                    let result = core.read_page(&spec, page_size, paging.clone()).await;
                     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
                     match result {
                         Ok((rows, next)) => {
@@ -306,8 +321,8 @@ impl ReadCursor {
         }
     }
 
-    pub(crate) fn next_page(&self, done: UniquePtr<ffi::PageCompletion>) {
-        guarded(|| self.next_page_with(Cpp::new(done)));
+    pub(crate) fn next_page(&self, page_size: i32, done: UniquePtr<ffi::PageCompletion>) {
+        guarded(|| self.next_page_with(page_size, Cpp::new(done)));
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) struct Cql {
     pub(crate) snapshot_insert: String,
     pub(crate) snapshot_update_older: String,
     pub(crate) snapshot_update_null: String,
+    pub(crate) snapshot_update_exact: String,
 }
 
 impl Cql {
@@ -71,6 +72,7 @@ impl Cql {
             ),
             snapshot_update_older: format!("UPDATE {snaps} SET {snap_set} WHERE {PK} IF snapshot_version < ?"),
             snapshot_update_null: format!("UPDATE {snaps} SET {snap_set} WHERE {PK} IF snapshot_version = null"),
+            snapshot_update_exact: format!("UPDATE {snaps} SET {snap_set} WHERE {PK} IF snapshot_version = ?"),
         }
     }
 }
@@ -88,6 +90,7 @@ pub(crate) struct Statements {
     pub(crate) snapshot_insert: PreparedStatement,
     pub(crate) snapshot_update_older: PreparedStatement,
     pub(crate) snapshot_update_null: PreparedStatement,
+    pub(crate) snapshot_update_exact: PreparedStatement,
     lwt_policy: Arc<dyn LoadBalancingPolicy>,
     batches: Mutex<Vec<Option<Arc<Batch>>>>,
 }
@@ -135,6 +138,7 @@ impl Statements {
             snapshot_insert: lwt(prepare(driver, &cql.snapshot_insert).await?),
             snapshot_update_older: lwt(prepare(driver, &cql.snapshot_update_older).await?),
             snapshot_update_null: lwt(prepare(driver, &cql.snapshot_update_null).await?),
+            snapshot_update_exact: lwt(prepare(driver, &cql.snapshot_update_exact).await?),
             lwt_policy,
             batches: Mutex::new(vec![None; CACHED_BATCH_SIZES + 1]),
         })
