@@ -41,6 +41,8 @@ class Store : public EventStore, public SnapshotStore {
 
 struct StoreOptions {
   Limits limits;
+  std::size_t max_in_flight = 1024;
+  std::size_t max_in_flight_bytes = 64 * 1024 * 1024;
 };
 
 // Opens the store named by `uri`. Throws eventstore::Error: kInvalidArgument for a malformed
