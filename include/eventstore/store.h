@@ -4,6 +4,8 @@
 //   sqlite:PATH              an embedded SQLite file (created if missing), WAL mode
 //   scylla://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]...][/KEYSPACE][?OPTIONS]
 //                            a ScyllaDB or Cassandra cluster (docs/scylla.md lists OPTIONS)
+//   Every scheme also takes max_in_flight=N and max_in_flight_bytes=N in its query, as in
+//   memory:?max_in_flight=8 (see StoreOptions).
 //
 // Thread safety: a Store is safe to use from many threads; share it with shared_ptr.
 #pragma once
