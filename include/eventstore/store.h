@@ -4,10 +4,13 @@
 //   sqlite:PATH              an embedded SQLite file (created if missing), WAL mode
 //   scylla://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]...][/KEYSPACE][?OPTIONS]
 //                            a ScyllaDB or Cassandra cluster (docs/scylla.md lists OPTIONS)
+//   Every scheme also takes max_in_flight=N and max_in_flight_bytes=N in its query, as in
+//   memory:?max_in_flight=8 (see StoreOptions).
 //
 // Thread safety: a Store is safe to use from many threads; share it with shared_ptr.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,7 +34,8 @@ struct SchemaOptions {
 
 class Store : public EventStore, public SnapshotStore {
  public:
-  // The URI it was opened with, passwords replaced by "***".
+  // The URI it was opened with, passwords replaced by "***" and without the store-level
+  // options max_in_flight and max_in_flight_bytes.
   virtual std::string describe() const = 0;
   // Creates the keyspace and tables the backend needs if missing, and adds our additive
   // columns to tables created by the seed. Idempotent. An existing keyspace keeps its
@@ -39,13 +43,25 @@ class Store : public EventStore, public SnapshotStore {
   virtual void apply_schema(const SchemaOptions& options) { (void)options; }
 };
 
+// Backpressure (docs/semantics.md): an append is in flight from its admission until its
+// callback runs (append_async) or it returns (append). Past either bound, append_async calls its
+// callback at once with kUnavailable ("too many appends in flight"; nothing written) and the
+// blocking append waits for room. One append larger than max_in_flight_bytes is admitted when
+// nothing else is in flight (Limits bounds it). The URI options max_in_flight=N and
+// max_in_flight_bytes=N, valid for every scheme, override these fields.
 struct StoreOptions {
   Limits limits;
+  // Appends in flight per store; at least 1.
+  std::size_t max_in_flight = 1024;
+  // Bytes of the events in flight per store (type + data + metadata of each event); at least 1.
+  std::size_t max_in_flight_bytes = 64 * 1024 * 1024;
 };
 
-// Opens the store named by `uri`. Throws eventstore::Error: kInvalidArgument for a malformed
-// URI or an unknown scheme, kUnavailable / kUnauthorized when the store cannot be reached or
-// refuses the credentials, kCorruption for a file that is not a store.
+// Opens the store named by `uri`, bounded by `options` (the URI's max_in_flight and
+// max_in_flight_bytes override the fields; the backend never sees these two options). Throws
+// eventstore::Error: kInvalidArgument for a malformed URI, an unknown scheme, or a bound that is
+// not a whole number >= 1 (naming the option), kUnavailable / kUnauthorized when the store cannot
+// be reached or refuses the credentials, kCorruption for a file that is not a store.
 std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options = {});
 
 // The statements `apply_schema` runs on the store named by `uri` (CQL for a cluster), without

@@ -1,4 +1,5 @@
 // open_store: the one place that knows every backend.
+#include "bounded_store.h"
 #include "eventstore/store.h"
 #include "memory/memory_store.h"
 #include "sqlite/sqlite_store.h"
@@ -8,8 +9,9 @@
 #endif
 
 namespace eventstore {
+namespace {
 
-std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options) {
+std::shared_ptr<Store> open_backend(std::string_view uri, const StoreOptions& options) {
   const detail::StoreUri parsed = detail::parse_store_uri(uri);
   switch (parsed.scheme) {
     case detail::StoreUri::Scheme::kMemory:
@@ -26,8 +28,19 @@ std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& opti
   throw Error(ErrorCode::kInternal, "unreachable store scheme");
 }
 
+}  // namespace
+
+std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options) {
+  const detail::BackendUri backend = detail::take_store_level_options(uri);
+  const std::size_t max_in_flight = backend.options.max_in_flight.value_or(options.max_in_flight);
+  const std::size_t max_in_flight_bytes = backend.options.max_in_flight_bytes.value_or(options.max_in_flight_bytes);
+  if (max_in_flight == 0) throw Error::invalid("StoreOptions::max_in_flight must be at least 1");
+  if (max_in_flight_bytes == 0) throw Error::invalid("StoreOptions::max_in_flight_bytes must be at least 1");
+  return detail::bound_appends_in_flight(open_backend(backend.uri, options), max_in_flight, max_in_flight_bytes);
+}
+
 std::vector<std::string> schema_statements(std::string_view uri, const SchemaOptions& options) {
-  const detail::StoreUri parsed = detail::parse_store_uri(uri);
+  const detail::StoreUri parsed = detail::parse_store_uri(detail::take_store_level_options(uri).uri);
   if (parsed.scheme != detail::StoreUri::Scheme::kScylla) return {};
 #ifdef EVENTSTORE_WITH_SCYLLA
   return detail::scylla_schema_statements(detail::scylla_keyspace(parsed.cluster), options);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 
 #include "eventstore/error.h"
@@ -133,6 +134,49 @@ StoreUri parse_store_uri(std::string_view uri) {
                          "': use memory:, sqlite:PATH or scylla://HOST[,HOST...]");
   }
   return parsed;
+}
+
+namespace {
+
+std::size_t positive_option(std::string_view name, std::string_view value) {
+  std::size_t number = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size() || number == 0)
+    throw Error::invalid("store URI option " + std::string(name) + " must be a whole number >= 1, got '" +
+                         std::string(value.substr(0, 40)) + "'");
+  return number;
+}
+
+}  // namespace
+
+BackendUri take_store_level_options(std::string_view uri) {
+  BackendUri result;
+  const std::size_t question = uri.find('?');
+  if (question == std::string_view::npos) {
+    result.uri = std::string(uri);
+    return result;
+  }
+  std::vector<std::string_view> kept;
+  for (std::string_view item : split(uri.substr(question + 1), '&')) {
+    const std::string_view key = item.substr(0, item.find('='));
+    const std::string_view value = key.size() < item.size() ? item.substr(key.size() + 1) : std::string_view();
+    if (key == "max_in_flight") {
+      result.options.max_in_flight = positive_option(key, value);
+    } else if (key == "max_in_flight_bytes") {
+      result.options.max_in_flight_bytes = positive_option(key, value);
+    } else {
+      kept.push_back(item);
+    }
+  }
+  result.uri = std::string(uri.substr(0, question));
+  if (std::all_of(kept.begin(), kept.end(), [](std::string_view item) { return item.empty(); })) return result;
+  std::string query;
+  for (std::size_t i = 0; i < kept.size(); ++i) query += (i == 0 ? "" : "&") + std::string(kept[i]);
+  if (result.uri == "memory:")
+    throw Error::invalid("memory: takes no options but max_in_flight and max_in_flight_bytes, got '" +
+                         query.substr(0, 40) + "'");
+  result.uri += '?' + query;
+  return result;
 }
 
 }  // namespace eventstore::detail

@@ -77,7 +77,10 @@ std::shared_ptr<Store> open_cluster(const StoreOptions& options) {
         std::min<int>(3, 1 + static_cast<int>(std::count(hosts.begin(), hosts.end(), ',')));
     shared->apply_schema(schema);
   }
-  if (!default_limits(options.limits)) return open_store(uri, options);
+  const StoreOptions defaults;
+  if (!default_limits(options.limits) || options.max_in_flight != defaults.max_in_flight ||
+      options.max_in_flight_bytes != defaults.max_in_flight_bytes)
+    return open_store(uri, options);
   return shared;
 }
 #endif

@@ -1,0 +1,146 @@
+#include "bounded_store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace eventstore::detail {
+namespace {
+
+std::size_t append_bytes(const std::vector<EventData>& events) {
+  std::size_t bytes = 0;
+  for (const EventData& event : events)
+    bytes += event.event_type.size() + (event.data ? event.data->size() : 0) +
+             (event.metadata ? event.metadata->size() : 0);
+  return bytes;
+}
+
+// Appends and bytes in flight, and the bound on both.
+class InFlight {
+ public:
+  InFlight(std::size_t max_appends, std::size_t max_bytes) : max_appends_(max_appends), max_bytes_(max_bytes) {}
+
+  // Admits an append of `bytes` if there is room; otherwise returns the refusal.
+  std::optional<Error> try_admit(std::size_t bytes) {
+    std::lock_guard lock(mutex_);
+    if (has_room(bytes)) {
+      admit(bytes);
+      return std::nullopt;
+    }
+    return Error(ErrorCode::kUnavailable,
+                 "too many appends in flight (" + std::to_string(appends_) + " appends, " + std::to_string(bytes_) +
+                     " bytes; the store's bound is max_in_flight=" + std::to_string(max_appends_) +
+                     ", max_in_flight_bytes=" + std::to_string(max_bytes_) + "); nothing was written");
+  }
+
+  void wait_and_admit(std::size_t bytes) {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [&] { return has_room(bytes); });
+    admit(bytes);
+  }
+
+  void release(std::size_t bytes) {
+    {
+      std::lock_guard lock(mutex_);
+      --appends_;
+      bytes_ -= bytes;
+    }
+    // Waiters need different amounts of room: wake them all.
+    room_.notify_all();
+  }
+
+ private:
+  bool has_room(std::size_t bytes) const {
+    return appends_ < max_appends_ && (appends_ == 0 || bytes <= max_bytes_ - std::min(bytes_, max_bytes_));
+  }
+  void admit(std::size_t bytes) {
+    ++appends_;
+    bytes_ += bytes;
+  }
+
+  const std::size_t max_appends_;
+  const std::size_t max_bytes_;
+  std::mutex mutex_;
+  std::condition_variable room_;
+  std::size_t appends_ = 0;
+  std::size_t bytes_ = 0;
+};
+
+// One admitted append's claim on the bound, given back once however often release() is called.
+class Admission {
+ public:
+  Admission(std::shared_ptr<InFlight> in_flight, std::size_t bytes) : in_flight_(std::move(in_flight)), bytes_(bytes) {}
+  Admission(const Admission&) = delete;
+  Admission& operator=(const Admission&) = delete;
+  ~Admission() { release(); }
+
+  void release() {
+    if (!released_.exchange(true)) in_flight_->release(bytes_);
+  }
+
+ private:
+  const std::shared_ptr<InFlight> in_flight_;
+  const std::size_t bytes_;
+  std::atomic<bool> released_{false};
+};
+
+class BoundedStore final : public Store {
+ public:
+  BoundedStore(std::shared_ptr<Store> inner, std::size_t max_appends, std::size_t max_bytes)
+      : inner_(std::move(inner)), in_flight_(std::make_shared<InFlight>(max_appends, max_bytes)) {}
+
+  std::string describe() const override { return inner_->describe(); }
+  void apply_schema(const SchemaOptions& options) override { inner_->apply_schema(options); }
+
+  void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
+                    AppendCallback callback) override {
+    const std::size_t bytes = append_bytes(events);
+    if (std::optional<Error> refusal = in_flight_->try_admit(bytes)) return callback(std::move(*refusal));
+    auto admission = std::make_shared<Admission>(in_flight_, bytes);
+    // The slot is freed when the inner store calls back, before the caller's callback runs (so
+    // that it may append again), or when the inner store drops the callback uncalled (it threw).
+    inner_->append_async(stream, expected, std::move(events),
+                         [admission, callback = std::move(callback)](Result<AppendResult> result) {
+                           admission->release();
+                           callback(std::move(result));
+                         });
+  }
+
+  AppendResult append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events) override {
+    const std::size_t bytes = append_bytes(events);
+    in_flight_->wait_and_admit(bytes);
+    const Admission admission(in_flight_, bytes);
+    return inner_->append(stream, expected, std::move(events));
+  }
+
+  std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
+    return inner_->read(stream, options);
+  }
+  void head_async(const StreamId& stream, HeadCallback callback) override {
+    inner_->head_async(stream, std::move(callback));
+  }
+  void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
+    inner_->load_snapshot_async(stream, std::move(callback));
+  }
+  void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
+    inner_->save_snapshot_async(stream, std::move(snapshot), std::move(callback));
+  }
+
+ private:
+  const std::shared_ptr<Store> inner_;
+  const std::shared_ptr<InFlight> in_flight_;
+};
+
+}  // namespace
+
+std::shared_ptr<Store> bound_appends_in_flight(std::shared_ptr<Store> inner, std::size_t max_appends,
+                                               std::size_t max_bytes) {
+  return std::make_shared<BoundedStore>(std::move(inner), max_appends, max_bytes);
+}
+
+}  // namespace eventstore::detail
