@@ -683,7 +683,27 @@ class SqliteStore final : public Store {
     open_schema();
     checkpointer_ = std::make_unique<Checkpointer>(shared_->options);
     checkpointer_->watch(writer_->db());
-    thread_ = std::thread([this] { writer_loop(); });
+    thread_ = std::thread([this] {
+      writer_loop();
+      if (owned_by_writer_) {
+        thread_.detach();
+        delete this;
+      }
+    });
+  }
+
+  // The deleter of the shared_ptr that open_sqlite_store returns. Dropping the last reference
+  // inside a callback runs it on the writer thread, which cannot join itself and is still
+  // completing its batch: it then stops taking jobs, drains the queue, and deletes the store
+  // (closing its connections) as its last act.
+  static void release(SqliteStore* store) {
+    if (std::this_thread::get_id() != store->thread_.get_id()) {
+      delete store;
+      return;
+    }
+    store->owned_by_writer_ = true;
+    std::lock_guard lock(store->mutex_);
+    store->stopping_ = true;
   }
 
   ~SqliteStore() override {
@@ -1117,13 +1137,14 @@ class SqliteStore final : public Store {
   std::deque<Job> queue_;
   bool writing_ = false;  // writer_ is in use, by the writer thread or a blocking append
   bool stopping_ = false;
+  bool owned_by_writer_ = false;  // set and read on the writer thread only
   std::thread thread_;
 };
 
 }  // namespace
 
 std::shared_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions& options) {
-  return std::make_shared<SqliteStore>(parse_options(path), options.limits);
+  return std::shared_ptr<SqliteStore>(new SqliteStore(parse_options(path), options.limits), &SqliteStore::release);
 }
 
 }  // namespace eventstore::detail
