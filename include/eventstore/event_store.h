@@ -15,6 +15,7 @@
 // Thread safety: all methods may be called from any number of threads at once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,8 +43,13 @@ struct ReadOptions {
   std::optional<std::int64_t> from;
   // At most this many events in all. Default: no limit.
   std::optional<std::uint64_t> limit;
-  // Events fetched per round trip; bounds the memory of a read. Must be 1..100000.
+  // At most this many events per page (one round trip). Must be 1..100000.
   std::uint32_t page_size = 1000;
+  // At most this many bytes per page, counted as for Limits::max_event_bytes (event type +
+  // data + metadata): a page ends before the event that would take it past the budget. A page
+  // always holds at least one event, so an event larger than the budget comes alone. Together
+  // with page_size it bounds the memory of a read. Must be at least 1. Default 4 MiB.
+  std::size_t page_bytes = 4 * 1024 * 1024;
 };
 
 // A cursor over one read. Pages arrive in stream order (by direction).
@@ -73,7 +79,8 @@ class EventStore {
   virtual void append_async(const StreamId& stream, ExpectedVersion expected,
                             std::vector<EventData> events, AppendCallback callback) = 0;
 
-  // Starts a read. Invalid options fail the first page with kInvalidArgument.
+  // Starts a read. Invalid options (page_size, page_bytes, from; see ReadOptions) fail the
+  // first page with kInvalidArgument.
   virtual std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) = 0;
 
   using HeadCallback = std::function<void(Result<std::int64_t>)>;

@@ -201,6 +201,14 @@ TEST(ValidateRead, ChecksPageSizeAndFrom) {
   EXPECT_ES_ERROR(validate_read(StreamId{"c", "t", Uuid{}}, ReadOptions{}, Limits{}), ErrorCode::kInvalidArgument);
 }
 
+TEST(ValidateRead, ChecksPageBytes) {
+  ReadOptions o;
+  o.page_bytes = 0;
+  EXPECT_ES_ERROR(validate_read(good_stream(), o, Limits{}), ErrorCode::kInvalidArgument);
+  o.page_bytes = 1;
+  EXPECT_NO_THROW(validate_read(good_stream(), o, Limits{}));
+}
+
 // Runs a test under a comma-decimal LC_NUMERIC (de_DE.UTF-8), generating the locale with
 // localedef into a temporary LOCPATH when the system has none installed.
 class CommaDecimalLocale : public ::testing::Test {
