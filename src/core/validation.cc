@@ -348,8 +348,7 @@ void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vecto
     if (!identifier_ok(e.event_type, limits)) check_identifier(which() + " type", e.event_type, limits);
     if (e.data && !json_ok(*e.data, false)) check_json(which() + " data", *e.data, false);
     if (e.metadata && !json_ok(*e.metadata, true)) check_json(which() + " metadata", *e.metadata, true);
-    const std::size_t bytes = e.event_type.size() + (e.data ? e.data->size() : 0) +
-                              (e.metadata ? e.metadata->size() : 0);
+    const std::size_t bytes = event_bytes(e.event_type, e.data, e.metadata);
     if (bytes > limits.max_event_bytes)
       throw Error::invalid(which() + " is " + std::to_string(bytes) + " bytes, over the limit of " +
                            std::to_string(limits.max_event_bytes));
@@ -375,6 +374,7 @@ void validate_read(const StreamId& stream, const ReadOptions& options, const Lim
   validate_stream(stream, limits);
   if (options.page_size < 1 || options.page_size > 100000)
     throw Error::invalid("page size must be 1..100000, got " + std::to_string(options.page_size));
+  if (options.page_bytes < 1) throw Error::invalid("page bytes must be at least 1, got 0");
   if (options.from && *options.from < 1)
     throw Error::invalid("read from version must be >= 1, got " + std::to_string(*options.from));
 }
@@ -390,6 +390,11 @@ void validate_snapshot(const StreamId& stream, const Snapshot& snapshot, const L
   if (bytes > limits.max_event_bytes)
     throw Error::invalid("snapshot is " + std::to_string(bytes) + " bytes, over the limit of " +
                          std::to_string(limits.max_event_bytes));
+}
+
+std::size_t event_bytes(const std::string& type, const std::optional<std::string>& data,
+                        const std::optional<std::string>& metadata) {
+  return type.size() + (data ? data->size() : 0) + (metadata ? metadata->size() : 0);
 }
 
 AppendResult make_append_result(std::int64_t first_version, const std::vector<EventData>& events) {

@@ -521,14 +521,25 @@ class SqliteCursor final : public EventCursor {
       return page;
     }
     const std::uint64_t want = std::min<std::uint64_t>(options_.page_size, remaining_);
-    page.reserve(static_cast<std::size_t>(want));
+    bool budget_reached = false;
     {
       Shared::Lease lease = shared_->reader();
       Bound q(*lease, forward ? kReadForward : kReadBackward);
       q.stream(stream_, aggregate_id_);
       q.integer(4, next_);
       q.integer(5, static_cast<std::int64_t>(want));
+      std::size_t bytes = 0;
       while (q.step("read")) {
+        // The row is measured before it is decoded: the page ends before the event that would
+        // take it past the budget, and the next page resumes at that event.
+        sqlite3_stmt* row = q.get();
+        bytes += static_cast<std::size_t>(sqlite3_column_bytes(row, 2)) +
+                 static_cast<std::size_t>(sqlite3_column_bytes(row, 3)) +
+                 static_cast<std::size_t>(sqlite3_column_bytes(row, 5));
+        if (!page.empty() && bytes > options_.page_bytes) {
+          budget_reached = true;
+          break;
+        }
         RecordedEvent event = decode_event(*shared_, stream_, q.get());
         // Versions are contiguous: a hole or a repeat is a damaged file, not a short read.
         if (!page.empty() || forward || continued_) {
@@ -540,7 +551,7 @@ class SqliteCursor final : public EventCursor {
         page.push_back(std::move(event));
       }
     }
-    if (page.size() < want) done_ = true;
+    if (page.size() < want && !budget_reached) done_ = true;
     if (!page.empty()) {
       next_ = page.back().version + (forward ? 1 : -1);
       continued_ = true;  // from now on a page must start exactly at next_, backward too
@@ -973,8 +984,7 @@ class SqliteStore final : public Store {
   static std::size_t job_bytes(const Job& job) {
     if (const auto* a = std::get_if<AppendJob>(&job)) {
       std::size_t bytes = 0;
-      for (const EventData& e : a->events)
-        bytes += e.event_type.size() + (e.data ? e.data->size() : 0) + (e.metadata ? e.metadata->size() : 0);
+      for (const EventData& e : a->events) bytes += event_bytes(e.event_type, e.data, e.metadata);
       return bytes;
     }
     const Snapshot& s = std::get<SnapshotJob>(job).snapshot;
