@@ -1,10 +1,11 @@
 #include "validation.h"
 
-#include <cmath>
+#include <algorithm>
+#include <charconv>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <unordered_set>
 
 namespace eventstore::detail {
@@ -135,15 +136,20 @@ class JsonValidator {
     const char* start = p_;
     if (*p_ == '-') ++p_;
     if (p_ == end_) return false;
+    const char* integer = p_;
     if (*p_ == '0') {
       ++p_;
     } else if (!digits()) {
       return false;
     }
+    const char* integer_end = p_;
+    const char* fraction = p_;
     if (p_ != end_ && *p_ == '.') {
       ++p_;
+      fraction = p_;
       if (!digits()) return false;
     }
+    const char* fraction_end = p_;
     bool exponent = false;
     if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
       exponent = true;
@@ -153,8 +159,30 @@ class JsonValidator {
     }
     // Without an exponent, fewer than 300 characters cannot overflow a double.
     if (!exponent && p_ - start < 300) return true;
-    const std::string token(start, p_);
-    return std::isfinite(std::strtod(token.c_str(), nullptr));
+    // std::from_chars, unlike std::strtod, ignores LC_NUMERIC: under a comma-decimal locale
+    // strtod reads "1.0e400" as 1 (issue 10, item 4).
+    double ignored;
+    if (std::from_chars(start, p_, ignored).ec != std::errc::result_out_of_range) return true;
+    // Out of range is an overflow or an underflow; nlohmann::json refuses only the overflow
+    // (an underflow reads as 0).
+    return !above_one(integer, integer_end, fraction, fraction_end, fraction_end == p_ ? p_ : fraction_end + 1);
+  }
+  // Whether a number, nonzero and out of a double's range, is of magnitude above 1: the decimal
+  // exponent of its first nonzero digit is positive. `exponent` points after the 'e' (or at
+  // the end when there is none).
+  bool above_one(const char* integer, const char* integer_end, const char* fraction,
+                 const char* fraction_end, const char* exponent) const {
+    // Saturated far beyond any digit count a text within the size limits can hold.
+    constexpr std::int64_t kSaturated = std::int64_t{1} << 40;
+    std::int64_t power = 0;
+    bool negative = false;
+    if (exponent != p_ && (*exponent == '+' || *exponent == '-')) negative = *exponent++ == '-';
+    for (; exponent != p_; ++exponent) power = std::min(kSaturated, power * 10 + (*exponent - '0'));
+    if (negative) power = -power;
+    if (*integer != '0') return power + (integer_end - integer) - 1 > 0;
+    const char* first_nonzero = fraction;
+    while (first_nonzero != fraction_end && *first_nonzero == '0') ++first_nonzero;
+    return power - (first_nonzero - fraction) - 1 > 0;
   }
   bool value() {
     // Containers are walked with an explicit stack ('{' or '['), so nesting depth costs no
@@ -320,8 +348,7 @@ void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vecto
     if (!identifier_ok(e.event_type, limits)) check_identifier(which() + " type", e.event_type, limits);
     if (e.data && !json_ok(*e.data, false)) check_json(which() + " data", *e.data, false);
     if (e.metadata && !json_ok(*e.metadata, true)) check_json(which() + " metadata", *e.metadata, true);
-    const std::size_t bytes = e.event_type.size() + (e.data ? e.data->size() : 0) +
-                              (e.metadata ? e.metadata->size() : 0);
+    const std::size_t bytes = event_bytes(e.event_type, e.data, e.metadata);
     if (bytes > limits.max_event_bytes)
       throw Error::invalid(which() + " is " + std::to_string(bytes) + " bytes, over the limit of " +
                            std::to_string(limits.max_event_bytes));
@@ -347,6 +374,7 @@ void validate_read(const StreamId& stream, const ReadOptions& options, const Lim
   validate_stream(stream, limits);
   if (options.page_size < 1 || options.page_size > 100000)
     throw Error::invalid("page size must be 1..100000, got " + std::to_string(options.page_size));
+  if (options.page_bytes < 1) throw Error::invalid("page bytes must be at least 1, got 0");
   if (options.from && *options.from < 1)
     throw Error::invalid("read from version must be >= 1, got " + std::to_string(*options.from));
 }
@@ -362,6 +390,11 @@ void validate_snapshot(const StreamId& stream, const Snapshot& snapshot, const L
   if (bytes > limits.max_event_bytes)
     throw Error::invalid("snapshot is " + std::to_string(bytes) + " bytes, over the limit of " +
                          std::to_string(limits.max_event_bytes));
+}
+
+std::size_t event_bytes(const std::string& type, const std::optional<std::string>& data,
+                        const std::optional<std::string>& metadata) {
+  return type.size() + (data ? data->size() : 0) + (metadata ? metadata->size() : 0);
 }
 
 AppendResult make_append_result(std::int64_t first_version, const std::vector<EventData>& events) {

@@ -2,6 +2,9 @@
 // and the limit exceeded; none has side effects beyond filling in defaults.
 #pragma once
 
+#include <cstddef>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,11 +26,15 @@ void validate_stream(const StreamId& stream, const Limits& limits);
 void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData>& events,
                     const Limits& limits);
 
-// page_size 1..100000, from >= 1 when given.
+// page_size 1..100000, page_bytes >= 1, from >= 1 when given.
 void validate_read(const StreamId& stream, const ReadOptions& options, const Limits& limits);
 
 // Version 1..max_version, data a JSON text, metadata a JSON object, size within max_event_bytes.
 void validate_snapshot(const StreamId& stream, const Snapshot& snapshot, const Limits& limits);
+
+// What an event counts against a byte limit or budget: its type, data and metadata.
+std::size_t event_bytes(const std::string& type, const std::optional<std::string>& data,
+                        const std::optional<std::string>& metadata);
 
 // The result of an append of `events` that landed at first_version.
 AppendResult make_append_result(std::int64_t first_version, const std::vector<EventData>& events);

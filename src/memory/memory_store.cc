@@ -43,8 +43,12 @@ class MemoryCursor final : public EventCursor {
       if (!next_) next_ = options_.from.value_or(forward ? 1 : head);
       if (!forward) next_ = std::min(*next_, head);
       const std::uint64_t want = std::min<std::uint64_t>(options_.page_size, remaining_);
+      std::size_t bytes = 0;
       while (page.size() < want && *next_ >= 1 && *next_ <= head) {
-        page.push_back(it->second[static_cast<std::size_t>(*next_ - 1)]);
+        const RecordedEvent& event = it->second[static_cast<std::size_t>(*next_ - 1)];
+        bytes += event_bytes(event.event_type, event.data, event.metadata);
+        if (!page.empty() && bytes > options_.page_bytes) break;
+        page.push_back(event);
         *next_ += forward ? 1 : -1;
       }
       remaining_ -= page.size();

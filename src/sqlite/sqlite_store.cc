@@ -521,14 +521,25 @@ class SqliteCursor final : public EventCursor {
       return page;
     }
     const std::uint64_t want = std::min<std::uint64_t>(options_.page_size, remaining_);
-    page.reserve(static_cast<std::size_t>(want));
+    bool budget_reached = false;
     {
       Shared::Lease lease = shared_->reader();
       Bound q(*lease, forward ? kReadForward : kReadBackward);
       q.stream(stream_, aggregate_id_);
       q.integer(4, next_);
       q.integer(5, static_cast<std::int64_t>(want));
+      std::size_t bytes = 0;
       while (q.step("read")) {
+        // The row is measured before it is decoded: the page ends before the event that would
+        // take it past the budget, and the next page resumes at that event.
+        sqlite3_stmt* row = q.get();
+        bytes += static_cast<std::size_t>(sqlite3_column_bytes(row, 2)) +
+                 static_cast<std::size_t>(sqlite3_column_bytes(row, 3)) +
+                 static_cast<std::size_t>(sqlite3_column_bytes(row, 5));
+        if (!page.empty() && bytes > options_.page_bytes) {
+          budget_reached = true;
+          break;
+        }
         RecordedEvent event = decode_event(*shared_, stream_, q.get());
         // Versions are contiguous: a hole or a repeat is a damaged file, not a short read.
         if (!page.empty() || forward || continued_) {
@@ -540,7 +551,7 @@ class SqliteCursor final : public EventCursor {
         page.push_back(std::move(event));
       }
     }
-    if (page.size() < want) done_ = true;
+    if (page.size() < want && !budget_reached) done_ = true;
     if (!page.empty()) {
       next_ = page.back().version + (forward ? 1 : -1);
       continued_ = true;  // from now on a page must start exactly at next_, backward too
@@ -683,7 +694,27 @@ class SqliteStore final : public Store {
     open_schema();
     checkpointer_ = std::make_unique<Checkpointer>(shared_->options);
     checkpointer_->watch(writer_->db());
-    thread_ = std::thread([this] { writer_loop(); });
+    thread_ = std::thread([this] {
+      writer_loop();
+      if (owned_by_writer_) {
+        thread_.detach();
+        delete this;
+      }
+    });
+  }
+
+  // The deleter of the shared_ptr that open_sqlite_store returns. Dropping the last reference
+  // inside a callback runs it on the writer thread, which cannot join itself and is still
+  // completing its batch: it then stops taking jobs, drains the queue, and deletes the store
+  // (closing its connections) as its last act.
+  static void release(SqliteStore* store) {
+    if (std::this_thread::get_id() != store->thread_.get_id()) {
+      delete store;
+      return;
+    }
+    store->owned_by_writer_ = true;
+    std::lock_guard lock(store->mutex_);
+    store->stopping_ = true;
   }
 
   ~SqliteStore() override {
@@ -953,8 +984,7 @@ class SqliteStore final : public Store {
   static std::size_t job_bytes(const Job& job) {
     if (const auto* a = std::get_if<AppendJob>(&job)) {
       std::size_t bytes = 0;
-      for (const EventData& e : a->events)
-        bytes += e.event_type.size() + (e.data ? e.data->size() : 0) + (e.metadata ? e.metadata->size() : 0);
+      for (const EventData& e : a->events) bytes += event_bytes(e.event_type, e.data, e.metadata);
       return bytes;
     }
     const Snapshot& s = std::get<SnapshotJob>(job).snapshot;
@@ -1117,13 +1147,14 @@ class SqliteStore final : public Store {
   std::deque<Job> queue_;
   bool writing_ = false;  // writer_ is in use, by the writer thread or a blocking append
   bool stopping_ = false;
+  bool owned_by_writer_ = false;  // set and read on the writer thread only
   std::thread thread_;
 };
 
 }  // namespace
 
 std::shared_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions& options) {
-  return std::make_shared<SqliteStore>(parse_options(path), options.limits);
+  return std::shared_ptr<SqliteStore>(new SqliteStore(parse_options(path), options.limits), &SqliteStore::release);
 }
 
 }  // namespace eventstore::detail

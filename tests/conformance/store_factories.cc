@@ -104,18 +104,25 @@ void remove_temp_files() {
 
 std::vector<StoreFactory> all_store_factories() {
   std::vector<StoreFactory> factories;
-  factories.push_back({"memory", [](const StoreOptions& o) { return open_store("memory:", o); }, "", false});
+  factories.push_back({"memory", [](const StoreOptions& o) { return open_store("memory:", o); }, "", false, {}});
   factories.push_back({"sqlite",
                        [](const StoreOptions& o) {
                          return open_store("sqlite:" + (fresh_temp_dir() / "events.db").string(), o);
                        },
-                       "", false});
+                       "", false, [] {
+                         const std::string uri = "sqlite:" + (fresh_temp_dir() / "events.db").string();
+                         return std::function<std::shared_ptr<Store>()>([uri] { return open_store(uri); });
+                       }});
 #ifdef EVENTSTORE_WITH_SCYLLA
   const char* hosts = std::getenv("SCYLLA_HOSTS");
   if (hosts && *hosts) {
-    factories.push_back({"scylla", open_cluster, "", true});
+    factories.push_back({"scylla", open_cluster, "", true, [] {
+                           open_cluster(StoreOptions{});  // creates the keyspace and tables if missing
+                           return std::function<std::shared_ptr<Store>()>(
+                               [] { return open_store(default_store_uri()); });
+                         }});
   } else {
-    factories.push_back({"scylla", nullptr, "SCYLLA_HOSTS not set: cluster conformance NOT run", true});
+    factories.push_back({"scylla", nullptr, "SCYLLA_HOSTS not set: cluster conformance NOT run", true, {}});
   }
 #endif
   return factories;

@@ -19,6 +19,10 @@ struct StoreFactory {
   std::string skip_reason;
   // Shared (a cluster): other runs write to it too; only random contexts isolate a test.
   bool shared = false;
+  // A new place to store data, and an opener whose every call opens a new, independent store
+  // object over it (SQLite: one fresh file; cluster: a new session). Empty for memory:, whose
+  // data ends with its store.
+  std::function<std::function<std::shared_ptr<Store>()>()> new_durable_location;
 };
 
 // gtest prints the parameter by name.

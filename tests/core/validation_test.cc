@@ -1,5 +1,11 @@
 #include "core/validation.h"
 
+#include <clocale>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 #include "conformance/test_support.h"
@@ -193,6 +199,85 @@ TEST(ValidateRead, ChecksPageSizeAndFrom) {
   o.from = 1;
   EXPECT_NO_THROW(validate_read(s, o, Limits{}));
   EXPECT_ES_ERROR(validate_read(StreamId{"c", "t", Uuid{}}, ReadOptions{}, Limits{}), ErrorCode::kInvalidArgument);
+}
+
+TEST(ValidateRead, ChecksPageBytes) {
+  ReadOptions o;
+  o.page_bytes = 0;
+  EXPECT_ES_ERROR(validate_read(good_stream(), o, Limits{}), ErrorCode::kInvalidArgument);
+  o.page_bytes = 1;
+  EXPECT_NO_THROW(validate_read(good_stream(), o, Limits{}));
+}
+
+// Runs a test under a comma-decimal LC_NUMERIC (de_DE.UTF-8), generating the locale with
+// localedef into a temporary LOCPATH when the system has none installed.
+class CommaDecimalLocale : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::setlocale(LC_ALL, "de_DE.UTF-8")) generate_locale();
+    if (!std::setlocale(LC_ALL, "de_DE.UTF-8") || std::string(std::localeconv()->decimal_point) != ",") {
+      std::setlocale(LC_ALL, "C");
+      std::fprintf(stderr,
+                   "\n**********************************************************************\n"
+                   "*** SKIPPED: no comma-decimal locale: de_DE.UTF-8 is not installed and\n"
+                   "*** `localedef -i de_DE -f UTF-8` could not generate it (%s)\n"
+                   "*** The validator's locale independence is NOT tested here.\n"
+                   "**********************************************************************\n",
+                   why_not_.c_str());
+      GTEST_SKIP() << "no comma-decimal locale: " << why_not_;
+    }
+  }
+
+  void TearDown() override {
+    std::setlocale(LC_ALL, "C");
+    if (!locale_dir_.empty()) {
+      ::unsetenv("LOCPATH");
+      std::error_code ignored;
+      std::filesystem::remove_all(locale_dir_, ignored);
+    }
+  }
+
+ private:
+  void generate_locale() {
+    locale_dir_ = std::filesystem::temp_directory_path() / ("eventstore-locale-" + Uuid::random().to_string());
+    std::filesystem::create_directories(locale_dir_);
+    const std::string command = "localedef -i de_DE -f UTF-8 '" + (locale_dir_ / "de_DE.UTF-8").string() +
+                                "' >/dev/null 2>&1";
+    // localedef exits 1 on mere warnings; whether setlocale then works is what counts.
+    const int status = std::system(command.c_str());
+    ::setenv("LOCPATH", locale_dir_.c_str(), 1);
+    why_not_ = "localedef exit status " + std::to_string(status);
+  }
+
+  std::filesystem::path locale_dir_;
+  std::string why_not_ = "de_DE.UTF-8 is not installed";
+};
+
+// Issue 10 item 4: the overflow check used std::strtod, which follows LC_NUMERIC, so under a
+// comma-decimal locale it read "1.0e400" as 1 and accepted a number every later load refused.
+TEST_F(CommaDecimalLocale, JsonNumbersAreCheckedTheSameInEveryLocale) {
+  ASSERT_EQ(std::strtod("1.5", nullptr), 1.0) << "the comma-decimal locale is not in effect";
+  const StreamId s = good_stream();
+  const auto accepted = [&s](const std::string& data) {
+    std::vector<EventData> events{event("E", data)};
+    try {
+      prepare_append(s, ExpectedVersion::any(), events, Limits{});
+      return true;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+      return false;
+    }
+  };
+  EXPECT_FALSE(accepted(R"({"amount":1.0e400})"));
+  EXPECT_TRUE(accepted(R"({"amount":1.5})"));
+  for (const std::string& number :
+       {"1.0e400"s, "-1.0e400"s, "1.8e308"s, "1.7976931348623157e308"s, "1.5"s, "1.5e3"s, "-0.5E-3"s,
+        "1e-400"s, "0.000001e-400"s, "4.9e-324"s, "0.0e99999999999999999999"s, "0.001e311"s, "123.456e-2"s,
+        "1" + std::string(400, '0'), "1" + std::string(400, '0') + ".5", "0." + std::string(400, '0') + "1",
+        "1" + std::string(300, '0') + "e10", "0.0000001e314"s, "1" + std::string(20, '0') + "e-420"}) {
+    // nlohmann::json follows the locale correctly (it swaps in the locale's decimal point).
+    EXPECT_EQ(accepted(R"({"amount":)" + number + "}"), nlohmann::json::accept(number)) << number;
+  }
 }
 
 TEST(ValidateSnapshot, ChecksVersionJsonAndSize) {
