@@ -69,11 +69,13 @@ class Aggregate {
   std::int64_t version() const noexcept { return version_; }
   const A& state() const noexcept { return state_; }
   const std::vector<Event>& uncommitted() const noexcept { return uncommitted_; }
+  const std::vector<Uuid>& uncommitted_ids() const noexcept { return uncommitted_ids_; }
 
   // Applies `event` to the state and queues it for the next save.
   void record(Event event) {
     std::visit([this](const auto& e) { state_.apply(e); }, event);
     uncommitted_.push_back(std::move(event));
+    uncommitted_ids_.push_back(Uuid::random());
   }
 
  private:
@@ -84,6 +86,7 @@ class Aggregate {
   std::int64_t version_ = 0;
   A state_{};
   std::vector<Event> uncommitted_;
+  std::vector<Uuid> uncommitted_ids_;
   std::int64_t snapshot_version_ = 0;
   std::optional<Timestamp> snapshot_time_;
 };
@@ -102,6 +105,7 @@ struct AggregateStoreStats {
   std::uint64_t snapshot_write_failures = 0;
   std::uint64_t snapshot_decode_failures = 0;
   std::uint64_t events_replayed = 0;
+  std::uint64_t snapshots_above_head = 0;
 };
 
 struct SaveResult {
