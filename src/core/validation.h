@@ -29,6 +29,9 @@ void validate_read(const StreamId& stream, const ReadOptions& options, const Lim
 // Version 1..max_version, data a JSON text, metadata a JSON object, size within max_event_bytes.
 void validate_snapshot(const StreamId& stream, const Snapshot& snapshot, const Limits& limits);
 
+// The kInvalidArgument of a snapshot whose version is above the stream's head (0: no stream).
+Error snapshot_above_head(const StreamId& stream, std::int64_t version, std::int64_t head);
+
 // The result of an append of `events` that landed at first_version.
 AppendResult make_append_result(std::int64_t first_version, const std::vector<EventData>& events);
 
