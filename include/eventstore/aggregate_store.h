@@ -144,7 +144,8 @@ class AggregateStore {
   // The aggregate at its latest version; a new, empty one (version 0) if it has no events.
   // A snapshot above the stream's head is ignored (logged, counted in snapshots_above_head) and
   // the aggregate replays from version 1. Throws eventstore::Error (kCorruption for an event
-  // that does not decode).
+  // that does not decode, or a stream whose first event read from the snapshot's version is not
+  // at that version).
   Aggregate<A> load(const Uuid& id) {
     Aggregate<A> aggregate(id);
     const StreamId stream = stream_of(id);
