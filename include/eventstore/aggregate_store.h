@@ -1,8 +1,15 @@
 // AggregateStore<A>: loads and saves one kind of aggregate on a Store.
-//   load = the latest snapshot + the events after it; a snapshot that fails to decode is skipped
-//          with a warning and the aggregate replays from version 1.
-//   save = append the uncommitted events with the loaded version as the expected version, then
-//          ask the snapshot policy; a failed snapshot write is logged and counted, never thrown.
+//   load = the latest snapshot + the events after it; a snapshot that fails to decode, or whose
+//          version is above the stream's head, is skipped with a warning and the aggregate
+//          replays from version 1.
+//   save = append the uncommitted events, with the ids they got when recorded, at the loaded
+//          version as the expected version, then ask the snapshot policy; a failed snapshot
+//          write is logged and counted, never thrown.
+//
+// After kOutcomeUnknown, save the same Aggregate object again: its events keep their ids, so
+// the retry returns the original result if the first attempt was applied, appends now if it
+// was not, or fails with kVersionConflict if another writer got there first. Never reload and
+// run the command again after an unknown outcome: that can apply it twice.
 //
 // A user aggregate A is a default-constructible struct with
 //   static constexpr std::string_view aggregate_type = "...";
@@ -69,11 +76,15 @@ class Aggregate {
   std::int64_t version() const noexcept { return version_; }
   const A& state() const noexcept { return state_; }
   const std::vector<Event>& uncommitted() const noexcept { return uncommitted_; }
+  // The event ids of uncommitted(), one each, in the same order: given by record() and kept
+  // until a save succeeds, so that saving again after kOutcomeUnknown is an idempotent retry.
+  const std::vector<Uuid>& uncommitted_ids() const noexcept { return uncommitted_ids_; }
 
-  // Applies `event` to the state and queues it for the next save.
+  // Applies `event` to the state and queues it, with a new random event id, for the next save.
   void record(Event event) {
     std::visit([this](const auto& e) { state_.apply(e); }, event);
     uncommitted_.push_back(std::move(event));
+    uncommitted_ids_.push_back(Uuid::random());
   }
 
  private:
@@ -84,6 +95,7 @@ class Aggregate {
   std::int64_t version_ = 0;
   A state_{};
   std::vector<Event> uncommitted_;
+  std::vector<Uuid> uncommitted_ids_;
   std::int64_t snapshot_version_ = 0;
   std::optional<Timestamp> snapshot_time_;
 };
@@ -102,6 +114,9 @@ struct AggregateStoreStats {
   std::uint64_t snapshot_write_failures = 0;
   std::uint64_t snapshot_decode_failures = 0;
   std::uint64_t events_replayed = 0;
+  // Loads that ignored a snapshot whose version is above the stream's head (a store restored
+  // from backups of its two tables taken at different times, or a misused save_snapshot).
+  std::uint64_t snapshots_above_head = 0;
 };
 
 struct SaveResult {
@@ -127,45 +142,49 @@ class AggregateStore {
   }
 
   // The aggregate at its latest version; a new, empty one (version 0) if it has no events.
-  // Throws eventstore::Error (kCorruption for an event that does not decode).
+  // A snapshot above the stream's head is ignored (logged, counted in snapshots_above_head) and
+  // the aggregate replays from version 1. Throws eventstore::Error (kCorruption for an event
+  // that does not decode, or a stream whose first event read from the snapshot's version is not
+  // at that version).
   Aggregate<A> load(const Uuid& id) {
     Aggregate<A> aggregate(id);
     const StreamId stream = stream_of(id);
     if constexpr (Snapshottable<A>) restore_snapshot(stream, aggregate);
-    ReadOptions read;
-    read.from = aggregate.version_ + 1;
-    read.page_size = options_.page_size;
-    std::int64_t replayed = 0;
-    store_->for_each(stream, read, [&](const RecordedEvent& recorded) {
-      Event event = codec_.decode(recorded.event_type, recorded.data.value_or("null"));
-      std::visit([&](const auto& e) { aggregate.state_.apply(e); }, event);
-      aggregate.version_ = recorded.version;
-      ++replayed;
-    });
-    stats_.events_replayed += static_cast<std::uint64_t>(replayed);
+    std::optional<std::int64_t> replayed = replay(stream, aggregate);
+    if (!replayed) {
+      ignore_snapshot_above_head(stream, aggregate);
+      replayed = replay(stream, aggregate);
+    }
     if constexpr (Snapshottable<A>) {
-      if (options_.snapshot_on_load_after > 0 && replayed > options_.snapshot_on_load_after)
+      if (options_.snapshot_on_load_after > 0 && *replayed > options_.snapshot_on_load_after)
         write_snapshot(stream, aggregate);
     }
     return aggregate;
   }
 
-  // Appends the uncommitted events at the loaded version. On success the aggregate's version
-  // advances and its uncommitted list is cleared. Throws eventstore::Error (kVersionConflict
-  // when another writer got there first: load again and retry); the aggregate is unchanged.
+  // Appends the uncommitted events, with their uncommitted_ids(), at the loaded version. On
+  // success the aggregate's version advances and its uncommitted events and ids are cleared.
+  // Throws eventstore::Error and leaves the aggregate unchanged (events, ids and version):
+  //   kVersionConflict  another writer got there first: load again and decide again;
+  //   kOutcomeUnknown   the append may have been applied: call save() again with this same
+  //                     aggregate (an idempotent retry), never reload and rerun the command;
+  //   any other code of EventStore::append.
   SaveResult save(Aggregate<A>& aggregate) {
     SaveResult result;
     if (aggregate.uncommitted_.empty()) return result;
     std::vector<EventData> events;
     events.reserve(aggregate.uncommitted_.size());
-    for (const Event& event : aggregate.uncommitted_)
-      events.push_back(EventData{std::nullopt, std::string(codec_.type_name(event)),
+    for (std::size_t i = 0; i < aggregate.uncommitted_.size(); ++i) {
+      const Event& event = aggregate.uncommitted_[i];
+      events.push_back(EventData{aggregate.uncommitted_ids_[i], std::string(codec_.type_name(event)),
                                  codec_.encode(event), std::nullopt, std::nullopt});
+    }
     const StreamId stream = stream_of(aggregate.id_);
     const std::int64_t before = aggregate.version_;
     result.append = store_->append(stream, ExpectedVersion::exact(before), std::move(events));
     aggregate.version_ = result.append->next_expected_version;
     aggregate.uncommitted_.clear();
+    aggregate.uncommitted_ids_.clear();
     if constexpr (Snapshottable<A>) {
       const SnapshotContext context{stream, before, aggregate.version_, aggregate.snapshot_version_,
                                     aggregate.snapshot_time_, now_ms()};
@@ -175,29 +194,76 @@ class AggregateStore {
     return result;
   }
 
-  // Loads, runs `command` (which records events or throws), and saves; on a version conflict
-  // it reloads and runs the command again, at most `max_attempts` times in all.
+  // Loads, runs `command` (which records events or throws), and saves. On kVersionConflict it
+  // reloads and runs the command again; on kOutcomeUnknown it saves the same aggregate again
+  // (same event ids: the command is applied once). At most `max_attempts` saves in all; then,
+  // or on any other error, it throws the last error.
   SaveResult execute(const Uuid& id, const std::function<void(Aggregate<A>&)>& command,
                      int max_attempts = 5) {
+    Aggregate<A> aggregate = load(id);
+    command(aggregate);
     for (int attempt = 1;; ++attempt) {
-      Aggregate<A> aggregate = load(id);
-      command(aggregate);
       try {
         return save(aggregate);
       } catch (const Error& e) {
-        if (e.code() != ErrorCode::kVersionConflict || attempt >= max_attempts) throw;
+        const bool conflict = e.code() == ErrorCode::kVersionConflict;
+        if ((!conflict && e.code() != ErrorCode::kOutcomeUnknown) || attempt >= max_attempts) throw;
+        if (conflict) {
+          aggregate = load(id);
+          command(aggregate);
+        }
       }
     }
   }
 
   AggregateStoreStats stats() const {
     return AggregateStoreStats{stats_.snapshots_written.load(), stats_.snapshot_write_failures.load(),
-                               stats_.snapshot_decode_failures.load(), stats_.events_replayed.load()};
+                               stats_.snapshot_decode_failures.load(), stats_.events_replayed.load(),
+                               stats_.snapshots_above_head.load()};
   }
 
   const std::shared_ptr<Store>& store() const noexcept { return store_; }
 
  private:
+  // Applies the events after the aggregate's version and returns how many. After a snapshot
+  // the read starts at the snapshot's own version, whose event the state already holds: it is
+  // not applied again, but its presence proves the snapshot is not above the stream's head
+  // without another round trip. Returns nullopt (nothing applied) when the stream ends before
+  // the snapshot's version.
+  std::optional<std::int64_t> replay(const StreamId& stream, Aggregate<A>& aggregate) {
+    const std::int64_t snapshot_at = aggregate.version_;
+    ReadOptions read;
+    read.from = snapshot_at > 0 ? snapshot_at : 1;
+    read.page_size = options_.page_size;
+    bool snapshot_event_seen = snapshot_at == 0;
+    std::int64_t replayed = 0;
+    store_->for_each(stream, read, [&](const RecordedEvent& recorded) {
+      if (!snapshot_event_seen) {
+        if (recorded.version != snapshot_at)
+          throw Error(ErrorCode::kCorruption, "stream " + to_string(stream) + " has no event at version " +
+                                                  std::to_string(snapshot_at) + " but one at " +
+                                                  std::to_string(recorded.version));
+        snapshot_event_seen = true;
+        return;
+      }
+      Event event = codec_.decode(recorded.event_type, recorded.data.value_or("null"));
+      std::visit([&](const auto& e) { aggregate.state_.apply(e); }, event);
+      aggregate.version_ = recorded.version;
+      ++replayed;
+    });
+    stats_.events_replayed += static_cast<std::uint64_t>(replayed);
+    if (!snapshot_event_seen) return std::nullopt;
+    return replayed;
+  }
+
+  // Forgets the snapshot entirely, so the save's policy does not count it as the last one.
+  void ignore_snapshot_above_head(const StreamId& stream, Aggregate<A>& aggregate) {
+    ++stats_.snapshots_above_head;
+    log(LogLevel::kWarning, "snapshot of " + to_string(stream) + " at version " + std::to_string(aggregate.version_) +
+                                " is above the stream's head; ignoring it and replaying from version 1");
+    aggregate = Aggregate<A>(aggregate.id_);
+  }
+
   // A snapshot the backend reports as corrupt, or whose state does not decode, is skipped:
   // the aggregate then replays from version 1.
   void restore_snapshot(const StreamId& stream, Aggregate<A>& aggregate) {
@@ -250,6 +316,7 @@ class AggregateStore {
     std::atomic<std::uint64_t> snapshot_write_failures{0};
     std::atomic<std::uint64_t> snapshot_decode_failures{0};
     std::atomic<std::uint64_t> events_replayed{0};
+    std::atomic<std::uint64_t> snapshots_above_head{0};
   };
 
   std::shared_ptr<Store> store_;

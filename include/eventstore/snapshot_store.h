@@ -1,5 +1,8 @@
-// SnapshotStore: the latest snapshot of each aggregate, one per stream. A save never replaces
-// a snapshot with an older (or equal) version, also when writers race.
+// SnapshotStore: the latest snapshot of each aggregate, one per stream. A snapshot's version is
+// never above its stream's head: a save above the head is refused. A save never replaces a
+// snapshot with an older (or equal) version, also when writers race; a stored snapshot above
+// the head (left by a restore of the two tables from backups taken at different times) does
+// not count, and any snapshot at or below the head replaces it.
 //
 // Callbacks follow the rules of event_store.h: called exactly once, maybe on a backend thread,
 // must not block.
@@ -27,7 +30,7 @@ struct Snapshot {
 
 struct SnapshotSaveResult {
   // True if this snapshot is now the latest; false if the store already held one at the same
-  // or a newer version (the stored one is kept).
+  // or a newer version, at or below the stream's head (the stored one is kept).
   bool stored = false;
   std::int64_t latest_version = 0;  // the version of the snapshot the store now holds
 };
@@ -37,13 +40,16 @@ class SnapshotStore {
   virtual ~SnapshotStore() = default;
 
   using LoadCallback = std::function<void(Result<std::optional<Snapshot>>)>;
-  // The latest snapshot, or nullopt if there is none.
+  // The latest snapshot, or nullopt if there is none. Its version is not checked against the
+  // stream's head (that costs a read): AggregateStore::load detects one above the head.
   virtual void load_snapshot_async(const StreamId& stream, LoadCallback callback) = 0;
 
   using SaveCallback = std::function<void(Result<SnapshotSaveResult>)>;
-  // Stores `snapshot` unless a snapshot at the same or a newer version exists. Fails with
-  // kInvalidArgument (version < 1, bad JSON, over Limits::max_event_bytes), kUnavailable,
-  // kOutcomeUnknown, kUnauthorized, kInternal.
+  // Stores `snapshot` unless a snapshot at the same or a newer version, at or below the
+  // stream's head, exists. Fails with kInvalidArgument (version < 1, a version above the
+  // stream's head, including any version of a stream that does not exist; bad JSON; over
+  // Limits::max_event_bytes), kUnavailable, kOutcomeUnknown, kUnauthorized, kInternal; nothing
+  // is stored on failure.
   virtual void save_snapshot_async(const StreamId& stream, Snapshot snapshot,
                                    SaveCallback callback) = 0;
 

@@ -406,6 +406,11 @@ AppendResult make_append_result(std::int64_t first_version, const std::vector<Ev
   return result;
 }
 
+Error snapshot_above_head(const StreamId& stream, std::int64_t version, std::int64_t head) {
+  return Error::invalid("snapshot of " + to_string(stream) + " at version " + std::to_string(version) +
+                        " is above the stream's head (" + std::to_string(head) + "); nothing was stored");
+}
+
 bool is_same_append(const std::vector<EventData>& events, const std::vector<Uuid>& stored_ids) {
   if (stored_ids.size() != events.size()) return false;
   for (std::size_t i = 0; i < events.size(); ++i)

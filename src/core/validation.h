@@ -36,6 +36,9 @@ void validate_snapshot(const StreamId& stream, const Snapshot& snapshot, const L
 std::size_t event_bytes(const std::string& type, const std::optional<std::string>& data,
                         const std::optional<std::string>& metadata);
 
+// The kInvalidArgument of a snapshot whose version is above the stream's head (0: no stream).
+Error snapshot_above_head(const StreamId& stream, std::int64_t version, std::int64_t head);
+
 // The result of an append of `events` that landed at first_version.
 AppendResult make_append_result(std::int64_t first_version, const std::vector<EventData>& events);
 

@@ -125,17 +125,23 @@ class MemoryStore final : public Store {
       return callback(e);
     }
     snapshot.timestamp = std::chrono::time_point_cast<std::chrono::milliseconds>(snapshot.timestamp);
-    SnapshotSaveResult result;
+    std::optional<Result<SnapshotSaveResult>> result;
     {
       std::lock_guard lock(state_->mutex);
-      auto [it, inserted] = state_->snapshots.try_emplace(stream, snapshot);
-      if (!inserted && it->second.version < snapshot.version) {
-        it->second = snapshot;
-        inserted = true;
+      const auto events = state_->streams.find(stream);
+      const std::int64_t head = events == state_->streams.end() ? 0 : static_cast<std::int64_t>(events->second.size());
+      if (snapshot.version > head) {
+        result.emplace(snapshot_above_head(stream, snapshot.version, head));
+      } else {
+        auto [it, inserted] = state_->snapshots.try_emplace(stream, snapshot);
+        if (!inserted && (it->second.version < snapshot.version || it->second.version > head)) {
+          it->second = snapshot;
+          inserted = true;
+        }
+        result.emplace(SnapshotSaveResult{inserted, it->second.version});
       }
-      result = SnapshotSaveResult{inserted, it->second.version};
     }
-    callback(result);
+    callback(std::move(*result));
   }
 
  private:

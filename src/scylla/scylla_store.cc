@@ -324,9 +324,7 @@ class ScyllaCursor final : public EventCursor {
     std::uint64_t last_fetch_rows = 0;
   };
 
-  static std::size_t bytes_of(const RecordedEvent& e) {
-    return e.event_type.size() + (e.data ? e.data->size() : 0) + (e.metadata ? e.metadata->size() : 0);
-  }
+  static std::size_t bytes_of(const RecordedEvent& e) { return event_bytes(e.event_type, e.data, e.metadata); }
 
   static std::uint64_t rows_to_fetch(const State& state) {
     const std::size_t event_bytes = state.largest_event_bytes > 0 ? state.largest_event_bytes : kAssumedEventBytes;
@@ -714,10 +712,7 @@ class ScyllaStore final : public Store {
         done<SliceDone>(
             [connection, stream, snapshot = std::move(snapshot), callback](bridge::StreamSlice slice) mutable {
               const std::int64_t head = head_of(slice);
-              if (snapshot.version > head)
-                return callback(Error::invalid("snapshot version " + std::to_string(snapshot.version) +
-                                               " is above the head of " + to_string(stream) + " (" +
-                                               std::to_string(head) + "); nothing was stored"));
+              if (snapshot.version > head) return callback(snapshot_above_head(stream, snapshot.version, head));
               save_below_head(std::move(connection), stream, std::move(snapshot), head, std::move(callback));
             },
             failed));

@@ -220,7 +220,8 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     "snapshot_version = excluded.snapshot_version, snapshot_data = excluded.snapshot_data, "
     "snapshot_timestamp = excluded.snapshot_timestamp, snapshot_metadata = excluded.snapshot_metadata "
     "WHERE aggregate_snapshot.snapshot_version IS NULL "
-    "OR excluded.snapshot_version > aggregate_snapshot.snapshot_version",
+    "OR excluded.snapshot_version > aggregate_snapshot.snapshot_version "
+    "OR aggregate_snapshot.snapshot_version > ?8",
     "SELECT snapshot_version FROM aggregate_snapshot WHERE " ES_STREAM_KEY,
 };
 
@@ -1121,8 +1122,17 @@ class SqliteStore final : public Store {
     return ids;
   }
 
+  // A stored snapshot above the head (from a restore of backups taken at different times) is
+  // replaced by any snapshot at or below the head: "never backwards" holds only among those.
   Result<SnapshotSaveResult> save_snapshot_row(Connection& c, const SnapshotJob& job) {
     const std::string aggregate_id = job.stream.aggregate_id.to_string();
+    std::int64_t head = 0;
+    try {
+      head = head_of(c, job.stream, aggregate_id, "read head");
+    } catch (const Error& e) {
+      return e;
+    }
+    if (job.snapshot.version > head) return snapshot_above_head(job.stream, job.snapshot.version, head);
     {
       Bound q(c, kSnapshotUpsert);
       q.stream(job.stream, aggregate_id);
@@ -1130,6 +1140,7 @@ class SqliteStore final : public Store {
       q.text(5, job.snapshot.data);
       q.integer(6, job.snapshot.timestamp.time_since_epoch().count());
       q.optional_text(7, job.snapshot.metadata);
+      q.integer(8, head);
       q.step("save snapshot");
     }
     if (sqlite3_changes(c.db()) > 0) return SnapshotSaveResult{true, job.snapshot.version};

@@ -169,13 +169,20 @@ TEST(AggregateStore, ABrokenSnapshotIsReplacedByTheNextOne) {
 
 TEST(AggregateStore, ANewerSnapshotFromElsewhereIsKeptAndNotCountedAsAFailure) {
   auto store = open_store("memory:");
-  AggregateStore<Counter> counters(store, "ctx", with_policy(every_n_events(1)));
   const Uuid id = Uuid::random();
+  const StreamId stream{"ctx", "Counter", id};
+  // Between this save's append and its snapshot write, another process appends and stores a
+  // snapshot at a higher version.
+  SnapshotPolicy policy = [&store, &stream](const SnapshotContext&) {
+    store->append(stream, ExpectedVersion::exact(1),
+                  std::vector<EventData>(49, EventData{std::nullopt, "Added", R"({"amount":2})", std::nullopt,
+                                                       std::nullopt}));
+    store->save_snapshot(stream, Snapshot{50, R"({"total":99,"adds":1,"resets":0})", std::nullopt, now_ms()});
+    return true;
+  };
+  AggregateStore<Counter> counters(store, "ctx", with_policy(policy));
   Aggregate<Counter> a = counters.load(id);
   a.record(Added{1});
-  // Another process already stored a snapshot at a higher version.
-  store->save_snapshot(counters.stream_of(id), Snapshot{50, R"({"total":99,"adds":1,"resets":0})", std::nullopt,
-                                                        now_ms()});
   const SaveResult r = counters.save(a);
   EXPECT_FALSE(r.snapshot_written);
   EXPECT_EQ(counters.stats().snapshots_written, 0u);

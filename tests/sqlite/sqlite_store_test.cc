@@ -23,6 +23,7 @@
 
 #include <gtest/gtest.h>
 
+#include "conformance/counter_aggregate.h"
 #include "eventstore/log.h"
 #include "eventstore/store.h"
 
@@ -436,6 +437,7 @@ TEST(SqliteStore, DamagedSnapshotIsSkipped) {
                                          "'{}', 3, 0, '\"text\"'"};
   for (const std::string& row : rows) {
     const es::StreamId stream = stream_of();
+    store->append(stream, es::ExpectedVersion::no_stream(), {event(), event(), event(), event()});
     raw.exec("INSERT INTO aggregate_snapshot VALUES ('sales', " + sql_quote(stream.aggregate_id.to_string()) +
              ", 'Order', " + row + ")");
     EXPECT_FALSE(store->load_snapshot(stream)) << row;
@@ -704,6 +706,7 @@ TEST(SqliteStore, SnapshotsNeverGoBackwards) {
   TempDir dir;
   auto store = open(dir.file());
   const es::StreamId stream = stream_of();
+  store->append(stream, es::ExpectedVersion::no_stream(), std::vector<es::EventData>(7, event()));
   auto save = [&](std::int64_t v) {
     return store->save_snapshot(stream, es::Snapshot{v, "{\"v\":" + std::to_string(v) + "}", R"({"m":1})", es::now_ms()});
   };
@@ -790,3 +793,43 @@ TEST(SqliteStore, ClosingCompletesEveryCallback) {
 }
 
 }  // namespace
+
+// A snapshot row above the stream's head, as a restore of the two tables from backups taken at
+// different times leaves it (issue 10, item 5): a load ignores it, and a correct snapshot
+// replaces it although its version is lower.
+TEST(SqliteStore, ASnapshotRowAboveTheHeadIsIgnoredAndReplaced) {
+  TempDir dir;
+  auto store = open(dir.file());
+  es::AggregateStoreOptions options;
+  options.snapshot_policy = es::never();
+  es::AggregateStore<es::testing::Counter> counters(store, "sales", options);
+  const es::Uuid id = es::Uuid::random();
+  const es::StreamId stream = counters.stream_of(id);
+  store->append(stream, es::ExpectedVersion::no_stream(), {event("Added", R"({"amount":1})")});
+  Raw raw(dir.file());
+  raw.exec("INSERT INTO aggregate_snapshot VALUES ('sales', " + sql_quote(id.to_string()) +
+           ", 'Counter', '{\"total\":1000,\"adds\":1000,\"resets\":0}', 1000, 0, NULL)");
+  ASSERT_EQ(store->load_snapshot(stream)->version, 1000);
+
+  std::vector<std::string> warnings;
+  es::set_log_sink([&warnings](es::LogLevel, std::string_view message) { warnings.emplace_back(message); });
+  es::Aggregate<es::testing::Counter> loaded = counters.load(id);
+  es::set_log_sink(nullptr);
+  EXPECT_EQ(loaded.version(), 1);
+  EXPECT_EQ(loaded.state().total, 1);
+  EXPECT_EQ(counters.stats().snapshots_above_head, 1u);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("above the stream's head"), std::string::npos) << warnings[0];
+
+  loaded.record(es::testing::Added{2});
+  EXPECT_EQ(counters.save(loaded).append->next_expected_version, 2);
+  const es::SnapshotSaveResult saved =
+      store->save_snapshot(stream, es::Snapshot{2, R"({"total":3,"adds":2,"resets":0})", std::nullopt, es::now_ms()});
+  EXPECT_TRUE(saved.stored);
+  EXPECT_EQ(saved.latest_version, 2);
+  const auto snapshot = store->load_snapshot(stream);
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(snapshot->version, 2);
+  EXPECT_EQ(counters.load(id).state().total, 3);
+  EXPECT_EQ(counters.stats().snapshots_above_head, 1u);
+}

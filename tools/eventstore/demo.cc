@@ -5,7 +5,9 @@
 // plan: a list of saves, each recording a few events, derived from n alone. Orders are created
 // in number order, so a run finds the first missing number with a binary search on head(),
 // finishes the order before it if an interrupted run left it open, then starts new orders.
-// A version conflict (another writer on the same order) reloads it and resumes its plan.
+// A version conflict (another writer on the same order) reloads it and resumes its plan. An
+// unknown outcome (a cluster write that timed out) saves the same order object again: its events
+// keep their ids, so the retry never applies a save twice (docs/example.md).
 #include <unistd.h>
 
 #include <algorithm>
@@ -114,6 +116,7 @@ struct RunStats {
   std::uint64_t events = 0;
   std::uint64_t saves = 0;
   std::uint64_t conflicts = 0;
+  std::uint64_t unknown_outcomes = 0;
   std::uint64_t resumed = 0;
   std::uint64_t off_plan = 0;
   std::uint64_t shipped = 0;
@@ -129,6 +132,8 @@ void drive(eventstore::AggregateStore<Order>& repository, std::int64_t number, R
   for (const Save& save : saves) version_before.push_back(version_before.back() + static_cast<std::int64_t>(save.size()));
   OrderAggregate order = repository.load(order_id(number));
   if (order.version() > 0) ++stats.resumed;
+  constexpr int kMaxUnknownInARow = 5;
+  int unknown_in_a_row = 0;
   for (;;) {
     const auto at = std::find(version_before.begin(), version_before.end(), order.version());
     if (at == version_before.end()) {  // someone else wrote to it: leave it alone
@@ -137,14 +142,22 @@ void drive(eventstore::AggregateStore<Order>& repository, std::int64_t number, R
     }
     const std::size_t k = static_cast<std::size_t>(at - version_before.begin());
     if (k == saves.size()) break;
-    for (const Command& command : saves[k]) command(order);
+    // Still holding the events of a save whose outcome was unknown: save them again as they are.
+    if (order.uncommitted().empty())
+      for (const Command& command : saves[k]) command(order);
     try {
       const eventstore::SaveResult saved = repository.save(order);
       stats.events += saved.append ? saved.append->event_ids.size() : 0;
       ++stats.saves;
+      unknown_in_a_row = 0;
     } catch (const eventstore::Error& e) {
+      if (e.code() == eventstore::ErrorCode::kOutcomeUnknown && ++unknown_in_a_row < kMaxUnknownInARow) {
+        ++stats.unknown_outcomes;
+        continue;
+      }
       if (e.code() != eventstore::ErrorCode::kVersionConflict) throw;
       ++stats.conflicts;
+      unknown_in_a_row = 0;
       order = repository.load(order_id(number));
     }
   }
@@ -267,10 +280,13 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
   std::printf("outcomes:           %llu shipped, %llu cancelled%s\n", static_cast<unsigned long long>(stats.shipped),
               static_cast<unsigned long long>(stats.cancelled),
               stats.off_plan ? (", " + std::to_string(stats.off_plan) + " changed by others, left alone").c_str() : "");
-  std::printf("events appended:    %llu in %llu saves, %.2f s (%.0f events/s)%s\n",
+  std::printf("events appended:    %llu in %llu saves, %.2f s (%.0f events/s)%s%s\n",
               static_cast<unsigned long long>(stats.events), static_cast<unsigned long long>(stats.saves), seconds,
               seconds > 0 ? static_cast<double>(stats.events) / seconds : 0.0,
-              stats.conflicts ? (", " + std::to_string(stats.conflicts) + " conflicts retried").c_str() : "");
+              stats.conflicts ? (", " + std::to_string(stats.conflicts) + " conflicts retried").c_str() : "",
+              stats.unknown_outcomes
+                  ? (", " + std::to_string(stats.unknown_outcomes) + " unknown outcomes saved again").c_str()
+                  : "");
   std::printf("snapshots taken:    %llu (every %lld events)\n",
               static_cast<unsigned long long>(repository.stats().snapshots_written), static_cast<long long>(every));
   const std::int64_t tail = stats.biggest_version - snapshot_version;
