@@ -1,11 +1,15 @@
 // Input validation and output formatting shared by the commands.
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "cli.h"
+#include "core/store_uri.h"
 
 namespace eventstore_cli {
 namespace {
@@ -50,6 +54,25 @@ void set_secret_source(std::string_view uri) {
   secrets().emplace_back(password);
   if (std::string decoded = percent_decode(password); decoded != password)
     secrets().push_back(std::move(decoded));
+}
+
+void add_secret(std::string_view password) {
+  if (password.empty()) return;
+  secrets().emplace_back(password);
+  if (std::string encoded = eventstore::detail::percent_encode(password); encoded != password)
+    secrets().push_back(std::move(encoded));
+}
+
+std::string read_password_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("--password-file " + path + ": cannot open it: " + std::strerror(errno));
+  std::string line;
+  std::getline(in, line);
+  if (in.bad()) throw UsageError("--password-file " + path + ": cannot read it: " + std::strerror(errno));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) throw UsageError("--password-file " + path + ": its first line is empty (it must hold the password)");
+  add_secret(line);
+  return line;
 }
 
 std::string scrub(std::string message) {
