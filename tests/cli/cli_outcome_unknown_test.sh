@@ -8,6 +8,8 @@
 set -u
 EVENTSTORE=${1:?usage: cli_outcome_unknown_test.sh path/to/eventstore path/to/io_fault.so}
 IO_FAULT=${2:?usage: cli_outcome_unknown_test.sh path/to/eventstore path/to/io_fault.so}
+EVENTSTORE=$(realpath "$EVENTSTORE")  # the test cd's away
+IO_FAULT=$(realpath "$IO_FAULT")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP" || exit 1
@@ -34,14 +36,16 @@ run_failing_commit() {
   EVENTSTORE_TEST_FAIL_WRITES_TO=.db-wal LD_PRELOAD="$IO_FAULT${LD_PRELOAD:+ $LD_PRELOAD}" \
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" run "$@"
 }
-# The retry command of the hint (the line indented by two spaces), run with the built binary.
+# The retry command of the last unknown outcome's hint (the line indented by two spaces), run
+# with the built binary.
 run_retry_command() {
   local command
-  command=$(printf '%s\n' "$ERR" | sed -n 's/^  eventstore //p')
-  [ -n "$command" ] || { fail "no retry command in: $ERR"; return; }
+  command=$(printf '%s\n' "$HINT" | sed -n 's/^  eventstore //p')
+  [ -n "$command" ] || { fail "no retry command in: $HINT"; return; }
   eval "run $command"
 }
-expect_unknown_outcome() {  # expect_unknown_outcome DESCRIPTION
+expect_unknown_outcome() {  # expect_unknown_outcome DESCRIPTION; keeps stderr in HINT
+  HINT=$ERR
   if [ "$RC" = 6 ]; then ok; else fail "$1: exit code $RC, want 6 (stderr: $ERR)"; return; fi
   if [[ "$(printf '%s\n' "$ERR" | head -n 1)" == "eventstore: error: "* ]]; then ok
   else fail "$1: the first stderr line is not the error line: $ERR"; fi

@@ -345,6 +345,24 @@ if [ "$RC" = 4 ] && [[ "$ERR" != *no-such-ca.pem* ]]; then ok
 else fail "tls=false in the URI must keep SCYLLA_CA_FILE out: exit $RC: $ERR"; fi
 SCYLLA_PASSWORD=envpw77 SCYLLA_USERNAME=envuser run --store 'scylla://127.0.0.1:1/ks' head "${S[@]}"
 if [[ "$OUT$ERR" != *envpw77* ]]; then ok; else fail "SCYLLA_PASSWORD printed: $ERR"; fi
+# Best effort: a password typed in --store is overwritten in /proc/PID/cmdline at start. The CLI
+# waits here reading its events from a pipe that stays open until the check is done.
+if [ -r /proc/self/cmdline ]; then
+  mkfifo "$TMP/hold"
+  "$EVENTSTORE" --store 'scylla://u:argvpw55@127.0.0.1:1' append "${S[@]}" --expected-version any \
+    --events-file - <"$TMP/hold" >/dev/null 2>&1 &
+  HELD=$!
+  exec 9>"$TMP/hold"
+  scrubbed=no
+  for _ in $(seq 1 100); do
+    cmdline=$(tr '\0' ' ' <"/proc/$HELD/cmdline" 2>/dev/null)
+    if [[ "$cmdline" == *"scylla://u:********@127.0.0.1:1"* ]]; then scrubbed=yes; break; fi
+    sleep 0.1
+  done
+  exec 9>&-
+  wait "$HELD"
+  if [ "$scrubbed" = yes ]; then ok; else fail "the password stays in /proc/PID/cmdline: '$cmdline'"; fi
+fi
 # Contradictory TLS options are refused before connecting (they connected in plaintext).
 for options in 'ca_file=/etc/ca.pem&tls=false' 'tls=0&ca_file=/etc/ca.pem' \
   'tls=false&cert_file=/c.pem&key_file=/k.pem'; do

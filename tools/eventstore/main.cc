@@ -1,5 +1,6 @@
 // eventstore: the command-line tool. A stable contract for scripts: JSON lines on stdout, one
 // error line on stderr, documented exit codes (docs/cli.md).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -300,15 +301,23 @@ int main(int argc, char** argv) {
   });
   // Any password on the command line or in the environment is scrubbed from every message,
   // also when the URI was typed in the wrong place.
+  std::vector<std::string> arguments(argv, argv + argc);
   for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    set_secret_source(arg.starts_with("--store=") ? arg.substr(8) : arg);
+    std::string_view arg = argv[i];
+    if (arg.starts_with("--store=")) arg.remove_prefix(8);
+    set_secret_source(arg);
+    // Best effort: the password is overwritten in the argument memory that ps and
+    // /proc/PID/cmdline show (it was visible until now); the command parses the copies.
+    if (const auto span = eventstore::detail::password_span(arg))
+      std::fill(argv[i] + (arg.data() - argv[i]) + span->colon + 1, argv[i] + (arg.data() - argv[i]) + span->at, '*');
   }
+  std::vector<char*> parsed_argv;
+  for (std::string& argument : arguments) parsed_argv.push_back(argument.data());
   if (const char* env = std::getenv("EVENTSTORE_STORE")) set_secret_source(env);
   if (const char* password = std::getenv("SCYLLA_PASSWORD"); password && *password)
     set_secret_source(std::string("scylla://u:") + password + "@h");
   try {
-    const int code = run(argc, argv);
+    const int code = run(argc, parsed_argv.data());
     if (std::fflush(stdout) != 0) return fail(kOther, "cannot write to stdout");
     return code;
   } catch (const UsageError& e) {
