@@ -44,8 +44,10 @@ struct StoreOptions {
 };
 
 // Opens the store named by `uri`. Throws eventstore::Error: kInvalidArgument for a malformed
-// URI or an unknown scheme, kUnavailable / kUnauthorized when the store cannot be reached or
-// refuses the credentials, kCorruption for a file that is not a store.
+// URI, an unknown scheme, a percent-decoded part that is not valid UTF-8, or contradictory
+// options (tls=false with ca_file, cert_file or key_file), before any connection;
+// kUnavailable / kUnauthorized when the store cannot be reached or refuses the credentials,
+// kCorruption for a file that is not a store.
 std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options = {});
 
 // The statements `apply_schema` runs on the store named by `uri` (CQL for a cluster), without

@@ -23,7 +23,9 @@ struct StoreUri {
   ClusterUri cluster;       // for kScylla
 };
 
-// Throws Error(kInvalidArgument) naming what is wrong; the message never holds a password.
+// Throws Error(kInvalidArgument) naming what is wrong, also a percent-decoded part (user name,
+// password, host, keyspace, option name or value) that is not valid UTF-8 (the driver takes
+// them as UTF-8 strings); the message never holds a password.
 StoreUri parse_store_uri(std::string_view uri);
 
 std::string percent_encode(std::string_view text);

@@ -314,8 +314,7 @@ int main(int argc, char** argv) {
   std::vector<char*> parsed_argv;
   for (std::string& argument : arguments) parsed_argv.push_back(argument.data());
   if (const char* env = std::getenv("EVENTSTORE_STORE")) set_secret_source(env);
-  if (const char* password = std::getenv("SCYLLA_PASSWORD"); password && *password)
-    set_secret_source(std::string("scylla://u:") + password + "@h");
+  if (const char* password = std::getenv("SCYLLA_PASSWORD")) add_secret(password);
   try {
     const int code = run(argc, parsed_argv.data());
     if (std::fflush(stdout) != 0) return fail(kOther, "cannot write to stdout");

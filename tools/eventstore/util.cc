@@ -39,17 +39,9 @@ std::string percent_decode(std::string_view text) {
 }  // namespace
 
 void set_secret_source(std::string_view uri) {
-  // scylla://USER:PASSWORD@HOSTS...: the password is what lies between the first ':' after the
-  // scheme and the last '@' before the query.
-  constexpr std::string_view kPrefix = "scylla://";
-  if (!uri.starts_with(kPrefix)) return;
-  std::string_view rest = uri.substr(kPrefix.size());
-  rest = rest.substr(0, rest.find('?'));
-  const std::size_t at = rest.rfind('@');
-  if (at == std::string_view::npos) return;
-  const std::size_t colon = rest.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return;
-  const std::string_view password = rest.substr(colon + 1, at - colon - 1);
+  const std::optional<eventstore::detail::PasswordSpan> span = eventstore::detail::password_span(uri);
+  if (!span) return;
+  const std::string_view password = uri.substr(span->colon + 1, span->at - span->colon - 1);
   if (password.empty()) return;
   secrets().emplace_back(password);
   if (std::string decoded = percent_decode(password); decoded != password)
