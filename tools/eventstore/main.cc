@@ -308,8 +308,10 @@ int main(int argc, char** argv) {
     set_secret_source(arg);
     // Best effort: the password is overwritten in the argument memory that ps and
     // /proc/PID/cmdline show (it was visible until now); the command parses the copies.
-    if (const auto span = eventstore::detail::password_span(arg))
-      std::fill(argv[i] + (arg.data() - argv[i]) + span->colon + 1, argv[i] + (arg.data() - argv[i]) + span->at, '*');
+    if (const auto span = eventstore::detail::password_span(arg)) {
+      char* const uri = argv[i] + (arg.data() - argv[i]);
+      std::fill(uri + span->colon + 1, uri + span->at, '*');
+    }
   }
   std::vector<char*> parsed_argv;
   for (std::string& argument : arguments) parsed_argv.push_back(argument.data());
