@@ -1,7 +1,9 @@
 // libFuzzer harness: the store URI parser and redact_uri.
 // Contract (src/core/store_uri.h, include/eventstore/store.h): parse_store_uri returns or throws
-// eventstore::Error(kInvalidArgument), never crashes; its messages never hold the password; and
-// redact_uri(uri) never contains the password the parser found in uri.
+// eventstore::Error(kInvalidArgument), never crashes and never throws another exception type;
+// its messages never hold the password; every part of a cluster URI it accepts is valid UTF-8
+// (the driver takes them as Rust strings: issue 10, item 12); and redact_uri(uri) never
+// contains the password the parser found in uri.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 #include <string_view>
 
 #include "core/store_uri.h"
+#include "core/validation.h"
 #include "eventstore/error.h"
 #include "eventstore/store.h"
 
@@ -42,7 +45,19 @@ void check(const std::string& uri, const std::string& password) {
   const std::string redacted = eventstore::redact_uri(uri);
   try {
     const eventstore::detail::StoreUri parsed = eventstore::detail::parse_store_uri(uri);
-    const std::string& found = parsed.cluster.password;
+    const eventstore::detail::ClusterUri& cluster = parsed.cluster;
+    auto require_utf8 = [&uri](const std::string& part) {
+      if (!eventstore::detail::is_valid_utf8(part)) fail("the parser accepted a part that is not valid UTF-8", uri, part);
+    };
+    for (const std::string& host : cluster.hosts) require_utf8(host);
+    require_utf8(cluster.username);
+    require_utf8(cluster.password);
+    require_utf8(cluster.keyspace);
+    for (const auto& [name, value] : cluster.options) {
+      require_utf8(name);
+      require_utf8(value);
+    }
+    const std::string& found = cluster.password;
     if (!found.empty()) {
       // The parser's user information ends at the last '@' before the first '?', the password
       // starts after its first ':'. Redaction must replace exactly that raw text by "***".
@@ -62,6 +77,10 @@ void check(const std::string& uri, const std::string& password) {
     if (!password.empty() && std::string(e.what()).find(password) != std::string::npos &&
         uri.find(password) == uri.rfind(password))
       fail("a parse error message holds the password", uri, e.what());
+  } catch (const std::exception& e) {
+    fail("an exception other than eventstore::Error", uri, e.what());
+  } catch (...) {
+    fail("an exception other than eventstore::Error", uri, "");
   }
 }
 

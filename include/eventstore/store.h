@@ -59,9 +59,11 @@ struct StoreOptions {
 
 // Opens the store named by `uri`, bounded by `options` (the URI's max_in_flight and
 // max_in_flight_bytes override the fields; the backend never sees these two options). Throws
-// eventstore::Error: kInvalidArgument for a malformed URI, an unknown scheme, or a bound that is
-// not a whole number >= 1 (naming the option), kUnavailable / kUnauthorized when the store cannot
-// be reached or refuses the credentials, kCorruption for a file that is not a store.
+// eventstore::Error: kInvalidArgument, before any connection, for a malformed URI, an unknown
+// scheme, a percent-decoded part that is not valid UTF-8, contradictory options (tls=false with
+// ca_file, cert_file or key_file), or a bound that is not a whole number >= 1 (naming the
+// option); kUnavailable / kUnauthorized when the store cannot be reached or refuses the
+// credentials, kCorruption for a file that is not a store.
 std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options = {});
 
 // The statements `apply_schema` runs on the store named by `uri` (CQL for a cluster), without

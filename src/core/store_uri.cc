@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "validation.h"
 #include "eventstore/error.h"
 #include "eventstore/store.h"
 
@@ -12,6 +13,12 @@ namespace eventstore::detail {
 namespace {
 
 constexpr std::string_view kScyllaPrefix = "scylla://";
+
+// The driver takes every part as a UTF-8 string. `what` names the part, never quotes it: it may
+// be the password.
+void require_utf8(std::string_view text, std::string_view what) {
+  if (!is_valid_utf8(text)) throw Error::invalid("store URI: " + std::string(what) + " is not valid UTF-8");
+}
 
 std::string percent_decode(std::string_view text, std::string_view what) {
   std::string out;
@@ -35,6 +42,7 @@ std::string percent_decode(std::string_view text, std::string_view what) {
     out.push_back(static_cast<char>(high * 16 + low));
     i += 2;
   }
+  require_utf8(out, what);
   return out;
 }
 
@@ -51,6 +59,7 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
 
 void check_host(std::string_view host) {
   if (host.empty()) throw Error::invalid("store URI: empty host in the host list");
+  require_utf8(host, "a host");
   const std::size_t colon = host.rfind(':');
   if (colon == std::string_view::npos || host.front() == '[') return;
   const std::string_view port = host.substr(colon + 1);
@@ -90,14 +99,30 @@ ClusterUri parse_cluster(std::string_view rest) {
       const std::size_t eq = pair.find('=');
       if (eq == std::string_view::npos || eq == 0)
         throw Error::invalid("store URI: options need the form key=value, joined by '&'");
-      uri.options[percent_decode(pair.substr(0, eq), "an option name")] =
-          percent_decode(pair.substr(eq + 1), "an option value");
+      std::string name = percent_decode(pair.substr(0, eq), "an option name");
+      uri.options[name] = percent_decode(pair.substr(eq + 1), "the value of option " + name);
     }
   }
   return uri;
 }
 
 }  // namespace
+
+std::optional<PasswordSpan> password_span(std::string_view uri) {
+  if (!uri.starts_with(kScyllaPrefix)) return std::nullopt;
+  // As parse_cluster: the user information ends at the last '@' before the query.
+  const std::size_t at = uri.substr(0, uri.find('?')).rfind('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  const std::size_t colon = uri.substr(0, at).find(':', kScyllaPrefix.size());
+  if (colon == std::string_view::npos) return std::nullopt;
+  return PasswordSpan{colon, at};
+}
+
+std::string without_password(std::string_view uri) {
+  const std::optional<PasswordSpan> span = password_span(uri);
+  if (!span) return std::string(uri);
+  return std::string(uri.substr(0, span->colon)) + std::string(uri.substr(span->at));
+}
 
 std::string percent_encode(std::string_view text) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
@@ -113,6 +138,64 @@ std::string percent_encode(std::string_view text) {
     }
   }
   return out;
+}
+
+std::string format_cluster_uri(const ClusterUri& uri) {
+  std::string out(kScyllaPrefix);
+  if (!uri.username.empty()) {
+    out += percent_encode(uri.username);
+    if (!uri.password.empty()) out += ":" + percent_encode(uri.password);
+    out += "@";
+  }
+  for (std::size_t i = 0; i < uri.hosts.size(); ++i) out += (i == 0 ? "" : ",") + uri.hosts[i];
+  if (!uri.keyspace.empty()) out += "/" + percent_encode(uri.keyspace);
+  char separator = '?';
+  for (const auto& [name, value] : uri.options) {
+    out += separator + percent_encode(name) + "=" + percent_encode(value);
+    separator = '&';
+  }
+  return out;
+}
+
+std::string complete_from_environment(std::string_view uri, const std::optional<std::string>& password,
+                                      std::string_view password_source) {
+  StoreUri parsed = parse_store_uri(uri);
+  if (parsed.scheme != StoreUri::Scheme::kScylla) {
+    if (password) throw Error::invalid(std::string(password_source) + " applies only to scylla:// stores");
+    return std::string(uri);
+  }
+  ClusterUri& cluster = parsed.cluster;
+  auto env = [](const char* name) -> std::string {
+    const char* value = std::getenv(name);
+    return value ? value : "";
+  };
+  bool filled = false;
+  auto fill = [&filled](std::string& field, std::string value) {
+    if (!field.empty() || value.empty()) return;
+    field = std::move(value);
+    filled = true;
+  };
+  fill(cluster.username, env("SCYLLA_USERNAME"));
+  if (password) {
+    if (!cluster.password.empty())
+      throw Error::invalid("the password is given twice: in the store URI and in " + std::string(password_source));
+    if (cluster.username.empty())
+      throw Error::invalid(std::string(password_source) +
+                           " gives a password but there is no user name (USER@ in the store URI, or SCYLLA_USERNAME)");
+    fill(cluster.password, *password);
+  } else if (!cluster.username.empty()) {
+    fill(cluster.password, env("SCYLLA_PASSWORD"));
+  }
+  fill(cluster.keyspace, env("SCYLLA_KEYSPACE"));
+  std::string dc = cluster.options.contains("dc") ? cluster.options["dc"] : "";
+  fill(dc, env("SCYLLA_HOSTSELECTIONPOLICY"));
+  if (!dc.empty()) cluster.options["dc"] = dc;
+  const auto tls = cluster.options.find("tls");
+  const bool tls_refused = tls != cluster.options.end() && (tls->second == "false" || tls->second == "0");
+  std::string ca_file = cluster.options.contains("ca_file") ? cluster.options["ca_file"] : "";
+  if (!tls_refused && !cluster.options.contains("ca_file")) fill(ca_file, env("SCYLLA_CA_FILE"));
+  if (!ca_file.empty()) cluster.options["ca_file"] = ca_file;
+  return filled ? format_cluster_uri(cluster) : std::string(uri);
 }
 
 StoreUri parse_store_uri(std::string_view uri) {
@@ -184,13 +267,9 @@ BackendUri take_store_level_options(std::string_view uri) {
 namespace eventstore {
 
 std::string redact_uri(std::string_view uri) {
-  if (!uri.starts_with(detail::kScyllaPrefix)) return std::string(uri);
-  // As parse_cluster: the user information ends at the last '@' before the query.
-  const std::size_t at = uri.substr(0, uri.find('?')).rfind('@');
-  if (at == std::string_view::npos) return std::string(uri);
-  const std::size_t colon = uri.substr(0, at).find(':', detail::kScyllaPrefix.size());
-  if (colon == std::string_view::npos) return std::string(uri);
-  return std::string(uri.substr(0, colon + 1)) + "***" + std::string(uri.substr(at));
+  const std::optional<detail::PasswordSpan> span = detail::password_span(uri);
+  if (!span) return std::string(uri);
+  return std::string(uri.substr(0, span->colon + 1)) + "***" + std::string(uri.substr(span->at));
 }
 
 std::string default_store_uri() {

@@ -229,7 +229,10 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
     if (value == "false" || value == "0") return false;
     throw Error::invalid("store URI option " + key + " must be true or false");
   };
+  bool tls_refused = false;
   for (const auto& [key, value] : uri.options) {
+    if ((key == "ca_file" || key == "cert_file" || key == "key_file") && value.empty())
+      throw Error::invalid("store URI option " + key + " needs a path");
     if (key == "dc") {
       config.local_dc = value;
     } else if (key == "consistency") {
@@ -245,10 +248,9 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
     } else if (key == "workers") {
       config.worker_threads = as_number(key, value, 64);
     } else if (key == "tls") {
-      config.tls_enabled = as_bool(key, value);
+      tls_refused = !as_bool(key, value);
     } else if (key == "ca_file") {
       config.tls_ca_file = value;
-      config.tls_enabled = true;
     } else if (key == "cert_file") {
       config.tls_cert_file = value;
     } else if (key == "key_file") {
@@ -259,10 +261,23 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
                            "ca_file, cert_file, key_file)");
     }
   }
+  // A TLS file with tls=false would connect in plaintext and send the password in clear.
+  std::vector<std::string> tls_files;
+  for (const char* key : {"ca_file", "cert_file", "key_file"})
+    if (uri.options.contains(key)) tls_files.emplace_back(key);
+  if (tls_refused && !tls_files.empty()) {
+    std::string named;
+    for (const std::string& key : tls_files) named += (named.empty() ? "" : ", ") + key;
+    throw Error::invalid("store URI options contradict each other: tls=false with " + named +
+                         " (remove tls=false to connect with TLS, or the files to connect without)");
+  }
+  config.tls_enabled = uri.options.contains("tls") ? !tls_refused : !config.tls_ca_file.empty();
   if (config.tls_enabled && config.tls_ca_file.empty())
     throw Error::invalid("store URI option tls needs ca_file=PATH (the CA that signed the servers' certificates)");
   if (config.tls_cert_file.empty() != config.tls_key_file.empty())
     throw Error::invalid("store URI options cert_file and key_file go together");
+  if (!config.tls_enabled && !config.tls_cert_file.empty())
+    throw Error::invalid("store URI options cert_file and key_file need TLS: give ca_file=PATH too");
   return config;
 }
 

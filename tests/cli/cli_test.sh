@@ -9,7 +9,8 @@ EVENTSTORE=$(cd "$(dirname "$EVENTSTORE")" && pwd)/$(basename "$EVENTSTORE")  # 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP" || exit 1
-unset EVENTSTORE_STORE SCYLLA_HOSTS SCYLLA_USERNAME SCYLLA_PASSWORD
+unset EVENTSTORE_STORE SCYLLA_HOSTS SCYLLA_USERNAME SCYLLA_PASSWORD SCYLLA_KEYSPACE SCYLLA_CA_FILE \
+  SCYLLA_HOSTSELECTIONPOLICY
 
 FAILURES=0
 CHECKS=0
@@ -295,6 +296,100 @@ if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password of a misplaced U
 run --store 'scylla://user:s3cr3tpw@h1:99999' head "${S[@]}"
 expect_error 2 "bad port in a scylla URI"
 if [[ "$OUT$ERR" != *s3cr3tpw* ]]; then ok; else fail "password printed for a bad URI: $ERR"; fi
+
+# ---- issue 10, item 12: invalid UTF-8 in a percent-decoded URI part is exit 2 -------------
+# (It escaped open_store as "data for rust::String is not utf-8", exit 1.)
+for case in 'scylla://u:%FF@127.0.0.1:1|password' 'scylla://u%FF@127.0.0.1:1|user name' \
+  'scylla://127.0.0.1:1/ks%FF|keyspace' 'scylla://127.0.0.1:1?dc=%FF|option dc' \
+  'scylla://127.0.0.1:1?ca_file=%FF|option ca_file' "scylla://h$(printf '\xff'):1|host"; do
+  run --store "${case%|*}" head "${S[@]}"
+  expect_error 2 "invalid UTF-8 in the ${case##*|} of a scylla URI"
+  expect_contains "${case##*|}" "$ERR" "the error names the part"
+  expect_contains "not valid UTF-8" "$ERR" "the error says UTF-8"
+done
+run --store 'scylla://u:s3cr3tpw%FF@127.0.0.1:1' head "${S[@]}"
+if [[ "$ERR" != *s3cr3tpw* ]]; then ok; else fail "password printed for invalid UTF-8: $ERR"; fi
+
+# ---- issue 10, item 11: passwords off the command line, one precedence rule ----------------
+# --password-file: the first line, its line end stripped; a missing file is exit 2 naming it.
+run --store "$DB" --password-file "$TMP/no-such-file" head "${S[@]}"
+expect_error 2 "unreadable --password-file"
+expect_contains "$TMP/no-such-file" "$ERR" "the error names the password file"
+: >"$TMP/empty-password"
+run --store 'scylla://u@127.0.0.1:1' --password-file "$TMP/empty-password" head "${S[@]}"
+expect_error 2 "empty --password-file"
+printf 'filepw1\r\nsecond line\n' >"$TMP/password"
+run --store "$DB" --password-file "$TMP/password" head "${S[@]}"
+expect_error 2 "--password-file with a sqlite store"
+# A password in the URI and in the file is given twice; neither is printed.
+run --store 'scylla://u:uripw1@127.0.0.1:1' --password-file "$TMP/password" head "${S[@]}"
+expect_error 2 "a password in the URI and in --password-file"
+expect_contains "given twice" "$ERR" "password given twice"
+if [[ "$ERR" != *uripw1* && "$ERR" != *filepw1* ]]; then ok; else fail "a password printed: $ERR"; fi
+run --store 'scylla://127.0.0.1:1' --password-file "$TMP/password" head "${S[@]}"
+expect_error 2 "--password-file without a user name"
+expect_contains "no user name" "$ERR" "--password-file without a user name"
+# On an unreachable store: no message holds the file's password.
+run --store 'scylla://u@256.0.0.1:1/ks' --password-file "$TMP/password" head "${S[@]}"
+if [ "$RC" = 4 ] || [ "$RC" = 2 ]; then ok; else fail "--password-file on an unreachable store: exit $RC: $ERR"; fi
+if [[ "$OUT$ERR" != *filepw1* ]]; then ok; else fail "the password of --password-file printed: $ERR"; fi
+# The environment fills what the URI leaves out (SCYLLA_CA_FILE was ignored with --store):
+# a CA file from the environment is used, so its absence is reported.
+SCYLLA_CA_FILE="$TMP/no-such-ca.pem" run --store 'scylla://127.0.0.1:1' head "${S[@]}"
+expect_contains "no-such-ca.pem" "$ERR" "SCYLLA_CA_FILE applies to --store"
+SCYLLA_CA_FILE="$TMP/no-such-ca.pem" run --store "scylla://127.0.0.1:1?ca_file=$TMP/uri-ca.pem" head "${S[@]}"
+expect_contains "uri-ca.pem" "$ERR" "ca_file in the URI wins over SCYLLA_CA_FILE"
+if [[ "$ERR" != *no-such-ca.pem* ]]; then ok; else fail "SCYLLA_CA_FILE overrode the URI's ca_file: $ERR"; fi
+SCYLLA_CA_FILE="$TMP/no-such-ca.pem" run --store 'scylla://127.0.0.1:1?tls=false' head "${S[@]}"
+if [ "$RC" = 4 ] && [[ "$ERR" != *no-such-ca.pem* ]]; then ok
+else fail "tls=false in the URI must keep SCYLLA_CA_FILE out: exit $RC: $ERR"; fi
+SCYLLA_PASSWORD=envpw77 SCYLLA_USERNAME=envuser run --store 'scylla://127.0.0.1:1/ks' head "${S[@]}"
+if [[ "$OUT$ERR" != *envpw77* ]]; then ok; else fail "SCYLLA_PASSWORD printed: $ERR"; fi
+# Best effort: a password typed in --store is overwritten in /proc/PID/cmdline at start. The CLI
+# waits here reading its events from a pipe that stays open until the check is done.
+if [ -r /proc/self/cmdline ]; then
+  mkfifo "$TMP/hold"
+  "$EVENTSTORE" --store 'scylla://u:argvpw55@127.0.0.1:1' append "${S[@]}" --expected-version any \
+    --events-file - <"$TMP/hold" >/dev/null 2>&1 &
+  HELD=$!
+  exec 9>"$TMP/hold"
+  scrubbed=no
+  for _ in $(seq 1 100); do
+    cmdline=$(tr '\0' ' ' <"/proc/$HELD/cmdline" 2>/dev/null)
+    if [[ "$cmdline" == *"scylla://u:********@127.0.0.1:1"* ]]; then scrubbed=yes; break; fi
+    sleep 0.1
+  done
+  exec 9>&-
+  wait "$HELD"
+  if [ "$scrubbed" = yes ]; then ok; else fail "the password stays in /proc/PID/cmdline: '$cmdline'"; fi
+fi
+# Contradictory TLS options are refused before connecting (they connected in plaintext).
+for options in 'ca_file=/etc/ca.pem&tls=false' 'tls=0&ca_file=/etc/ca.pem' \
+  'tls=false&cert_file=/c.pem&key_file=/k.pem'; do
+  run --store "scylla://u:s3cr3tpw@127.0.0.1:1?$options" head "${S[@]}"
+  expect_error 2 "contradictory TLS options $options"
+  expect_contains "tls=false" "$ERR" "the error names tls=false"
+  if [[ "$options" == *ca_file* ]]; then expect_contains "ca_file" "$ERR" "the error names ca_file"
+  else expect_contains "cert_file, key_file" "$ERR" "the error names cert_file and key_file"; fi
+done
+run --store 'scylla://127.0.0.1:1?cert_file=/c.pem&key_file=/k.pem' head "${S[@]}"
+expect_error 2 "a client certificate without TLS"
+
+# ---- --event-ids: the ids of an events file's events ----------------------------------------
+IDS=(--context shop --type order --id 0de30000-0000-8000-8000-0000000000a3)
+printf '%s\n' '{"event_type":"A"}' '{"event_type":"B","event_id":"33333333-2222-4333-8444-555555555552"}' >"$TMP/ids.jsonl"
+run --store "$DB" append "${IDS[@]}" --expected-version no-stream --events-file "$TMP/ids.jsonl" \
+  --event-ids 33333333-2222-4333-8444-555555555551,33333333-2222-4333-8444-555555555552
+expect_rc 0 "append --events-file --event-ids"
+expect_out "\{\"next_expected_version\":2,\"events\":\[\{\"event_id\":\"33333333-2222-4333-8444-555555555551\",\"event_version\":1\},\{\"event_id\":\"33333333-2222-4333-8444-555555555552\",\"event_version\":2\}\]\}" "--event-ids output"
+bad "--event-ids with too few ids" --store "$NEW" append "${IDS[@]}" --expected-version any --events-file "$TMP/ids.jsonl" \
+  --event-ids 33333333-2222-4333-8444-555555555551
+bad "--event-ids against a line's own event_id" --store "$NEW" append "${IDS[@]}" --expected-version any \
+  --events-file "$TMP/ids.jsonl" --event-ids 33333333-2222-4333-8444-555555555551,33333333-2222-4333-8444-555555555553
+bad "--event-ids with a bad UUID" --store "$NEW" append "${IDS[@]}" --expected-version any --events-file "$TMP/ids.jsonl" \
+  --event-ids 33333333-2222-4333-8444-555555555551,x
+bad "--event-ids without --events-file" --store "$NEW" append "${IDS[@]}" --expected-version any --event A \
+  --event-ids 33333333-2222-4333-8444-555555555551
 
 # ---- schema apply ---------------------------------------------------------------------------
 run --store "$DB" schema apply

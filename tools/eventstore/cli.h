@@ -23,6 +23,18 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A store error followed by lines that say how to recover (main prints the one error line
+// first, then `hint`, which ends in a newline).
+class ErrorWithHint : public eventstore::Error {
+ public:
+  ErrorWithHint(const eventstore::Error& error, std::string hint)
+      : eventstore::Error(error), hint_(std::move(hint)) {}
+  const std::string& hint() const noexcept { return hint_; }
+
+ private:
+  std::string hint_;
+};
+
 // The identity options shared by append, read, head and snapshot show (as typed).
 struct StreamArgs {
   std::string context;
@@ -63,7 +75,13 @@ void print_json_line(const nlohmann::ordered_json& value);
 // Messages printed by the tool pass through here: any password of the store URI is replaced
 // by "***", also if a backend's message would quote it.
 void set_secret_source(std::string_view store_uri);
+// Also a password given apart from any URI (--password-file, SCYLLA_PASSWORD), as typed and
+// percent-encoded.
+void add_secret(std::string_view password);
 std::string scrub(std::string message);
+// The first line of the file at `path` without its line end (\n or \r\n): the password of
+// --password-file. UsageError naming the path if the file cannot be read or the line is empty.
+std::string read_password_file(const std::string& path);
 std::string printable_uri(std::string_view uri);
 
 // ---- Commands: each returns the process exit code on success (0); errors are thrown. ------
@@ -78,6 +96,10 @@ struct AppendArgs {
   std::string expected_version;
   std::vector<AppendEvent> events;  // from --event groups
   std::optional<std::string> events_file;  // or from a file, "-" for stdin
+  std::optional<std::string> event_ids;  // with events_file: "ID,ID,...", one per event
+  // For the retry command printed after an unknown outcome (retry_hint.h).
+  std::optional<std::string> store_as_typed;  // none when the store came from the environment
+  std::optional<std::string> password_file;
 };
 int run_append(const std::string& uri, const AppendArgs& args);
 

@@ -1,9 +1,11 @@
 // append, read, head and snapshot show.
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
 #include "cli.h"
 #include "event_lines.h"
+#include "retry_hint.h"
 
 namespace eventstore_cli {
 namespace {
@@ -34,6 +36,28 @@ EventData from_flags(const AppendEvent& e, std::size_t index) {
   return event;
 }
 
+// --event-ids of an events file: exactly one id per event; a line's own event_id must match.
+void apply_event_ids(std::string_view list, std::vector<EventData>& events) {
+  std::vector<std::string_view> ids;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = list.find(',', start);
+    ids.push_back(list.substr(start, comma == std::string_view::npos ? comma : comma - start));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (ids.size() != events.size())
+    throw UsageError("--event-ids has " + std::to_string(ids.size()) + " ids for " + std::to_string(events.size()) +
+                     " events: give one per event, in order");
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::string which = "--event-ids: id " + std::to_string(i + 1);
+    const eventstore::Uuid id = parse_uuid(ids[i], which);
+    if (id.is_nil()) throw UsageError(which + " must not be the nil UUID");
+    if (events[i].event_id && *events[i].event_id != id)
+      throw UsageError(which + " differs from the event_id of event " + std::to_string(i + 1) + " in the file");
+    events[i].event_id = id;
+  }
+}
+
 }  // namespace
 
 int run_append(const std::string& uri, const AppendArgs& args) {
@@ -42,9 +66,11 @@ int run_append(const std::string& uri, const AppendArgs& args) {
   if (args.events_file && !args.events.empty())
     throw UsageError("give either --event groups or --events-file, not both");
   std::vector<EventData> events;
+  if (args.event_ids && !args.events_file) throw UsageError("--event-ids goes with --events-file (use --event-id after each --event)");
   if (args.events_file) {
     events = read_events_file(*args.events_file);
     if (events.empty()) throw UsageError("the events file " + *args.events_file + " holds no events");
+    if (args.event_ids) apply_event_ids(*args.event_ids, events);
   } else {
     for (std::size_t i = 0; i < args.events.size(); ++i) events.push_back(from_flags(args.events[i], i));
   }
@@ -52,11 +78,24 @@ int run_append(const std::string& uri, const AppendArgs& args) {
   // What the store would refuse is refused before it is opened: bad input writes nothing.
   check_append(stream, expected, events);
 
+  // The ids are drawn here rather than by the store so that an unknown outcome can print them:
+  // a retry with the same ids is idempotent.
+  RetryCommand retry{args.store_as_typed, args.password_file, args.stream, args.expected_version, args.events,
+                     args.events_file, {}};
+  const bool some_id_drawn =
+      std::any_of(events.begin(), events.end(), [](const EventData& event) { return !event.event_id; });
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (!events[i].event_id) events[i].event_id = eventstore::Uuid::random();
+    if (args.events_file && some_id_drawn) retry.event_ids.push_back(events[i].event_id->to_string());
+    if (!args.events_file) retry.events[i].event_id = events[i].event_id->to_string();
+  }
+
   const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
   eventstore::AppendResult result;
   try {
     result = store->append(stream, expected, std::move(events));
   } catch (const eventstore::Error& e) {
+    if (e.code() == eventstore::ErrorCode::kOutcomeUnknown) throw ErrorWithHint(e, format_retry_hint(retry));
     if (e.code() != eventstore::ErrorCode::kVersionConflict) throw;
     const std::int64_t current = e.current_version().value_or(-1);
     throw eventstore::Error(eventstore::ErrorCode::kVersionConflict,

@@ -1,5 +1,6 @@
 // eventstore: the command-line tool. A stable contract for scripts: JSON lines on stdout, one
 // error line on stderr, documented exit codes (docs/cli.md).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -11,6 +12,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "core/store_uri.h"
 #include "schema.h"
 
 #ifndef EVENTSTORE_VERSION
@@ -57,7 +59,10 @@ const char* const kStoreHelp =
     "  sqlite:PATH             an embedded SQLite file, created if missing\n"
     "  scylla://[USER[:PASSWORD]@]HOST[:PORT][,HOST[:PORT]...][/KEYSPACE][?dc=DC&...]\n"
     "Default: $EVENTSTORE_STORE; else scylla:// from $SCYLLA_HOSTS (and SCYLLA_USERNAME,\n"
-    "SCYLLA_PASSWORD, SCYLLA_HOSTSELECTIONPOLICY, SCYLLA_KEYSPACE); else sqlite:eventstore.db.\n"
+    "SCYLLA_PASSWORD, SCYLLA_HOSTSELECTIONPOLICY, SCYLLA_KEYSPACE, SCYLLA_CA_FILE); else\n"
+    "sqlite:eventstore.db. For a scylla:// URI, a setting in the URI wins and those variables\n"
+    "fill only what it leaves out. Keep the password off the command line: SCYLLA_PASSWORD or\n"
+    "--password-file (a password in the URI and in the file is an error).\n"
     "\n"
     "Exit codes: 0 ok, 2 invalid input or usage, 3 version conflict, 4 unavailable or timed out\n"
     "(nothing written), 5 authentication or authorization, 6 outcome unknown, 1 anything else.\n"
@@ -107,6 +112,11 @@ int run(int argc, char** argv) {
   std::string store_uri;
   CLI::Option* store_opt = app.add_option("--store", store_uri, "Store URI (see below); default: $EVENTSTORE_STORE or sqlite:eventstore.db")
       ->type_name("URI");
+  std::string password_file;
+  CLI::Option* password_file_opt =
+      app.add_option("--password-file", password_file,
+                     "scylla://: read the password from the first line of FILE (wins over $SCYLLA_PASSWORD)")
+          ->type_name("FILE");
 
   // append
   AppendArgs append_args;
@@ -131,6 +141,12 @@ int run(int argc, char** argv) {
       "--events-file", events_file,
       "Read the events from FILE ('-' = stdin): one JSON object per line with event_type and optional event_data, event_metadata, event_id");
   events_file_opt->type_name("FILE")->excludes(event_opt);
+  std::string event_ids_list;
+  CLI::Option* event_ids_opt = append->add_option(
+      "--event-ids", event_ids_list,
+      "With --events-file: the ids of its events, in order, comma separated (a line's own event_id must match); "
+      "printed by a failed append to retry it");
+  event_ids_opt->type_name("ID,ID,...")->needs(events_file_opt);
   append->footer(
       "All events are appended at once or not at all.\n"
       "Examples:\n"
@@ -143,7 +159,9 @@ int run(int argc, char** argv) {
       "  printf '%s\\n' '{\"event_type\":\"OrderPaid\",\"event_data\":{\"amount_cents\":1999}}' |\n"
       "    eventstore append --context shop --type order --id 0de30000-0000-8000-8000-000000000001 \\\n"
       "      --expected-version 2 --events-file -\n"
-      "Exit code 3 on a version conflict (nothing written; the message holds the current version).");
+      "Exit code 3 on a version conflict (nothing written; the message holds the current version).\n"
+      "Exit code 6 (outcome unknown) prints on stderr the command that retries the append with the same\n"
+      "event ids, which is safe: an append that was applied is not written twice.");
 
   // read
   ReadArgs read_args;
@@ -239,12 +257,21 @@ int run(int argc, char** argv) {
   if (store_uri.empty()) {
     if (store_opt->count() > 0) return fail(kUsage, "--store must not be empty");
     store_uri = eventstore::default_store_uri();
+  } else {
+    append_args.store_as_typed = store_uri;
   }
   set_secret_source(store_uri);
+  std::optional<std::string> password;
+  if (*password_file_opt) {
+    password = read_password_file(password_file);
+    append_args.password_file = password_file;
+  }
+  store_uri = eventstore::detail::complete_from_environment(store_uri, password, "--password-file " + password_file);
 
   if (*append) {
     append_args.events = group_events(*append, event_opt, data_opt, metadata_opt, event_id_opt);
     if (*events_file_opt) append_args.events_file = events_file;
+    if (*event_ids_opt) append_args.event_ids = event_ids_list;
     return run_append(store_uri, append_args);
   }
   if (*read) return run_read(store_uri, read_args);
@@ -274,19 +301,32 @@ int main(int argc, char** argv) {
   });
   // Any password on the command line or in the environment is scrubbed from every message,
   // also when the URI was typed in the wrong place.
+  std::vector<std::string> arguments(argv, argv + argc);
   for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    set_secret_source(arg.starts_with("--store=") ? arg.substr(8) : arg);
+    std::string_view arg = argv[i];
+    if (arg.starts_with("--store=")) arg.remove_prefix(8);
+    set_secret_source(arg);
+    // Best effort: the password is overwritten in the argument memory that ps and
+    // /proc/PID/cmdline show (it was visible until now); the command parses the copies.
+    if (const auto span = eventstore::detail::password_span(arg)) {
+      char* const uri = argv[i] + (arg.data() - argv[i]);
+      std::fill(uri + span->colon + 1, uri + span->at, '*');
+    }
   }
+  std::vector<char*> parsed_argv;
+  for (std::string& argument : arguments) parsed_argv.push_back(argument.data());
   if (const char* env = std::getenv("EVENTSTORE_STORE")) set_secret_source(env);
-  if (const char* password = std::getenv("SCYLLA_PASSWORD"); password && *password)
-    set_secret_source(std::string("scylla://u:") + password + "@h");
+  if (const char* password = std::getenv("SCYLLA_PASSWORD")) add_secret(password);
   try {
-    const int code = run(argc, argv);
+    const int code = run(argc, parsed_argv.data());
     if (std::fflush(stdout) != 0) return fail(kOther, "cannot write to stdout");
     return code;
   } catch (const UsageError& e) {
     return fail(kUsage, e.what());
+  } catch (const ErrorWithHint& e) {
+    const int code = fail(exit_code_of(e.code()), e.what());
+    std::fputs(scrub(e.hint()).c_str(), stderr);
+    return code;
   } catch (const eventstore::Error& e) {
     return fail(exit_code_of(e.code()), e.what());
   } catch (const std::exception& e) {

@@ -1,11 +1,15 @@
 // Input validation and output formatting shared by the commands.
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "cli.h"
+#include "core/store_uri.h"
 
 namespace eventstore_cli {
 namespace {
@@ -35,21 +39,32 @@ std::string percent_decode(std::string_view text) {
 }  // namespace
 
 void set_secret_source(std::string_view uri) {
-  // scylla://USER:PASSWORD@HOSTS...: the password is what lies between the first ':' after the
-  // scheme and the last '@' before the query.
-  constexpr std::string_view kPrefix = "scylla://";
-  if (!uri.starts_with(kPrefix)) return;
-  std::string_view rest = uri.substr(kPrefix.size());
-  rest = rest.substr(0, rest.find('?'));
-  const std::size_t at = rest.rfind('@');
-  if (at == std::string_view::npos) return;
-  const std::size_t colon = rest.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return;
-  const std::string_view password = rest.substr(colon + 1, at - colon - 1);
+  const std::optional<eventstore::detail::PasswordSpan> span = eventstore::detail::password_span(uri);
+  if (!span) return;
+  const std::string_view password = uri.substr(span->colon + 1, span->at - span->colon - 1);
   if (password.empty()) return;
   secrets().emplace_back(password);
   if (std::string decoded = percent_decode(password); decoded != password)
     secrets().push_back(std::move(decoded));
+}
+
+void add_secret(std::string_view password) {
+  if (password.empty()) return;
+  secrets().emplace_back(password);
+  if (std::string encoded = eventstore::detail::percent_encode(password); encoded != password)
+    secrets().push_back(std::move(encoded));
+}
+
+std::string read_password_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UsageError("--password-file " + path + ": cannot open it: " + std::strerror(errno));
+  std::string line;
+  std::getline(in, line);
+  if (in.bad()) throw UsageError("--password-file " + path + ": cannot read it: " + std::strerror(errno));
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) throw UsageError("--password-file " + path + ": its first line is empty (it must hold the password)");
+  add_secret(line);
+  return line;
 }
 
 std::string scrub(std::string message) {
