@@ -105,7 +105,8 @@ struct AggregateStoreOptions {
   // When > 0, a load that replayed more than this many events since the last snapshot writes a
   // snapshot (the seed's snapshot-on-load). Off by default.
   std::int64_t snapshot_on_load_after = 0;
-  // Events read per round trip while loading.
+  // Events read per round trip while loading; each page also stays within ReadOptions'
+  // default byte budget (4 MiB).
   std::uint32_t page_size = 1000;
 };
 

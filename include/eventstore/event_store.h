@@ -10,7 +10,8 @@
 //
 // Asynchronous first: every operation takes a callback that is called exactly once, possibly
 // on a backend thread and possibly before the call returns. Callbacks must not block; a
-// callback may start further operations. The blocking forms wait for the callback.
+// callback may start further operations, and may drop the last reference to its store (every
+// operation already accepted still completes). The blocking forms wait for the callback.
 //
 // Thread safety: all methods may be called from any number of threads at once.
 #pragma once

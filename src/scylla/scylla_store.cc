@@ -782,10 +782,11 @@ class ScyllaStore final : public Store {
         done<SnapshotSaveDone>(
             [connection, stream, version, timestamp_ms, callback](bridge::SnapshotSaveOutcome outcome) {
               if (!outcome.stored) return callback(SnapshotSaveResult{false, outcome.existing_version});
+              // The read-back's completion holds the connection: the store may be gone by now.
               connection->session->load_snapshot(
                   key_of(stream),
                   done<SnapshotLoadDone>(
-                      [stream, version, timestamp_ms, callback](bridge::SnapshotLoad load) {
+                      [connection, stream, version, timestamp_ms, callback](bridge::SnapshotLoad load) {
                         if (load.found && load.snapshot.version == version && load.snapshot.timestamp_ms == timestamp_ms)
                           return callback(SnapshotSaveResult{true, version});
                         log(LogLevel::kWarning,

@@ -130,7 +130,8 @@ int run_read(const std::string& uri, const ReadArgs& args) {
 
   const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
   if (options.limit && *options.limit == 0) return 0;
-  // Page by page: memory stays bounded by --page-size, whatever the stream's length.
+  // Page by page: memory stays bounded by --page-size and the default page byte budget (4 MiB),
+  // whatever the stream's length.
   store->for_each(stream, options,
                   [](const eventstore::RecordedEvent& event) { print_line(event_json_line(event)); });
   return 0;
