@@ -9,14 +9,14 @@
 #include <utility>
 #include <vector>
 
+#include "validation.h"
+
 namespace eventstore::detail {
 namespace {
 
 std::size_t append_bytes(const std::vector<EventData>& events) {
   std::size_t bytes = 0;
-  for (const EventData& event : events)
-    bytes += event.event_type.size() + (event.data ? event.data->size() : 0) +
-             (event.metadata ? event.metadata->size() : 0);
+  for (const EventData& event : events) bytes += event_bytes(event.event_type, event.data, event.metadata);
   return bytes;
 }
 
