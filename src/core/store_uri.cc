@@ -100,7 +100,12 @@ ClusterUri parse_cluster(std::string_view rest) {
       if (eq == std::string_view::npos || eq == 0)
         throw Error::invalid("store URI: options need the form key=value, joined by '&'");
       std::string name = percent_decode(pair.substr(0, eq), "an option name");
-      uri.options[name] = percent_decode(pair.substr(eq + 1), "the value of option " + name);
+      // Named only when it looks like one: a '?' inside an unencoded password makes the rest of
+      // the password an "option" (docs/RELIABILITY.md, hostile input, defect 2).
+      const bool plain_name = !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
+                                                   std::string::npos;
+      uri.options[name] =
+          percent_decode(pair.substr(eq + 1), plain_name ? "the value of option " + name : "the value of an option");
     }
   }
   return uri;

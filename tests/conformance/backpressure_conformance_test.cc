@@ -288,7 +288,12 @@ TEST_P(Backpressure, TenThousandAppendsOfOneMibStayInBoundedMemory) {
   EXPECT_GE(admitted, 1u);
   std::printf("[ backpressure ] %s: %zu of %zu appends of 1 MiB admitted; resident set grew by %zu MiB (bound %zu MiB)\n",
               GetParam().name.c_str(), admitted, started, growth / kMiB, bound / kMiB);
+#ifdef __SANITIZE_ADDRESS__
+  // AddressSanitizer keeps freed memory in quarantine (256 MiB by default) and pads every block.
+  std::printf("[ backpressure ] NOT CHECKED under AddressSanitizer: the resident-set bound\n");
+#else
   EXPECT_LE(growth, bound) << "resident set grew by " << growth / kMiB << " MiB";
+#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Backpressure, ::testing::ValuesIn(all_store_factories()), factory_name);

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -91,15 +93,19 @@ std::vector<EventData> of_bytes(std::size_t bytes) {
 }
 
 // Offers an append; returns its error if it called back before returning, else nullopt.
+// The callback may run after offer() returned: what it shares with offer() lives on the heap.
 std::optional<Error> offer(Store& store, std::size_t bytes = 10, int* calls = nullptr) {
-  std::optional<Error> error;
-  bool returned = false;
-  store.append_async(kStream, ExpectedVersion::any(), of_bytes(bytes), [&, calls](Result<AppendResult> result) {
+  struct Offer {
+    bool returned = false;
+    std::optional<Error> error;
+  };
+  auto shared = std::make_shared<Offer>();
+  store.append_async(kStream, ExpectedVersion::any(), of_bytes(bytes), [shared, calls](Result<AppendResult> result) {
     if (calls) ++*calls;
-    if (!returned && !result.ok()) error = result.error();
+    if (!shared->returned && !result.ok()) shared->error = result.error();
   });
-  returned = true;
-  return error;
+  shared->returned = true;
+  return shared->error;
 }
 
 bool refused(const std::optional<Error>& error) {
