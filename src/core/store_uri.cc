@@ -162,6 +162,39 @@ std::string format_cluster_uri(const ClusterUri& uri) {
   return out;
 }
 
+namespace {
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? value : "";
+}
+
+// Fills what `cluster` leaves out from the seed's variables (complete_from_environment's rule);
+// `password`, when set, takes SCYLLA_PASSWORD's place. True if anything was filled.
+bool fill_from_environment(ClusterUri& cluster, const std::optional<std::string>& password) {
+  bool filled = false;
+  auto fill = [&filled](std::string& field, std::string value) {
+    if (!field.empty() || value.empty()) return;
+    field = std::move(value);
+    filled = true;
+  };
+  auto fill_option = [&](const std::string& name, std::string value) {
+    if (cluster.options.contains(name) || value.empty()) return;
+    cluster.options[name] = std::move(value);
+    filled = true;
+  };
+  fill(cluster.username, env("SCYLLA_USERNAME"));
+  if (!cluster.username.empty()) fill(cluster.password, password ? *password : env("SCYLLA_PASSWORD"));
+  fill(cluster.keyspace, env("SCYLLA_KEYSPACE"));
+  fill_option("dc", env("SCYLLA_HOSTSELECTIONPOLICY"));
+  const auto tls = cluster.options.find("tls");
+  if (tls == cluster.options.end() || (tls->second != "false" && tls->second != "0"))
+    fill_option("ca_file", env("SCYLLA_CA_FILE"));
+  return filled;
+}
+
+}  // namespace
+
 std::string complete_from_environment(std::string_view uri, const std::optional<std::string>& password,
                                       std::string_view password_source) {
   StoreUri parsed = parse_store_uri(uri);
@@ -170,36 +203,12 @@ std::string complete_from_environment(std::string_view uri, const std::optional<
     return std::string(uri);
   }
   ClusterUri& cluster = parsed.cluster;
-  auto env = [](const char* name) -> std::string {
-    const char* value = std::getenv(name);
-    return value ? value : "";
-  };
-  bool filled = false;
-  auto fill = [&filled](std::string& field, std::string value) {
-    if (!field.empty() || value.empty()) return;
-    field = std::move(value);
-    filled = true;
-  };
-  fill(cluster.username, env("SCYLLA_USERNAME"));
-  if (password) {
-    if (!cluster.password.empty())
-      throw Error::invalid("the password is given twice: in the store URI and in " + std::string(password_source));
-    if (cluster.username.empty())
-      throw Error::invalid(std::string(password_source) +
-                           " gives a password but there is no user name (USER@ in the store URI, or SCYLLA_USERNAME)");
-    fill(cluster.password, *password);
-  } else if (!cluster.username.empty()) {
-    fill(cluster.password, env("SCYLLA_PASSWORD"));
-  }
-  fill(cluster.keyspace, env("SCYLLA_KEYSPACE"));
-  std::string dc = cluster.options.contains("dc") ? cluster.options["dc"] : "";
-  fill(dc, env("SCYLLA_HOSTSELECTIONPOLICY"));
-  if (!dc.empty()) cluster.options["dc"] = dc;
-  const auto tls = cluster.options.find("tls");
-  const bool tls_refused = tls != cluster.options.end() && (tls->second == "false" || tls->second == "0");
-  std::string ca_file = cluster.options.contains("ca_file") ? cluster.options["ca_file"] : "";
-  if (!tls_refused && !cluster.options.contains("ca_file")) fill(ca_file, env("SCYLLA_CA_FILE"));
-  if (!ca_file.empty()) cluster.options["ca_file"] = ca_file;
+  if (password && !cluster.password.empty())
+    throw Error::invalid("the password is given twice: in the store URI and in " + std::string(password_source));
+  const bool filled = fill_from_environment(cluster, password);
+  if (password && cluster.username.empty())
+    throw Error::invalid(std::string(password_source) +
+                         " gives a password but there is no user name (USER@ in the store URI, or SCYLLA_USERNAME)");
   return filled ? format_cluster_uri(cluster) : std::string(uri);
 }
 
@@ -281,29 +290,12 @@ std::string default_store_uri() {
   if (const char* store = std::getenv("EVENTSTORE_STORE"); store && *store) return store;
   const char* hosts = std::getenv("SCYLLA_HOSTS");
   if (!hosts || !*hosts) return "sqlite:eventstore.db";
-  auto env = [](const char* name) -> std::string {
-    const char* value = std::getenv(name);
-    return value ? value : "";
-  };
-  std::string uri(detail::kScyllaPrefix);
-  if (const std::string user = env("SCYLLA_USERNAME"); !user.empty()) {
-    uri += detail::percent_encode(user);
-    if (const std::string password = env("SCYLLA_PASSWORD"); !password.empty())
-      uri += ":" + detail::percent_encode(password);
-    uri += "@";
-  }
   std::string host_list = hosts;
   host_list.erase(std::remove(host_list.begin(), host_list.end(), ' '), host_list.end());
-  uri += host_list;
-  if (const std::string keyspace = env("SCYLLA_KEYSPACE"); !keyspace.empty()) uri += "/" + keyspace;
-  std::string query;
-  auto add = [&query](const char* key, const std::string& value) {
-    if (value.empty()) return;
-    query += (query.empty() ? "?" : "&") + std::string(key) + "=" + detail::percent_encode(value);
-  };
-  add("dc", env("SCYLLA_HOSTSELECTIONPOLICY"));
-  add("ca_file", env("SCYLLA_CA_FILE"));
-  return uri + query;
+  detail::ClusterUri cluster;
+  for (std::string_view host : detail::split(host_list, ',')) cluster.hosts.emplace_back(host);
+  detail::fill_from_environment(cluster, std::nullopt);
+  return detail::format_cluster_uri(cluster);
 }
 
 }  // namespace eventstore

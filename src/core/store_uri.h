@@ -48,6 +48,7 @@ struct BackendUri {
 // Throws Error(kInvalidArgument) naming the option when its value is not a whole number >= 1,
 // and for any other option on memory:, which has none.
 BackendUri take_store_level_options(std::string_view uri);
+
 // Where the raw (still percent-encoded) password of a scylla:// URI lies: between `colon` and
 // `at`, both excluded. None when the URI has no password part.
 struct PasswordSpan {
