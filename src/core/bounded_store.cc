@@ -40,18 +40,22 @@ class InFlight {
 
   void wait_and_admit(std::size_t bytes) {
     std::unique_lock lock(mutex_);
+    ++waiting_;
     room_.wait(lock, [&] { return has_room(bytes); });
+    --waiting_;
     admit(bytes);
   }
 
   void release(std::size_t bytes) {
+    bool wake = false;
     {
       std::lock_guard lock(mutex_);
       --appends_;
       bytes_ -= bytes;
+      wake = waiting_ > 0;
     }
-    // Waiters need different amounts of room: wake them all.
-    room_.notify_all();
+    // Waiters need different amounts of room: wake them all (only blocking appends wait).
+    if (wake) room_.notify_all();
   }
 
  private:
@@ -69,12 +73,15 @@ class InFlight {
   std::condition_variable room_;
   std::size_t appends_ = 0;
   std::size_t bytes_ = 0;
+  std::size_t waiting_ = 0;  // blocking appends waiting for room
 };
 
-// One admitted append's claim on the bound, given back once however often release() is called.
+// One admitted append's claim on the bound, given back once however often release() is called,
+// and the caller's callback when the append is asynchronous.
 class Admission {
  public:
-  Admission(std::shared_ptr<InFlight> in_flight, std::size_t bytes) : in_flight_(std::move(in_flight)), bytes_(bytes) {}
+  Admission(std::shared_ptr<InFlight> in_flight, std::size_t bytes, EventStore::AppendCallback callback = {})
+      : in_flight_(std::move(in_flight)), bytes_(bytes), callback_(std::move(callback)) {}
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
   ~Admission() { release(); }
@@ -83,10 +90,17 @@ class Admission {
     if (!released_.exchange(true)) in_flight_->release(bytes_);
   }
 
+  // Frees the slot first, so that the callback may append again.
+  void complete(Result<AppendResult> result) {
+    release();
+    callback_(std::move(result));
+  }
+
  private:
   const std::shared_ptr<InFlight> in_flight_;
   const std::size_t bytes_;
   std::atomic<bool> released_{false};
+  EventStore::AppendCallback callback_;
 };
 
 class BoundedStore final : public Store {
@@ -101,14 +115,12 @@ class BoundedStore final : public Store {
                     AppendCallback callback) override {
     const std::size_t bytes = append_bytes(events);
     if (std::optional<Error> refusal = in_flight_->try_admit(bytes)) return callback(std::move(*refusal));
-    auto admission = std::make_shared<Admission>(in_flight_, bytes);
-    // The slot is freed when the inner store calls back, before the caller's callback runs (so
-    // that it may append again), or when the inner store drops the callback uncalled (it threw).
+    // The slot is freed when the inner store calls back, or when it drops the callback uncalled
+    // (it threw). One allocation: the inner callback holds only this pointer, which fits in a
+    // std::function without one of its own.
+    auto admission = std::make_shared<Admission>(in_flight_, bytes, std::move(callback));
     inner_->append_async(stream, expected, std::move(events),
-                         [admission, callback = std::move(callback)](Result<AppendResult> result) {
-                           admission->release();
-                           callback(std::move(result));
-                         });
+                         [admission](Result<AppendResult> result) { admission->complete(std::move(result)); });
   }
 
   AppendResult append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events) override {
