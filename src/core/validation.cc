@@ -1,11 +1,12 @@
 #include "validation.h"
 
-#include <algorithm>
-#include <charconv>
+#include <locale.h>
+#include <stdlib.h>
+
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <system_error>
 #include <unordered_set>
 
 namespace eventstore::detail {
@@ -136,20 +137,15 @@ class JsonValidator {
     const char* start = p_;
     if (*p_ == '-') ++p_;
     if (p_ == end_) return false;
-    const char* integer = p_;
     if (*p_ == '0') {
       ++p_;
     } else if (!digits()) {
       return false;
     }
-    const char* integer_end = p_;
-    const char* fraction = p_;
     if (p_ != end_ && *p_ == '.') {
       ++p_;
-      fraction = p_;
       if (!digits()) return false;
     }
-    const char* fraction_end = p_;
     bool exponent = false;
     if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
       exponent = true;
@@ -159,30 +155,12 @@ class JsonValidator {
     }
     // Without an exponent, fewer than 300 characters cannot overflow a double.
     if (!exponent && p_ - start < 300) return true;
-    // std::from_chars, unlike std::strtod, ignores LC_NUMERIC: under a comma-decimal locale
-    // strtod reads "1.0e400" as 1 (issue 10, item 4).
-    double ignored;
-    if (std::from_chars(start, p_, ignored).ec != std::errc::result_out_of_range) return true;
-    // Out of range is an overflow or an underflow; nlohmann::json refuses only the overflow
-    // (an underflow reads as 0).
-    return !above_one(integer, integer_end, fraction, fraction_end, fraction_end == p_ ? p_ : fraction_end + 1);
-  }
-  // Whether a number, nonzero and out of a double's range, is of magnitude above 1: the decimal
-  // exponent of its first nonzero digit is positive. `exponent` points after the 'e' (or at
-  // the end when there is none).
-  bool above_one(const char* integer, const char* integer_end, const char* fraction,
-                 const char* fraction_end, const char* exponent) const {
-    // Saturated far beyond any digit count a text within the size limits can hold.
-    constexpr std::int64_t kSaturated = std::int64_t{1} << 40;
-    std::int64_t power = 0;
-    bool negative = false;
-    if (exponent != p_ && (*exponent == '+' || *exponent == '-')) negative = *exponent++ == '-';
-    for (; exponent != p_; ++exponent) power = std::min(kSaturated, power * 10 + (*exponent - '0'));
-    if (negative) power = -power;
-    if (*integer != '0') return power + (integer_end - integer) - 1 > 0;
-    const char* first_nonzero = fraction;
-    while (first_nonzero != fraction_end && *first_nonzero == '0') ++first_nonzero;
-    return power - (first_nonzero - fraction) - 1 > 0;
+    // nlohmann::json refuses an overflow, not an underflow (it reads as 0): strtod tells them
+    // apart (infinite or not). In the C locale: plain strtod follows LC_NUMERIC, and under a
+    // comma-decimal locale reads "1.0e400" as 1 (issue 10, item 4).
+    static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", nullptr);
+    const std::string token(start, p_);
+    return std::isfinite(strtod_l(token.c_str(), nullptr, c_locale));
   }
   bool value() {
     // Containers are walked with an explicit stack ('{' or '['), so nesting depth costs no
