@@ -262,15 +262,12 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
     }
   }
   // A TLS file with tls=false would connect in plaintext and send the password in clear.
-  std::vector<std::string> tls_files;
+  std::string tls_files;
   for (const char* key : {"ca_file", "cert_file", "key_file"})
-    if (uri.options.contains(key)) tls_files.emplace_back(key);
-  if (tls_refused && !tls_files.empty()) {
-    std::string named;
-    for (const std::string& key : tls_files) named += (named.empty() ? "" : ", ") + key;
-    throw Error::invalid("store URI options contradict each other: tls=false with " + named +
+    if (uri.options.contains(key)) tls_files += (tls_files.empty() ? "" : ", ") + std::string(key);
+  if (tls_refused && !tls_files.empty())
+    throw Error::invalid("store URI options contradict each other: tls=false with " + tls_files +
                          " (remove tls=false to connect with TLS, or the files to connect without)");
-  }
   config.tls_enabled = uri.options.contains("tls") ? !tls_refused : !config.tls_ca_file.empty();
   if (config.tls_enabled && config.tls_ca_file.empty())
     throw Error::invalid("store URI option tls needs ca_file=PATH (the CA that signed the servers' certificates)");
@@ -719,9 +716,6 @@ class ScyllaStore final : public Store {
       return callback(e);
     }
     auto connection = connection_;
-    auto failed = [callback, stream](const bridge::BridgeError& e) {
-      callback(to_error(e, "snapshot save of " + to_string(stream)));
-    };
     connection_->session->read_head(
         key_of(stream), /*serial=*/false,
         done<SliceDone>(
@@ -730,10 +724,16 @@ class ScyllaStore final : public Store {
               if (snapshot.version > head) return callback(snapshot_above_head(stream, snapshot.version, head));
               save_below_head(std::move(connection), stream, std::move(snapshot), head, std::move(callback));
             },
-            failed));
+            save_failed(callback, stream)));
   }
 
  private:
+  static OnError save_failed(const SaveCallback& callback, const StreamId& stream) {
+    return [callback, stream](const bridge::BridgeError& e) {
+      callback(to_error(e, "snapshot save of " + to_string(stream)));
+    };
+  }
+
   // The cluster's snapshot row as a Snapshot, checked as the SQLite backend checks its rows: a
   // damaged row is skipped with a warning. The seed's library writes "" as metadata: none.
   static std::optional<Snapshot> checked_snapshot(const StreamId& stream, const bridge::Snapshot& row,
@@ -744,16 +744,20 @@ class ScyllaStore final : public Store {
     if (row.has_metadata && !row.metadata.empty()) snapshot.metadata = to_std(row.metadata);
     snapshot.timestamp = Timestamp(std::chrono::milliseconds(row.timestamp_ms));
     std::string damage;
-    if (!row.has_data) damage = "no snapshot_data";
-    else if (!row.has_timestamp) damage = "no snapshot_timestamp";
-    try {
+    if (!row.has_data) {
+      damage = "no snapshot_data";
+    } else if (!row.has_timestamp) {
+      damage = "no snapshot_timestamp";
+    } else {
       Limits any_size = limits;
       any_size.max_event_bytes = std::numeric_limits<std::size_t>::max();
-      if (damage.empty()) validate_snapshot(stream, snapshot, any_size);
-    } catch (const Error& e) {
-      damage = e.what();
+      try {
+        validate_snapshot(stream, snapshot, any_size);
+        return snapshot;
+      } catch (const Error& e) {
+        damage = e.what();
+      }
     }
-    if (damage.empty()) return snapshot;
     log(LogLevel::kWarning, "the snapshot of " + to_string(stream) + " is damaged (" + damage + "); it is skipped");
     return std::nullopt;
   }
@@ -773,11 +777,7 @@ class ScyllaStore final : public Store {
     row.timestamp_ms = snapshot.timestamp.time_since_epoch().count();
     const std::int64_t version = snapshot.version;
     const std::int64_t timestamp_ms = row.timestamp_ms;
-    auto failed = [callback, stream](const bridge::BridgeError& e) {
-      callback(to_error(e, "snapshot save of " + to_string(stream)));
-    };
-    bridge::Session& session = *connection->session;
-    session.save_snapshot(
+    connection->session->save_snapshot(
         key_of(stream), std::move(row), static_cast<std::int32_t>(head),
         done<SnapshotSaveDone>(
             [connection, stream, version, timestamp_ms, callback](bridge::SnapshotSaveOutcome outcome) {
@@ -802,7 +802,7 @@ class ScyllaStore final : public Store {
                                                                        to_std(e.message)));
                       }));
             },
-            failed));
+            save_failed(callback, stream)));
   }
 
   std::shared_ptr<Connection> connection_;
