@@ -64,7 +64,7 @@ bridge::SessionConfig config_of(const ClusterUri& uri) {
 class Connected final : public bridge::ConnectCompletion {
  public:
   explicit Connected(std::promise<rust::Box<bridge::Session>>& promise) : promise_(promise) {}
-  void on_connected(rust::Box<bridge::Session> session) noexcept override { promise_.set_value(std::move(session)); }
+  void on_ok(rust::Box<bridge::Session> session) noexcept override { promise_.set_value(std::move(session)); }
   void on_error(const bridge::BridgeError& error) noexcept override {
     try {
       throw Error(ErrorCode::kUnavailable, "raw connect: " + std::string(error.message));
@@ -81,7 +81,7 @@ class Connected final : public bridge::ConnectCompletion {
 class AppendDone final : public bridge::AppendCompletion {
  public:
   AppendDone(RawDone done, void* context) : done_(done), context_(context) {}
-  void on_outcome(bridge::AppendOutcome outcome) noexcept override {
+  void on_ok(bridge::AppendOutcome outcome) noexcept override {
     if (outcome.applied) return done_(context_, RawStatus::kApplied, 0, -1, "");
     done_(context_, RawStatus::kNotApplied, 0, outcome.has_stream_version ? outcome.stream_version : -1, "");
   }
@@ -105,7 +105,7 @@ struct ReadState {
 class PageDone final : public bridge::PageCompletion {
  public:
   explicit PageDone(ReadState* state) : state_(state) {}
-  void on_page(rust::Vec<bridge::EventRow> rows, bool more) noexcept override {
+  void on_ok(rust::Vec<bridge::EventRow> rows, bool more) noexcept override {
     const auto n = std::min<std::int64_t>(static_cast<std::int64_t>(rows.size()), state_->remaining);
     state_->rows += n;
     state_->remaining -= n;

@@ -66,13 +66,14 @@ void guarded(Fn&& fn) noexcept {
 
 using OnError = std::function<void(const bridge::BridgeError&)>;
 
-class ConnectDone final : public bridge::ConnectCompletion {
+// A bridge completion that calls `on_value` with the success values of Base's on_ok, or
+// `on_error`; never lets an exception escape into Rust.
+template <class Base, class... Values>
+class Done final : public Base {
  public:
-  using OnValue = std::function<void(rust::Box<bridge::Session>)>;
-  ConnectDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_connected(rust::Box<bridge::Session> session) noexcept override {
-    guarded([&] { on_value_(std::move(session)); });
-  }
+  using OnValue = std::function<void(Values...)>;
+  Done(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
+  void on_ok(Values... values) noexcept override { guarded([&] { on_value_(std::move(values)...); }); }
   void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
 
  private:
@@ -80,73 +81,16 @@ class ConnectDone final : public bridge::ConnectCompletion {
   OnError on_error_;
 };
 
-class VoidDone final : public bridge::VoidCompletion {
- public:
-  using OnValue = std::function<void()>;
-  VoidDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_done() noexcept override { guarded([&] { on_value_(); }); }
-  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+using ConnectDone = Done<bridge::ConnectCompletion, rust::Box<bridge::Session>>;
+using VoidDone = Done<bridge::VoidCompletion>;
+using SliceDone = Done<bridge::SliceCompletion, bridge::StreamSlice>;
+using PageDone = Done<bridge::PageCompletion, rust::Vec<bridge::EventRow>, bool>;
+using SnapshotLoadDone = Done<bridge::SnapshotLoadCompletion, bridge::SnapshotLoad>;
+using SnapshotSaveDone = Done<bridge::SnapshotSaveCompletion, bridge::SnapshotSaveOutcome>;
 
- private:
-  OnValue on_value_;
-  OnError on_error_;
-};
-
-class SliceDone final : public bridge::SliceCompletion {
- public:
-  using OnValue = std::function<void(bridge::StreamSlice)>;
-  SliceDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_slice(bridge::StreamSlice slice) noexcept override { guarded([&] { on_value_(std::move(slice)); }); }
-  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
-
- private:
-  OnValue on_value_;
-  OnError on_error_;
-};
-
-class PageDone final : public bridge::PageCompletion {
- public:
-  using OnValue = std::function<void(rust::Vec<bridge::EventRow>, bool)>;
-  PageDone(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_page(rust::Vec<bridge::EventRow> rows, bool more) noexcept override {
-    guarded([&] { on_value_(std::move(rows), more); });
-  }
-  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
-
- private:
-  OnValue on_value_;
-  OnError on_error_;
-};
-
-class SnapshotLoadDone final : public bridge::SnapshotLoadCompletion {
- public:
-  using OnValue = std::function<void(bridge::SnapshotLoad)>;
-  SnapshotLoadDone(OnValue on_value, OnError on_error)
-      : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_loaded(bridge::SnapshotLoad result) noexcept override { guarded([&] { on_value_(std::move(result)); }); }
-  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
-
- private:
-  OnValue on_value_;
-  OnError on_error_;
-};
-
-class SnapshotSaveDone final : public bridge::SnapshotSaveCompletion {
- public:
-  using OnValue = std::function<void(bridge::SnapshotSaveOutcome)>;
-  SnapshotSaveDone(OnValue on_value, OnError on_error)
-      : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_saved(bridge::SnapshotSaveOutcome outcome) noexcept override { guarded([&] { on_value_(outcome); }); }
-  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
-
- private:
-  OnValue on_value_;
-  OnError on_error_;
-};
-
-template <class Done, class OnValue>
-std::unique_ptr<Done> done(OnValue&& on_value, OnError on_error) {
-  return std::make_unique<Done>(std::forward<OnValue>(on_value), std::move(on_error));
+template <class Completion, class OnValue>
+std::unique_ptr<Completion> done(OnValue&& on_value, OnError on_error) {
+  return std::make_unique<Completion>(std::forward<OnValue>(on_value), std::move(on_error));
 }
 
 bridge::StreamKey key_of(const StreamId& stream) {
@@ -581,7 +525,7 @@ class BatchDone final : public bridge::AppendCompletion {
  public:
   BatchDone(std::shared_ptr<AppendOperation> operation, std::int64_t at, StaticCondition condition)
       : operation_(std::move(operation)), at_(at), condition_(condition) {}
-  void on_outcome(bridge::AppendOutcome outcome) noexcept override {
+  void on_ok(bridge::AppendOutcome outcome) noexcept override {
     guarded([&] { operation_->on_outcome(at_, condition_, outcome); });
   }
   void on_error(const bridge::BridgeError& error) noexcept override {

@@ -53,7 +53,7 @@ class ConnectDone final : public bridge::ConnectCompletion {
  public:
   std::promise<rust::Box<bridge::Session>> promise;
   std::string error;
-  void on_connected(rust::Box<bridge::Session> session) noexcept override { promise.set_value(std::move(session)); }
+  void on_ok(rust::Box<bridge::Session> session) noexcept override { promise.set_value(std::move(session)); }
   void on_error(const bridge::BridgeError& e) noexcept override {
     promise.set_exception(std::make_exception_ptr(std::runtime_error(std::string(e.message))));
   }
@@ -62,7 +62,7 @@ class ConnectDone final : public bridge::ConnectCompletion {
 class AppendDone final : public bridge::AppendCompletion {
  public:
   explicit AppendDone(std::promise<bool>* p) : promise_(p) {}
-  void on_outcome(bridge::AppendOutcome outcome) noexcept override { promise_->set_value(outcome.applied); }
+  void on_ok(bridge::AppendOutcome outcome) noexcept override { promise_->set_value(outcome.applied); }
   void on_error(const bridge::BridgeError& e) noexcept override {
     promise_->set_exception(std::make_exception_ptr(std::runtime_error(std::string(e.message))));
   }

@@ -36,7 +36,7 @@ struct Session;
 class ConnectCompletion {
 public:
   virtual ~ConnectCompletion() = default;
-  virtual void on_connected(rust::Box<Session> session) noexcept = 0;
+  virtual void on_ok(rust::Box<Session> session) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
@@ -44,14 +44,14 @@ public:
 class VoidCompletion {
 public:
   virtual ~VoidCompletion() = default;
-  virtual void on_done() noexcept = 0;
+  virtual void on_ok() noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
 class AppendCompletion {
 public:
   virtual ~AppendCompletion() = default;
-  virtual void on_outcome(AppendOutcome outcome) noexcept = 0;
+  virtual void on_ok(AppendOutcome outcome) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
@@ -59,7 +59,7 @@ public:
 class SliceCompletion {
 public:
   virtual ~SliceCompletion() = default;
-  virtual void on_slice(StreamSlice slice) noexcept = 0;
+  virtual void on_ok(StreamSlice slice) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
@@ -68,21 +68,21 @@ public:
 class PageCompletion {
 public:
   virtual ~PageCompletion() = default;
-  virtual void on_page(rust::Vec<EventRow> rows, bool more) noexcept = 0;
+  virtual void on_ok(rust::Vec<EventRow> rows, bool more) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
 class SnapshotLoadCompletion {
 public:
   virtual ~SnapshotLoadCompletion() = default;
-  virtual void on_loaded(SnapshotLoad result) noexcept = 0;
+  virtual void on_ok(SnapshotLoad result) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
 class SnapshotSaveCompletion {
 public:
   virtual ~SnapshotSaveCompletion() = default;
-  virtual void on_saved(SnapshotSaveOutcome outcome) noexcept = 0;
+  virtual void on_ok(SnapshotSaveOutcome outcome) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 

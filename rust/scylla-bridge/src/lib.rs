@@ -258,30 +258,37 @@ pub mod ffi {
         type SnapshotLoadCompletion;
         type SnapshotSaveCompletion;
 
+        #[cxx_name = "on_ok"]
         fn on_connected(self: Pin<&mut ConnectCompletion>, session: Box<Session>);
         #[cxx_name = "on_error"]
         fn on_connect_error(self: Pin<&mut ConnectCompletion>, error: &BridgeError);
 
+        #[cxx_name = "on_ok"]
         fn on_done(self: Pin<&mut VoidCompletion>);
         #[cxx_name = "on_error"]
         fn on_void_error(self: Pin<&mut VoidCompletion>, error: &BridgeError);
 
+        #[cxx_name = "on_ok"]
         fn on_outcome(self: Pin<&mut AppendCompletion>, outcome: AppendOutcome);
         #[cxx_name = "on_error"]
         fn on_append_error(self: Pin<&mut AppendCompletion>, error: &BridgeError);
 
+        #[cxx_name = "on_ok"]
         fn on_slice(self: Pin<&mut SliceCompletion>, slice: StreamSlice);
         #[cxx_name = "on_error"]
         fn on_slice_error(self: Pin<&mut SliceCompletion>, error: &BridgeError);
 
+        #[cxx_name = "on_ok"]
         fn on_page(self: Pin<&mut PageCompletion>, rows: Vec<EventRow>, more: bool);
         #[cxx_name = "on_error"]
         fn on_page_error(self: Pin<&mut PageCompletion>, error: &BridgeError);
 
+        #[cxx_name = "on_ok"]
         fn on_loaded(self: Pin<&mut SnapshotLoadCompletion>, result: SnapshotLoad);
         #[cxx_name = "on_error"]
         fn on_load_error(self: Pin<&mut SnapshotLoadCompletion>, error: &BridgeError);
 
+        #[cxx_name = "on_ok"]
         fn on_saved(self: Pin<&mut SnapshotSaveCompletion>, outcome: SnapshotSaveOutcome);
         #[cxx_name = "on_error"]
         fn on_save_error(self: Pin<&mut SnapshotSaveCompletion>, error: &BridgeError);
