@@ -197,11 +197,13 @@ bool fill_from_environment(ClusterUri& cluster, const std::optional<std::string>
 
 std::string complete_from_environment(std::string_view uri, const std::optional<std::string>& password,
                                       std::string_view password_source) {
-  StoreUri parsed = parse_store_uri(uri);
-  if (parsed.scheme != StoreUri::Scheme::kScylla) {
+  // Not parsed unless scylla://: memory: and sqlite: URIs, store-level options and all, are
+  // open_store's to check.
+  if (!uri.starts_with(kScyllaPrefix)) {
     if (password) throw Error::invalid(std::string(password_source) + " applies only to scylla:// stores");
     return std::string(uri);
   }
+  StoreUri parsed = parse_store_uri(uri);
   ClusterUri& cluster = parsed.cluster;
   if (password && !cluster.password.empty())
     throw Error::invalid("the password is given twice: in the store URI and in " + std::string(password_source));

@@ -386,6 +386,12 @@ else
   echo "SKIPPED: contradictory TLS option checks: this eventstore has no scylla:// backend" >&2
 fi
 
+# The store-level options of every scheme reach open_store through the CLI.
+run --store 'memory:?max_in_flight=4' head "${S[@]}"
+expect_rc 0 "memory:?max_in_flight=4 opens"; expect_out 0 "head of a new stream"
+run --store 'memory:?max_in_flight=0' head "${S[@]}"
+expect_error 2 "memory:?max_in_flight=0"; expect_contains "max_in_flight" "$ERR" "the error names max_in_flight"
+
 # ---- --event-ids: the ids of an events file's events ----------------------------------------
 IDS=(--context shop --type order --id 0de30000-0000-8000-8000-0000000000a3)
 printf '%s\n' '{"event_type":"A"}' '{"event_type":"B","event_id":"33333333-2222-4333-8444-555555555552"}' >"$TMP/ids.jsonl"

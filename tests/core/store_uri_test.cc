@@ -297,6 +297,16 @@ TEST(CompleteFromEnvironment, NothingSetLeavesTheUriAsWritten) {
   EXPECT_EQ(complete_from_environment("scylla://h1"), "scylla://h1");
 }
 
+// The store-level options of every scheme pass through to open_store (a CLI --store with
+// memory:?max_in_flight=4 was refused as an unknown scheme).
+TEST(CompleteFromEnvironment, StoreLevelOptionsOfEveryScheme) {
+  EnvGuard env;
+  EnvGuard::set("SCYLLA_USERNAME", "app");
+  for (const char* uri : {"memory:?max_in_flight=4", "sqlite:x.db?max_in_flight_bytes=1048576"})
+    EXPECT_EQ(complete_from_environment(uri), uri);
+  EXPECT_EQ(complete_from_environment("scylla://h1?max_in_flight=4"), "scylla://app@h1?max_in_flight=4");
+}
+
 TEST(CompleteFromEnvironment, APasswordGivenApartWinsOverTheEnvironmentButNotTwice) {
   EnvGuard env;
   EnvGuard::set("SCYLLA_PASSWORD", "envpw");
