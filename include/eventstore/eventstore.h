@@ -7,6 +7,7 @@
 #include "eventstore/event.h"
 #include "eventstore/event_store.h"
 #include "eventstore/expected_version.h"
+#include "eventstore/feed.h"
 #include "eventstore/limits.h"
 #include "eventstore/log.h"
 #include "eventstore/result.h"
@@ -14,4 +15,5 @@
 #include "eventstore/snapshot_store.h"
 #include "eventstore/store.h"
 #include "eventstore/stream_id.h"
+#include "eventstore/subscription.h"
 #include "eventstore/uuid.h"

@@ -1,4 +1,4 @@
-// Store: one event store and its snapshot store, opened from a URI.
+// Store: one event store, its snapshot store and its feeds, opened from a URI.
 //
 //   memory:                  in this process only; for tests and prototypes
 //   sqlite:PATH              an embedded SQLite file (created if missing), WAL mode
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "eventstore/event_store.h"
+#include "eventstore/feed.h"
 #include "eventstore/limits.h"
 #include "eventstore/snapshot_store.h"
 
@@ -32,7 +33,7 @@ struct SchemaOptions {
   std::vector<std::pair<std::string, int>> datacenters;
 };
 
-class Store : public EventStore, public SnapshotStore {
+class Store : public EventStore, public SnapshotStore, public FeedStore {
  public:
   // The URI it was opened with, passwords replaced by "***" and without the store-level
   // options max_in_flight and max_in_flight_bytes.

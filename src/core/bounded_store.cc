@@ -142,6 +142,27 @@ class BoundedStore final : public Store {
   void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
     inner_->save_snapshot_async(stream, std::move(snapshot), std::move(callback));
   }
+  void read_feed_async(const std::string& context, const FeedReadOptions& options,
+                       FeedPageCallback callback) override {
+    inner_->read_feed_async(context, options, std::move(callback));
+  }
+  void feed_head_async(const std::string& context, PositionCallback callback) override {
+    inner_->feed_head_async(context, std::move(callback));
+  }
+  void load_checkpoint_async(const std::string& context, const std::string& name,
+                             CheckpointCallback callback) override {
+    inner_->load_checkpoint_async(context, name, std::move(callback));
+  }
+  void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
+                             PositionCallback callback) override {
+    inner_->save_checkpoint_async(context, name, position, std::move(callback));
+  }
+  void feed_status_async(const std::string& context, StatusCallback callback) override {
+    inner_->feed_status_async(context, std::move(callback));
+  }
+  std::unique_ptr<FeedRelay> start_relay(const RelayOptions& options) override {
+    return inner_->start_relay(options);
+  }
 
  private:
   const std::shared_ptr<Store> inner_;

@@ -16,7 +16,7 @@ namespace eventstore::detail {
 //    nothing; the blocking append waits for room, then runs the inner blocking append.
 //  - One append larger than `max_bytes` is admitted when nothing else is in flight (Limits
 //    bounds its size).
-//  - Every other method forwards to `inner`.
+//  - Every other method (reads, snapshots, feeds, relays) forwards to `inner`.
 // Precondition: max_appends >= 1 and max_bytes >= 1.
 std::shared_ptr<Store> bound_appends_in_flight(std::shared_ptr<Store> inner, std::size_t max_appends,
                                                std::size_t max_bytes);

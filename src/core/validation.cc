@@ -300,6 +300,19 @@ void validate_stream(const StreamId& stream, const Limits& limits) {
   if (stream.aggregate_id.is_nil()) throw Error::invalid("aggregate id must not be the nil UUID");
 }
 
+void validate_feed_read(const std::string& context, const FeedReadOptions& options, const Limits& limits) {
+  check_identifier("bounded context", context, limits);
+  if (options.after < 0)
+    throw Error::invalid("feed position must be at least 0, got " + std::to_string(options.after));
+  if (options.limit < 1 || options.limit > 100000)
+    throw Error::invalid("feed page limit must be 1..100000, got " + std::to_string(options.limit));
+}
+
+void validate_checkpoint(const std::string& context, const std::string& name, const Limits& limits) {
+  check_identifier("bounded context", context, limits);
+  check_identifier("checkpoint name", name, limits);
+}
+
 void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData>& events,
                     const Limits& limits) {
   validate_stream(stream, limits);

@@ -1,0 +1,78 @@
+// Generic CQL through the bridge, for the feed's tables (markers, feed, relay lease, progress,
+// checkpoints): prepared statements cached by their text, typed values in and out. The event and
+// snapshot paths keep their own narrow bridge calls.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "eventstore/event.h"
+#include "eventstore/result.h"
+#include "eventstore/uuid.h"
+
+namespace eventstore::detail {
+
+struct Connection;  // scylla_store.cc: the session shared by a store and its operations
+
+namespace cql {
+
+struct Null {};
+// One bound value or one column of a result row. The alternative must match the column's CQL
+// type: text, int, bigint, uuid (also timeuuid), timestamp, boolean.
+using Value = std::variant<Null, std::string, std::int32_t, std::int64_t, Uuid, Timestamp, bool>;
+using Row = std::vector<Value>;
+
+enum class Consistency {
+  kQuorum,  // QUORUM, or LOCAL_QUORUM with local_consistency
+  kSerial,  // SERIAL / LOCAL_SERIAL reads (settle any Paxos round in progress)
+  kOne,
+};
+
+struct Statement {
+  std::string cql;
+  std::vector<Value> values;
+};
+
+struct Options {
+  Consistency consistency = Consistency::kQuorum;
+  // Retried by the driver on timeouts. False for conditional writes.
+  bool idempotent = true;
+  // USING TIMESTAMP is in the CQL when needed; 0 = the driver's default timestamp.
+};
+
+// Rows of a result. For a conditional statement or batch the first column is "[applied]"
+// (a bool), followed by the existing row's columns when not applied.
+using RowsCallback = std::function<void(Result<std::vector<Row>>)>;
+
+// Runs one statement (prepared once per session and text), all rows of its result unpaged: use
+// LIMIT. The callback follows the rules of event_store.h. Errors map as for the store:
+// kUnavailable, kOutcomeUnknown (a write that may have been applied), kUnauthorized,
+// kInvalidArgument, kInternal.
+void execute(const std::shared_ptr<Connection>& connection, Statement statement, Options options,
+             RowsCallback callback);
+
+// A logged batch of `statements` (conditional if any has IF; then all must be on one partition).
+void batch(const std::shared_ptr<Connection>& connection, std::vector<Statement> statements, Options options,
+           RowsCallback callback);
+
+// Blocking forms. Throw eventstore::Error.
+std::vector<Row> execute(const std::shared_ptr<Connection>& connection, Statement statement, Options options = {});
+std::vector<Row> batch(const std::shared_ptr<Connection>& connection, std::vector<Statement> statements,
+                       Options options = {});
+
+// Typed access to a column; throws Error(kInternal) when the value is another type. A Null
+// reads as std::nullopt through the optional forms.
+const std::string& text(const Value& value);
+std::int32_t int32(const Value& value);
+std::int64_t int64(const Value& value);
+const Uuid& uuid(const Value& value);
+Timestamp timestamp(const Value& value);
+bool boolean(const Value& value);
+bool is_null(const Value& value);
+
+}  // namespace cql
+}  // namespace eventstore::detail
