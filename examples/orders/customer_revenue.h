@@ -54,8 +54,10 @@ class CustomerRevenue {
       throw std::runtime_error("the read model is at position " + std::to_string(position()) +
                                ", past the feed's head " + std::to_string(head) +
                                ": it was built from another store (delete it to rebuild)");
-    return eventstore::Subscription::open(
-        std::move(store), {.context = context, .start = eventstore::StartPosition::after(position())});
+    eventstore::SubscriptionOptions options;
+    options.context = context;
+    options.start = eventstore::StartPosition::after(position());
+    return eventstore::Subscription::open(std::move(store), options);
   }
 
   // Applies the entries of `page` not applied before and moves the position to the page's end,

@@ -103,13 +103,15 @@ int main(int argc, char** argv) {
     for (const Sale& sale : kEarlierSales) place(repository, sale);
 
     // A cluster's feed is ordered by a relay (docs/feed.md); memory: and sqlite: need none (nullptr).
-    const std::unique_ptr<eventstore::FeedRelay> relay = store->start_relay({.context = kContext});
+    eventstore::RelayOptions relay_options;
+    relay_options.context = kContext;
+    const std::unique_ptr<eventstore::FeedRelay> relay = store->start_relay(relay_options);
 
     const std::string path = argc > 2 ? argv[2] : orders::default_read_model_path(uri);
     orders::CustomerRevenue read_model(path);
     const std::unique_ptr<eventstore::Subscription> feed = read_model.subscribe(store, kContext);
     std::printf("feed of '%s': head %lld; read model %s at position %lld\n", kContext,
-                static_cast<long long>(store->feed_head(kContext)), path.c_str(),
+                static_cast<long long>(store->feed_head(kContext)), path == ":memory:" ? "in memory" : path.c_str(),
                 static_cast<long long>(read_model.position()));
 
     // Catch up: page after page until a page covers nothing new.
@@ -119,7 +121,7 @@ int main(int argc, char** argv) {
       if (page.last_position == read_model.position()) break;
       applied += read_model.apply(page);
     }
-    std::printf("caught up: %zu events applied, position %lld\n", applied,
+    std::printf("caught up: %zu events applied, now at position %lld\n", applied,
                 static_cast<long long>(read_model.position()));
 
     // Follow live while a writer thread places more orders, until it is done and the read model
@@ -147,7 +149,8 @@ int main(int argc, char** argv) {
     }
     writer.join();
     if (writer_error) std::rethrow_exception(writer_error);
-    std::printf("followed live: %zu events applied in %zu pages, position %lld\n", applied, pages,
+    std::printf("followed live: %zu events applied in %zu pages while orders were placed, now at position %lld\n",
+                applied, pages,
                 static_cast<long long>(read_model.position()));
 
     std::printf("%-18s %6s %9s %9s\n", "customer", "orders", "cancelled", "revenue");

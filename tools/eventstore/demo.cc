@@ -387,7 +387,9 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   // A cluster's feed is ordered by a relay (docs/feed.md); memory: and sqlite: need none (nullptr).
-  const std::unique_ptr<eventstore::FeedRelay> relay = store->start_relay({.context = kContext});
+  eventstore::RelayOptions relay_options;
+  relay_options.context = kContext;
+  const std::unique_ptr<eventstore::FeedRelay> relay = store->start_relay(relay_options);
   const std::string read_model_path = orders::default_read_model_path(uri);
   orders::CustomerRevenue read_model(read_model_path);
   FeedRun feed;
