@@ -1305,7 +1305,8 @@ class SqliteStore final : public Store {
     }
     const int rc = sqlite3_step(c.statement(kCommit));
     sqlite3_reset(c.statement(kCommit));
-    if (rc == SQLITE_DONE) return;
+    if (rc == SQLITE_DONE) return remember_feed_heads(c);
+    feed_last_.clear();
     Error error = c.error(rc, "commit");
     const int primary = rc & 0xff;
     // BUSY or FULL at COMMIT: nothing reached the file. Anything else (an I/O error while
@@ -1347,8 +1348,17 @@ class SqliteStore final : public Store {
       std::optional<std::int64_t> last;  // the context's last position, read at the first row
     };
     std::vector<Pending> feeds;  // in order of first appearance; usually one
+    // The last positions this writer committed are the file's while no other connection has
+    // committed since (the pager's data version, read inside this transaction, is unchanged).
+    if (const std::optional<unsigned> version = data_version(c); !version || version != feed_version_)
+      feed_last_.clear();
+    feed_written_.clear();
     const auto flush = [&c, this](Pending& feed) {
-      if (!feed.last) feed.last = feed_head_of(c, *feed.context);
+      if (!feed.last) {
+        const auto known = std::find_if(feed_last_.begin(), feed_last_.end(),
+                                        [&feed](const auto& k) { return k.first == *feed.context; });
+        feed.last = known != feed_last_.end() ? known->second : feed_head_of(c, *feed.context);
+      }
       feed.events.insert(feed.events.begin(), '[');
       feed.events.push_back(']');
       Bound q(c, kFeedInsert);
@@ -1383,8 +1393,33 @@ class SqliteStore final : public Store {
         ++feed->count;
       }
     }
-    for (Pending& feed : feeds)
+    for (Pending& feed : feeds) {
       if (feed.count > 0) flush(feed);
+      feed_written_.emplace_back(*feed.context, *feed.last);
+    }
+  }
+
+  // Called after a COMMIT of append_to_feeds' rows: they are the file's last positions now.
+  void remember_feed_heads(Connection& c) {
+    for (auto& [context, last] : feed_written_) {
+      auto known = std::find_if(feed_last_.begin(), feed_last_.end(),
+                                [&context](const auto& k) { return k.first == context; });
+      if (known == feed_last_.end()) {
+        feed_last_.emplace_back(std::move(context), last);
+      } else {
+        known->second = last;
+      }
+    }
+    feed_written_.clear();
+    feed_version_ = data_version(c);
+  }
+
+  // Changes whenever another connection (of this process or another) has committed to the file,
+  // as seen by the connection's current or last transaction.
+  static std::optional<unsigned> data_version(Connection& c) {
+    unsigned version = 0;
+    if (sqlite3_file_control(c.db(), "main", SQLITE_FCNTL_DATA_VERSION, &version) != SQLITE_OK) return std::nullopt;
+    return version;
   }
 
   JobResult run_job(Connection& c, AppendJob& job) { return JobResult(std::in_place_index<0>, append(c, job)); }
@@ -1505,6 +1540,11 @@ class SqliteStore final : public Store {
 
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<Connection> writer_;
+  // Used with writer_ only. The last position of each context this writer committed, valid
+  // while the file's data version is feed_version_; the positions of the transaction in progress.
+  std::vector<std::pair<std::string, std::int64_t>> feed_last_;
+  std::optional<unsigned> feed_version_;
+  std::vector<std::pair<std::string, std::int64_t>> feed_written_;
   std::unique_ptr<Checkpointer> checkpointer_;  // destroyed before writer_
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -1046,6 +1046,27 @@ TEST(SqliteFeed, TwoStoresOnOneFileAppendingAtOnceGiveADenseFeed) {
   EXPECT_EQ(last_version.size(), std::size_t{2 * kStreamsPerStore});
 }
 
+// A writer remembers the last position it committed; another writer's commit in between must
+// make it read the position again.
+TEST(SqliteFeed, AWriterSeesPositionsAnotherWriterGaveInBetween) {
+  TempDir dir;
+  auto first = open(dir.file());
+  auto second = open(dir.file());
+  const es::StreamId a = stream_of(), b = stream_of();
+  first->append(a, es::ExpectedVersion::no_stream(), {event()});
+  second->append(b, es::ExpectedVersion::no_stream(), {event(), event(), event()});
+  first->append(a, es::ExpectedVersion::exact(1), {event()});
+  second->append(b, es::ExpectedVersion::exact(3), {event()});
+  {
+    Raw raw(dir.file());
+    raw.exec("INSERT INTO event_feed VALUES ('sales', 8, 7, '[]')");  // as another program might
+  }
+  first->append(a, es::ExpectedVersion::exact(2), {event()});
+  Raw raw(dir.file());
+  EXPECT_EQ(raw.rows("SELECT first_position, last_position FROM event_feed ORDER BY last_position"),
+            (std::vector<std::string>{"1|1", "2|4", "5|5", "6|6", "7|8", "9|9"}));
+}
+
 TEST(SqliteFeed, PagesCarryDataOnlyWhenAskedAndFilterWithoutStalling) {
   TempDir dir;
   auto store = open(dir.file());
