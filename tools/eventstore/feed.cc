@@ -169,6 +169,9 @@ int run_subscribe(const std::string& uri, const FeedArgs& args) {
 
   const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
   const std::unique_ptr<eventstore::Subscription> subscription = eventstore::Subscription::open(store, options);
+  // A new subscriber is registered where it starts, so that a later run of --from-end resumes
+  // there rather than at a newer head (a stored checkpoint never moves back).
+  subscription->save_checkpoint();
   // The checkpoint moves only once the page is on stdout: a crash in between prints it again.
   follow_feed(*store, *subscription, args, std::nullopt, [&] { subscription->save_checkpoint(); });
   return 0;

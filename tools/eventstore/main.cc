@@ -277,7 +277,8 @@ int run(int argc, char** argv) {
   subscribe->add_flag("--from-end", feed_args.from_end,
                       "Without a stored checkpoint, start at the feed's current head (default: from the start)");
   subscribe->footer(
-      "Starts after the checkpoint stored under --name (else at the start, or the head with --from-end).\n"
+      "Starts after the checkpoint stored under --name; a new name starts at the start (the head with\n"
+      "--from-end) and its checkpoint is stored there at once.\n"
       "After each page is written to stdout and flushed, the checkpoint moves to the page's end, also\n"
       "past entries the filters skip. A run that dies before that prints the page again next time\n"
       "(at-least-once). Without --follow it stops at the head the feed had when it started.\n"
