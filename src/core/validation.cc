@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <unordered_set>
 
@@ -310,6 +311,12 @@ void validate_feed_read(const std::string& context, const FeedReadOptions& optio
     throw Error::invalid("feed position must be at least 0, got " + std::to_string(options.after));
   if (options.limit < 1 || options.limit > 100000)
     throw Error::invalid("feed page limit must be 1..100000, got " + std::to_string(options.limit));
+}
+
+std::int64_t feed_page_end(const FeedReadOptions& options) {
+  const auto limit = static_cast<std::int64_t>(options.limit);
+  return options.after > std::numeric_limits<std::int64_t>::max() - limit ? std::numeric_limits<std::int64_t>::max()
+                                                                         : options.after + limit;
 }
 
 void validate_checkpoint(const std::string& context, const std::string& name, const Limits& limits) {

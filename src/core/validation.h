@@ -27,6 +27,9 @@ void validate_context(const std::string& context, const Limits& limits);
 // A feed read: a valid context, after >= 0, limit 1..100000.
 void validate_feed_read(const std::string& context, const FeedReadOptions& options, const Limits& limits);
 
+// The last position a page read with `options` may cover: after + limit, at most INT64_MAX.
+std::int64_t feed_page_end(const FeedReadOptions& options);
+
 // A valid context and a checkpoint name that is a valid identifier.
 void validate_checkpoint(const std::string& context, const std::string& name, const Limits& limits);
 

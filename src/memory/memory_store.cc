@@ -173,7 +173,7 @@ class MemoryStore final : public Store {
       std::lock_guard lock(state_->mutex);
       auto feed = state_->feeds.find(context);
       const std::int64_t head = feed == state_->feeds.end() ? 0 : static_cast<std::int64_t>(feed->second.size());
-      const std::int64_t last = std::min(head, options.after + static_cast<std::int64_t>(options.limit));
+      const std::int64_t last = std::min(head, feed_page_end(options));
       for (std::int64_t position = options.after + 1; position <= last; ++position) {
         const FeedRef& ref = feed->second[static_cast<std::size_t>(position - 1)];
         const RecordedEvent& event = (*ref.stream)[static_cast<std::size_t>(ref.version - 1)];
