@@ -150,8 +150,7 @@ int main(int argc, char** argv) {
     writer.join();
     if (writer_error) std::rethrow_exception(writer_error);
     std::printf("followed live: %zu events applied in %zu pages while orders were placed, now at position %lld\n",
-                applied, pages,
-                static_cast<long long>(read_model.position()));
+                applied, pages, static_cast<long long>(read_model.position()));
 
     std::printf("%-18s %6s %9s %9s\n", "customer", "orders", "cancelled", "revenue");
     for (const orders::CustomerTotals& c : read_model.customers())
