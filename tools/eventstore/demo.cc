@@ -352,7 +352,7 @@ void print_feed(eventstore::Store& store, const orders::CustomerRevenue& read_mo
                 static_cast<long long>(customers[0].orders), customers[0].orders == 1 ? "" : "s",
                 money(customers[0].revenue_cents).c_str());
   // The projection resumes from the position stored with its rows. The checkpoint in the store is
-  // a copy for monitoring: feed_status lists every subscriber's position.
+  // a copy for monitoring: feed_status (`eventstore feed status`) lists every subscriber's position.
   store.save_checkpoint(kContext, "customer_revenue", read_model.position());
   std::string checkpoints;
   for (const eventstore::Checkpoint& c : store.feed_status(kContext).checkpoints)
