@@ -521,5 +521,18 @@ else
   fail "demo after an interrupted run: no order count in '$OUT'"
 fi
 
+# Killed (most likely while its read model follows the last orders; wherever it lands, the check
+# holds): the next run's read model holds every order exactly once.
+FEED_KILLED="sqlite:$TMP/feed_killed.db"
+(timeout -s KILL 0.25 "$EVENTSTORE" --store "$FEED_KILLED" demo --orders 30 --quiet >/dev/null 2>&1; true) 2>/dev/null
+run --store "$FEED_KILLED" demo --orders 2 --quiet
+expect_rc 0 "demo after a run killed while following the feed"
+if [[ "$OUT" =~ ([0-9]+)\ in\ the\ store ]]; then
+  expect_contains "read model:         $(demo_totals "$FEED_KILLED" "${BASH_REMATCH[1]}")" "$OUT" \
+    "the read model after a killed run"
+else
+  fail "demo after a run killed while following the feed: no order count in '$OUT'"
+fi
+
 echo "cli_test: $CHECKS checks passed, $FAILURES failed"
 [ "$FAILURES" = 0 ]
