@@ -36,9 +36,11 @@ void place(eventstore::AggregateStore<orders::Order>& repository, const Sale& sa
   repository.save(order);
 }
 
+// Placed before the read model catches up.
 constexpr Sale kEarlierSales[] = {{"bob@example.com", "mug-large", 2, 1250, false},
                                   {"cy@example.com", "tea-green", 3, 650, false},
                                   {"ada@example.com", "lamp-desk", 1, 3499, true}};
+// Placed by a writer thread while the read model follows the feed live.
 constexpr Sale kLiveSales[] = {{"bob@example.com", "book-sicp", 1, 4599, false},
                                {"ada@example.com", "pen-blue", 5, 199, false},
                                {"dee@example.com", "headphones", 1, 8999, false},
