@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <unordered_set>
 
@@ -300,6 +301,10 @@ void validate_stream(const StreamId& stream, const Limits& limits) {
   if (stream.aggregate_id.is_nil()) throw Error::invalid("aggregate id must not be the nil UUID");
 }
 
+void validate_context(const std::string& context, const Limits& limits) {
+  check_identifier("bounded context", context, limits);
+}
+
 void validate_feed_read(const std::string& context, const FeedReadOptions& options, const Limits& limits) {
   check_identifier("bounded context", context, limits);
   if (options.after < 0)
@@ -308,9 +313,21 @@ void validate_feed_read(const std::string& context, const FeedReadOptions& optio
     throw Error::invalid("feed page limit must be 1..100000, got " + std::to_string(options.limit));
 }
 
+std::int64_t feed_page_end(const FeedReadOptions& options) {
+  const auto limit = static_cast<std::int64_t>(options.limit);
+  return options.after > std::numeric_limits<std::int64_t>::max() - limit ? std::numeric_limits<std::int64_t>::max()
+                                                                         : options.after + limit;
+}
+
 void validate_checkpoint(const std::string& context, const std::string& name, const Limits& limits) {
   check_identifier("bounded context", context, limits);
   check_identifier("checkpoint name", name, limits);
+}
+
+void validate_checkpoint_save(const std::string& context, const std::string& name, std::int64_t position,
+                              const Limits& limits) {
+  validate_checkpoint(context, name, limits);
+  if (position < 0) throw Error::invalid("checkpoint position must be at least 0, got " + std::to_string(position));
 }
 
 void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData>& events,

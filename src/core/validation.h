@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,11 +21,21 @@ bool is_valid_utf8(std::string_view text);
 // Context and type: non-empty valid UTF-8 within the identifier limit; a non-nil aggregate id.
 void validate_stream(const StreamId& stream, const Limits& limits);
 
+// A bounded context name: non-empty valid UTF-8 within the identifier limit.
+void validate_context(const std::string& context, const Limits& limits);
+
 // A feed read: a valid context, after >= 0, limit 1..100000.
 void validate_feed_read(const std::string& context, const FeedReadOptions& options, const Limits& limits);
 
+// The last position a page read with `options` may cover: after + limit, at most INT64_MAX.
+std::int64_t feed_page_end(const FeedReadOptions& options);
+
 // A valid context and a checkpoint name that is a valid identifier.
 void validate_checkpoint(const std::string& context, const std::string& name, const Limits& limits);
+
+// validate_checkpoint, and a position to store of at least 0.
+void validate_checkpoint_save(const std::string& context, const std::string& name, std::int64_t position,
+                              const Limits& limits);
 
 // Checks an append and fills in missing event ids and timestamps (truncating given ones to
 // milliseconds). Rejects: an empty append, too many events or bytes, a bad event type, data

@@ -3,16 +3,31 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "core/validation.h"
 
 namespace eventstore::detail {
 namespace {
 
+// A feed entry: the event at `version` of a stream. std::map never moves its values, so the
+// pointer stays valid (a stream that has events is never erased).
+struct FeedRef {
+  const std::vector<RecordedEvent>* stream;
+  std::int64_t version;
+};
+
 struct State {
   std::mutex mutex;
   std::map<StreamId, std::vector<RecordedEvent>> streams;
   std::map<StreamId, Snapshot> snapshots;
+  // Per bounded context: the entry at position p is feeds[context][p - 1].
+  std::map<std::string, std::vector<FeedRef>, std::less<>> feeds;
+  // (context, name) -> checkpoint.
+  std::map<std::pair<std::string, std::string>, Checkpoint> checkpoints;
 };
 
 class MemoryCursor final : public EventCursor {
@@ -144,7 +159,109 @@ class MemoryStore final : public Store {
     callback(std::move(*result));
   }
 
+
+  void read_feed_async(const std::string& context, const FeedReadOptions& options,
+                       FeedPageCallback callback) override {
+    try {
+      validate_feed_read(context, options, limits_);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    FeedPage page;
+    page.last_position = options.after;
+    {
+      std::lock_guard lock(state_->mutex);
+      auto feed = state_->feeds.find(context);
+      const std::int64_t head = feed == state_->feeds.end() ? 0 : static_cast<std::int64_t>(feed->second.size());
+      const std::int64_t last = std::min(head, feed_page_end(options));
+      for (std::int64_t position = options.after + 1; position <= last; ++position) {
+        const FeedRef& ref = feed->second[static_cast<std::size_t>(position - 1)];
+        const RecordedEvent& event = (*ref.stream)[static_cast<std::size_t>(ref.version - 1)];
+        if (!options.filter.matches(event)) continue;
+        FeedEntry& entry = page.entries.emplace_back();
+        entry.position = position;
+        if (options.with_data) {
+          entry.event = event;
+        } else {
+          entry.event = RecordedEvent{event.stream, event.version, event.event_id, event.event_type,
+                                      std::nullopt, std::nullopt, event.timestamp};
+        }
+      }
+      page.last_position = std::max(options.after, last);
+    }
+    callback(std::move(page));
+  }
+
+  void feed_head_async(const std::string& context, PositionCallback callback) override {
+    try {
+      validate_context(context, limits_);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    std::int64_t head = 0;
+    {
+      std::lock_guard lock(state_->mutex);
+      head = head_locked(context);
+    }
+    callback(head);
+  }
+
+  void load_checkpoint_async(const std::string& context, const std::string& name,
+                             CheckpointCallback callback) override {
+    try {
+      validate_checkpoint(context, name, limits_);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    std::optional<Checkpoint> checkpoint;
+    {
+      std::lock_guard lock(state_->mutex);
+      if (auto it = state_->checkpoints.find({context, name}); it != state_->checkpoints.end())
+        checkpoint = it->second;
+    }
+    callback(std::move(checkpoint));
+  }
+
+  void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
+                             PositionCallback callback) override {
+    try {
+      validate_checkpoint_save(context, name, position, limits_);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    std::int64_t stored = 0;
+    {
+      std::lock_guard lock(state_->mutex);
+      auto [it, inserted] = state_->checkpoints.try_emplace({context, name}, Checkpoint{name, position, now_ms()});
+      if (!inserted && position > it->second.position) it->second = Checkpoint{name, position, now_ms()};
+      stored = it->second.position;
+    }
+    callback(stored);
+  }
+
+  void feed_status_async(const std::string& context, StatusCallback callback) override {
+    try {
+      validate_context(context, limits_);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    FeedStatus status;
+    {
+      std::lock_guard lock(state_->mutex);
+      status.head = head_locked(context);
+      for (auto it = state_->checkpoints.lower_bound({context, std::string()});
+           it != state_->checkpoints.end() && it->first.first == context; ++it)
+        status.checkpoints.push_back(it->second);
+    }
+    callback(std::move(status));
+  }
+
  private:
+  std::int64_t head_locked(const std::string& context) const {
+    auto feed = state_->feeds.find(context);
+    return feed == state_->feeds.end() ? 0 : static_cast<std::int64_t>(feed->second.size());
+  }
+
   AppendResult append_locked(const StreamId& stream, ExpectedVersion expected,
                              const std::vector<EventData>& events) {
     std::lock_guard lock(state_->mutex);
@@ -170,10 +287,12 @@ class MemoryStore final : public Store {
     if (head + count > limits_.max_version)
       throw Error::invalid("append would take the stream past the maximum version " +
                            std::to_string(limits_.max_version));
+    std::vector<FeedRef>& feed = state_->feeds[stream.bounded_context];
     for (std::int64_t i = 0; i < count; ++i) {
       const EventData& e = events[static_cast<std::size_t>(i)];
       stored.push_back(RecordedEvent{stream, head + i + 1, *e.event_id, e.event_type, e.data, e.metadata,
                                      *e.timestamp});
+      feed.push_back(FeedRef{&stored, head + i + 1});
     }
     return make_append_result(head + 1, events);
   }

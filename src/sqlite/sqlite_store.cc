@@ -181,6 +181,12 @@ enum Stmt : std::size_t {
   kSnapshotLoad,
   kSnapshotUpsert,
   kSnapshotVersion,
+  kFeedRead,
+  kFeedReadRefs,
+  kFeedHead,
+  kCheckpointLoad,
+  kCheckpointUpsert,
+  kCheckpointList,
   kStmtCount
 };
 
@@ -192,6 +198,15 @@ enum Stmt : std::size_t {
   "(event_data IS NULL OR json_valid(event_data)), "                                            \
   "CASE WHEN event_metadata IS NULL THEN 1 WHEN json_valid(event_metadata) "                     \
   "THEN json_type(event_metadata) = 'object' ELSE 0 END"
+// A page of a feed: positions ?2 < position <= ?3, each joined to its event (columns 0-7 as
+// ES_EVENT_COLUMNS, then the reference), ES_FEED_DATA being the data and metadata columns.
+#define ES_FEED_PAGE(ES_FEED_DATA)                                                               \
+  "SELECT e.event_version, e.event_id, e.event_type, " ES_FEED_DATA                             \
+  ", f.position, f.aggregate_type, f.aggregate_id, f.event_version "                            \
+  "FROM event_feed f LEFT JOIN event_store e ON e.bounded_context = f.bounded_context "          \
+  "AND e.aggregate_id = f.aggregate_id AND e.aggregate_type = f.aggregate_type "                 \
+  "AND e.event_version = f.event_version "                                                       \
+  "WHERE f.bounded_context = ?1 AND f.position > ?2 AND f.position <= ?3 ORDER BY f.position"
 
 constexpr std::array<const char*, kStmtCount> kSql = {
     "BEGIN IMMEDIATE",
@@ -223,7 +238,21 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     "OR excluded.snapshot_version > aggregate_snapshot.snapshot_version "
     "OR aggregate_snapshot.snapshot_version > ?8",
     "SELECT snapshot_version FROM aggregate_snapshot WHERE " ES_STREAM_KEY,
+    ES_FEED_PAGE("e.event_data, e.event_timestamp, e.event_metadata, "
+                 "(e.event_data IS NULL OR json_valid(e.event_data)), "
+                 "CASE WHEN e.event_metadata IS NULL THEN 1 WHEN json_valid(e.event_metadata) "
+                 "THEN json_type(e.event_metadata) = 'object' ELSE 0 END"),
+    ES_FEED_PAGE("NULL, e.event_timestamp, NULL, 1, 1"),
+    "SELECT max(position) FROM event_feed WHERE bounded_context = ?1",
+    "SELECT position, updated_ms FROM feed_checkpoint WHERE bounded_context = ?1 AND name = ?2",
+    "INSERT INTO feed_checkpoint (bounded_context, name, position, updated_ms) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (bounded_context, name) DO UPDATE SET position = excluded.position, "
+    "updated_ms = excluded.updated_ms WHERE excluded.position > feed_checkpoint.position "
+    "RETURNING position",
+    "SELECT name, position, updated_ms FROM feed_checkpoint WHERE bounded_context = ?1 ORDER BY name",
 };
+
+#undef ES_FEED_PAGE
 
 #undef ES_EVENT_COLUMNS
 #undef ES_STREAM_KEY
@@ -251,6 +280,44 @@ constexpr const char* kSchemaSql =
     " snapshot_metadata TEXT,"
     " PRIMARY KEY (bounded_context, aggregate_id, aggregate_type)"
     ") WITHOUT ROWID;";
+
+// The feed (docs/sqlite.md, "The feed"), added to files of every schema revision: a file
+// written before it gets it, backfilled, when a store of this library first opens it. The
+// trigger assigns each inserted event the next position of its context inside the inserting
+// transaction, whoever inserts it (this store, one of another process, an older library).
+constexpr const char* kFeedSchemaSql =
+    "CREATE TABLE IF NOT EXISTS event_feed ("
+    " bounded_context TEXT NOT NULL,"
+    " position INTEGER NOT NULL,"
+    " aggregate_type TEXT NOT NULL,"
+    " aggregate_id TEXT NOT NULL,"
+    " event_version INTEGER NOT NULL,"
+    " PRIMARY KEY (bounded_context, position)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS feed_checkpoint ("
+    " bounded_context TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " position INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL,"  // UTC milliseconds
+    " PRIMARY KEY (bounded_context, name)"
+    ") WITHOUT ROWID;"
+    "CREATE TRIGGER IF NOT EXISTS event_feed_append AFTER INSERT ON event_store BEGIN"
+    " INSERT INTO event_feed (bounded_context, position, aggregate_type, aggregate_id, event_version)"
+    " VALUES (NEW.bounded_context,"
+    " coalesce((SELECT max(position) FROM event_feed WHERE bounded_context = NEW.bounded_context), 0) + 1,"
+    " NEW.aggregate_type, NEW.aggregate_id, NEW.event_version);"
+    " END;";
+
+// Fills an empty feed from the events already stored: each stream's events in version order;
+// across streams by time, each event taking the latest timestamp of its stream up to it (so a
+// stream whose timestamps go backwards keeps its version order).
+constexpr const char* kFeedBackfillSql =
+    "INSERT INTO event_feed (bounded_context, position, aggregate_type, aggregate_id, event_version) "
+    "SELECT bounded_context, row_number() OVER (PARTITION BY bounded_context "
+    "ORDER BY at, aggregate_id, aggregate_type, event_version), aggregate_type, aggregate_id, event_version "
+    "FROM (SELECT bounded_context, aggregate_id, aggregate_type, event_version, "
+    "max(coalesce(event_timestamp, 0)) OVER (PARTITION BY bounded_context, aggregate_id, aggregate_type "
+    "ORDER BY event_version ROWS UNBOUNDED PRECEDING) AS at FROM event_store)";
 
 class Connection {
  public:
@@ -672,8 +739,16 @@ struct SnapshotJob {
   SnapshotStore::SaveCallback callback;
 };
 
-using Job = std::variant<AppendJob, SnapshotJob>;
-using JobResult = std::variant<Result<AppendResult>, Result<SnapshotSaveResult>>;
+struct CheckpointJob {
+  std::string context;
+  std::string name;
+  std::int64_t position;
+  FeedStore::PositionCallback callback;
+};
+
+// JobResult holds the result of the Job of the same index.
+using Job = std::variant<AppendJob, SnapshotJob, CheckpointJob>;
+using JobResult = std::variant<Result<AppendResult>, Result<SnapshotSaveResult>, Result<std::int64_t>>;
 
 template <class Callback, class Value>
 void complete(Callback& callback, Value&& value) {
@@ -804,7 +879,144 @@ class SqliteStore final : public Store {
     enqueue(SnapshotJob{stream, std::move(snapshot), std::move(callback)});
   }
 
+  void read_feed_async(const std::string& context, const FeedReadOptions& options,
+                       FeedPageCallback callback) override {
+    std::optional<Result<FeedPage>> result;
+    try {
+      validate_feed_read(context, options, shared_->limits);
+      result.emplace(read_feed_page(context, options));
+    } catch (const Error& e) {
+      result.emplace(e);
+    }
+    callback(std::move(*result));
+  }
+
+  void feed_head_async(const std::string& context, PositionCallback callback) override {
+    std::optional<Result<std::int64_t>> result;
+    try {
+      validate_context(context, shared_->limits);
+      Shared::Lease lease = shared_->reader();
+      result.emplace(feed_head_of(*lease, context));
+    } catch (const Error& e) {
+      result.emplace(e);
+    }
+    callback(std::move(*result));
+  }
+
+  void load_checkpoint_async(const std::string& context, const std::string& name,
+                             CheckpointCallback callback) override {
+    std::optional<Result<std::optional<Checkpoint>>> result;
+    try {
+      validate_checkpoint(context, name, shared_->limits);
+      Shared::Lease lease = shared_->reader();
+      Bound q(*lease, kCheckpointLoad);
+      q.text(1, context);
+      q.text(2, name);
+      std::optional<Checkpoint> checkpoint;
+      if (q.step("load a checkpoint")) checkpoint = checkpoint_row(q.get(), name, context);
+      result.emplace(std::move(checkpoint));
+    } catch (const Error& e) {
+      result.emplace(e);
+    }
+    callback(std::move(*result));
+  }
+
+  void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
+                             PositionCallback callback) override {
+    try {
+      validate_checkpoint_save(context, name, position, shared_->limits);
+    } catch (const Error& e) {
+      return callback(e);
+    }
+    enqueue(CheckpointJob{context, name, position, std::move(callback)});
+  }
+
+  void feed_status_async(const std::string& context, StatusCallback callback) override {
+    std::optional<Result<FeedStatus>> result;
+    try {
+      validate_context(context, shared_->limits);
+      Shared::Lease lease = shared_->reader();
+      FeedStatus status;
+      status.head = feed_head_of(*lease, context);
+      Bound q(*lease, kCheckpointList);
+      q.text(1, context);
+      while (q.step("list checkpoints")) {
+        const std::optional<std::string> name = column_text(q.get(), 0);
+        status.checkpoints.push_back(checkpoint_row(q.get(), name.value_or(""), context, 1));
+      }
+      result.emplace(std::move(status));
+    } catch (const Error& e) {
+      result.emplace(e);
+    }
+    callback(std::move(*result));
+  }
+
  private:
+  // --- the feed ------------------------------------------------------------------------------
+
+  std::int64_t feed_head_of(Connection& c, const std::string& context) const {
+    Bound q(c, kFeedHead);
+    q.text(1, context);
+    q.step("read the feed's head");
+    if (sqlite3_column_type(q.get(), 0) == SQLITE_NULL) return 0;
+    if (sqlite3_column_type(q.get(), 0) != SQLITE_INTEGER)
+      throw Error(ErrorCode::kCorruption, shared_->options.display + ": the feed of " + context +
+                                              " has a damaged position");
+    return sqlite3_column_int64(q.get(), 0);
+  }
+
+  // A checkpoint row: position and updated_ms at columns `first` and `first + 1`.
+  Checkpoint checkpoint_row(sqlite3_stmt* s, const std::string& name, const std::string& context,
+                            int first = 0) const {
+    if (sqlite3_column_type(s, first) != SQLITE_INTEGER || sqlite3_column_type(s, first + 1) != SQLITE_INTEGER)
+      throw Error(ErrorCode::kCorruption, shared_->options.display + ": checkpoint '" + name + "' of " + context +
+                                              " has a damaged position or updated_ms");
+    return Checkpoint{name, sqlite3_column_int64(s, first),
+                      Timestamp(std::chrono::milliseconds(sqlite3_column_int64(s, first + 1)))};
+  }
+
+  // Positions after+1 .. after+limit, each joined to its event in the same read snapshot.
+  FeedPage read_feed_page(const std::string& context, const FeedReadOptions& options) {
+    FeedPage page;
+    page.last_position = options.after;
+    Shared::Lease lease = shared_->reader();
+    Bound q(*lease, options.with_data ? kFeedRead : kFeedReadRefs);
+    q.text(1, context);
+    q.integer(2, options.after);
+    q.integer(3, feed_page_end(options));
+    while (q.step("read the feed")) {
+      sqlite3_stmt* row = q.get();
+      const std::int64_t position = sqlite3_column_int64(row, 8);
+      const std::string where = shared_->options.display + ": the feed of " + context + " at position " +
+                                std::to_string(position);
+      // Dense: each row is the position after the previous one.
+      if (position != page.last_position + 1)
+        throw Error(ErrorCode::kCorruption, where + " follows position " + std::to_string(page.last_position));
+      page.last_position = position;
+      std::optional<std::string> type = column_text(row, 9);
+      const std::optional<std::string> id_text = column_text(row, 10);
+      const std::optional<Uuid> id = id_text ? Uuid::parse(*id_text) : std::nullopt;
+      if (!type || !id || sqlite3_column_type(row, 11) != SQLITE_INTEGER)
+        throw Error(ErrorCode::kCorruption, where + " has a damaged reference");
+      StreamId stream{context, std::move(*type), *id};
+      if (sqlite3_column_type(row, 0) == SQLITE_NULL)
+        throw Error(ErrorCode::kCorruption, where + " refers to version " +
+                                                std::to_string(sqlite3_column_int64(row, 11)) + " of " +
+                                                to_string(stream) + ", which is not stored");
+      // Filtered out before the event is decoded: its type is all the filter needs.
+      if (!options.filter.empty()) {
+        RecordedEvent probe;
+        probe.stream = stream;
+        probe.event_type = column_text(row, 2).value_or("");
+        if (!options.filter.matches(probe)) continue;
+      }
+      FeedEntry& entry = page.entries.emplace_back();
+      entry.position = position;
+      entry.event = decode_event(*shared_, stream, row);
+    }
+    return page;
+  }
+
   // --- opening -------------------------------------------------------------------------------
 
   // Checks that the file is ours (or empty), switches it to WAL and creates the tables.
@@ -824,6 +1036,11 @@ class SqliteStore final : public Store {
         c.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str(), "create the schema");
         c.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), "create the schema");
       }
+      const bool feed_missing =
+          c.query_ints("SELECT count(*) = 0 FROM sqlite_schema WHERE type = 'table' AND name = 'event_feed'",
+                       "read the schema")[0] != 0;
+      c.exec(kFeedSchemaSql, "create the feed's tables");
+      if (feed_missing) c.exec(kFeedBackfillSql, "fill the feed from the stored events");
       c.run(kCommit, "create the schema");
     } catch (...) {
       if (!sqlite3_get_autocommit(c.db())) sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -960,8 +1177,10 @@ class SqliteStore final : public Store {
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (auto* a = std::get_if<AppendJob>(&batch[i])) {
           complete(a->callback, std::move(std::get<0>(results[i])));
+        } else if (auto* s = std::get_if<SnapshotJob>(&batch[i])) {
+          complete(s->callback, std::move(std::get<1>(results[i])));
         } else {
-          complete(std::get<SnapshotJob>(batch[i]).callback, std::move(std::get<1>(results[i])));
+          complete(std::get<CheckpointJob>(batch[i]).callback, std::move(std::get<2>(results[i])));
         }
       }
       batch.clear();
@@ -988,13 +1207,20 @@ class SqliteStore final : public Store {
       for (const EventData& e : a->events) bytes += event_bytes(e.event_type, e.data, e.metadata);
       return bytes;
     }
-    const Snapshot& s = std::get<SnapshotJob>(job).snapshot;
-    return s.data.size() + (s.metadata ? s.metadata->size() : 0);
+    if (const auto* s = std::get_if<SnapshotJob>(&job))
+      return s->snapshot.data.size() + (s->snapshot.metadata ? s->snapshot.metadata->size() : 0);
+    return 0;
   }
 
   static JobResult failure_for(const Job& job, const Error& error) {
-    if (job.index() == 0) return JobResult(std::in_place_index<0>, error);
-    return JobResult(std::in_place_index<1>, error);
+    switch (job.index()) {
+      case 0:
+        return JobResult(std::in_place_index<0>, error);
+      case 1:
+        return JobResult(std::in_place_index<1>, error);
+      default:
+        return JobResult(std::in_place_index<2>, error);
+    }
   }
 
   // One transaction, one savepoint per job (none for a lone job); fills `results` (one per job).
@@ -1064,6 +1290,9 @@ class SqliteStore final : public Store {
   JobResult run_job(Connection& c, AppendJob& job) { return JobResult(std::in_place_index<0>, append(c, job)); }
   JobResult run_job(Connection& c, SnapshotJob& job) {
     return JobResult(std::in_place_index<1>, save_snapshot_row(c, job));
+  }
+  JobResult run_job(Connection& c, CheckpointJob& job) {
+    return JobResult(std::in_place_index<2>, save_checkpoint_row(c, job));
   }
 
   // The memory backend's rules, inside the savepoint. Throws only SQLite errors.
@@ -1148,6 +1377,26 @@ class SqliteStore final : public Store {
     q.stream(job.stream, aggregate_id);
     const std::int64_t latest = q.step("read snapshot version") ? sqlite3_column_int64(q.get(), 0) : 0;
     return SnapshotSaveResult{false, latest};
+  }
+
+  // Forward only: the upsert changes nothing when the stored position is at or above this one,
+  // and then the stored position is read back.
+  static std::int64_t save_checkpoint_row(Connection& c, const CheckpointJob& job) {
+    {
+      Bound q(c, kCheckpointUpsert);
+      q.text(1, job.context);
+      q.text(2, job.name);
+      q.integer(3, job.position);
+      q.integer(4, now_ms().time_since_epoch().count());
+      if (q.step("save a checkpoint")) return sqlite3_column_int64(q.get(), 0);
+    }
+    Bound q(c, kCheckpointLoad);
+    q.text(1, job.context);
+    q.text(2, job.name);
+    if (!q.step("read a checkpoint") || sqlite3_column_type(q.get(), 0) != SQLITE_INTEGER)
+      throw Error(ErrorCode::kCorruption, c.options().display + ": checkpoint '" + job.name + "' of " +
+                                              job.context + " has a damaged position");
+    return sqlite3_column_int64(q.get(), 0);
   }
 
   std::shared_ptr<Shared> shared_;
