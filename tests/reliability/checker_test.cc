@@ -109,7 +109,7 @@ struct Synthetic {
     return eventstore::RecordedEvent{plan.stream(0), version, id, "T", std::nullopt, std::nullopt, {}};
   }
   FeedSeen at(std::int64_t position, std::int64_t version, const Uuid& id, std::size_t stream = 0) const {
-    return FeedSeen{position, plan.stream(stream), version, id};
+    return FeedSeen{position, static_cast<std::int32_t>(stream), version, id};
   }
   std::vector<FeedSeen> good() const { return {at(1, 1, a), at(2, 2, b), at(3, 3, d)}; }
   static FeedPageSeen page(std::int64_t after, std::int64_t last, std::vector<FeedSeen> entries, std::int64_t at_ns,
@@ -224,9 +224,24 @@ TEST(FeedChecker, InventedAndForeignEntriesAreReported) {
   std::vector<FeedSeen> extra = t.good();
   extra.push_back(t.at(4, 4, Uuid::random()));
   FeedSeen foreign = t.at(5, 1, Uuid::random());
-  foreign.stream.aggregate_id = Uuid::random();
+  foreign.stream = FeedSeen::kForeign;
   extra.push_back(foreign);
   expect_only(t.check(t.history({Synthetic::reader(0, extra)}, 5)), {{"feed_invented", 1}, {"feed_foreign", 1}});
+}
+
+TEST(FeedChecker, OnlyTheRunsStreamsAreItsOwn) {
+  const Synthetic t;
+  const StreamIndex index(t.plan);
+  EXPECT_EQ(index.of(t.plan.stream(1)), 1);
+  eventstore::StreamId other = t.plan.stream(0);
+  other.bounded_context = "another";
+  EXPECT_EQ(index.of(other), FeedSeen::kForeign);
+  other = t.plan.stream(0);
+  other.aggregate_type = "Other";
+  EXPECT_EQ(index.of(other), FeedSeen::kForeign);
+  other = t.plan.stream(0);
+  other.aggregate_id = Uuid::random();
+  EXPECT_EQ(index.of(other), FeedSeen::kForeign);
 }
 
 TEST(FeedChecker, TwoReadersDisagreeingAtAPositionAreReported) {

@@ -53,6 +53,7 @@ void FeedReaders::run(int index) {
   auto chance = [&rng](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
   const std::string& context = plan_.context;
   const std::string& name = config_.checkpoint_name;
+  const StreamIndex streams(plan_);
   std::int64_t position = 0;
   std::int64_t saved = -1;  // the last position this incarnation saved
   int failures = 0;
@@ -136,7 +137,7 @@ void FeedReaders::run(int index) {
       page.at_ns = now_ns();
       page.last_position = got.last_position;
       for (const eventstore::FeedEntry& e : got.entries)
-        page.entries.push_back(FeedSeen{e.position, e.event.stream, e.event.version, e.event.event_id});
+        page.entries.push_back(FeedSeen{e.position, streams.of(e.event.stream), e.event.version, e.event.event_id});
       log.pages.push_back(std::move(page));
       failures = 0;
       const bool at_head = got.last_position <= position;
@@ -220,6 +221,7 @@ FeedHistory FeedReaders::finish() {
   history.readers = std::move(logs_);
   // One more reader, fresh, reads the whole feed to the head: an entry that appeared at a
   // position the others had passed without one, or that changed, shows here.
+  const StreamIndex streams(plan_);
   FeedReaderLog final_log;
   final_log.reader = config_.readers;
   final_log.final_read = true;
@@ -236,7 +238,7 @@ FeedHistory FeedReaders::finish() {
       page.at_ns = now_ns();
       page.last_position = got.last_position;
       for (const eventstore::FeedEntry& e : got.entries)
-        page.entries.push_back(FeedSeen{e.position, e.event.stream, e.event.version, e.event.event_id});
+        page.entries.push_back(FeedSeen{e.position, streams.of(e.event.stream), e.event.version, e.event.event_id});
       final_log.pages.push_back(std::move(page));
       if (got.last_position <= position) break;  // the head is lower than it said: the checker sees it
       position = got.last_position;

@@ -405,8 +405,9 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
 namespace {
 
 std::string entry_text(const FeedSeen& e) {
-  return "position " + std::to_string(e.position) + ": " + to_string(e.stream) + " v" + std::to_string(e.version) +
-         " id " + e.event_id.to_string();
+  return "position " + std::to_string(e.position) + ": " +
+         (e.stream == FeedSeen::kForeign ? std::string("a stream not of the run") : "stream " + std::to_string(e.stream)) +
+         " v" + std::to_string(e.version) + " id " + e.event_id.to_string();
 }
 
 bool same_entry(const FeedSeen& a, const FeedSeen& b) {
@@ -438,6 +439,17 @@ void add_ranges(Report& r, const std::string& kind, std::int64_t from, std::int6
 }
 
 }  // namespace
+
+StreamIndex::StreamIndex(const Plan& plan) : plan_(plan) {
+  for (std::size_t i = 0; i < plan.streams.size(); ++i) index_[plan.streams[i]] = static_cast<std::int32_t>(i);
+}
+
+std::int32_t StreamIndex::of(const eventstore::StreamId& stream) const {
+  if (stream.bounded_context != plan_.context || stream.aggregate_type != plan_.aggregate_type)
+    return FeedSeen::kForeign;
+  auto it = index_.find(stream.aggregate_id);
+  return it == index_.end() ? FeedSeen::kForeign : it->second;
+}
 
 void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const std::vector<StoredStream>& stored,
                 const FeedHistory& feed, Report& r) {
@@ -580,8 +592,6 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
   }
 
   // --- per stream: first occurrences in version order; repeats repeat the same event --------
-  std::map<Uuid, std::size_t> stream_index;
-  for (std::size_t i = 0; i < plan.streams.size(); ++i) stream_index[plan.streams[i]] = i;
   std::unordered_map<Uuid, const FeedSeen*> first_of;  // event id -> its first entry
   std::vector<std::map<std::int64_t, const FeedSeen*>> versions(plan.streams.size());
   std::vector<std::int64_t> highest(plan.streams.size(), 0);
@@ -589,13 +599,11 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
     const FeedSeen* e = slots[static_cast<std::size_t>(p)].entry;
     if (!e) continue;
     ++f.entries;
-    auto in_plan = stream_index.find(e->stream.aggregate_id);
-    if (e->stream.bounded_context != plan.context || e->stream.aggregate_type != plan.aggregate_type ||
-        in_plan == stream_index.end()) {
+    if (e->stream < 0 || static_cast<std::size_t>(e->stream) >= plan.streams.size()) {
       r.add("feed_foreign", entry_text(*e) + " is not a stream of the run");
       continue;
     }
-    const std::size_t s = in_plan->second;
+    const auto s = static_cast<std::size_t>(e->stream);
     auto seen = first_of.find(e->event_id);
     if (seen != first_of.end()) {
       ++f.duplicates;
@@ -643,7 +651,7 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
       if (it == first_of.end()) {
         r.add("feed_lost_ack", op_text(*ack) + ": event " + ack->ids[i].to_string() + " acknowledged at version " +
                                    std::to_string(version) + " is not in the feed (head " + std::to_string(head) + ")");
-      } else if (ack->stream >= plan.streams.size() || it->second->stream != plan.stream(ack->stream) ||
+      } else if (it->second->stream < 0 || static_cast<std::size_t>(it->second->stream) != ack->stream ||
                  it->second->version != version) {
         r.add("feed_misplaced", op_text(*ack) + ": event " + ack->ids[i].to_string() + " acknowledged at version " +
                                     std::to_string(version) + " is in the feed as " + entry_text(*it->second));
@@ -671,7 +679,7 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
                                   e.event_id.to_string() + " is stored but not in the feed");
         continue;
       }
-      if (it->second->stream != plan.stream(s) || it->second->version != e.version) {
+      if (it->second->stream < 0 || static_cast<std::size_t>(it->second->stream) != s || it->second->version != e.version) {
         r.add("feed_misplaced", "stream " + std::to_string(s) + " v" + std::to_string(e.version) + " id " +
                                     e.event_id.to_string() + " is in the feed as " + entry_text(*it->second));
       } else if (f_it != fate.end() && f_it->second == Fate::kUnknown) {
@@ -681,8 +689,9 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
   }
   for (const auto& [id, e] : first_of) {
     if (stored_at.count(id)) continue;
-    auto in_plan = stream_index.find(e->stream.aggregate_id);
-    if (in_plan != stream_index.end() && !stream_known[in_plan->second]) continue;  // final read failed
+    if (e->stream >= 0 && static_cast<std::size_t>(e->stream) < stream_known.size() &&
+        !stream_known[static_cast<std::size_t>(e->stream)])
+      continue;  // its stream's final read failed
     auto f_it = fate.find(id);
     if (f_it == fate.end())
       r.add("feed_invented", entry_text(*e) + " belongs to no append of the run");

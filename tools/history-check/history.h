@@ -154,12 +154,24 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
 // saved checkpoint. check_feed compares those observations with each other, with the history
 // and with the final read.
 
-// One entry as a reader saw it.
+// One entry as a reader saw it (40 bytes: a long run reads millions).
 struct FeedSeen {
+  static constexpr std::int32_t kForeign = -1;
   std::int64_t position = 0;
-  eventstore::StreamId stream;
+  std::int32_t stream = kForeign;  // index into Plan::streams; kForeign: not a stream of the run
   std::int64_t version = 0;
   Uuid event_id;
+};
+
+// The plan's index of a stream read from the feed, or FeedSeen::kForeign.
+class StreamIndex {
+ public:
+  explicit StreamIndex(const Plan& plan);
+  std::int32_t of(const eventstore::StreamId& stream) const;
+
+ private:
+  const Plan& plan_;
+  std::map<Uuid, std::int32_t> index_;
 };
 
 // One page: the reader asked for positions after `after` and was told the page covered up to

@@ -450,7 +450,7 @@ int main(int argc, char** argv) {
     feed_config.kill_probability = o.feed_kill;
     feed_config.duplicates_allowed = cluster;
     feed_config.settle_s = o.feed_settle_s.value_or(cluster ? 10.0 : 0.0);
-    feed_config.catch_up_s = std::max(60.0, o.final_read_retry_s);
+    feed_config.catch_up_s = std::max(600.0, o.final_read_retry_s);
     feed_config.seed = o.seed.value_or(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
     std::optional<FeedReaders> readers;
     if (feed_readers > 0) {
