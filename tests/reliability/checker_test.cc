@@ -69,6 +69,24 @@ TEST(FeedChecker, CatchesACheckpointMovingBackwards) {
 }
 TEST(FeedChecker, CatchesACheckpointJumpingAhead) { expect_kind(Fault::kCheckpointJump, 1, false, "checkpoint_jump"); }
 
+TEST(FeedChecker, CatchesAFilteredReaderThatStalls) {
+  // One event an append: every event is filtered out; a correct store moves the filtered reader
+  // over them to the head, a stalled one leaves it behind.
+  const Plan plan = Plan::random(3);
+  WorkloadConfig config;
+  config.threads = 3;
+  config.ops = 200;
+  config.max_events = 1;
+  const Report correct = run_and_check(*make_faulty_store(Fault::kNone, 1), plan, config, self_test_feed_config(), 0);
+  EXPECT_EQ(correct.violation_total(), 0u) << summary_text(correct);
+  ASSERT_TRUE(correct.feed.has_value());
+  EXPECT_EQ(correct.feed->filtered_readers, 1u);
+  const Report stalled =
+      run_and_check(*make_faulty_store(Fault::kFilterStall, 1), Plan::random(3), config, self_test_feed_config(), 0);
+  EXPECT_GT(stalled.violation_counts.count("feed_catch_up"), 0u) << summary_text(stalled);
+}
+TEST(FeedChecker, CatchesAFilterLettingAnEntryThrough) { expect_kind(Fault::kFilterLeak, 7, false, "filter_wrong"); }
+
 // --- the feed checker on synthetic observations -------------------------------------------
 //
 // One stream (0) of a plan; three appends: op 1 acknowledged (a at v1, b at v2), op 2 rejected
@@ -305,6 +323,27 @@ TEST(FeedChecker, ASubscriberResumingPastItsCheckpointLeavesAHole) {
   sub.checkpoints[2] = {CheckpointSeen::Kind::kSaved, 1, 1};
   expect_only(t.check(t.history({Synthetic::reader(0, t.good()), sub})),
               {{"checkpoint_jump", 1}, {"subscriber_hole", 1}});
+}
+
+TEST(FeedChecker, AFilteredReaderGetsExactlyTheMatchingEntries) {
+  // Of a, b, d only b (the second event of its append) has the filtered type.
+  const Synthetic t;
+  FeedReaderLog filtered = Synthetic::reader(1, {t.at(2, 2, t.b)});
+  filtered.filtered = true;
+  filtered.pages[0].last_position = 3;
+  filtered.final_position = 3;
+  expect_only(t.check(t.history({Synthetic::reader(0, t.good()), filtered})), {});
+  filtered.pages[0].entries = {};
+  expect_only(t.check(t.history({Synthetic::reader(0, t.good()), filtered})), {{"filter_missed", 1}});
+  filtered.pages[0].entries = {t.at(1, 1, t.a), t.at(2, 2, t.b)};
+  expect_only(t.check(t.history({Synthetic::reader(0, t.good()), filtered})), {{"filter_wrong", 1}});
+  filtered.pages[0].entries = {t.at(2, 3, t.d)};
+  expect_only(t.check(t.history({Synthetic::reader(0, t.good()), filtered})), {{"filter_wrong", 1}});
+  // Stalled at its last match, below the head: its checkpoint did not advance over d.
+  filtered.pages[0] = Synthetic::page(0, 2, {t.at(2, 2, t.b)}, 10);
+  filtered.final_position = 2;
+  filtered.reached_head = false;
+  expect_only(t.check(t.history({Synthetic::reader(0, t.good()), filtered})), {{"feed_catch_up", 1}});
 }
 
 TEST(FeedChecker, AMalformedPageIsReported) {

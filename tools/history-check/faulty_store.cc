@@ -33,6 +33,8 @@ const char* to_string(Fault fault) {
     case Fault::kFeedDuplicate: return "feed-duplicate";
     case Fault::kCheckpointBackwards: return "checkpoint-backwards";
     case Fault::kCheckpointJump: return "checkpoint-jump";
+    case Fault::kFilterStall: return "filter-stall";
+    case Fault::kFilterLeak: return "filter-leak";
   }
   return "?";
 }
@@ -47,7 +49,9 @@ bool is_feed_fault(Fault fault) {
     case Fault::kFeedDisagree:
     case Fault::kFeedDuplicate:
     case Fault::kCheckpointBackwards:
-    case Fault::kCheckpointJump: return true;
+    case Fault::kCheckpointJump:
+    case Fault::kFilterStall:
+    case Fault::kFilterLeak: return true;
     default: return false;
   }
 }
@@ -146,9 +150,18 @@ class FaultyStore final : public Store {
       ContextFeed& feed = state_.feeds[context];
       const std::int64_t head = feed.next - 1;
       page.last_position = std::max(options.after, std::min(head, options.after + options.limit));
+      bool leaked = false;
       for (auto it = feed.entries.upper_bound(options.after);
-           it != feed.entries.end() && it->first <= page.last_position; ++it)
-        if (options.filter.matches(it->second.event)) page.entries.push_back(it->second);
+           it != feed.entries.end() && it->first <= page.last_position; ++it) {
+        if (options.filter.matches(it->second.event)) {
+          page.entries.push_back(it->second);
+        } else if (fault_ == Fault::kFilterLeak && !leaked && ++feed_count_ % every_ == 0) {
+          page.entries.push_back(it->second);
+          leaked = true;
+        }
+      }
+      if (fault_ == Fault::kFilterStall && !options.filter.empty())
+        page.last_position = page.entries.empty() ? options.after : page.entries.back().position;
       if (fault_ == Fault::kFeedDisagree && page.entries.size() >= 2 && ++feed_count_ % every_ == 0)
         std::swap(page.entries[0].event, page.entries[1].event);
       // kFeedLate: an entry held back is published once a reader has passed its position.
@@ -362,11 +375,11 @@ std::shared_ptr<Store> make_faulty_store(Fault fault, int every) {
 
 FeedReaderConfig self_test_feed_config() {
   FeedReaderConfig feed;
-  feed.readers = 2;
+  feed.readers = 3;  // a follower, a filtered reader, a subscriber
   feed.max_page = 16;
   feed.poll = std::chrono::milliseconds(1);
   feed.kill_probability = 0.1;
-  feed.catch_up_s = 30;
+  feed.catch_up_s = 3;  // a correct store's readers catch up in milliseconds; a stalled one fails
   return feed;
 }
 
@@ -376,6 +389,7 @@ int run_self_test(std::ostream& out) {
     int every;
     bool retry_unknown;
     std::vector<std::string> expect;  // at least one of these kinds must be reported
+    int max_events = 3;               // 1: every event is of type kAppendedType (filtered out)
   };
   const std::vector<Scenario> scenarios = {
       {Fault::kNone, 1, true, {}},
@@ -397,6 +411,9 @@ int run_self_test(std::ostream& out) {
       {Fault::kFeedDuplicate, 7, false, {"feed_duplicate"}},
       {Fault::kCheckpointBackwards, 5, false, {"checkpoint_backwards"}},
       {Fault::kCheckpointJump, 1, false, {"checkpoint_jump"}},
+      {Fault::kNone, 1, false, {}, 1},
+      {Fault::kFilterStall, 1, false, {"feed_catch_up"}, 1},
+      {Fault::kFilterLeak, 7, false, {"filter_wrong"}},
   };
   int failed = 0;
   for (const Scenario& scenario : scenarios) {
@@ -409,6 +426,7 @@ int run_self_test(std::ostream& out) {
     config.retry_unknown = scenario.retry_unknown;
     config.retry_grace_s = 5;
     config.read_check_probability = 1.0;
+    config.max_events = scenario.max_events;
     const Report report = run_and_check(*store, plan, config, self_test_feed_config(), 0);
     bool pass;
     if (scenario.expect.empty()) {
@@ -418,7 +436,8 @@ int run_self_test(std::ostream& out) {
                          [&](const std::string& kind) { return report.violation_counts.count(kind) > 0; });
     }
     out << (pass ? "PASS " : "FAIL ") << to_string(scenario.fault)
-        << (scenario.retry_unknown ? " (retrying unknowns)" : "") << ": " << report.operations << " operations, "
+        << (scenario.retry_unknown ? " (retrying unknowns)" : "")
+        << (scenario.max_events == 1 ? " (one event an append: the filtered reader matches none)" : "") << ": " << report.operations << " operations, "
         << report.acknowledged << " acknowledged, violations:";
     if (report.violation_counts.empty()) out << " none";
     for (const auto& [kind, n] : report.violation_counts) out << " " << kind << "=" << n;

@@ -35,6 +35,8 @@ enum class Fault {
   kFeedDuplicate,     // publish an event twice (memory: and sqlite: never repeat one)
   kCheckpointBackwards,  // a checkpoint save stores a position below the one it was given
   kCheckpointJump,    // a checkpoint load answers a position beyond the stored one
+  kFilterStall,       // a filtered page ends at its last matching entry (its reader stalls)
+  kFilterLeak,        // a filtered page also holds one entry the filter excludes
 };
 
 bool is_feed_fault(Fault fault);
@@ -49,7 +51,8 @@ std::shared_ptr<eventstore::Store> make_faulty_store(Fault fault, int every = 7)
 int run_self_test(std::ostream& out);
 
 struct FeedReaderConfig;
-// The feed readers of the self-test and the checker's tests: 2 (one subscriber), small pages.
+// The feed readers of the self-test and the checker's tests: 3 (a follower, a filtered reader, a
+// subscriber), small pages, 3 s to catch up.
 FeedReaderConfig self_test_feed_config();
 
 }  // namespace historycheck

@@ -31,6 +31,7 @@ FeedReaders::FeedReaders(eventstore::Store& store, const Plan& plan, FeedReaderC
   for (int i = 0; i < config_.readers; ++i) {
     logs_[static_cast<std::size_t>(i)].reader = i;
     logs_[static_cast<std::size_t>(i)].subscriber = config_.subscriber && i == config_.readers - 1;
+    logs_[static_cast<std::size_t>(i)].filtered = config_.readers >= 3 && i == 1;
   }
   shared_ = std::make_unique<ReaderShared[]>(static_cast<std::size_t>(config_.readers));
 }
@@ -123,6 +124,7 @@ void FeedReaders::run(int index) {
       options.after = position;
       options.limit = 1 + static_cast<std::uint32_t>(rng() % std::max<std::uint32_t>(1, config_.max_page));
       options.with_data = false;
+      if (log.filtered) options.filter.event_types = {kNotedType};
       eventstore::FeedPage got;
       if (chance(config_.async_probability)) {
         std::promise<eventstore::Result<eventstore::FeedPage>> promise;

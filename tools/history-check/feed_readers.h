@@ -1,8 +1,8 @@
 // The feed readers of a history-check run: threads that follow the run's context's feed while
-// the writers append and record every page they read (history.h, FeedHistory). Reader 0.. N-2
-// read from position 0 to the end; the last reader is the subscriber: it saves its checkpoint
-// under a name, is "killed" at random (drops its position, as a crashed consumer would) and
-// restarts from the checkpoint it loads.
+// the writers append and record every page they read (history.h, FeedHistory). Readers 0..N-2
+// read from position 0 to the end (reader 1, when N >= 3, with a filter on one event type); the
+// last reader is the subscriber: it saves its checkpoint under a name, is "killed" at random
+// (drops its position, as a crashed consumer would) and restarts from the checkpoint it loads.
 //
 // Thread safety: FeedReaders starts and joins its own threads; the store must be thread-safe.
 #pragma once
@@ -24,7 +24,8 @@ namespace historycheck {
 struct ReaderShared;
 
 struct FeedReaderConfig {
-  int readers = 2;                  // the last one is the subscriber (when there are 2 or more, or alone)
+  int readers = 2;                  // the last one is the subscriber; with 3 or more, reader 1 is filtered
+                                    // (event type kNotedType only)
   bool subscriber = true;
   std::string checkpoint_name;      // default: "history-check-<context>"
   std::uint32_t max_page = 64;      // each page asks for 1..max_page positions

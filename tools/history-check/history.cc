@@ -216,6 +216,8 @@ const std::vector<std::pair<std::string, std::string>> kViolationKinds = {
     {"feed_duplicate_mismatch", "a repeated event, stream or version differs from its first appearance"},
     {"feed_catch_up", "a feed reader did not reach the final head"},
     {"feed_read_failed", "the feed's final head could not be read"},
+    {"filter_wrong", "a filtered reader got an entry its filter excludes, or one that differs from the feed's"},
+    {"filter_missed", "a filtered reader's page skipped a matching entry of the positions it covered"},
     {"subscriber_hole", "the subscriber, across its restarts from its checkpoint, never saw a position of 1..head"},
     {"checkpoint_backwards", "a checkpoint save or load answered a position below one stored before (or below the save's request)"},
     {"checkpoint_jump", "a checkpoint load answered a position above every position saved"},
@@ -455,6 +457,7 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
                 const FeedHistory& feed, Report& r) {
   FeedFigures f;
   for (const FeedReaderLog& reader : feed.readers) f.readers += reader.final_read ? 0 : 1;
+  for (const FeedReaderLog& reader : feed.readers) f.filtered_readers += reader.filtered ? 1 : 0;
   f.head = feed.final_head;
   if (feed.error) r.add("feed_read_failed", *feed.error);
   const std::int64_t head = feed.final_head;
@@ -479,9 +482,13 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
     int passed_empty_by = -1;
   };
   std::vector<Slot> slots(static_cast<std::size_t>(top) + 1);
+  auto name_of = [](const FeedReaderLog& reader) {
+    return (reader.subscriber ? "subscriber " : reader.final_read ? "final reader " : reader.filtered ? "filtered reader " : "reader ") +
+           std::to_string(reader.reader);
+  };
   for (const FeedReaderLog& reader : feed.readers) {
-    const std::string who =
-        (reader.subscriber ? "subscriber " : reader.final_read ? "final reader " : "reader ") + std::to_string(reader.reader);
+    if (reader.filtered) continue;  // checked against the others' entries below
+    const std::string who = name_of(reader);
     std::vector<bool> covered(static_cast<std::size_t>(top) + 1, false);
     f.restarts += reader.restarts;
     f.read_errors += reader.errors;
@@ -565,6 +572,51 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
       }
     }
     if (reader.subscriber) f.final_checkpoint = std::max(f.final_checkpoint, stored_max);
+  }
+
+  // --- filtered readers: exactly the matching entries of what each page covered --------------
+  std::unordered_map<Uuid, bool> noted;  // event id -> its type is kNotedType
+  for (const Attempt& a : attempts)
+    for (std::size_t i = 0; i < a.ids.size(); ++i) noted[a.ids[i]] = std::string(event_type_of(i)) == kNotedType;
+  auto matches = [&](const FeedSeen& e) {
+    auto it = noted.find(e.event_id);
+    return it != noted.end() && it->second;
+  };
+  for (const FeedReaderLog& reader : feed.readers) {
+    if (!reader.filtered) continue;
+    const std::string who = name_of(reader);
+    f.read_errors += reader.errors;
+    for (const FeedPageSeen& page : reader.pages) {
+      ++f.pages;
+      if (page.head_before >= 0) f.max_lag = std::max(f.max_lag, page.head_before - page.after);
+      if (page.last_position < page.after || page.after < 0) {
+        r.add("feed_page_malformed", who + ": a page after position " + std::to_string(page.after) +
+                                         " ended at position " + std::to_string(page.last_position));
+        continue;
+      }
+      std::size_t next = 0;
+      for (std::int64_t p = page.after + 1; p <= page.last_position && p <= top; ++p) {
+        const FeedSeen* expected = slots[static_cast<std::size_t>(p)].entry;
+        const FeedSeen* got = next < page.entries.size() && page.entries[next].position == p ? &page.entries[next] : nullptr;
+        if (got) ++next;
+        if (got) ++f.observations;
+        if (got && (!expected || !same_entry(*got, *expected) || !matches(*got)))
+          r.add("filter_wrong", who + " read " + entry_text(*got) +
+                                    (expected ? (same_entry(*got, *expected) ? " (its type is filtered out)"
+                                                                             : "; the feed holds " + entry_text(*expected))
+                                              : "; no other reader saw an entry there"));
+        else if (!got && expected && matches(*expected))
+          r.add("filter_missed", who + ": a page covering " + std::to_string(page.after + 1) + ".." +
+                                     std::to_string(page.last_position) + " skipped " + entry_text(*expected));
+      }
+      if (next != page.entries.size())
+        r.add("feed_page_malformed", who + ": a page covering " + std::to_string(page.after + 1) + ".." +
+                                         std::to_string(page.last_position) + " held entries out of order or outside it");
+    }
+    if (!reader.reached_head || reader.final_position < head)
+      r.add("feed_catch_up", who + " stopped at position " + std::to_string(reader.final_position) +
+                                 ", below the final head " + std::to_string(head) +
+                                 (reader.last_error.empty() ? "" : " (last error: " + reader.last_error + ")"));
   }
 
   // --- dense and immutable ------------------------------------------------------------------
@@ -739,6 +791,7 @@ nlohmann::json to_json(const Report& r) {
                  {"events", f.events},
                  {"duplicates", f.duplicates},
                  {"readers", f.readers},
+                 {"filtered_readers", f.filtered_readers},
                  {"pages", f.pages},
                  {"observations", f.observations},
                  {"restarts", f.restarts},
@@ -768,7 +821,8 @@ std::string summary_text(const Report& r) {
     const FeedFigures& f = *r.feed;
     out << "feed: head " << f.head << ", " << f.entries << " entries (" << f.events << " events, " << f.duplicates
         << " duplicates), " << f.acknowledged_in_feed << " acknowledged events and " << f.unknown_applied_in_feed
-        << " applied unknown-outcome events found; " << f.readers << " readers, " << f.pages << " pages, "
+        << " applied unknown-outcome events found; " << f.readers << " readers (" << f.filtered_readers
+        << " filtered), " << f.pages << " pages, "
         << f.observations << " entries read, " << f.restarts << " subscriber restarts, " << f.checkpoint_saves
         << " checkpoint saves (last " << f.final_checkpoint << "), max lag " << f.max_lag << " positions, "
         << f.read_errors << " read errors\n";

@@ -99,6 +99,7 @@ struct FeedFigures {
   std::uint64_t events = 0;           // distinct event ids in the feed
   std::uint64_t duplicates = 0;       // entries repeating an event seen at a lower position
   std::uint64_t readers = 0;
+  std::uint64_t filtered_readers = 0;  // of `readers`
   std::uint64_t pages = 0;
   std::uint64_t observations = 0;     // entries read, all readers, repeats included
   std::uint64_t restarts = 0;         // subscriber restarts from its checkpoint
@@ -154,6 +155,12 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
 // saved checkpoint. check_feed compares those observations with each other, with the history
 // and with the final read.
 
+// The event types the writers use: the k-th event of an append is "HistoryCheckAppended" for
+// even k, "HistoryCheckNoted" for odd k, so a filtered feed reader (event type Noted) skips some.
+inline constexpr const char* kAppendedType = "HistoryCheckAppended";
+inline constexpr const char* kNotedType = "HistoryCheckNoted";
+inline const char* event_type_of(std::size_t index_in_append) { return index_in_append % 2 ? kNotedType : kAppendedType; }
+
 // One entry as a reader saw it (40 bytes: a long run reads millions).
 struct FeedSeen {
   static constexpr std::int32_t kForeign = -1;
@@ -207,6 +214,7 @@ struct FeedReaderLog {
   std::int64_t final_position = 0;
   bool reached_head = false;  // caught up with the final head before the deadline
   bool final_read = false;    // the read of the whole feed made once the readers stopped
+  bool filtered = false;      // read with a filter on event type kNotedType: pages skip the others
 };
 
 struct FeedHistory {
@@ -224,7 +232,9 @@ struct FeedHistory {
 //     hole, no entry appears at a position a reader had passed, every reader reached the head;
 //  3. per stream, first occurrences are in version order; a repeat has the same stream, version
 //     and event id (and is a violation where duplicates are not allowed);
-//  4. the subscriber covered 1..head across its restarts; its checkpoints only moved forward.
+//  4. the subscriber covered 1..head across its restarts; its checkpoints only moved forward;
+//  5. a filtered reader's pages hold exactly the matching entries of the positions they covered,
+//     and it reached the head (its position advances over what the filter skips).
 // Adds the violations and `report.feed` to `report`.
 void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const std::vector<StoredStream>& stored,
                 const FeedHistory& feed, Report& report);

@@ -83,7 +83,7 @@ class Writer {
       std::vector<EventData> events;
       for (std::size_t i = 0; i < n; ++i) {
         nlohmann::json data = {{"op", op}, {"k", i}, {"attempt", attempt}};
-        events.push_back(EventData{ids[i], "HistoryCheckAppended", data.dump(),
+        events.push_back(EventData{ids[i], event_type_of(i), data.dump(),
                                    nlohmann::json({{"context", plan_.context}}).dump(), std::nullopt});
       }
       a.invoke_ns = now_ns();
