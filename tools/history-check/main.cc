@@ -289,7 +289,15 @@ void write_pids(const std::string& path, const std::map<pid_t, int>& live) {
 // starts --processes writers, replaces a writer killed by SIGKILL while time remains (with
 // --writers-may-die), and exits with 0, or 3 if a writer failed otherwise. It writes how many
 // writers it started and how many were killed to <temp>/history-check-<parent>-supervisor.json.
+volatile sig_atomic_t g_supervisor_stop = 0;
+extern "C" void on_supervisor_signal(int) { g_supervisor_stop = 1; }
+
 [[noreturn]] void supervisor(const Options& o, const Plan& plan, pid_t parent) {
+  // SIGTERM (the main process gives up): the writers are killed, nothing is left running.
+  struct sigaction action {};
+  action.sa_handler = on_supervisor_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
   const auto started = std::chrono::steady_clock::now();
   const auto deadline = started + std::chrono::milliseconds(static_cast<std::int64_t>(o.duration_s * 1000));
   std::map<pid_t, int> live;
@@ -317,6 +325,12 @@ void write_pids(const std::string& path, const std::map<pid_t, int>& live) {
   while (!live.empty()) {
     int status = 0;
     const pid_t pid = waitpid(-1, &status, 0);
+    if (g_supervisor_stop) {
+      for (const auto& [writer, index] : live) kill(writer, SIGKILL);
+      while (waitpid(-1, &status, 0) > 0 || errno == EINTR) {
+      }
+      _exit(3);
+    }
     if (pid < 0) {
       if (errno == EINTR) continue;
       break;
@@ -441,7 +455,10 @@ int main(int argc, char** argv) {
     if (feed_readers > 0 && !has_feed) {
       std::cerr << "history-check: " << shown << " keeps no feed; --feed-readers " << feed_readers
                 << " cannot run\n";
-      if (supervisor_pid > 0) kill(supervisor_pid, SIGTERM);
+      if (supervisor_pid > 0) {
+        kill(supervisor_pid, SIGTERM);
+        waitpid(supervisor_pid, nullptr, 0);
+      }
       return 2;
     }
     FeedReaderConfig feed_config;
