@@ -1,20 +1,69 @@
-// The orders example: an Order aggregate driven through its life-cycle on a store.
-//   orders_example [STORE_URI]     (default memory:; try sqlite:orders.db)
+// The orders example: an Order aggregate driven through its life-cycle on a store, then a read
+// model of all orders (customer_revenue.h) fed from the bounded context's feed, exactly once.
+//   orders_example [STORE_URI [READ_MODEL]]   (default memory:; try sqlite:orders.db)
+// READ_MODEL is the read model's SQLite file; by default orders_read_model.db next to a store
+// sqlite:orders.db, and in memory for the other stores.
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <thread>
 
+#include "customer_revenue.h"
 #include "eventstore/eventstore.h"
 #include "order.h"
+
+namespace {
+
+constexpr const char* kContext = "shop";
+
+// One order placed in one save: created, one item, paid; then cancelled (refunded) if `cancel`.
+struct Sale {
+  const char* customer;
+  const char* sku;
+  std::int64_t quantity;
+  std::int64_t unit_price_cents;
+  bool cancel;
+};
+
+void place(eventstore::AggregateStore<orders::Order>& repository, const Sale& sale) {
+  orders::OrderAggregate order = repository.load(eventstore::Uuid::random());
+  orders::create(order, sale.customer);
+  orders::add_item(order, sale.sku, sale.quantity, sale.unit_price_cents);
+  orders::pay(order, order.state().total_cents());
+  if (sale.cancel) orders::cancel(order, "changed their mind");
+  repository.save(order);
+}
+
+constexpr Sale kEarlierSales[] = {{"bob@example.com", "mug-large", 2, 1250, false},
+                                  {"cy@example.com", "tea-green", 3, 650, false},
+                                  {"ada@example.com", "lamp-desk", 1, 3499, true}};
+constexpr Sale kLiveSales[] = {{"bob@example.com", "book-sicp", 1, 4599, false},
+                               {"ada@example.com", "pen-blue", 5, 199, false},
+                               {"dee@example.com", "headphones", 1, 8999, false},
+                               {"cy@example.com", "socks-wool", 2, 1500, true},
+                               {"dee@example.com", "cable-usb-c", 2, 999, false},
+                               {"bob@example.com", "tea-black", 4, 590, false}};
+
+std::string money(std::int64_t cents) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%lld.%02lld", static_cast<long long>(cents / 100),
+                static_cast<long long>(cents % 100));
+  return text;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   try {
     const std::string uri = argc > 1 ? argv[1] : "memory:";
     std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
 
+    // ---- 1. One order through its life-cycle, with AggregateStore ------------------------------
     // Snapshot every 4 events so the load below starts from a snapshot.
     eventstore::AggregateStore<orders::Order> repository(
-        store, "shop", {.snapshot_policy = eventstore::every_n_events(4)});
+        store, kContext, {.snapshot_policy = eventstore::every_n_events(4)});
 
     const eventstore::Uuid id = eventstore::Uuid::random();
     orders::OrderAggregate order = repository.load(id);  // a new order: version 0
@@ -49,6 +98,67 @@ int main(int argc, char** argv) {
     for (const eventstore::RecordedEvent& e : store->read_all(repository.stream_of(id)))
       std::printf("  v%lld %s %s\n", static_cast<long long>(e.version), e.event_type.c_str(),
                   e.data.value_or("null").c_str());
+
+    // ---- 2. A read model fed from the context's feed ------------------------------------------
+    for (const Sale& sale : kEarlierSales) place(repository, sale);
+
+    // A cluster's feed is ordered by a relay (docs/feed.md); memory: and sqlite: need none (nullptr).
+    eventstore::RelayOptions relay_options;
+    relay_options.context = kContext;
+    const std::unique_ptr<eventstore::FeedRelay> relay = store->start_relay(relay_options);
+
+    const std::string path = argc > 2 ? argv[2] : orders::default_read_model_path(uri);
+    orders::CustomerRevenue read_model(path);
+    const std::unique_ptr<eventstore::Subscription> feed = read_model.subscribe(store, kContext);
+    std::printf("feed of '%s': head %lld; read model %s at position %lld\n", kContext,
+                static_cast<long long>(store->feed_head(kContext)), path == ":memory:" ? "in memory" : path.c_str(),
+                static_cast<long long>(read_model.position()));
+
+    // Catch up: page after page until a page covers nothing new.
+    std::size_t applied = 0;
+    for (;;) {
+      const eventstore::FeedPage page = feed->next_page();
+      if (page.last_position == read_model.position()) break;
+      applied += read_model.apply(page);
+    }
+    std::printf("caught up: %zu events applied, now at position %lld\n", applied,
+                static_cast<long long>(read_model.position()));
+
+    // Follow live while a writer thread places more orders, until it is done and the read model
+    // has reached the feed's head. (On memory: and sqlite: an acknowledged append is in the feed
+    // at once; a cluster's relay publishes it within its delay, docs/feed.md.)
+    std::atomic<bool> writing{true};
+    std::exception_ptr writer_error;
+    std::jthread writer([&] {  // joins on the way out, also when the loop below throws
+      try {
+        for (const Sale& sale : kLiveSales) {
+          place(repository, sale);
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      } catch (...) {
+        writer_error = std::current_exception();
+      }
+      writing = false;
+    });
+    std::size_t pages = 0;
+    applied = 0;
+    while (writing || read_model.position() < store->feed_head(kContext)) {
+      const eventstore::FeedPage page = feed->next_page(std::chrono::milliseconds(100));  // waits for news
+      if (!page.entries.empty()) ++pages;
+      applied += read_model.apply(page);
+    }
+    writer.join();
+    if (writer_error) std::rethrow_exception(writer_error);
+    std::printf("followed live: %zu events applied in %zu pages while orders were placed, now at position %lld\n",
+                applied, pages,
+                static_cast<long long>(read_model.position()));
+
+    std::printf("%-18s %6s %9s %9s\n", "customer", "orders", "cancelled", "revenue");
+    for (const orders::CustomerTotals& c : read_model.customers())
+      std::printf("%-18s %6lld %9lld %9s\n", c.customer.c_str(), static_cast<long long>(c.orders),
+                  static_cast<long long>(c.cancelled), money(c.revenue_cents).c_str());
+    std::printf("read model at position %lld of feed head %lld\n", static_cast<long long>(read_model.position()),
+                static_cast<long long>(store->feed_head(kContext)));
     return loaded.state().status == orders::Status::kShipped ? 0 : 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "orders_example: error: %s\n", e.what());

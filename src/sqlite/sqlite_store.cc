@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -41,8 +42,9 @@ namespace {
 
 // "EVST": marks a file as ours in the SQLite header (PRAGMA application_id).
 constexpr std::int32_t kApplicationId = 0x45565354;
-// PRAGMA user_version: the schema revision this code writes and reads.
-constexpr std::int32_t kSchemaVersion = 1;
+// PRAGMA user_version: the schema revision this code writes and reads. 2 added the feed's
+// tables, which a library of revision 1 would not fill: it refuses the file.
+constexpr std::int32_t kSchemaVersion = 2;
 // A stored version above this is damage (far past any Limits::max_version), and keeps the
 // version arithmetic of an append clear of overflow.
 constexpr std::int64_t kMaxStoredVersion = std::numeric_limits<std::int64_t>::max() / 4;
@@ -56,6 +58,9 @@ constexpr std::size_t kMaxIdleReaders = 8;
 // own automatic checkpoint threshold); past kWalPagesLimit the writer checkpoints itself.
 constexpr int kCheckpointPages = 1000;
 constexpr int kWalPagesLimit = 8 * kCheckpointPages;
+// A row of event_feed lists at most this many events, so that a page read parses little more
+// than the positions it returns.
+constexpr std::size_t kMaxFeedRowEvents = 1000;
 
 constexpr sqlite3_destructor_type kStatic = nullptr;  // SQLITE_STATIC without its cast
 
@@ -184,6 +189,7 @@ enum Stmt : std::size_t {
   kFeedRead,
   kFeedReadRefs,
   kFeedHead,
+  kFeedInsert,
   kCheckpointLoad,
   kCheckpointUpsert,
   kCheckpointList,
@@ -198,15 +204,20 @@ enum Stmt : std::size_t {
   "(event_data IS NULL OR json_valid(event_data)), "                                            \
   "CASE WHEN event_metadata IS NULL THEN 1 WHEN json_valid(event_metadata) "                     \
   "THEN json_type(event_metadata) = 'object' ELSE 0 END"
-// A page of a feed: positions ?2 < position <= ?3, each joined to its event (columns 0-7 as
-// ES_EVENT_COLUMNS, then the reference), ES_FEED_DATA being the data and metadata columns.
+// A page of a feed: positions ?2 < position <= ?3 (event_feed rows, each listing the events
+// at first_position, first_position + 1, ...; ?4 bounds the scan: ?3 + kMaxFeedRowEvents - 1), each joined to its event: columns 0-7 as
+// ES_EVENT_COLUMNS (ES_FEED_DATA gives columns 3-7), then position, aggregate type, id, version.
 #define ES_FEED_PAGE(ES_FEED_DATA)                                                               \
   "SELECT e.event_version, e.event_id, e.event_type, " ES_FEED_DATA                             \
   ", f.position, f.aggregate_type, f.aggregate_id, f.event_version "                            \
-  "FROM event_feed f LEFT JOIN event_store e ON e.bounded_context = f.bounded_context "          \
-  "AND e.aggregate_id = f.aggregate_id AND e.aggregate_type = f.aggregate_type "                 \
-  "AND e.event_version = f.event_version "                                                       \
-  "WHERE f.bounded_context = ?1 AND f.position > ?2 AND f.position <= ?3 ORDER BY f.position"
+  "FROM (SELECT r.first_position + j.key AS position, json_extract(j.value, '$[0]') AS aggregate_type, " \
+  "json_extract(j.value, '$[1]') AS aggregate_id, json_extract(j.value, '$[2]') AS event_version "       \
+  "FROM event_feed r, json_each(r.events) j "                                                    \
+  "WHERE r.bounded_context = ?1 AND r.last_position > ?2 AND r.last_position <= ?4 "                 \
+  "AND r.first_position <= ?3) f "         \
+  "LEFT JOIN event_store e ON e.bounded_context = ?1 AND e.aggregate_id = f.aggregate_id "       \
+  "AND e.aggregate_type = f.aggregate_type AND e.event_version = f.event_version "               \
+  "WHERE f.position > ?2 AND f.position <= ?3 ORDER BY f.position"
 
 constexpr std::array<const char*, kStmtCount> kSql = {
     "BEGIN IMMEDIATE",
@@ -243,7 +254,8 @@ constexpr std::array<const char*, kStmtCount> kSql = {
                  "CASE WHEN e.event_metadata IS NULL THEN 1 WHEN json_valid(e.event_metadata) "
                  "THEN json_type(e.event_metadata) = 'object' ELSE 0 END"),
     ES_FEED_PAGE("NULL, e.event_timestamp, NULL, 1, 1"),
-    "SELECT max(position) FROM event_feed WHERE bounded_context = ?1",
+    "SELECT max(last_position) FROM event_feed WHERE bounded_context = ?1",
+    "INSERT INTO event_feed (bounded_context, last_position, first_position, events) VALUES (?1, ?2, ?3, ?4)",
     "SELECT position, updated_ms FROM feed_checkpoint WHERE bounded_context = ?1 AND name = ?2",
     "INSERT INTO feed_checkpoint (bounded_context, name, position, updated_ms) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (bounded_context, name) DO UPDATE SET position = excluded.position, "
@@ -281,43 +293,43 @@ constexpr const char* kSchemaSql =
     " PRIMARY KEY (bounded_context, aggregate_id, aggregate_type)"
     ") WITHOUT ROWID;";
 
-// The feed (docs/sqlite.md, "The feed"), added to files of every schema revision: a file
-// written before it gets it, backfilled, when a store of this library first opens it. The
-// trigger assigns each inserted event the next position of its context inside the inserting
-// transaction, whoever inserts it (this store, one of another process, an older library).
+// The feed (docs/sqlite.md, "The feed"). A writer appends one row per context and group
+// commit, listing the events it inserted, each [aggregate_type, aggregate_id, event_version],
+// at the positions first_position..last_position that follow the context's last one.
+// event_feed_entries shows one row per position.
 constexpr const char* kFeedSchemaSql =
     "CREATE TABLE IF NOT EXISTS event_feed ("
     " bounded_context TEXT NOT NULL,"
-    " position INTEGER NOT NULL,"
-    " aggregate_type TEXT NOT NULL,"
-    " aggregate_id TEXT NOT NULL,"
-    " event_version INTEGER NOT NULL,"
-    " PRIMARY KEY (bounded_context, position)"
+    " last_position INTEGER NOT NULL,"
+    " first_position INTEGER NOT NULL,"
+    " events TEXT NOT NULL,"
+    " PRIMARY KEY (bounded_context, last_position)"
     ") WITHOUT ROWID;"
+    "CREATE VIEW IF NOT EXISTS event_feed_entries AS"
+    " SELECT r.bounded_context AS bounded_context, r.first_position + j.key AS position,"
+    " json_extract(j.value, '$[0]') AS aggregate_type, json_extract(j.value, '$[1]') AS aggregate_id,"
+    " json_extract(j.value, '$[2]') AS event_version"
+    " FROM event_feed r, json_each(r.events) j;"
     "CREATE TABLE IF NOT EXISTS feed_checkpoint ("
     " bounded_context TEXT NOT NULL,"
     " name TEXT NOT NULL,"
     " position INTEGER NOT NULL,"
     " updated_ms INTEGER NOT NULL,"  // UTC milliseconds
     " PRIMARY KEY (bounded_context, name)"
-    ") WITHOUT ROWID;"
-    "CREATE TRIGGER IF NOT EXISTS event_feed_append AFTER INSERT ON event_store BEGIN"
-    " INSERT INTO event_feed (bounded_context, position, aggregate_type, aggregate_id, event_version)"
-    " VALUES (NEW.bounded_context,"
-    " coalesce((SELECT max(position) FROM event_feed WHERE bounded_context = NEW.bounded_context), 0) + 1,"
-    " NEW.aggregate_type, NEW.aggregate_id, NEW.event_version);"
-    " END;";
+    ") WITHOUT ROWID;";
 
-// Fills an empty feed from the events already stored: each stream's events in version order;
-// across streams by time, each event taking the latest timestamp of its stream up to it (so a
-// stream whose timestamps go backwards keeps its version order).
+// Fills an empty feed from the events of a file written before it, one row per event: each
+// stream's events in version order; across streams by time, each event taking the latest
+// timestamp of its stream up to it (so a stream whose timestamps go backwards keeps its version
+// order). event_store has no rowid, so the order of insertion is not stored.
 constexpr const char* kFeedBackfillSql =
-    "INSERT INTO event_feed (bounded_context, position, aggregate_type, aggregate_id, event_version) "
-    "SELECT bounded_context, row_number() OVER (PARTITION BY bounded_context "
-    "ORDER BY at, aggregate_id, aggregate_type, event_version), aggregate_type, aggregate_id, event_version "
+    "INSERT INTO event_feed (bounded_context, last_position, first_position, events) "
+    "SELECT bounded_context, position, position, json_array(json_array(aggregate_type, aggregate_id, event_version)) "
+    "FROM (SELECT bounded_context, aggregate_type, aggregate_id, event_version, row_number() OVER ("
+    "PARTITION BY bounded_context ORDER BY at, aggregate_id, aggregate_type, event_version) AS position "
     "FROM (SELECT bounded_context, aggregate_id, aggregate_type, event_version, "
     "max(coalesce(event_timestamp, 0)) OVER (PARTITION BY bounded_context, aggregate_id, aggregate_type "
-    "ORDER BY event_version ROWS UNBOUNDED PRECEDING) AS at FROM event_store)";
+    "ORDER BY event_version ROWS UNBOUNDED PRECEDING) AS at FROM event_store))";
 
 class Connection {
  public:
@@ -731,6 +743,10 @@ struct AppendJob {
   ExpectedVersion expected;
   std::vector<EventData> events;
   EventStore::AppendCallback callback;
+  // Set by the writer when the job inserted its events: the first version and the aggregate id
+  // as stored, for the feed.
+  std::int64_t inserted_from = 0;
+  std::string aggregate_id = {};
 };
 
 struct SnapshotJob {
@@ -954,6 +970,26 @@ class SqliteStore final : public Store {
  private:
   // --- the feed ------------------------------------------------------------------------------
 
+  // Appends `text` as a JSON string.
+  static void append_json_string(std::string& out, std::string_view text) {
+    out += '"';
+    for (const char ch : text) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += ch;
+      } else if (c < 0x20) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+      } else {
+        out += ch;
+      }
+    }
+    out += '"';
+  }
+
   std::int64_t feed_head_of(Connection& c, const std::string& context) const {
     Bound q(c, kFeedHead);
     q.text(1, context);
@@ -983,7 +1019,11 @@ class SqliteStore final : public Store {
     Bound q(*lease, options.with_data ? kFeedRead : kFeedReadRefs);
     q.text(1, context);
     q.integer(2, options.after);
-    q.integer(3, feed_page_end(options));
+    const std::int64_t end = feed_page_end(options);
+    q.integer(3, end);
+    q.integer(4, end > std::numeric_limits<std::int64_t>::max() - static_cast<std::int64_t>(kMaxFeedRowEvents)
+                     ? std::numeric_limits<std::int64_t>::max()
+                     : end + static_cast<std::int64_t>(kMaxFeedRowEvents) - 1);
     while (q.step("read the feed")) {
       sqlite3_stmt* row = q.get();
       const std::int64_t position = sqlite3_column_int64(row, 8);
@@ -1032,15 +1072,16 @@ class SqliteStore final : public Store {
     c.run(kBegin, "create the schema");
     try {
       if (check_identity(c)) {
+        // A new file, or one of revision 1 (events without a feed).
+        const bool feed_missing =
+            c.query_ints("SELECT count(*) = 0 FROM sqlite_schema WHERE type = 'table' AND name = 'event_feed'",
+                         "read the schema")[0] != 0;
         c.exec(kSchemaSql, "create the schema");
+        c.exec(kFeedSchemaSql, "create the feed's tables");
+        if (feed_missing) c.exec(kFeedBackfillSql, "fill the feed from the stored events");
         c.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str(), "create the schema");
         c.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), "create the schema");
       }
-      const bool feed_missing =
-          c.query_ints("SELECT count(*) = 0 FROM sqlite_schema WHERE type = 'table' AND name = 'event_feed'",
-                       "read the schema")[0] != 0;
-      c.exec(kFeedSchemaSql, "create the feed's tables");
-      if (feed_missing) c.exec(kFeedBackfillSql, "fill the feed from the stored events");
       c.run(kCommit, "create the schema");
     } catch (...) {
       if (!sqlite3_get_autocommit(c.db())) sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -1249,18 +1290,17 @@ class SqliteStore final : public Store {
         if (!lone) c.run(kRelease, "release savepoint");
         results.push_back(std::move(result));
       } catch (const Error& e) {
-        if (sqlite3_get_autocommit(c.db())) {
-          // SQLite abandoned the whole transaction: nothing of this batch was written.
-          const Error lost(e.code() == ErrorCode::kInternal ? ErrorCode::kUnavailable : e.code(),
-                           std::string(e.what()) + " (the transaction was rolled back; nothing was written)");
-          results.clear();
-          for (const Job& job : batch) results.push_back(failure_for(job, lost));
-          return;
-        }
+        if (sqlite3_get_autocommit(c.db())) return fail_all(batch, results, e);
         sqlite3_exec(c.db(), lone ? "ROLLBACK" : "ROLLBACK TO job; RELEASE job", nullptr, nullptr, nullptr);
         results.push_back(failure_for(batch[i], e));
         if (lone) return;
       }
+    }
+    try {
+      append_to_feeds(c, batch, results);
+    } catch (const Error& e) {
+      if (!sqlite3_get_autocommit(c.db())) sqlite3_exec(c.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+      return fail_all(batch, results, e);
     }
     const int rc = sqlite3_step(c.statement(kCommit));
     sqlite3_reset(c.statement(kCommit));
@@ -1287,6 +1327,65 @@ class SqliteStore final : public Store {
     }
   }
 
+  // The transaction was rolled back: nothing of this batch was written.
+  static void fail_all(const std::vector<Job>& batch, std::vector<JobResult>& results, const Error& e) {
+    const Error lost(e.code() == ErrorCode::kInternal ? ErrorCode::kUnavailable : e.code(),
+                     std::string(e.what()) + " (the transaction was rolled back; nothing was written)");
+    results.clear();
+    for (const Job& job : batch) results.push_back(failure_for(job, lost));
+  }
+
+  // Gives the events the batch inserted the next positions of their contexts, in the order of
+  // the jobs (so each stream's versions in order), in the batch's transaction: its write lock
+  // makes the last position read here the file's, whichever process wrote it.
+  void append_to_feeds(Connection& c, std::vector<Job>& batch, const std::vector<JobResult>& results) {
+    struct Pending {
+      const std::string* context;
+      std::string events;  // JSON array elements, without the brackets
+      std::size_t count = 0;
+      std::optional<std::int64_t> last;  // the context's last position, read at the first row
+    };
+    std::vector<Pending> feeds;  // in order of first appearance; usually one
+    const auto flush = [&c, this](Pending& feed) {
+      if (!feed.last) feed.last = feed_head_of(c, *feed.context);
+      feed.events.insert(feed.events.begin(), '[');
+      feed.events.push_back(']');
+      Bound q(c, kFeedInsert);
+      q.text(1, *feed.context);
+      q.integer(2, *feed.last + static_cast<std::int64_t>(feed.count));
+      q.integer(3, *feed.last + 1);
+      q.text(4, feed.events);
+      q.step("append to the feed");
+      *feed.last += static_cast<std::int64_t>(feed.count);
+      feed.events.clear();
+      feed.count = 0;
+    };
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto* job = std::get_if<AppendJob>(&batch[i]);
+      if (!job || job->inserted_from == 0 || !std::get<0>(results[i]).ok()) continue;
+      const std::string& context = job->stream.bounded_context;
+      auto feed = std::find_if(feeds.begin(), feeds.end(), [&](const Pending& f) { return *f.context == context; });
+      if (feed == feeds.end()) feed = feeds.insert(feeds.end(), Pending{&context, {}, 0, std::nullopt});
+      for (std::size_t k = 0; k < job->events.size(); ++k) {
+        if (feed->count == kMaxFeedRowEvents) flush(*feed);
+        std::string& out = feed->events;
+        out += feed->count > 0 ? ",[" : "[";
+        append_json_string(out, job->stream.aggregate_type);
+        out += ",\"";
+        out += job->aggregate_id;
+        out += "\",";
+        std::array<char, 24> digits;
+        const auto end = std::to_chars(digits.data(), digits.data() + digits.size(),
+                                       job->inserted_from + static_cast<std::int64_t>(k)).ptr;
+        out.append(digits.data(), end);
+        out += ']';
+        ++feed->count;
+      }
+    }
+    for (Pending& feed : feeds)
+      if (feed.count > 0) flush(feed);
+  }
+
   JobResult run_job(Connection& c, AppendJob& job) { return JobResult(std::in_place_index<0>, append(c, job)); }
   JobResult run_job(Connection& c, SnapshotJob& job) {
     return JobResult(std::in_place_index<1>, save_snapshot_row(c, job));
@@ -1296,9 +1395,9 @@ class SqliteStore final : public Store {
   }
 
   // The memory backend's rules, inside the savepoint. Throws only SQLite errors.
-  Result<AppendResult> append(Connection& c, const AppendJob& job) {
+  Result<AppendResult> append(Connection& c, AppendJob& job) {
     const Limits& limits = shared_->limits;
-    const std::string aggregate_id = job.stream.aggregate_id.to_string();
+    std::string aggregate_id = job.stream.aggregate_id.to_string();
     std::int64_t head = 0;
     try {
       head = head_of(c, job.stream, aggregate_id, "read head");
@@ -1318,20 +1417,24 @@ class SqliteStore final : public Store {
     if (head + count > limits.max_version)
       return Error::invalid("append would take the stream past the maximum version " +
                             std::to_string(limits.max_version));
-    Bound q(c, kInsert);
-    q.stream(job.stream, aggregate_id);
-    for (std::int64_t i = 0; i < count; ++i) {
-      const EventData& e = job.events[static_cast<std::size_t>(i)];
-      const std::string event_id = e.event_id->to_string();
-      q.integer(4, head + i + 1);
-      q.text(5, event_id);
-      q.text(6, e.event_type);
-      q.optional_text(7, e.data);
-      q.integer(8, e.timestamp->time_since_epoch().count());
-      q.optional_text(9, e.metadata);
-      q.step("insert an event");
-      sqlite3_reset(q.get());
+    {
+      Bound q(c, kInsert);
+      q.stream(job.stream, aggregate_id);
+      for (std::int64_t i = 0; i < count; ++i) {
+        const EventData& e = job.events[static_cast<std::size_t>(i)];
+        const std::string event_id = e.event_id->to_string();
+        q.integer(4, head + i + 1);
+        q.text(5, event_id);
+        q.text(6, e.event_type);
+        q.optional_text(7, e.data);
+        q.integer(8, e.timestamp->time_since_epoch().count());
+        q.optional_text(9, e.metadata);
+        q.step("insert an event");
+        sqlite3_reset(q.get());
+      }
     }
+    job.inserted_from = head + 1;
+    job.aggregate_id = std::move(aggregate_id);
     return make_append_result(head + 1, job.events);
   }
 

@@ -438,6 +438,20 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
   load->add_flag("--json", args.json, "Print one JSON object instead of the table (no progress bar)");
   load->add_flag("--quiet", args.quiet, "No progress bar");
   load->footer("Example:\n  eventstore --store sqlite:/tmp/b.db bench load --lengths 10,1000,100000 --repeats 10");
+  CLI::App* feed = bench->add_subcommand(
+      "feed", "The feed: append ceiling, ack-to-delivery latency of a live subscription, catch-up read rate");
+  feed->add_option("--concurrency", args.concurrency, "Appending threads of the ceiling phase (default 16)")->type_name("N");
+  feed->add_option("--rate", args.rate, "Events/s appended while measuring delivery (default: half the ceiling)")->type_name("R");
+  feed->add_option("--duration-s", args.duration_s, "Seconds of the ceiling and of the delivery phase (default 10)")->type_name("S");
+  feed->add_option("--warmup-s", args.warmup_s, "Seconds of the ceiling phase before measuring (default 2)")->type_name("S");
+  feed->add_option("--event-size", args.event_size, "Bytes of JSON data per event (default 100)")->type_name("BYTES");
+  feed->add_option("--page-size", args.page_size, "Positions per feed page (default 1000)")->type_name("N");
+  feed->add_flag("--json", args.json, "Print one JSON object instead of the table (no progress bar)");
+  feed->add_flag("--quiet", args.quiet, "No progress bar");
+  feed->footer(
+      "Runs in a new bounded context; on a cluster it runs a relay for it in-process. Exits 1 if an\n"
+      "acknowledged event was not delivered within 60 s.\n"
+      "Example:\n  eventstore --store sqlite:/tmp/b.db bench feed --concurrency 64 --duration-s 10");
   bench->footer(
       "Each command prints a table, or with --json one JSON object: ops_per_s, events_per_s, p50_ms, p95_ms,\n"
       "p99_ms, max_ms, errors (by kind), conflicts, cpu_us_per_op (getrusage user+sys / ops), peak_rss_mb.\n"
@@ -449,9 +463,10 @@ int run_bench(const std::string& uri, BenchArgs& args, const CLI::App& bench) {
   for (const CLI::App* sub : bench.get_subcommands()) {
     args.mode = sub->get_name();
     if (args.mode == "load") return bench::run_load(uri, args);
+    if (args.mode == "feed") return bench::run_feed(uri, args);
     return bench::run_requests(uri, args);
   }
-  throw UsageError("bench needs a command: append, mixed or load (run 'eventstore bench --help')");
+  throw UsageError("bench needs a command: append, mixed, load or feed (run 'eventstore bench --help')");
 }
 
 }  // namespace eventstore_cli

@@ -14,7 +14,7 @@ class App;
 namespace eventstore_cli {
 
 struct BenchArgs {
-  std::string mode;                  // "append", "mixed" or "load"
+  std::string mode;                  // "append", "mixed", "load" or "feed"
   // append / mixed
   std::uint64_t streams = 0;         // 0: as many as --concurrency
   std::uint64_t concurrency = 16;    // requests in flight, all issued from one thread (or --blocking)
@@ -34,12 +34,14 @@ struct BenchArgs {
   double max_point_s = 20;           // per stream length and mode
   std::uint64_t populate_batch = 500;
   std::uint64_t page_size = 1000;
+  // feed (also --concurrency, --event-size, --duration-s, --warmup-s, --page-size)
+  std::optional<double> rate;        // delivery phase events/s; default half the measured ceiling
   // output
   bool json = false;
   bool quiet = false;
 };
 
-// Registers `bench append|mixed|load` on `app`; returns the bench command.
+// Registers `bench append|mixed|load|feed` on `app`; returns the bench command.
 CLI::App* add_bench_command(CLI::App& app, BenchArgs& args);
 // Runs the subcommand that was selected on the command returned by add_bench_command.
 int run_bench(const std::string& uri, BenchArgs& args, const CLI::App& bench);

@@ -39,6 +39,9 @@ RunResult run_raw_sqlite(const std::string& uri, const BenchArgs& args, Progress
 // bench load.
 int run_load(const std::string& uri, const BenchArgs& args);
 
+// bench feed (bench_feed.cc): exit 1 when an acknowledged event was never delivered.
+int run_feed(const std::string& uri, BenchArgs& args);
+
 // JSON text of about `size` bytes: {"seq":N,"pad":"xxx..."}.
 std::string payload(std::uint64_t size, std::uint64_t seed);
 

@@ -8,17 +8,25 @@
 // A version conflict (another writer on the same order) reloads it and resumes its plan. An
 // unknown outcome (a cluster write that timed out) saves the same order object again: its events
 // keep their ids, so the retry never applies a save twice (docs/example.md).
+//
+// The feed: the example's read model (examples/orders/customer_revenue.h) catches up with the
+// context's feed, then follows it live while a writer thread drives the run's last orders.
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "cli.h"
+#include "customer_revenue.h"
 #include "order.h"
 
 namespace eventstore_cli {
@@ -232,6 +240,118 @@ class ProgressBar {
   Clock::time_point last_draw_{};
 };
 
+// What the read model did: a catch-up, then live while the writer drove the last orders.
+struct FeedRun {
+  std::string read_model;         // its file, or "in memory"
+  std::int64_t started_at = 0;    // its position when opened
+  std::int64_t caught_up_to = 0;
+  std::size_t caught_up_events = 0;
+  double catch_up_seconds = 0;
+  std::size_t live_events = 0;
+  std::size_t live_pages = 0;
+  std::vector<double> lags_ms;    // per live event: from its append to its page being applied
+  double drive_seconds = 0;       // the writer's time in saves
+};
+
+// Catches `read_model` up with the feed, then follows it while a writer thread drives `live` (in
+// order, paced like a shop's checkouts so that the pages are small) until the read model holds
+// every version of every live order. That end test holds on a cluster too, where the relay
+// publishes within its delay and another stream's events may come first (docs/feed.md).
+void follow_feed(const std::shared_ptr<eventstore::Store>& store, eventstore::AggregateStore<Order>& repository,
+                 orders::CustomerRevenue& read_model, const std::vector<std::int64_t>& live, RunStats& stats,
+                 ProgressBar& progress, std::size_t done_before, FeedRun& run) {
+  const std::unique_ptr<eventstore::Subscription> feed = read_model.subscribe(store, kContext);
+  run.started_at = read_model.position();
+  const auto start = Clock::now();
+  for (;;) {
+    const eventstore::FeedPage page = feed->next_page();
+    if (page.last_position == read_model.position()) break;
+    run.caught_up_events += read_model.apply(page);
+  }
+  run.catch_up_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  run.caught_up_to = read_model.position();
+
+  std::atomic<bool> writing{true};
+  std::exception_ptr writer_error;
+  std::jthread writer([&] {  // joins on the way out, also when the loop below throws
+    try {
+      for (std::size_t i = 0; i < live.size(); ++i) {
+        const auto saves_start = Clock::now();
+        drive(repository, live[i], stats);
+        run.drive_seconds += std::chrono::duration<double>(Clock::now() - saves_start).count();
+        progress.update(done_before + i + 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    } catch (...) {
+      writer_error = std::current_exception();
+    }
+    writing = false;
+  });
+  std::map<eventstore::Uuid, std::int64_t> seen;  // live order -> highest version applied
+  auto all_seen = [&] {
+    for (const std::int64_t number : live)
+      if (seen[order_id(number)] < store->head(repository.stream_of(order_id(number)))) return false;
+    return true;
+  };
+  while (writing || (!writer_error && !all_seen())) {
+    const eventstore::FeedPage page = feed->next_page(std::chrono::milliseconds(100));
+    const std::size_t applied = read_model.apply(page);
+    if (applied == 0) continue;
+    run.live_events += applied;
+    ++run.live_pages;
+    const eventstore::Timestamp now = eventstore::now_ms();
+    for (const eventstore::FeedEntry& entry : page.entries) {
+      std::int64_t& version = seen[entry.event.stream.aggregate_id];
+      version = std::max(version, entry.event.version);
+      run.lags_ms.push_back(std::chrono::duration<double, std::milli>(now - entry.event.timestamp).count());
+    }
+  }
+  writer.join();
+  if (writer_error) std::rethrow_exception(writer_error);
+}
+
+std::string money(std::int64_t cents) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%lld.%02lld", static_cast<long long>(cents / 100),
+                static_cast<long long>(cents % 100));
+  return text;
+}
+
+void print_feed(eventstore::Store& store, const orders::CustomerRevenue& read_model, FeedRun& run) {
+  std::printf("Feed\n");
+  std::printf("feed head:          %lld (every event of context '%s', at positions 1, 2, 3, ...)\n",
+              static_cast<long long>(store.feed_head(kContext)), kContext);
+  std::printf("catch-up:           read model (%s) from position %lld to %lld: %zu events in %.3f s\n",
+              run.read_model.c_str(), static_cast<long long>(run.started_at),
+              static_cast<long long>(run.caught_up_to), run.caught_up_events, run.catch_up_seconds);
+  std::sort(run.lags_ms.begin(), run.lags_ms.end());
+  if (!run.lags_ms.empty())
+    std::printf("live:               %zu events in %zu pages while the last orders were saved; append to "
+                "read model: median %.0f ms, max %.0f ms\n",
+                run.live_events, run.live_pages, run.lags_ms[run.lags_ms.size() / 2], run.lags_ms.back());
+  std::int64_t orders = 0, cancelled = 0, revenue = 0;
+  const std::vector<orders::CustomerTotals> customers = read_model.customers();
+  for (const orders::CustomerTotals& c : customers) {
+    orders += c.orders;
+    cancelled += c.cancelled;
+    revenue += c.revenue_cents;
+  }
+  std::printf("read model:         %lld orders by %zu customers, %lld cancelled, revenue %s\n",
+              static_cast<long long>(orders), customers.size(), static_cast<long long>(cancelled),
+              money(revenue).c_str());
+  if (!customers.empty())
+    std::printf("best customer:      %s, %lld orders, revenue %s\n", customers[0].customer.c_str(),
+                static_cast<long long>(customers[0].orders), money(customers[0].revenue_cents).c_str());
+  // The projection resumes from the position stored with its rows. The checkpoint in the store is
+  // a copy for monitoring: feed_status lists every subscriber's position.
+  store.save_checkpoint(kContext, "customer_revenue", read_model.position());
+  std::string checkpoints;
+  for (const eventstore::Checkpoint& c : store.feed_status(kContext).checkpoints)
+    checkpoints += (checkpoints.empty() ? "" : ", ") + c.name + " at " + std::to_string(c.position);
+  std::printf("position:           %lld, stored with the read model's rows; checkpoints in the store: %s\n",
+              static_cast<long long>(read_model.position()), checkpoints.c_str());
+}
+
 }  // namespace
 
 int run_demo(const std::string& uri, const DemoArgs& args) {
@@ -252,15 +372,30 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
   }
   while (static_cast<std::int64_t>(numbers.size()) < count) numbers.push_back(next++);
 
+  // The last orders (up to 10, at most half) are driven while the read model follows the feed.
+  const std::size_t live_count = std::min<std::size_t>(10, numbers.size() / 2);
+  const std::vector<std::int64_t> live(numbers.end() - static_cast<std::ptrdiff_t>(live_count), numbers.end());
+
   RunStats stats;
   ProgressBar progress(!args.quiet && isatty(STDERR_FILENO), numbers.size());
   const auto start = Clock::now();
-  for (std::size_t i = 0; i < numbers.size(); ++i) {
+  for (std::size_t i = 0; i + live_count < numbers.size(); ++i) {
     progress.update(i);
     drive(repository, numbers[i], stats);
   }
-  progress.update(numbers.size());
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  progress.update(numbers.size() - live_count);
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  // A cluster's feed is ordered by a relay (docs/feed.md); memory: and sqlite: need none (nullptr).
+  eventstore::RelayOptions relay_options;
+  relay_options.context = kContext;
+  const std::unique_ptr<eventstore::FeedRelay> relay = store->start_relay(relay_options);
+  const std::string read_model_path = orders::default_read_model_path(uri);
+  orders::CustomerRevenue read_model(read_model_path);
+  FeedRun feed;
+  feed.read_model = read_model_path == ":memory:" ? "in memory" : read_model_path;
+  follow_feed(store, repository, read_model, live, stats, progress, numbers.size() - live_count, feed);
+  seconds += feed.drive_seconds;
 
   if (stats.biggest == 0) throw eventstore::Error(eventstore::ErrorCode::kInternal, "the demo drove no order");
   const eventstore::Uuid biggest = order_id(stats.biggest);
@@ -307,6 +442,7 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
   std::printf("stream of order #%lld (%s), %lld events:\n", static_cast<long long>(shown),
               stream.aggregate_id.to_string().c_str(), static_cast<long long>(store->head(stream)));
   store->for_each(stream, {}, [](const eventstore::RecordedEvent& e) { print_line(event_json_line(e)); });
+  print_feed(*store, read_model, feed);
   return 0;
 }
 

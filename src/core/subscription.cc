@@ -1,0 +1,168 @@
+// Subscription: paged reads of a feed from a resolved starting position, waiting at the head by
+// polling. The blocking form sleeps on the caller's thread; the asynchronous form schedules its
+// polls on one timer thread shared by every subscription of the process (src/core/timer.h).
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <utility>
+
+#include "blocking.h"
+#include "eventstore/subscription.h"
+#include "timer.h"
+#include "validation.h"
+
+namespace eventstore {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void validate(const SubscriptionOptions& options) {
+  if (options.context.empty()) throw Error::invalid("subscription: bounded context must not be empty");
+  if (!detail::is_valid_utf8(options.context))
+    throw Error::invalid("subscription: bounded context is not valid UTF-8");
+  if (!options.name.empty() && !detail::is_valid_utf8(options.name))
+    throw Error::invalid("subscription: checkpoint name is not valid UTF-8");
+  if (options.page_size < 1 || options.page_size > 100000)
+    throw Error::invalid("subscription: page size must be 1..100000, got " + std::to_string(options.page_size));
+  if (options.start.kind == StartPosition::Kind::kAfter && options.start.position < 0)
+    throw Error::invalid("subscription: start position must be at least 0, got " +
+                         std::to_string(options.start.position));
+  if (options.poll_interval <= std::chrono::milliseconds::zero())
+    throw Error::invalid("subscription: poll interval must be positive, got " +
+                         std::to_string(options.poll_interval.count()) + " ms");
+}
+
+// What the pages of one subscription share with the polls still scheduled for it: a poll keeps
+// the state (and the store) alive after the Subscription object is gone.
+struct State {
+  std::shared_ptr<Store> store;
+  SubscriptionOptions options;
+  std::atomic<std::int64_t> position{0};
+  std::atomic<bool> pending{false};  // a page request is under way
+  std::atomic<bool> closed{false};   // the Subscription was destroyed: stop waiting
+
+  FeedReadOptions read_options() const {
+    FeedReadOptions read;
+    read.after = position.load();
+    read.limit = options.page_size;
+    read.with_data = options.with_data;
+    read.filter = options.filter;
+    return read;
+  }
+};
+
+// A page covers a position when its last_position is past the one it was read after.
+bool covers(const FeedPage& page, std::int64_t after) { return page.last_position > after; }
+
+Error regressed(std::int64_t after, const FeedPage& page) {
+  return Error(ErrorCode::kInternal, "feed page read after position " + std::to_string(after) +
+                                         " ends at position " + std::to_string(page.last_position));
+}
+
+// One read of the asynchronous wait: delivers the page when it covers a position, when the
+// deadline has passed or when the subscription is closed; otherwise reads again later.
+void poll(const std::shared_ptr<State>& state, Clock::time_point deadline, Subscription::PageCallback callback) {
+  const FeedReadOptions read = state->read_options();
+  state->store->read_feed_async(
+      state->options.context, read,
+      [state, deadline, after = read.after, callback = std::move(callback)](Result<FeedPage> result) mutable {
+        if (!result.ok()) {
+          state->pending = false;
+          return callback(std::move(result));
+        }
+        FeedPage page = std::move(result).value();
+        if (page.last_position < after) {
+          state->pending = false;
+          return callback(regressed(after, page));
+        }
+        const Clock::time_point now = Clock::now();
+        if (covers(page, after) || now >= deadline || state->closed) {
+          state->position = page.last_position;
+          state->pending = false;
+          return callback(std::move(page));
+        }
+        const Clock::time_point next = std::min(now + state->options.poll_interval, deadline);
+        detail::shared_timer().at(next, [state, deadline, callback = std::move(callback)]() mutable {
+          poll(state, deadline, std::move(callback));
+        });
+      });
+}
+
+class PolledSubscription final : public Subscription {
+ public:
+  explicit PolledSubscription(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  ~PolledSubscription() override { state_->closed = true; }
+
+  void next_page_async(std::chrono::milliseconds max_wait, PageCallback callback) override {
+    if (max_wait < std::chrono::milliseconds::zero())
+      return callback(Error::invalid("subscription: max_wait must not be negative"));
+    if (state_->pending.exchange(true))
+      return callback(Error::invalid("subscription: a page request is already under way"));
+    poll(state_, Clock::now() + max_wait, std::move(callback));
+  }
+
+  // The blocking wait sleeps on the caller's thread, never on the shared timer's.
+  FeedPage wait_for_page(std::chrono::milliseconds max_wait) {
+    if (max_wait < std::chrono::milliseconds::zero())
+      throw Error::invalid("subscription: max_wait must not be negative");
+    if (state_->pending.exchange(true))
+      throw Error::invalid("subscription: a page request is already under way");
+    struct Release {
+      State& state;
+      ~Release() { state.pending = false; }
+    } release{*state_};
+    const Clock::time_point deadline = Clock::now() + max_wait;
+    for (;;) {
+      const FeedReadOptions read = state_->read_options();
+      FeedPage page = state_->store->read_feed(state_->options.context, read);
+      if (page.last_position < read.after) throw regressed(read.after, page);
+      const Clock::time_point now = Clock::now();
+      if (covers(page, read.after) || now >= deadline) {
+        state_->position = page.last_position;
+        return page;
+      }
+      std::this_thread::sleep_for(std::min<Clock::duration>(state_->options.poll_interval, deadline - now));
+    }
+  }
+
+  std::int64_t position() const override { return state_->position; }
+
+  std::int64_t save_checkpoint() override {
+    if (state_->options.name.empty())
+      throw Error::invalid("subscription: save_checkpoint needs a subscription with a name");
+    return state_->store->save_checkpoint(state_->options.context, state_->options.name, state_->position);
+  }
+
+ private:
+  const std::shared_ptr<State> state_;
+};
+
+}  // namespace
+
+std::unique_ptr<Subscription> Subscription::open(std::shared_ptr<Store> store, SubscriptionOptions options) {
+  if (!store) throw Error::invalid("subscription: no store");
+  validate(options);
+  auto state = std::make_shared<State>();
+  state->store = std::move(store);
+  state->options = std::move(options);
+  const SubscriptionOptions& o = state->options;
+  std::optional<Checkpoint> checkpoint;
+  if (!o.name.empty()) checkpoint = state->store->load_checkpoint(o.context, o.name);
+  if (checkpoint) {
+    state->position = checkpoint->position;
+  } else {
+    switch (o.start.kind) {
+      case StartPosition::Kind::kBeginning: state->position = 0; break;
+      case StartPosition::Kind::kAfter: state->position = o.start.position; break;
+      case StartPosition::Kind::kEnd: state->position = state->store->feed_head(o.context); break;
+    }
+  }
+  return std::make_unique<PolledSubscription>(std::move(state));
+}
+
+FeedPage Subscription::next_page(std::chrono::milliseconds max_wait) {
+  if (auto* polled = dynamic_cast<PolledSubscription*>(this)) return polled->wait_for_page(max_wait);
+  return detail::wait_for<FeedPage>([&](auto done) { next_page_async(max_wait, std::move(done)); });
+}
+
+}  // namespace eventstore
