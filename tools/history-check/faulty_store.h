@@ -52,7 +52,7 @@ int run_self_test(std::ostream& out);
 
 struct FeedReaderConfig;
 // The feed readers of the self-test and the checker's tests: 3 (a follower, a filtered reader, a
-// subscriber), small pages, 3 s to catch up.
+// subscriber), small pages, 8 s to catch up.
 FeedReaderConfig self_test_feed_config();
 
 }  // namespace historycheck
