@@ -1,6 +1,7 @@
 // The cluster's feed, writer side: URI settings, time-based UUIDs and the marker write.
 #include "scylla/feed_markers.h"
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 
@@ -78,13 +79,13 @@ Uuid make_timeuuid(Timestamp time) {
   TimeuuidState& state = timeuuid_state();
   const std::uint64_t wanted =
       static_cast<std::uint64_t>(time.time_since_epoch().count()) * 10000 + kUuidEpochOffset;
-  // Unique within the process: a second id in the same 100 ns (or an earlier time) takes the
-  // next interval after the last one handed out, unless that runs a millisecond ahead.
+  // Unique within the process: an id asked for at or before the last one handed out takes the
+  // next 100 ns interval after it (10,000 ids per millisecond before the times run ahead).
   std::uint64_t last = state.last.load(std::memory_order_relaxed);
   std::uint64_t ticks = 0;
   do {
-    ticks = wanted > last ? wanted : (last + 1 < wanted + 10000 ? last + 1 : wanted);
-  } while (!state.last.compare_exchange_weak(last, std::max(last, ticks), std::memory_order_relaxed));
+    ticks = std::max(wanted, last + 1);
+  } while (!state.last.compare_exchange_weak(last, ticks, std::memory_order_relaxed));
   std::array<std::uint8_t, 16> b{};
   b[0] = static_cast<std::uint8_t>(ticks >> 24);
   b[1] = static_cast<std::uint8_t>(ticks >> 16);

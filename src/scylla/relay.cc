@@ -260,7 +260,7 @@ class ScyllaRelay final : public FeedRelay {
     const Rows rows = run({"SELECT owner, epoch, lease_expires, head, markers_scanned_to FROM " + table("feed_relay") +
                                " WHERE bounded_context = ?",
                            {options_.context}},
-                          cql::Consistency::kSerial);
+                          cql::Consistency::kQuorum);  // waiting relays poll it: no Paxos round
     const Timestamp now = now_ms();
     const Timestamp expires = now + options_.lease;
     const Steady::time_point sent = Steady::now();
