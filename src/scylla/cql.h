@@ -23,14 +23,16 @@ namespace cql {
 
 struct Null {};
 // One bound value or one column of a result row. The alternative must match the column's CQL
-// type: text, int, bigint, uuid (also timeuuid), timestamp, boolean.
+// type: text, int, bigint, uuid (also timeuuid), timestamp, boolean; else kInvalidArgument, and
+// nothing is sent. Text must be valid UTF-8; a timeuuid column takes only a version 1 Uuid. A
+// Null in an INSERT writes a tombstone: leave the column out instead where it can be.
 using Value = std::variant<Null, std::string, std::int32_t, std::int64_t, Uuid, Timestamp, bool>;
 using Row = std::vector<Value>;
 
 enum class Consistency {
   kQuorum,  // QUORUM, or LOCAL_QUORUM with local_consistency
   kSerial,  // SERIAL / LOCAL_SERIAL reads (settle any Paxos round in progress)
-  kOne,
+  kOne,     // ONE, or LOCAL_ONE with local_consistency
 };
 
 struct Statement {
