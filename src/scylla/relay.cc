@@ -77,12 +77,6 @@ struct Entry {
 
 using Rows = std::vector<cql::Row>;
 
-bool applied(const Rows& rows) { return !rows.empty() && !rows[0].empty() && cql::boolean(rows[0][0]); }
-
-std::optional<std::int64_t> optional_int64(const cql::Value& value) {
-  if (cql::is_null(value)) return std::nullopt;
-  return cql::int64(value);
-}
 
 std::string default_owner() {
   char host[256] = {};
@@ -272,9 +266,9 @@ class ScyllaRelay final : public FeedRelay {
     if (!rows.empty()) {
       const cql::Row& row = rows[0];
       if (!cql::is_null(row[0])) owner = cql::text(row[0]);
-      epoch = optional_int64(row[1]);
+      epoch = cql::optional_int64(row[1]);
       if (!cql::is_null(row[2])) old_expires = cql::timestamp(row[2]);
-      hint_head_ = optional_int64(row[3]).value_or(0);
+      hint_head_ = cql::optional_int64(row[3]).value_or(0);
       if (!cql::is_null(row[4])) hint_scanned_to_ = cql::timestamp(row[4]);
       if (old_expires && *old_expires >= now) {
         const milliseconds left = std::chrono::duration_cast<milliseconds>(*old_expires - now) + milliseconds(1);
@@ -301,7 +295,7 @@ class ScyllaRelay final : public FeedRelay {
       if (old_expires) values.emplace_back(*old_expires);
       answer = run({std::move(cql), std::move(values)}, cql::Consistency::kQuorum, false);
     }
-    if (!applied(answer)) return milliseconds(0);  // someone else moved first: look again
+    if (!cql::applied(answer)) return milliseconds(0);  // someone else moved first: look again
     holding_ = true;
     epoch_ = new_epoch;
     renewed(sent);
@@ -325,7 +319,7 @@ class ScyllaRelay final : public FeedRelay {
                                  " SET lease_expires = ? WHERE bounded_context = ? IF owner = ? AND epoch = ?",
                              {now_ms() + options_.lease, options_.context, options_.owner, epoch_}},
                             cql::Consistency::kQuorum, false);
-    if (!applied(answer)) throw LeaseLost{};
+    if (!cql::applied(answer)) throw LeaseLost{};
     renewed(now);
   }
 
@@ -344,7 +338,7 @@ class ScyllaRelay final : public FeedRelay {
                            {options_.context}},
                           cql::Consistency::kSerial);
     return !rows.empty() && !cql::is_null(rows[0][0]) && cql::text(rows[0][0]) == options_.owner &&
-           optional_int64(rows[0][1]) == epoch_;
+           cql::optional_int64(rows[0][1]) == epoch_;
   }
 
   void lose_lease(const std::string& why) {
@@ -434,7 +428,7 @@ class ScyllaRelay final : public FeedRelay {
                            {options_.context, bucket}},
                           cql::Consistency::kSerial);
     if (rows.empty()) return std::nullopt;
-    return optional_int64(rows[0][0]);
+    return cql::optional_int64(rows[0][0]);
   }
 
   // ---- markers -------------------------------------------------------------------------------
@@ -621,7 +615,7 @@ class ScyllaRelay final : public FeedRelay {
       }
       bool done = false;
       try {
-        done = applied(cql::batch(connection_, std::move(statements), cql::Options{cql::Consistency::kQuorum, false}));
+        done = cql::applied(cql::batch(connection_, std::move(statements), cql::Options{cql::Consistency::kQuorum, false}));
       } catch (const Error& e) {
         if (e.code() != ErrorCode::kOutcomeUnknown) throw;
         done = resolve_unknown_batch(bucket, entries[next].event_id);

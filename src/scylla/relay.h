@@ -46,8 +46,4 @@ std::unique_ptr<FeedRelay> start_scylla_relay(std::shared_ptr<Connection> connec
 // Error(kInvalidArgument) for another store.
 std::unique_ptr<FeedRelay> start_scylla_relay(Store& store, const RelayOptions& options, const RelayTuning& tuning);
 
-// The session of a store made by open_scylla_store, for cql.h (tests). Throws
-// Error(kInvalidArgument) for another store.
-std::shared_ptr<Connection> connection_of(Store& store);
-
 }  // namespace eventstore::detail

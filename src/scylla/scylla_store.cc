@@ -20,6 +20,8 @@
 #include "scylla/feed_markers.h"
 #include "scylla/relay.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
+#include "scylla/connection.h"
+#include "scylla/feed_reader.h"
 
 namespace eventstore::detail {
 namespace {
@@ -31,40 +33,6 @@ namespace bridge = ::eventstore::bridge;
 // ((W-1)/W)^k: 16 was lost 12% of the time with 8 writers, 100 about once in 10^6.
 constexpr int kMaxAnyAttempts = 100;
 constexpr int kMaxUnappliedRetries = 2;   // a timed-out append that proved not applied
-
-std::string to_std(const rust::String& s) { return std::string(s.data(), s.size()); }
-
-Error to_error(const bridge::BridgeError& e, const std::string& what) {
-  std::string message = what + ": " + to_std(e.message);
-  switch (e.kind) {
-    case bridge::ErrorKind::Unavailable:
-    case bridge::ErrorKind::Closed:
-      return Error(ErrorCode::kUnavailable, message);
-    case bridge::ErrorKind::OutcomeUnknown:
-      return Error(ErrorCode::kOutcomeUnknown, message);
-    case bridge::ErrorKind::Unauthorized:
-      return Error(ErrorCode::kUnauthorized, message);
-    case bridge::ErrorKind::InvalidArgument:
-      if (message.find("unconfigured table") != std::string::npos ||
-          message.find("does not exist") != std::string::npos)
-        message += " (create the schema with: eventstore schema apply)";
-      return Error(ErrorCode::kInvalidArgument, message);
-    default:
-      return Error(ErrorCode::kInternal, message);
-  }
-}
-
-// Runs `fn`, never letting an exception escape into Rust (it would abort the process).
-template <class Fn>
-void guarded(Fn&& fn) noexcept {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    log(LogLevel::kError, std::string("a completion callback threw: ") + e.what());
-  } catch (...) {
-    log(LogLevel::kError, "a completion callback threw a non-standard exception");
-  }
-}
 
 using OnError = std::function<void(const bridge::BridgeError&)>;
 
@@ -225,18 +193,6 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
     throw Error::invalid("store URI options cert_file and key_file need TLS: give ca_file=PATH too");
   return config;
 }
-
-}  // namespace
-
-// Shared by the store, its cursors and its operations in flight, so that the session outlives
-// every request that uses it.
-struct Connection {
-  rust::Box<bridge::Session> session;
-  Limits limits;
-  std::string keyspace;
-};
-
-namespace {
 
 // A read. Pages keep to ReadOptions::page_bytes exactly: rows fetched beyond a page wait in a
 // buffer for the next one. The rows fetched per round trip are sized from the largest event
@@ -662,7 +618,7 @@ class ScyllaStore final : public Store {
           message.find("already exist") == std::string::npos)
         throw;
     }
-    execute(statements[2]);
+    for (std::size_t i = 2; i < statements.size(); ++i) execute(statements[i]);
   }
 
   void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
@@ -730,6 +686,30 @@ class ScyllaStore final : public Store {
               save_below_head(std::move(connection), stream, std::move(snapshot), head, std::move(callback));
             },
             save_failed(callback, stream)));
+  }
+
+  // The feed's read side: feed_reader.h.
+  void read_feed_async(const std::string& context, const FeedReadOptions& options,
+                       FeedPageCallback callback) override {
+    scylla_read_feed(connection_, context, options, std::move(callback));
+  }
+
+  void feed_head_async(const std::string& context, PositionCallback callback) override {
+    scylla_feed_head(connection_, context, std::move(callback));
+  }
+
+  void load_checkpoint_async(const std::string& context, const std::string& name,
+                             CheckpointCallback callback) override {
+    scylla_load_checkpoint(connection_, context, name, std::move(callback));
+  }
+
+  void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
+                             PositionCallback callback) override {
+    scylla_save_checkpoint(connection_, context, name, position, std::move(callback));
+  }
+
+  void feed_status_async(const std::string& context, StatusCallback callback) override {
+    scylla_feed_status(connection_, context, std::move(callback));
   }
 
  private:
@@ -828,10 +808,10 @@ ScyllaStore& scylla_store_of(Store& store) {
 
 void execute_statement(Store& store, const std::string& cql) { scylla_store_of(store).execute(cql); }
 
-std::shared_ptr<Connection> connection_of(Store& store) { return scylla_store_of(store).connection(); }
+std::shared_ptr<Connection> scylla_connection(Store& store) { return scylla_store_of(store).connection(); }
 
 std::unique_ptr<FeedRelay> start_scylla_relay(Store& store, const RelayOptions& options, const RelayTuning& tuning) {
-  const std::shared_ptr<Connection> connection = connection_of(store);
+  const std::shared_ptr<Connection> connection = scylla_connection(store);
   return start_scylla_relay(connection, connection->keyspace, options, tuning);
 }
 

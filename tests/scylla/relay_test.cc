@@ -64,7 +64,7 @@ struct RawFeed {
 };
 
 RawFeed read_raw_feed(Store& store, const std::string& context) {
-  const auto connection = detail::connection_of(store);
+  const auto connection = detail::scylla_connection(store);
   RawFeed feed;
   for (std::int64_t bucket = 0;; ++bucket) {
     const auto rows = cql::execute(connection,
@@ -367,7 +367,7 @@ TEST(ScyllaRelay, ARelayWhoseLeaseWasTakenStopsPublishing) {
   ASSERT_TRUE(eventually([&] { return holds_lease(*relay); }, 10s));
   const std::set<Uuid> before = append_many(*store, context, 2, 2);
   ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == before; }, 20s));
-  const auto connection = detail::connection_of(*store);
+  const auto connection = detail::scylla_connection(*store);
   const std::string table = keyspace() + ".feed_relay";
   const auto rows =
       cql::execute(connection, {"SELECT epoch FROM " + table + " WHERE bounded_context = ?", {context}},
@@ -468,7 +468,7 @@ TEST(ScyllaRelay, ARejectedAppendNeverAppears) {
   }
   // Its marker is there.
   const auto markers = cql::execute(
-      detail::connection_of(*store),
+      detail::scylla_connection(*store),
       {"SELECT first_event_id FROM " + keyspace() + ".feed_markers WHERE bounded_context = ? AND bucket = ? AND shard = ?",
        {context, detail::marker_bucket(now_ms()), static_cast<std::int32_t>(detail::marker_shard(stream.aggregate_id))}});
   bool marked = false;
@@ -476,7 +476,7 @@ TEST(ScyllaRelay, ARejectedAppendNeverAppears) {
   bool marked_earlier = false;  // the minute may have turned between the append and the read
   if (!marked) {
     const auto earlier = cql::execute(
-        detail::connection_of(*store),
+        detail::scylla_connection(*store),
         {"SELECT first_event_id FROM " + keyspace() + ".feed_markers WHERE bounded_context = ? AND bucket = ? AND shard = ?",
          {context, detail::marker_bucket(now_ms()) - 1, static_cast<std::int32_t>(detail::marker_shard(stream.aggregate_id))}});
     for (const cql::Row& row : earlier) marked_earlier = marked_earlier || cql::uuid(row[0]) == *rejected.front().event_id;
@@ -501,7 +501,7 @@ TEST(ScyllaRelay, TheUriOptionRunsARelayForTheStoresLifetime) {
   auto store = open_with("relay=" + context);
   const std::set<Uuid> ids = append_many(*store, context, 2, 3);
   ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == ids; }, 20s));
-  const auto connection = detail::connection_of(*store);
+  const auto connection = detail::scylla_connection(*store);
   store.reset();
   const auto rows = cql::execute(connection,
                                  {"SELECT lease_expires, head FROM " + keyspace() +
@@ -626,7 +626,7 @@ TEST(ScyllaRelay, DeliveryDelayFromAckToFeed) {
   std::map<Uuid, Clock::time_point> seen;
   std::atomic<bool> reading{true};
   std::thread reader([&] {
-    const auto connection = detail::connection_of(*store);
+    const auto connection = detail::scylla_connection(*store);
     std::int64_t after = 0;
     while (reading) {
       const auto rows = cql::execute(connection, {"SELECT position, event_id FROM " + keyspace() +
