@@ -49,6 +49,8 @@ constexpr std::size_t kMaxCachedStreams = 1000000; // published versions kept in
 constexpr milliseconds kFastOverlap{1000};         // each marker read starts this before the last
 constexpr milliseconds kFirstStartLookBack{10 * 60 * 1000};  // a context's first relay
 constexpr milliseconds kMaxBackoff{1000};
+constexpr milliseconds kProgressEvery{200};   // feed_progress writes, at most
+constexpr milliseconds kRelayRowEvery{1000};  // feed_relay head / markers_scanned_to writes
 
 // A stream of the relay's context.
 struct Stream {
@@ -63,7 +65,6 @@ struct Marker {
   Stream stream;
   Uuid first_event_id;
   Steady::time_point next_check;
-  int checks = 0;
 };
 
 // One event to publish.
@@ -389,7 +390,6 @@ class ScyllaRelay final : public FeedRelay {
     next_reconcile_ = Steady::now();  // at takeover
     reconcile_active_ = false;
     last_row_write_ = {};
-    written_head_ = -1;
     update_stats([&](RelayStats& s) {
       s.holds_lease = true;
       s.epoch = epoch_;
@@ -486,7 +486,7 @@ class ScyllaRelay final : public FeedRelay {
     const Uuid id = cql::uuid(row[0]);
     const Timestamp time = timeuuid_time(id);
     if (!seen_.emplace(id, time).second) return;
-    Marker marker{id, time, Stream{cql::text(row[1]), cql::uuid(row[2])}, cql::uuid(row[3]), Steady::now(), 0};
+    Marker marker{id, time, Stream{cql::text(row[1]), cql::uuid(row[2])}, cql::uuid(row[3]), Steady::now()};
     pending_.push_back(std::move(marker));
   }
 
@@ -655,8 +655,13 @@ class ScyllaRelay final : public FeedRelay {
     return !rows.empty() && !cql::is_null(rows[0][0]) && cql::uuid(rows[0][0]) == first_event_id;
   }
 
-  void write_progress() {
+  // Records the published versions in feed_progress: at once when `now`, otherwise at most
+  // every kProgressEvery (a relay that dies in between leaves the next one to publish those
+  // versions again: duplicates, never a hole).
+  void write_progress(bool now = true) {
     if (progress_dirty_.empty()) return;
+    if (!now && Steady::now() - last_progress_write_ < kProgressEvery) return;
+    last_progress_write_ = Steady::now();
     std::vector<Stream> streams(progress_dirty_.begin(), progress_dirty_.end());
     std::vector<cql::Statement> statements;
     for (const Stream& stream : streams)
@@ -668,15 +673,14 @@ class ScyllaRelay final : public FeedRelay {
     progress_dirty_.clear();
   }
 
-  // The head and how far markers were read, for the next relay and for feed_status: after a
-  // cycle that moved the head, and at least every second.
+  // The head and how far markers were read, for the next relay and for feed_status (readers
+  // find the head from it by probing forward, so it may lag): at most every kRelayRowEvery.
   void write_relay_row(bool force) {
     if (!holding_ || tuning_.ignore_lease) return;
     const Steady::time_point now = Steady::now();
-    if (!force && head_ == written_head_ && now - last_row_write_ < milliseconds(1000)) return;
+    if (!force && now - last_row_write_ < kRelayRowEvery) return;
     run({"UPDATE " + table("feed_relay") + " SET head = ?, markers_scanned_to = ? WHERE bounded_context = ?",
          {head_, scanned_to_, options_.context}});
-    written_head_ = head_;
     last_row_write_ = now;
   }
 
@@ -695,7 +699,7 @@ class ScyllaRelay final : public FeedRelay {
       streams[marker.stream] = streams[marker.stream] || settle;
     }
     if (streams.empty()) {
-      write_progress();
+      write_progress(false);
       return false;
     }
     std::map<Stream, StreamRead> reads = read_streams(streams);
@@ -703,7 +707,7 @@ class ScyllaRelay final : public FeedRelay {
     for (auto& [stream, read] : reads)
       for (Entry& entry : read.entries) entries.push_back(std::move(entry));
     publish(entries, false);
-    write_progress();
+    write_progress(false);
     // Markers: published, settled, or looked at again later (sooner if their stream has more).
     const Timestamp forget = wall - tuning_.settle_window - tuning_.look_back - milliseconds(60000);
     for (auto it = recent_.begin(); it != recent_.end();) it = it->second < forget ? recent_.erase(it) : std::next(it);
@@ -723,10 +727,13 @@ class ScyllaRelay final : public FeedRelay {
         it = pending_.erase(it);
         continue;
       }
-      it->checks = std::min(it->checks + 1, 10);
+      // An append commits within milliseconds of its marker, or within a request timeout when
+      // it is slow: looked at again after a quarter of the marker's age (at least one poll
+      // interval, at most kMaxBackoff).
+      const milliseconds age = std::chrono::duration_cast<milliseconds>(wall - it->time);
       it->next_check = reads[it->stream].more
                            ? now
-                           : now + std::min<milliseconds>(options_.poll_interval * (1 << it->checks), kMaxBackoff);
+                           : now + std::clamp<milliseconds>(age / 4, options_.poll_interval, kMaxBackoff);
       ++it;
     }
     return !entries.empty();
@@ -844,7 +851,7 @@ class ScyllaRelay final : public FeedRelay {
   Timestamp scanned_to_{};    // every marker up to here has been read
   Steady::time_point next_look_back_{};
   Steady::time_point last_row_write_{};
-  std::int64_t written_head_ = -1;
+  Steady::time_point last_progress_write_{};
 
   bool reconcile_active_ = false;
   std::int64_t reconcile_token_ = 0;

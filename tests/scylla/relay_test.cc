@@ -209,7 +209,9 @@ TEST(ScyllaRelay, TwoRelaysRacingNeverFork) {
   EXPECT_EQ(conflicts.load(), 0) << "a position changed its entry under a reader";
   for (const FeedRow& row : feed.rows) {
     const auto it = observed.find(row.position);
-    if (it != observed.end()) EXPECT_EQ(it->second, row.event_id) << "position " << row.position;
+    if (it != observed.end()) {
+      EXPECT_EQ(it->second, row.event_id) << "position " << row.position;
+    }
   }
   const std::uint64_t published = first->stats().events_published + second->stats().events_published;
   EXPECT_EQ(published, feed.rows.size()) << "the relays' counts and the feed disagree";
@@ -528,6 +530,11 @@ TEST(ScyllaRelay, AnAppendWhoseMarkerFailsWritesNothing) {
                                         "varchar, event_timestamp timestamp, event_metadata varchar, stream_version int "
                                         "static, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), "
                                         "event_version))");
+  detail::execute_statement(*store, "CREATE TABLE IF NOT EXISTS " + bare +
+                                        ".aggregate_snapshot (bounded_context varchar, aggregate_id uuid, "
+                                        "aggregate_type varchar, snapshot_data varchar, snapshot_version int, "
+                                        "snapshot_timestamp timestamp, snapshot_metadata varchar, PRIMARY KEY "
+                                        "((bounded_context, aggregate_id, aggregate_type)))");
   ::unsetenv("EVENTSTORE_STORE");
   detail::ClusterUri uri = detail::parse_store_uri(default_store_uri()).cluster;
   uri.keyspace = bare;
