@@ -721,6 +721,11 @@ class ScyllaRelay final : public FeedRelay {
         it = pending_.erase(it);
         continue;
       }
+      if (reads[it->stream].more) {  // the read stopped at its limit: read on at once
+        it->next_check = now;
+        ++it;
+        continue;
+      }
       if (read->second) {
         // Settled: its stream was read at SERIAL and everything there is published. An append
         // that commits even later is found by reconciliation.
@@ -731,9 +736,7 @@ class ScyllaRelay final : public FeedRelay {
       // it is slow: looked at again after a quarter of the marker's age (at least one poll
       // interval, at most kMaxBackoff).
       const milliseconds age = std::chrono::duration_cast<milliseconds>(wall - it->time);
-      it->next_check = reads[it->stream].more
-                           ? now
-                           : now + std::clamp<milliseconds>(age / 4, options_.poll_interval, kMaxBackoff);
+      it->next_check = now + std::clamp<milliseconds>(age / 4, options_.poll_interval, kMaxBackoff);
       ++it;
     }
     return !entries.empty();
