@@ -2,7 +2,8 @@
 #include "scylla/feed_markers.h"
 
 #include <algorithm>
-#include <atomic>
+#include <limits>
+#include <mutex>
 #include <random>
 
 #include "core/validation.h"
@@ -14,8 +15,14 @@ namespace {
 // 100-ns intervals between the UUID epoch (1582-10-15) and the Unix epoch.
 constexpr std::uint64_t kUuidEpochOffset = 0x01B21DD213814000ULL;
 
+// Uniqueness within the process: ids of one millisecond count up in 100 ns steps; past 10,000
+// in one millisecond, or when asked for a time before the last one (the clock stepped back),
+// the clock sequence moves on instead (RFC 9562, 5.1), so that an id's time is always the time
+// asked for.
 struct TimeuuidState {
-  std::atomic<std::uint64_t> last{0};
+  std::mutex mutex;
+  std::int64_t last_ms = std::numeric_limits<std::int64_t>::min();
+  std::uint16_t counter = 0;
   std::uint16_t clock_sequence = 0;
   std::array<std::uint8_t, 6> node{};
 
@@ -77,15 +84,23 @@ FeedSettings feed_settings_from(const ClusterUri& uri) {
 
 Uuid make_timeuuid(Timestamp time) {
   TimeuuidState& state = timeuuid_state();
-  const std::uint64_t wanted =
-      static_cast<std::uint64_t>(time.time_since_epoch().count()) * 10000 + kUuidEpochOffset;
-  // Unique within the process: an id asked for at or before the last one handed out takes the
-  // next 100 ns interval after it (10,000 ids per millisecond before the times run ahead).
-  std::uint64_t last = state.last.load(std::memory_order_relaxed);
+  const std::int64_t ms = time.time_since_epoch().count();
   std::uint64_t ticks = 0;
-  do {
-    ticks = std::max(wanted, last + 1);
-  } while (!state.last.compare_exchange_weak(last, ticks, std::memory_order_relaxed));
+  std::uint16_t clock_sequence = 0;
+  {
+    std::lock_guard lock(state.mutex);
+    if (ms > state.last_ms) {
+      state.counter = 0;
+    } else if (ms == state.last_ms && state.counter < 9999) {
+      ++state.counter;
+    } else {
+      state.counter = 0;
+      state.clock_sequence = static_cast<std::uint16_t>((state.clock_sequence + 1) & 0x3FFF);
+    }
+    state.last_ms = ms;
+    ticks = static_cast<std::uint64_t>(ms) * 10000 + state.counter + kUuidEpochOffset;
+    clock_sequence = state.clock_sequence;
+  }
   std::array<std::uint8_t, 16> b{};
   b[0] = static_cast<std::uint8_t>(ticks >> 24);
   b[1] = static_cast<std::uint8_t>(ticks >> 16);
@@ -95,8 +110,8 @@ Uuid make_timeuuid(Timestamp time) {
   b[5] = static_cast<std::uint8_t>(ticks >> 32);
   b[6] = static_cast<std::uint8_t>(((ticks >> 56) & 0x0F) | 0x10);  // version 1
   b[7] = static_cast<std::uint8_t>(ticks >> 48);
-  b[8] = static_cast<std::uint8_t>(((state.clock_sequence >> 8) & 0x3F) | 0x80);  // variant 10
-  b[9] = static_cast<std::uint8_t>(state.clock_sequence);
+  b[8] = static_cast<std::uint8_t>(((clock_sequence >> 8) & 0x3F) | 0x80);  // variant 10
+  b[9] = static_cast<std::uint8_t>(clock_sequence);
   std::copy(state.node.begin(), state.node.end(), b.begin() + 10);
   return Uuid(b);
 }

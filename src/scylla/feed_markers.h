@@ -57,9 +57,9 @@ struct FeedSettings {
 // cannot hold a comma (the list's separator; start_relay takes any name).
 FeedSettings feed_settings_from(const ClusterUri& uri);
 
-// A version 1 (time-based) UUID at `time`, random clock sequence and node per process. Unique
-// within the process: ids asked for at the same time count up in 100 ns steps (so more than
-// 10,000 in one millisecond run ahead of the clock).
+// A version 1 (time-based) UUID at `time` (its time is `time` to the millisecond), random node
+// per process. Unique within the process: ids of one millisecond count up in 100 ns steps, and
+// the clock sequence moves on past 10,000 of them or when `time` goes back.
 Uuid make_timeuuid(Timestamp time);
 // The time a version 1 UUID holds, truncated to milliseconds.
 Timestamp timeuuid_time(const Uuid& id);
