@@ -172,6 +172,23 @@ TEST(ScyllaRelay, PublishesEveryEventOnceDenseInVersionOrder) {
   EXPECT_EQ(stats.events_published, ids.size());
   EXPECT_EQ(stats.repairs, 0u) << "events with markers counted as repairs";
   EXPECT_TRUE(stats.last_error.empty()) << stats.last_error;
+  // The feed's reader (read_feed) sees the same entries, with their events' data.
+  FeedReadOptions options;
+  options.limit = 1000;
+  const FeedPage page = store->read_feed(context, options);
+  ASSERT_EQ(page.entries.size(), feed.rows.size());
+  EXPECT_EQ(page.last_position, static_cast<std::int64_t>(feed.rows.size()));
+  for (std::size_t i = 0; i < page.entries.size(); ++i) {
+    EXPECT_EQ(page.entries[i].position, feed.rows[i].position);
+    EXPECT_EQ(page.entries[i].event.event_id, feed.rows[i].event_id);
+    EXPECT_EQ(page.entries[i].event.version, feed.rows[i].version);
+    EXPECT_TRUE(page.entries[i].event.data.has_value());
+  }
+  EXPECT_EQ(store->feed_head(context), static_cast<std::int64_t>(feed.rows.size()));
+  const FeedStatus status = store->feed_status(context);
+  ASSERT_TRUE(status.relay.has_value());
+  EXPECT_TRUE(status.relay->live);
+  EXPECT_EQ(status.relay->epoch, stats.epoch);
 }
 
 // Two relays that both publish (neither looks at the lease, as two relays that each believe
