@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -278,6 +279,8 @@ TEST(ScyllaFeedRead, EmptyFeed) {
   EXPECT_TRUE(page.entries.empty());
   EXPECT_EQ(page.last_position, 0);
   EXPECT_EQ(read(context, 500, 10).last_position, 500) << "at the head, last_position is `after`";
+  const std::int64_t far = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(read(context, far, 10).last_position, far);
   EXPECT_EQ(cluster()->feed_head(context), 0);
   const FeedStatus status = cluster()->feed_status(context);
   EXPECT_EQ(status.head, 0);
@@ -431,6 +434,33 @@ TEST(ScyllaFeedHead, FoundFromAnyHint) {
   EXPECT_EQ(cluster()->feed_head(context), kFeedBucketSize);
   const FeedPage page = read(context, kFeedBucketSize - 4, 100);
   EXPECT_EQ(positions(page), range(kFeedBucketSize - 3, kFeedBucketSize));
+  set_relay_row(context, std::numeric_limits<std::int64_t>::max(), std::chrono::seconds(10));
+  EXPECT_EQ(cluster()->feed_head(context), kFeedBucketSize) << "a hint far ahead: bisected back";
+}
+
+// Far from the hint: buckets 0..40 full (only their static heads are written here, which the
+// search reads as it reads the last row), bucket 41 partly. Without a hint the search gallops
+// forward from bucket 0; from a hint far ahead it bisects back; both in a few reads.
+TEST(ScyllaFeedHead, FoundFarFromTheHint) {
+  SKIP_WITHOUT_CLUSTER();
+  const std::string context = fresh_context("feedfar");
+  for (std::int64_t bucket = 0; bucket <= 41; ++bucket) {
+    const std::int64_t head = bucket < 41 ? feed_bucket_end(bucket) : feed_bucket_end(40) + 5;
+    cql::execute(connection(), {"UPDATE " + table("feed") + " SET head = ? WHERE bounded_context = ? AND bucket = ?",
+                                {head, context, bucket}});
+  }
+  const std::int64_t want = feed_bucket_end(40) + 5;
+  EXPECT_EQ(cluster()->feed_head(context), want);
+  for (std::int64_t hint : {std::int64_t{1}, feed_bucket_end(17), want, want + 1, std::int64_t{1} << 40}) {
+    set_relay_row(context, hint, std::chrono::seconds(10));
+    EXPECT_EQ(cluster()->feed_head(context), want) << "hint " << hint;
+  }
+  // Bucket 41 full too, 42 empty: the head is bucket 41's end.
+  cql::execute(connection(), {"UPDATE " + table("feed") + " SET head = ? WHERE bounded_context = ? AND bucket = ?",
+                              {feed_bucket_end(41), context, std::int64_t{41}}});
+  EXPECT_EQ(cluster()->feed_head(context), feed_bucket_end(41));
+  set_relay_row(context, 0, std::chrono::seconds(10));
+  EXPECT_EQ(cluster()->feed_head(context), feed_bucket_end(41));
 }
 
 TEST(ScyllaFeedCheckpoints, ForwardOnly) {
