@@ -169,8 +169,9 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
       versions[{entry.event.stream.aggregate_type, entry.event.stream.aggregate_id}].insert(entry.event.version);
     for (const auto& [stream, set] : versions) {
       for (std::int64_t version : set) {
-        if (!runs_.empty() && runs_.back().aggregate_type == stream.first && runs_.back().aggregate_id == stream.second &&
-            runs_.back().to + 1 == version && version - runs_.back().from < kMaxRunEvents) {
+        const bool same_stream = !runs_.empty() && runs_.back().aggregate_type == stream.first &&
+                                 runs_.back().aggregate_id == stream.second;
+        if (same_stream && runs_.back().to + 1 == version && version - runs_.back().from < kMaxRunEvents) {
           runs_.back().to = version;
         } else {
           runs_.push_back(Run{stream.first, stream.second, version, version});
@@ -230,7 +231,8 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
   // Called with mutex_ held.
   void store_run(const Run& run, const Rows& rows) {
     for (const Row& row : rows) {
-      const std::string where = "event_store row of " + to_string(StreamId{context_, run.aggregate_type, run.aggregate_id});
+      const std::string where =
+          "event_store row of " + to_string(StreamId{context_, run.aggregate_type, run.aggregate_id});
       const std::int64_t version = required<std::int32_t>(row, 0, "event_version", cql::int32, where);
       Payload payload;
       payload.event_id = required<Uuid>(row, 1, "event_id", cql::uuid, where + " version " + std::to_string(version));
@@ -443,7 +445,8 @@ class CheckpointSave : public std::enable_shared_from_this<CheckpointSave> {
 
   void update_null() {
     if (!next_round()) return;
-    send({"UPDATE " + table_ + " SET position = ?, updated = ? WHERE bounded_context = ? AND name = ? IF position = null",
+    send({"UPDATE " + table_ +
+              " SET position = ?, updated = ? WHERE bounded_context = ? AND name = ? IF position = null",
           {position_, now_ms(), context_, name_}},
          [](CheckpointSave& self, const cql::Rows&, std::optional<std::int64_t> stored) {
            if (stored && *stored >= self.position_) return self.callback_(*stored);

@@ -367,6 +367,45 @@ TEST(ScyllaFeedRead, WithDataFetchesPayloads) {
   for (const FeedEntry& entry : part.entries) EXPECT_TRUE(entry.event.data.has_value()) << entry.position;
 }
 
+// A repeated event (a relay that died before recording its progress publishes it again) gets its
+// data too; a page of more than 1,000 consecutive versions of one stream is read in several
+// range reads.
+TEST(ScyllaFeedRead, WithDataForDuplicatesAndLongRuns) {
+  SKIP_WITHOUT_CLUSTER();
+  const std::string context = fresh_context("feedlong");
+  std::vector<Ref> refs = append_stream(context, "order", 1000);
+  const std::vector<Ref> more = append_stream(context, "invoice", 3);
+  // The order stream grows past 1,000 events (one append holds at most 1,000).
+  std::vector<EventData> tail;
+  for (int i = 0; i < 300; ++i)
+    tail.push_back(EventData{Uuid::random(), "Happened", "{\"t\":" + std::to_string(i) + "}", {}, now_ms()});
+  cluster()->append(refs[0].stream, ExpectedVersion::exact(1000), tail);
+  for (int i = 0; i < 300; ++i)
+    refs.push_back(Ref{refs[0].stream, 1001 + i, *tail[i].event_id, "Happened", *tail[i].timestamp});
+  std::vector<Ref> published = {more[0], refs[0], more[1], refs[1], refs[0], more[1]};
+  published.insert(published.end(), refs.begin() + 2, refs.end());
+  published.push_back(more[2]);
+  // In batches of 100 (a logged batch of all of them would pass Cassandra's batch size limit).
+  for (std::size_t i = 0; i < published.size(); i += 100)
+    publish(context, 1 + static_cast<std::int64_t>(i),
+            {published.begin() + static_cast<std::ptrdiff_t>(i),
+             published.begin() + static_cast<std::ptrdiff_t>(std::min(i + 100, published.size()))});
+  const FeedPage page = read(context, 0, 5000, true);
+  ASSERT_EQ(page.entries.size(), published.size());
+  EXPECT_EQ(page.last_position, static_cast<std::int64_t>(published.size()));
+  const std::vector<RecordedEvent> orders = cluster()->read_all(refs[0].stream);
+  ASSERT_EQ(orders.size(), 1300u);
+  for (const FeedEntry& entry : page.entries) {
+    const RecordedEvent& e = entry.event;
+    ASSERT_TRUE(e.data.has_value()) << "position " << entry.position;
+    if (e.stream == refs[0].stream) {
+      EXPECT_EQ(e.data, orders[e.version - 1].data) << "position " << entry.position;
+    }
+  }
+  EXPECT_EQ(page.entries[4].event.event_id, refs[0].event_id) << "the repeat";
+  EXPECT_EQ(page.entries[4].event.data, page.entries[1].event.data);
+}
+
 TEST(ScyllaFeedRead, FiltersSkipButTheCheckpointAdvances) {
   SKIP_WITHOUT_CLUSTER();
   const BoundaryFeed feed;
