@@ -575,16 +575,14 @@ void scylla_feed_status(const std::shared_ptr<Connection>& connection, const std
       auto status = std::make_shared<FeedStatus>();
       if (relay.value()) {
         const Row& row = *relay.value();
-        const std::optional<std::string> owner = cql::optional_text(row.at(0));
+        // A relay ran (it may have given the lease up: no owner, or an expiry in the past).
         const std::optional<Timestamp> expires = cql::optional_timestamp(row.at(2));
-        if (owner || expires) {
-          RelayLease lease;
-          lease.owner = owner.value_or("");
-          lease.epoch = cql::optional_int64(row.at(1)).value_or(0);
-          lease.expires = expires.value_or(Timestamp{});
-          lease.live = expires && *expires > now_ms();
-          status->relay = std::move(lease);
-        }
+        RelayLease lease;
+        lease.owner = cql::optional_text(row.at(0)).value_or("");
+        lease.epoch = cql::optional_int64(row.at(1)).value_or(0);
+        lease.expires = expires.value_or(Timestamp{});
+        lease.live = expires && *expires > now_ms();
+        status->relay = std::move(lease);
       }
       find_head(connection, context, hint_of(relay.value()), [connection, context, callback, status](
                                                                  Result<std::int64_t> head) {

@@ -48,7 +48,8 @@ void scylla_load_checkpoint(const std::shared_ptr<Connection>& connection, const
 void scylla_save_checkpoint(const std::shared_ptr<Connection>& connection, const std::string& context,
                             const std::string& name, std::int64_t position, FeedStore::PositionCallback callback);
 
-// The head, the context's checkpoints by name, and the relay's lease when feed_relay has a row.
+// The head, the context's checkpoints by name, and the relay's lease when feed_relay has a row
+// (live: lease_expires is in the future by this machine's clock; a null owner reads as "").
 void scylla_feed_status(const std::shared_ptr<Connection>& connection, const std::string& context,
                         FeedStore::StatusCallback callback);
 

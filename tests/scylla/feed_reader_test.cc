@@ -605,6 +605,16 @@ TEST(ScyllaFeedStatus, HeadCheckpointsAndLease) {
   EXPECT_EQ(status.relay->owner, "host-b:43:xyz");
   EXPECT_FALSE(status.relay->live) << "an expired lease";
   EXPECT_EQ(status.head, BoundaryFeed::kLast);
+
+  // A relay that gave its lease up (no owner, no expiry): still reported, not live.
+  cql::execute(connection(), {"UPDATE " + table("feed_relay") + " SET owner = null, lease_expires = null WHERE "
+                                                                 "bounded_context = ?",
+                              {feed.context}});
+  status = cluster()->feed_status(feed.context);
+  ASSERT_TRUE(status.relay.has_value());
+  EXPECT_EQ(status.relay->owner, "");
+  EXPECT_EQ(status.relay->epoch, 8);
+  EXPECT_FALSE(status.relay->live);
 }
 
 }  // namespace
