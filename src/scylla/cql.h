@@ -57,8 +57,8 @@ using RowsCallback = std::function<void(Result<std::vector<Row>>)>;
 // LIMIT. The session has no current keyspace: name tables with table() below. A conditional
 // statement or batch (INSERT, UPDATE or DELETE with IF) is routed as the append batch is (the
 // partition's replicas in ring order, so that Paxos rounds on one partition meet). The callback
-// follows the rules of event_store.h. Errors map as for the store: kUnavailable, kOutcomeUnknown (a write that may have been applied), kUnauthorized,
-// kInvalidArgument, kInternal.
+// follows the rules of event_store.h. Errors map as for the store: kUnavailable, kOutcomeUnknown
+// (a write that may have been applied), kUnauthorized, kInvalidArgument, kInternal.
 void execute(const std::shared_ptr<Connection>& connection, Statement statement, Options options,
              RowsCallback callback);
 

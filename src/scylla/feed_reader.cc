@@ -2,6 +2,7 @@
 #include "scylla/feed_reader.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -168,8 +169,9 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
       versions[{entry.event.stream.aggregate_type, entry.event.stream.aggregate_id}].insert(entry.event.version);
     for (const auto& [stream, set] : versions) {
       for (std::int64_t version : set) {
-        if (!runs_.empty() && runs_.back().aggregate_type == stream.first && runs_.back().aggregate_id == stream.second &&
-            runs_.back().to + 1 == version && version - runs_.back().from < kMaxRunEvents) {
+        const bool same_stream = !runs_.empty() && runs_.back().aggregate_type == stream.first &&
+                                 runs_.back().aggregate_id == stream.second;
+        if (same_stream && runs_.back().to + 1 == version && version - runs_.back().from < kMaxRunEvents) {
           runs_.back().to = version;
         } else {
           runs_.push_back(Run{stream.first, stream.second, version, version});
@@ -229,7 +231,8 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
   // Called with mutex_ held.
   void store_run(const Run& run, const Rows& rows) {
     for (const Row& row : rows) {
-      const std::string where = "event_store row of " + to_string(StreamId{context_, run.aggregate_type, run.aggregate_id});
+      const std::string where =
+          "event_store row of " + to_string(StreamId{context_, run.aggregate_type, run.aggregate_id});
       const std::int64_t version = required<std::int32_t>(row, 0, "event_version", cql::int32, where);
       Payload payload;
       payload.event_id = required<Uuid>(row, 1, "event_id", cql::uuid, where + " version " + std::to_string(version));
@@ -282,37 +285,104 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
   std::map<EventKey, Payload> payloads_;
 };
 
-// The last position, from the bucket of `hint` on: forward while buckets are full, backward while
-// they are empty. `direction` is +1 once moving forward, -1 once moving backward, 0 at first.
-void probe_head(std::shared_ptr<Connection> connection, std::string context, std::int64_t bucket, int direction,
-                FeedStore::PositionCallback callback) {
-  const std::string cql = "SELECT head, position FROM " + cql::table(connection, "feed") +
-                          " WHERE bounded_context = ? AND bucket = ? ORDER BY position DESC LIMIT 1";
-  cql::execute(connection, {cql, {context, bucket}}, kQuorumRead,
-               [connection, context, bucket, direction, callback](Result<Rows> rows) {
-                 step(callback, [&] {
-                   if (!rows.ok()) return callback(rows.error());
-                   std::int64_t last = 0;
-                   for (const Row& row : rows.value()) {
-                     if (row.size() < 2) throw Error(ErrorCode::kInternal, "feed head: a short row");
-                     last = std::max({last, cql::optional_int64(row[0]).value_or(0),
-                                      cql::optional_int64(row[1]).value_or(0)});
-                   }
-                   if (last == 0) {
-                     if (direction > 0) return callback(feed_bucket_end(bucket - 1));
-                     if (bucket == 0) return callback(std::int64_t{0});
-                     return probe_head(connection, context, bucket - 1, -1, callback);
-                   }
-                   if (last == feed_bucket_end(bucket) && direction >= 0)
-                     return probe_head(connection, context, bucket + 1, +1, callback);
-                   callback(last);
+// The feed's last position. The relay fills buckets in order, so the buckets that are full form
+// a prefix 0..F-1 of them, and those with rows a prefix 0..F: both "full" and "not empty" are
+// monotone in the bucket, and the head is found by galloping then bisecting from the hint's
+// bucket, forward over full buckets or backward over empty ones: a few reads from a hint that
+// is right, O(log distance) from one far off (or from none: bucket 0).
+class HeadSearch : public std::enable_shared_from_this<HeadSearch> {
+ public:
+  HeadSearch(std::shared_ptr<Connection> connection, std::string context, FeedStore::PositionCallback callback)
+      : connection_(std::move(connection)), context_(std::move(context)), callback_(std::move(callback)) {}
+
+  void start(std::int64_t hint) {
+    const std::int64_t bucket = hint > 0 ? feed_bucket(hint) : 0;
+    last_in(bucket, [bucket](HeadSearch& self, std::int64_t last) {
+      if (last == feed_bucket_end(bucket)) return self.gallop(bucket, 1);
+      if (last > 0) return self.callback_(last);
+      if (bucket == 0) return self.callback_(std::int64_t{0});
+      self.bisect_back(-1, 0, bucket);
+    });
+  }
+
+ private:
+  using Then = std::function<void(HeadSearch&, std::int64_t last)>;
+
+  // `full` is full: probes full + step, doubling the step while buckets are full.
+  void gallop(std::int64_t full, std::int64_t step) {
+    if (full + step > kMaxBucket)
+      return callback_(Error(ErrorCode::kCorruption, "the feed of '" + context_ + "' has full buckets up to " +
+                                                         std::to_string(full) + ", beyond any real feed"));
+    const std::int64_t bucket = full + step;
+    last_in(bucket, [full, step, bucket](HeadSearch& self, std::int64_t last) {
+      if (last == feed_bucket_end(bucket)) return self.gallop(bucket, step * 2);
+      self.bisect_forward(full, bucket, last);
+    });
+  }
+
+  // `full` is full, `partial` (with `partial_last`) is not: the first bucket that is not full
+  // lies in (full, partial]. Its last position is the head, or the end of the bucket before it
+  // when it is empty.
+  void bisect_forward(std::int64_t full, std::int64_t partial, std::int64_t partial_last) {
+    if (partial - full <= 1)
+      return callback_(partial_last > 0 ? partial_last : feed_bucket_end(full));
+    const std::int64_t mid = full + (partial - full) / 2;
+    last_in(mid, [full, partial, partial_last, mid](HeadSearch& self, std::int64_t last) {
+      if (last == feed_bucket_end(mid)) return self.bisect_forward(mid, partial, partial_last);
+      self.bisect_forward(full, mid, last);
+    });
+  }
+
+  // `filled` (-1: none known) has rows, with last position `filled_last`; `empty` has none: the
+  // last bucket with rows lies in [filled, empty).
+  void bisect_back(std::int64_t filled, std::int64_t filled_last, std::int64_t empty) {
+    if (empty - filled <= 1) return callback_(filled < 0 ? 0 : filled_last);
+    const std::int64_t mid = filled + (empty - filled) / 2;
+    last_in(mid, [filled, filled_last, empty, mid](HeadSearch& self, std::int64_t last) {
+      if (last > 0) return self.bisect_back(mid, last, empty);
+      self.bisect_back(filled, filled_last, mid);
+    });
+  }
+
+  // The last position in `bucket` (0 when it has none): its last row, or its static head.
+  void last_in(std::int64_t bucket, Then then) {
+    if (++reads_ > kMaxReads)
+      return callback_(Error(ErrorCode::kInternal, "feed head of '" + context_ + "': not found in " +
+                                                       std::to_string(kMaxReads) + " reads"));
+    auto self = shared_from_this();
+    cql::execute(connection_,
+                 {"SELECT head, position FROM " + cql::table(connection_, "feed") +
+                      " WHERE bounded_context = ? AND bucket = ? ORDER BY position DESC LIMIT 1",
+                  {context_, bucket}},
+                 kQuorumRead, [self, then = std::move(then)](Result<Rows> rows) {
+                   step(self->callback_, [&] {
+                     if (!rows.ok()) return self->callback_(rows.error());
+                     std::int64_t last = 0;
+                     for (const Row& row : rows.value()) {
+                       if (row.size() < 2) throw Error(ErrorCode::kInternal, "feed head: a short row");
+                       last = std::max({last, cql::optional_int64(row[0]).value_or(0),
+                                        cql::optional_int64(row[1]).value_or(0)});
+                     }
+                     then(*self, last);
+                   });
                  });
-               });
-}
+  }
+
+  // Galloping and bisecting over 2^63 positions take at most about 2 * 47 reads.
+  static constexpr int kMaxReads = 200;
+  // feed_bucket_end() of buckets up to this one does not overflow.
+  static constexpr std::int64_t kMaxBucket = feed_bucket(std::numeric_limits<std::int64_t>::max() - kFeedBucketSize);
+
+  const std::shared_ptr<Connection> connection_;
+  const std::string context_;
+  const FeedStore::PositionCallback callback_;
+  int reads_ = 0;
+};
 
 void find_head(const std::shared_ptr<Connection>& connection, const std::string& context, std::int64_t hint,
                FeedStore::PositionCallback callback) {
-  probe_head(connection, context, hint > 0 ? feed_bucket(hint) : 0, 0, std::move(callback));
+  const std::int64_t highest = std::numeric_limits<std::int64_t>::max() - 2 * kFeedBucketSize;
+  std::make_shared<HeadSearch>(connection, context, std::move(callback))->start(std::min(hint, highest));
 }
 
 // The context's row of feed_relay: owner, epoch, lease_expires, head.
@@ -375,7 +445,8 @@ class CheckpointSave : public std::enable_shared_from_this<CheckpointSave> {
 
   void update_null() {
     if (!next_round()) return;
-    send({"UPDATE " + table_ + " SET position = ?, updated = ? WHERE bounded_context = ? AND name = ? IF position = null",
+    send({"UPDATE " + table_ +
+              " SET position = ?, updated = ? WHERE bounded_context = ? AND name = ? IF position = null",
           {position_, now_ms(), context_, name_}},
          [](CheckpointSave& self, const cql::Rows&, std::optional<std::int64_t> stored) {
            if (stored && *stored >= self.position_) return self.callback_(*stored);
@@ -434,6 +505,9 @@ void scylla_read_feed(const std::shared_ptr<Connection>& connection, const std::
   } catch (const Error& e) {
     return callback(e);
   }
+  // No feed reaches this far; the arithmetic on positions past it would overflow.
+  if (options.after > std::numeric_limits<std::int64_t>::max() - 2 * kFeedBucketSize)
+    return callback(FeedPage{{}, options.after});
   std::make_shared<FeedRead>(connection, context, options, std::move(callback))->start();
 }
 
@@ -501,16 +575,14 @@ void scylla_feed_status(const std::shared_ptr<Connection>& connection, const std
       auto status = std::make_shared<FeedStatus>();
       if (relay.value()) {
         const Row& row = *relay.value();
-        const std::optional<std::string> owner = cql::optional_text(row.at(0));
+        // A relay ran (it may have given the lease up: no owner, or an expiry in the past).
         const std::optional<Timestamp> expires = cql::optional_timestamp(row.at(2));
-        if (owner || expires) {
-          RelayLease lease;
-          lease.owner = owner.value_or("");
-          lease.epoch = cql::optional_int64(row.at(1)).value_or(0);
-          lease.expires = expires.value_or(Timestamp{});
-          lease.live = expires && *expires > now_ms();
-          status->relay = std::move(lease);
-        }
+        RelayLease lease;
+        lease.owner = cql::optional_text(row.at(0)).value_or("");
+        lease.epoch = cql::optional_int64(row.at(1)).value_or(0);
+        lease.expires = expires.value_or(Timestamp{});
+        lease.live = expires && *expires > now_ms();
+        status->relay = std::move(lease);
       }
       find_head(connection, context, hint_of(relay.value()), [connection, context, callback, status](
                                                                  Result<std::int64_t> head) {

@@ -33,8 +33,9 @@ inline constexpr std::int64_t feed_bucket_end(std::int64_t bucket) { return (buc
 void scylla_read_feed(const std::shared_ptr<Connection>& connection, const std::string& context,
                       const FeedReadOptions& options, FeedStore::FeedPageCallback callback);
 
-// The feed's last position: feed_relay.head is a hint of the bucket; the feed partitions are
-// read forward from it while buckets are full, and backward while they are empty.
+// The feed's last position: feed_relay.head is a hint of the bucket; from there the last rows of
+// the feed partitions are read forward (galloping, then bisecting) while buckets are full, or
+// backward (bisecting) while they are empty: a couple of reads from a hint that is right.
 void scylla_feed_head(const std::shared_ptr<Connection>& connection, const std::string& context,
                       FeedStore::PositionCallback callback);
 
@@ -47,7 +48,8 @@ void scylla_load_checkpoint(const std::shared_ptr<Connection>& connection, const
 void scylla_save_checkpoint(const std::shared_ptr<Connection>& connection, const std::string& context,
                             const std::string& name, std::int64_t position, FeedStore::PositionCallback callback);
 
-// The head, the context's checkpoints by name, and the relay's lease when feed_relay has a row.
+// The head, the context's checkpoints by name, and the relay's lease when feed_relay has a row
+// (live: lease_expires is in the future by this machine's clock; a null owner reads as "").
 void scylla_feed_status(const std::shared_ptr<Connection>& connection, const std::string& context,
                         FeedStore::StatusCallback callback);
 

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -278,6 +279,8 @@ TEST(ScyllaFeedRead, EmptyFeed) {
   EXPECT_TRUE(page.entries.empty());
   EXPECT_EQ(page.last_position, 0);
   EXPECT_EQ(read(context, 500, 10).last_position, 500) << "at the head, last_position is `after`";
+  const std::int64_t far = std::numeric_limits<std::int64_t>::max();
+  EXPECT_EQ(read(context, far, 10).last_position, far);
   EXPECT_EQ(cluster()->feed_head(context), 0);
   const FeedStatus status = cluster()->feed_status(context);
   EXPECT_EQ(status.head, 0);
@@ -364,6 +367,45 @@ TEST(ScyllaFeedRead, WithDataFetchesPayloads) {
   for (const FeedEntry& entry : part.entries) EXPECT_TRUE(entry.event.data.has_value()) << entry.position;
 }
 
+// A repeated event (a relay that died before recording its progress publishes it again) gets its
+// data too; a page of more than 1,000 consecutive versions of one stream is read in several
+// range reads.
+TEST(ScyllaFeedRead, WithDataForDuplicatesAndLongRuns) {
+  SKIP_WITHOUT_CLUSTER();
+  const std::string context = fresh_context("feedlong");
+  std::vector<Ref> refs = append_stream(context, "order", 1000);
+  const std::vector<Ref> more = append_stream(context, "invoice", 3);
+  // The order stream grows past 1,000 events (one append holds at most 1,000).
+  std::vector<EventData> tail;
+  for (int i = 0; i < 300; ++i)
+    tail.push_back(EventData{Uuid::random(), "Happened", "{\"t\":" + std::to_string(i) + "}", {}, now_ms()});
+  cluster()->append(refs[0].stream, ExpectedVersion::exact(1000), tail);
+  for (int i = 0; i < 300; ++i)
+    refs.push_back(Ref{refs[0].stream, 1001 + i, *tail[i].event_id, "Happened", *tail[i].timestamp});
+  std::vector<Ref> published = {more[0], refs[0], more[1], refs[1], refs[0], more[1]};
+  published.insert(published.end(), refs.begin() + 2, refs.end());
+  published.push_back(more[2]);
+  // In batches of 100 (a logged batch of all of them would pass Cassandra's batch size limit).
+  for (std::size_t i = 0; i < published.size(); i += 100)
+    publish(context, 1 + static_cast<std::int64_t>(i),
+            {published.begin() + static_cast<std::ptrdiff_t>(i),
+             published.begin() + static_cast<std::ptrdiff_t>(std::min(i + 100, published.size()))});
+  const FeedPage page = read(context, 0, 5000, true);
+  ASSERT_EQ(page.entries.size(), published.size());
+  EXPECT_EQ(page.last_position, static_cast<std::int64_t>(published.size()));
+  const std::vector<RecordedEvent> orders = cluster()->read_all(refs[0].stream);
+  ASSERT_EQ(orders.size(), 1300u);
+  for (const FeedEntry& entry : page.entries) {
+    const RecordedEvent& e = entry.event;
+    ASSERT_TRUE(e.data.has_value()) << "position " << entry.position;
+    if (e.stream == refs[0].stream) {
+      EXPECT_EQ(e.data, orders[e.version - 1].data) << "position " << entry.position;
+    }
+  }
+  EXPECT_EQ(page.entries[4].event.event_id, refs[0].event_id) << "the repeat";
+  EXPECT_EQ(page.entries[4].event.data, page.entries[1].event.data);
+}
+
 TEST(ScyllaFeedRead, FiltersSkipButTheCheckpointAdvances) {
   SKIP_WITHOUT_CLUSTER();
   const BoundaryFeed feed;
@@ -431,6 +473,33 @@ TEST(ScyllaFeedHead, FoundFromAnyHint) {
   EXPECT_EQ(cluster()->feed_head(context), kFeedBucketSize);
   const FeedPage page = read(context, kFeedBucketSize - 4, 100);
   EXPECT_EQ(positions(page), range(kFeedBucketSize - 3, kFeedBucketSize));
+  set_relay_row(context, std::numeric_limits<std::int64_t>::max(), std::chrono::seconds(10));
+  EXPECT_EQ(cluster()->feed_head(context), kFeedBucketSize) << "a hint far ahead: bisected back";
+}
+
+// Far from the hint: buckets 0..40 full (only their static heads are written here, which the
+// search reads as it reads the last row), bucket 41 partly. Without a hint the search gallops
+// forward from bucket 0; from a hint far ahead it bisects back; both in a few reads.
+TEST(ScyllaFeedHead, FoundFarFromTheHint) {
+  SKIP_WITHOUT_CLUSTER();
+  const std::string context = fresh_context("feedfar");
+  for (std::int64_t bucket = 0; bucket <= 41; ++bucket) {
+    const std::int64_t head = bucket < 41 ? feed_bucket_end(bucket) : feed_bucket_end(40) + 5;
+    cql::execute(connection(), {"UPDATE " + table("feed") + " SET head = ? WHERE bounded_context = ? AND bucket = ?",
+                                {head, context, bucket}});
+  }
+  const std::int64_t want = feed_bucket_end(40) + 5;
+  EXPECT_EQ(cluster()->feed_head(context), want);
+  for (std::int64_t hint : {std::int64_t{1}, feed_bucket_end(17), want, want + 1, std::int64_t{1} << 40}) {
+    set_relay_row(context, hint, std::chrono::seconds(10));
+    EXPECT_EQ(cluster()->feed_head(context), want) << "hint " << hint;
+  }
+  // Bucket 41 full too, 42 empty: the head is bucket 41's end.
+  cql::execute(connection(), {"UPDATE " + table("feed") + " SET head = ? WHERE bounded_context = ? AND bucket = ?",
+                              {feed_bucket_end(41), context, std::int64_t{41}}});
+  EXPECT_EQ(cluster()->feed_head(context), feed_bucket_end(41));
+  set_relay_row(context, 0, std::chrono::seconds(10));
+  EXPECT_EQ(cluster()->feed_head(context), feed_bucket_end(41));
 }
 
 TEST(ScyllaFeedCheckpoints, ForwardOnly) {
@@ -536,6 +605,16 @@ TEST(ScyllaFeedStatus, HeadCheckpointsAndLease) {
   EXPECT_EQ(status.relay->owner, "host-b:43:xyz");
   EXPECT_FALSE(status.relay->live) << "an expired lease";
   EXPECT_EQ(status.head, BoundaryFeed::kLast);
+
+  // A relay that gave its lease up (no owner, no expiry): still reported, not live.
+  cql::execute(connection(), {"UPDATE " + table("feed_relay") + " SET owner = null, lease_expires = null WHERE "
+                                                                 "bounded_context = ?",
+                              {feed.context}});
+  status = cluster()->feed_status(feed.context);
+  ASSERT_TRUE(status.relay.has_value());
+  EXPECT_EQ(status.relay->owner, "");
+  EXPECT_EQ(status.relay->epoch, 8);
+  EXPECT_FALSE(status.relay->live);
 }
 
 }  // namespace
