@@ -54,7 +54,7 @@ DB="sqlite:$TMP/a.db"
 S=(--context shop --type order --id "$ID")
 
 # ---- --help on every command, --version ---------------------------------------------------
-for command in "" append read head snapshot "snapshot show" demo schema "schema apply"; do
+for command in "" append read head snapshot "snapshot show" demo schema "schema apply" relay; do
   # shellcheck disable=SC2086
   run $command --help
   expect_rc 0 "'$command --help'"
@@ -270,6 +270,12 @@ bad "unknown option" --store "$NEW" head "${S[@]}" --bogus
 bad "unknown store scheme" --store "bogus:x" head "${S[@]}"
 bad "--replication-factor on sqlite" --store "$NEW" schema apply --replication-factor 3
 bad "bad --datacenter" --store "scylla://h1" schema apply --datacenter dc1
+bad "relay on sqlite" --store "$NEW" relay --context shop
+expect_contains "this store orders its feed in the append; no relay is needed" "$ERR" "relay on sqlite message"
+bad "relay on memory" --store memory: relay --context shop
+bad "relay without --context" --store "scylla://h1" relay
+bad "relay --lease-ms 10" --store "scylla://h1" relay --context shop --lease-ms 10
+bad "relay --poll-ms above a third of the lease" --store "scylla://h1" relay --context shop --lease-ms 3000 --poll-ms 1000
 # A limit of the library (more than 1000 events in one append) is invalid input as well.
 for i in $(seq 1 1001); do echo '{"event_type":"E"}'; done >"$TMP/toomany.jsonl"
 run --store "$DB" append "${S[@]}" --expected-version any --events-file "$TMP/toomany.jsonl"
