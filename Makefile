@@ -34,7 +34,8 @@ clean:
 
 # ---- Reliability (docs/RELIABILITY.md) -------------------------------------------------------
 #   make test-sanitize   the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make reliability     history checks, SQLite kill -9 loop, fuzzers, three-node fault runs, auth/TLS
+#   make reliability     history checks (with the feed), SQLite kill -9 loops, fuzzers, three-node fault runs (and the feed
+#                        under relay and node faults), auth/TLS
 #   make fuzz            only the fuzzers, FUZZ_SECONDS (default 60) each
 ASAN_BUILD_DIR ?= build-asan
 # The scylla:// backend links a Rust static library; the sanitized build leaves it out unless

@@ -66,7 +66,7 @@ class CustomerRevenue {
     if (page.last_position <= position()) return 0;  // nothing new: no transaction
     std::size_t applied = 0;
     projection_.apply(page, [&](sqlite3*, const eventstore::FeedEntry& entry) {
-      apply(entry.event);
+      apply_event(entry.event);
       ++applied;
     });
     return applied;
@@ -84,7 +84,8 @@ class CustomerRevenue {
   }
 
  private:
-  void apply(const eventstore::RecordedEvent& event) {
+  // One event's change to the rows, inside the projection's transaction.
+  void apply_event(const eventstore::RecordedEvent& event) {
     if (event.stream.aggregate_type != Order::aggregate_type || !event.data) return;
     const std::string order_id = event.stream.aggregate_id.to_string();
     const nlohmann::json data = nlohmann::json::parse(*event.data);

@@ -36,9 +36,11 @@ void place(eventstore::AggregateStore<orders::Order>& repository, const Sale& sa
   repository.save(order);
 }
 
+// Placed before the read model catches up.
 constexpr Sale kEarlierSales[] = {{"bob@example.com", "mug-large", 2, 1250, false},
                                   {"cy@example.com", "tea-green", 3, 650, false},
                                   {"ada@example.com", "lamp-desk", 1, 3499, true}};
+// Placed by a writer thread while the read model follows the feed live.
 constexpr Sale kLiveSales[] = {{"bob@example.com", "book-sicp", 1, 4599, false},
                                {"ada@example.com", "pen-blue", 5, 199, false},
                                {"dee@example.com", "headphones", 1, 8999, false},
@@ -150,8 +152,7 @@ int main(int argc, char** argv) {
     writer.join();
     if (writer_error) std::rethrow_exception(writer_error);
     std::printf("followed live: %zu events applied in %zu pages while orders were placed, now at position %lld\n",
-                applied, pages,
-                static_cast<long long>(read_model.position()));
+                applied, pages, static_cast<long long>(read_model.position()));
 
     std::printf("%-18s %6s %9s %9s\n", "customer", "orders", "cancelled", "revenue");
     for (const orders::CustomerTotals& c : read_model.customers())

@@ -51,6 +51,11 @@ struct State {
   }
 };
 
+// Far enough to be "never" (a longer max_wait would overflow the clock's nanoseconds).
+Clock::time_point deadline_after(std::chrono::milliseconds max_wait) {
+  return Clock::now() + std::min<std::chrono::milliseconds>(max_wait, std::chrono::hours(24 * 365 * 100));
+}
+
 // A page covers a position when its last_position is past the one it was read after.
 bool covers(const FeedPage& page, std::int64_t after) { return page.last_position > after; }
 
@@ -98,7 +103,7 @@ class PolledSubscription final : public Subscription {
       return callback(Error::invalid("subscription: max_wait must not be negative"));
     if (state_->pending.exchange(true))
       return callback(Error::invalid("subscription: a page request is already under way"));
-    poll(state_, Clock::now() + max_wait, std::move(callback));
+    poll(state_, deadline_after(max_wait), std::move(callback));
   }
 
   // The blocking wait sleeps on the caller's thread, never on the shared timer's.
@@ -111,7 +116,7 @@ class PolledSubscription final : public Subscription {
       State& state;
       ~Release() { state.pending = false; }
     } release{*state_};
-    const Clock::time_point deadline = Clock::now() + max_wait;
+    const Clock::time_point deadline = deadline_after(max_wait);
     for (;;) {
       const FeedReadOptions read = state_->read_options();
       FeedPage page = state_->store->read_feed(state_->options.context, read);

@@ -1,5 +1,6 @@
 // The cluster schema: exactly the seed's keyspace, tables, columns and types, plus one additive
-// static column (stream_version) that makes an append's expected-version check one condition.
+// static column (stream_version) that makes an append's expected-version check one condition,
+// plus the feed's own tables (docs/feed.md), which the seed's library never reads.
 #include <cctype>
 
 #include "scylla/scylla_store.h"
@@ -59,6 +60,35 @@ std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const Sc
           ".aggregate_snapshot (bounded_context varchar, aggregate_id uuid, aggregate_type varchar, "
           "snapshot_data varchar, snapshot_version int, snapshot_timestamp timestamp, "
           "snapshot_metadata varchar, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type))) "
+          "WITH compaction = {'class': 'LeveledCompactionStrategy'}",
+      // The feed's tables. Markers: written before each append, read by the relay by time
+      // bucket (marker time in ms / 60000) and shard (0..3, from the aggregate id); they only
+      // expire (3 days), so time windows of one hour compact them away whole.
+      "CREATE TABLE IF NOT EXISTS " + keyspace +
+          ".feed_markers (bounded_context text, bucket bigint, shard int, marker_id timeuuid, "
+          "aggregate_type text, aggregate_id uuid, first_event_id uuid, event_count int, "
+          "PRIMARY KEY ((bounded_context, bucket, shard), marker_id)) "
+          "WITH default_time_to_live = 259200 AND compaction = {'class': 'TimeWindowCompactionStrategy', "
+          "'compaction_window_unit': 'HOURS', 'compaction_window_size': 1}",
+      // The feed: position p of a context lives in bucket (p - 1) / 65536; `head` is the bucket's
+      // last position, the condition of the relay's batch. Append-only, read by ranges.
+      "CREATE TABLE IF NOT EXISTS " + keyspace +
+          ".feed (bounded_context text, bucket bigint, position bigint, head bigint static, "
+          "aggregate_type text, aggregate_id uuid, event_version int, event_id uuid, event_type text, "
+          "event_timestamp timestamp, PRIMARY KEY ((bounded_context, bucket), position)) "
+          "WITH compaction = {'class': 'SizeTieredCompactionStrategy'}",
+      // One row per context, overwritten in place (lease renewals, progress): leveled compaction.
+      "CREATE TABLE IF NOT EXISTS " + keyspace +
+          ".feed_relay (bounded_context text PRIMARY KEY, owner text, epoch bigint, lease_expires timestamp, "
+          "markers_scanned_to timestamp, head bigint) "
+          "WITH compaction = {'class': 'LeveledCompactionStrategy'}",
+      "CREATE TABLE IF NOT EXISTS " + keyspace +
+          ".feed_progress (bounded_context text, aggregate_id uuid, aggregate_type text, published_version int, "
+          "PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type))) "
+          "WITH compaction = {'class': 'LeveledCompactionStrategy'}",
+      "CREATE TABLE IF NOT EXISTS " + keyspace +
+          ".feed_checkpoints (bounded_context text, name text, position bigint, updated timestamp, "
+          "PRIMARY KEY ((bounded_context), name)) "
           "WITH compaction = {'class': 'LeveledCompactionStrategy'}",
   };
 }

@@ -17,7 +17,11 @@
 #include "core/blocking.h"
 #include "core/validation.h"
 #include "eventstore/log.h"
+#include "scylla/feed_markers.h"
+#include "scylla/relay.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
+#include "scylla/connection.h"
+#include "scylla/feed_reader.h"
 
 namespace eventstore::detail {
 namespace {
@@ -29,40 +33,6 @@ namespace bridge = ::eventstore::bridge;
 // ((W-1)/W)^k: 16 was lost 12% of the time with 8 writers, 100 about once in 10^6.
 constexpr int kMaxAnyAttempts = 100;
 constexpr int kMaxUnappliedRetries = 2;   // a timed-out append that proved not applied
-
-std::string to_std(const rust::String& s) { return std::string(s.data(), s.size()); }
-
-Error to_error(const bridge::BridgeError& e, const std::string& what) {
-  std::string message = what + ": " + to_std(e.message);
-  switch (e.kind) {
-    case bridge::ErrorKind::Unavailable:
-    case bridge::ErrorKind::Closed:
-      return Error(ErrorCode::kUnavailable, message);
-    case bridge::ErrorKind::OutcomeUnknown:
-      return Error(ErrorCode::kOutcomeUnknown, message);
-    case bridge::ErrorKind::Unauthorized:
-      return Error(ErrorCode::kUnauthorized, message);
-    case bridge::ErrorKind::InvalidArgument:
-      if (message.find("unconfigured table") != std::string::npos ||
-          message.find("does not exist") != std::string::npos)
-        message += " (create the schema with: eventstore schema apply)";
-      return Error(ErrorCode::kInvalidArgument, message);
-    default:
-      return Error(ErrorCode::kInternal, message);
-  }
-}
-
-// Runs `fn`, never letting an exception escape into Rust (it would abort the process).
-template <class Fn>
-void guarded(Fn&& fn) noexcept {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    log(LogLevel::kError, std::string("a completion callback threw: ") + e.what());
-  } catch (...) {
-    log(LogLevel::kError, "a completion callback threw a non-standard exception");
-  }
-}
 
 using OnError = std::function<void(const bridge::BridgeError&)>;
 
@@ -199,10 +169,12 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
       config.tls_cert_file = value;
     } else if (key == "key_file") {
       config.tls_key_file = value;
+    } else if (key == "feed" || key == "relay") {
+      // The feed's options: feed_settings_from (feed_markers.h).
     } else {
       throw Error::invalid("unknown store URI option '" + key +
                            "' (known: dc, consistency, timeout_ms, resolve_timeout_ms, connect_timeout_ms, workers, tls, "
-                           "ca_file, cert_file, key_file)");
+                           "ca_file, cert_file, key_file, feed, relay)");
     }
   }
   // A TLS file with tls=false would connect in plaintext and send the password in clear.
@@ -221,14 +193,6 @@ bridge::SessionConfig config_from(const ClusterUri& uri) {
     throw Error::invalid("store URI options cert_file and key_file need TLS: give ca_file=PATH too");
   return config;
 }
-
-// Shared by the store, its cursors and its operations in flight, so that the session outlives
-// every request that uses it.
-struct Connection {
-  rust::Box<bridge::Session> session;
-  Limits limits;
-  std::string keyspace;
-};
 
 // A read. Pages keep to ReadOptions::page_bytes exactly: rows fetched beyond a page wait in a
 // buffer for the next one. The rows fetched per round trip are sized from the largest event
@@ -347,9 +311,10 @@ class ScyllaCursor final : public EventCursor {
 class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   friend class BatchDone;
  public:
-  AppendOperation(std::shared_ptr<Connection> connection, StreamId stream, ExpectedVersion expected,
-                  std::vector<EventData> events, EventStore::AppendCallback callback)
+  AppendOperation(std::shared_ptr<Connection> connection, std::shared_ptr<const FeedSettings> feed, StreamId stream,
+                  ExpectedVersion expected, std::vector<EventData> events, EventStore::AppendCallback callback)
       : connection_(std::move(connection)),
+        feed_(std::move(feed)),
         stream_(std::move(stream)),
         key_(key_of(stream_)),
         expected_(expected),
@@ -413,8 +378,12 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   }
 
   // One conditional batch appending after version `at`, requiring `condition` of the static
-  // stream_version column.
+  // stream_version column; first the append's feed marker when it has none yet or its last one
+  // is older than FeedSettings::marker_refresh_after (so that the relay, which settles a marker
+  // after its settle window, never gives up on an attempt still to come).
   void attempt(std::int64_t at, StaticCondition condition);
+  void send_batch(std::int64_t at, StaticCondition condition);
+  void mark_then_send(std::int64_t at, StaticCondition condition);
 
   // After a batch at `at` was refused, or timed out: the versions after `at` hold other events,
   // so this attempt can never apply.
@@ -509,6 +478,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   }
 
   std::shared_ptr<Connection> connection_;
+  std::shared_ptr<const FeedSettings> feed_;
   StreamId stream_;
   bridge::StreamKey key_;
   ExpectedVersion expected_;
@@ -517,6 +487,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   int any_attempts_ = 0;
   int unapplied_retries_ = 0;
   bool maybe_applied_ = false;  // an attempt's outcome was unknown, and nothing proved it failed
+  std::optional<Timestamp> marker_time_;  // of the last feed marker written
 };
 
 // The completion of an append's batch: calls straight back into its operation (no
@@ -542,6 +513,31 @@ void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
   if (at + count() > connection_->limits.max_version)
     return fail(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
                                  std::to_string(connection_->limits.max_version)));
+  if (feed_->markers && (!marker_time_ || now_ms() - *marker_time_ > feed_->marker_refresh_after()))
+    return mark_then_send(at, condition);
+  send_batch(at, condition);
+}
+
+// A marker that cannot be written fails the append before anything of it is written: an append
+// committed without a marker would reach the feed only through reconciliation. A marker whose
+// write timed out may exist; a marker without an append is harmless (the relay drops it).
+void AppendOperation::mark_then_send(std::int64_t at, StaticCondition condition) {
+  auto self = shared_from_this();
+  write_marker_async(
+      connection_, connection_->keyspace, stream_, *events_.front().event_id, static_cast<std::int32_t>(count()),
+      [self, at, condition](Result<Timestamp> written) {
+        if (written) {
+          self->marker_time_ = written.value();
+          return self->send_batch(at, condition);
+        }
+        const Error& e = written.error();
+        const ErrorCode code = e.code() == ErrorCode::kOutcomeUnknown ? ErrorCode::kUnavailable : e.code();
+        self->fail(Error(code, "append to " + to_string(self->stream_) +
+                                   ": its feed marker could not be written, so the append was not sent: " + e.what()));
+      });
+}
+
+void AppendOperation::send_batch(std::int64_t at, StaticCondition condition) {
   rust::Vec<bridge::EventRow> rows;
   rows.reserve(events_.size());
   for (std::size_t i = 0; i < events_.size(); ++i) {
@@ -566,12 +562,32 @@ void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
 
 class ScyllaStore final : public Store {
  public:
-  ScyllaStore(std::shared_ptr<Connection> connection, std::string description)
-      : connection_(std::move(connection)), description_(std::move(description)) {}
+  ScyllaStore(std::shared_ptr<Connection> connection, std::string description, FeedSettings feed)
+      : connection_(std::move(connection)),
+        description_(std::move(description)),
+        feed_(std::make_shared<const FeedSettings>(std::move(feed))) {}
+
+  // The relays of the URI's relay= option stop (and give up their leases) before the session
+  // they use can go.
+  ~ScyllaStore() override { relays_.clear(); }
+
+  // The relays of relay=CONTEXT,...: one per context, running for the store's lifetime.
+  void start_uri_relays() {
+    for (const std::string& context : feed_->relay_contexts) {
+      RelayOptions options;
+      options.context = context;
+      relays_.push_back(start_relay(options));
+    }
+  }
+
+  std::unique_ptr<FeedRelay> start_relay(const RelayOptions& options) override {
+    return start_scylla_relay(connection_, connection_->keyspace, options, RelayTuning::from(*feed_));
+  }
 
   std::string describe() const override { return description_; }
 
   const bridge::Session& session() const { return *connection_->session; }
+  const std::shared_ptr<Connection>& connection() const { return connection_; }
 
   // One CQL statement, unprepared, waiting for schema agreement after DDL.
   void execute(const std::string& cql) {
@@ -602,7 +618,7 @@ class ScyllaStore final : public Store {
           message.find("already exist") == std::string::npos)
         throw;
     }
-    execute(statements[2]);
+    for (std::size_t i = 2; i < statements.size(); ++i) execute(statements[i]);
   }
 
   void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
@@ -612,7 +628,8 @@ class ScyllaStore final : public Store {
     } catch (const Error& e) {
       return callback(e);
     }
-    std::make_shared<AppendOperation>(connection_, stream, expected, std::move(events), std::move(callback))->start();
+    std::make_shared<AppendOperation>(connection_, feed_, stream, expected, std::move(events), std::move(callback))
+        ->start();
   }
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
@@ -669,6 +686,30 @@ class ScyllaStore final : public Store {
               save_below_head(std::move(connection), stream, std::move(snapshot), head, std::move(callback));
             },
             save_failed(callback, stream)));
+  }
+
+  // The feed's read side: feed_reader.h.
+  void read_feed_async(const std::string& context, const FeedReadOptions& options,
+                       FeedPageCallback callback) override {
+    scylla_read_feed(connection_, context, options, std::move(callback));
+  }
+
+  void feed_head_async(const std::string& context, PositionCallback callback) override {
+    scylla_feed_head(connection_, context, std::move(callback));
+  }
+
+  void load_checkpoint_async(const std::string& context, const std::string& name,
+                             CheckpointCallback callback) override {
+    scylla_load_checkpoint(connection_, context, name, std::move(callback));
+  }
+
+  void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
+                             PositionCallback callback) override {
+    scylla_save_checkpoint(connection_, context, name, position, std::move(callback));
+  }
+
+  void feed_status_async(const std::string& context, StatusCallback callback) override {
+    scylla_feed_status(connection_, context, std::move(callback));
   }
 
  private:
@@ -751,6 +792,8 @@ class ScyllaStore final : public Store {
 
   std::shared_ptr<Connection> connection_;
   std::string description_;
+  std::shared_ptr<const FeedSettings> feed_;
+  std::vector<std::unique_ptr<FeedRelay>> relays_;
 };
 
 }  // namespace
@@ -764,6 +807,13 @@ ScyllaStore& scylla_store_of(Store& store) {
 }  // namespace
 
 void execute_statement(Store& store, const std::string& cql) { scylla_store_of(store).execute(cql); }
+
+std::shared_ptr<Connection> scylla_connection(Store& store) { return scylla_store_of(store).connection(); }
+
+std::unique_ptr<FeedRelay> start_scylla_relay(Store& store, const RelayOptions& options, const RelayTuning& tuning) {
+  const std::shared_ptr<Connection> connection = scylla_connection(store);
+  return start_scylla_relay(connection, connection->keyspace, options, tuning);
+}
 
 void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& faults) {
   ScyllaStore* scylla = &scylla_store_of(store);
@@ -779,6 +829,7 @@ void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& fa
 std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::string& redacted_uri,
                                          const StoreOptions& options) {
   bridge::SessionConfig config = config_from(uri);
+  FeedSettings feed = feed_settings_from(uri);
   std::string keyspace = to_std(config.keyspace);
   auto session = wait_for<rust::Box<bridge::Session>>([&](auto finished) {
     bridge::connect(std::move(config),
@@ -788,7 +839,9 @@ std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::strin
                                       }));
   });
   auto connection = std::make_shared<Connection>(Connection{std::move(session), options.limits, std::move(keyspace)});
-  return std::make_shared<ScyllaStore>(std::move(connection), redacted_uri);
+  auto store = std::make_shared<ScyllaStore>(std::move(connection), redacted_uri, std::move(feed));
+  store->start_uri_relays();
+  return store;
 }
 
 }  // namespace eventstore::detail

@@ -25,12 +25,21 @@ struct InjectedBatchFault {
 };
 void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& faults);
 
+struct Connection;  // connection.h
+
+// The session of `store` (a store made by open_scylla_store), for the generic CQL calls (cql.h):
+// the relay, and tests that write the feed's tables by hand. Throws Error(kInvalidArgument) for
+// another store.
+std::shared_ptr<Connection> scylla_connection(Store& store);
+
 // For tests that write rows the way another client does (the seed's library): runs one CQL
 // statement, unprepared, on `store` (a store made by open_scylla_store). Throws Error.
 void execute_statement(Store& store, const std::string& cql);
 
 // The CQL that apply_schema runs for `keyspace`, in order: keyspace, event_store,
-// aggregate_snapshot. Throws Error(kInvalidArgument) for bad options.
+// aggregate_snapshot, then the feed's tables (feed_markers, feed, feed_relay, feed_progress,
+// feed_checkpoints; all additive, CREATE TABLE IF NOT EXISTS). Throws Error(kInvalidArgument) for
+// bad options.
 std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const SchemaOptions& options);
 
 // Adds the static stream_version column to an event_store created by the seed's library.

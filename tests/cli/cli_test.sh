@@ -54,7 +54,7 @@ DB="sqlite:$TMP/a.db"
 S=(--context shop --type order --id "$ID")
 
 # ---- --help on every command, --version ---------------------------------------------------
-for command in "" append read head snapshot "snapshot show" demo schema "schema apply"; do
+for command in "" append read head snapshot "snapshot show" demo schema "schema apply" relay; do
   # shellcheck disable=SC2086
   run $command --help
   expect_rc 0 "'$command --help'"
@@ -270,6 +270,12 @@ bad "unknown option" --store "$NEW" head "${S[@]}" --bogus
 bad "unknown store scheme" --store "bogus:x" head "${S[@]}"
 bad "--replication-factor on sqlite" --store "$NEW" schema apply --replication-factor 3
 bad "bad --datacenter" --store "scylla://h1" schema apply --datacenter dc1
+bad "relay on sqlite" --store "$NEW" relay --context shop
+expect_contains "this store orders its feed in the append; no relay is needed" "$ERR" "relay on sqlite message"
+bad "relay on memory" --store memory: relay --context shop
+bad "relay without --context" --store "scylla://h1" relay
+bad "relay --lease-ms 10" --store "scylla://h1" relay --context shop --lease-ms 10
+bad "relay --poll-ms above a third of the lease" --store "scylla://h1" relay --context shop --lease-ms 3000 --poll-ms 1000
 # A limit of the library (more than 1000 events in one append) is invalid input as well.
 for i in $(seq 1 1001); do echo '{"event_type":"E"}'; done >"$TMP/toomany.jsonl"
 run --store "$DB" append "${S[@]}" --expected-version any --events-file "$TMP/toomany.jsonl"
@@ -429,6 +435,7 @@ run --store memory: snapshot show "${S[@]}"
 expect_out null "snapshot show on memory:"
 run --store memory: demo --orders 5 --quiet
 expect_rc 0 "demo on memory:"
+expect_contains "read model:         5 orders by 5 customers" "$OUT" "demo on memory: the read model holds its orders"
 
 # ---- paging: a long stream read in small pages ------------------------------------------------
 LONG=(--context shop --type log --id 0de30000-0000-8000-8000-0000000000b2)
@@ -447,7 +454,30 @@ run --store "$DB" read "${LONG[@]}" --backward --limit 3 --page-size 2
 if [ "$(printf '%s\n' "$OUT" | sed 's/.*"event_version":\([0-9]*\),.*/\1/' | tr '\n' ' ')" = "3000 2999 2998 " ]; then ok
 else fail "read --backward --limit 3: $OUT"; fi
 
-# ---- demo: twice on one file continues; snapshots show ------------------------------------
+# ---- demo: twice on one file continues; snapshots show; the feed's read model --------------
+# demo_totals STORE N: what the read model of demo orders #1..#N must hold, computed from their
+# streams: "N orders by C customers, K cancelled, revenue R" (revenue: payments of the orders
+# not cancelled).
+demo_totals() {
+  local n events cancelled=0 revenue=0 customers=""
+  for n in $(seq 1 "$2"); do
+    events=$("$EVENTSTORE" --store "$1" read --context demo --type order --id "$(printf '0de30000-0000-8000-8000-%012x' "$n")")
+    customers+="$(printf '%s\n' "$events" | sed -n 's/.*"event_type":"OrderCreated".*"customer":"\([^"]*\)".*/\1/p')"$'\n'
+    if [[ "$events" == *'"event_type":"OrderCancelled"'* ]]; then
+      cancelled=$((cancelled + 1))
+    elif [[ "$events" =~ \"amount_cents\":([0-9]+) ]]; then
+      revenue=$((revenue + BASH_REMATCH[1]))
+    fi
+  done
+  printf '%d orders by %d customers, %d cancelled, revenue %d.%02d' "$2" \
+    "$(printf '%s' "$customers" | sort -u | grep -c .)" "$cancelled" $((revenue / 100)) $((revenue % 100))
+}
+# expect_feed DESCRIPTION: the Feed section's position is the feed's head and the store's checkpoint.
+expect_feed() {
+  if [[ "$OUT" =~ feed\ head:\ +([0-9]+) ]] && head=${BASH_REMATCH[1]} &&
+     [[ "$OUT" == *"position:           $head, stored with the read model's rows; checkpoints in the store: customer_revenue at $head"* ]]
+  then ok; else fail "$1: the read model's position is not the feed's head and checkpoint: $OUT"; fi
+}
 DEMO="sqlite:$TMP/demo.db"
 run --store "$DEMO" demo --orders 30 --quiet
 expect_rc 0 "first demo run"
@@ -458,10 +488,20 @@ expect_contains "load with snapshot:" "$OUT" "demo load timing"
 expect_contains "load by replay:" "$OUT" "demo load timing"
 expect_contains '"aggregate_type":"order"' "$OUT" "demo prints an order's stream"
 if [ -z "$ERR" ]; then ok; else fail "demo --quiet wrote to stderr: $ERR"; fi
+expect_contains "catch-up:           read model ($TMP/demo_read_model.db) from position 0 to " "$OUT" \
+  "first demo run: the read model next to the store catches up from 0"
+if [[ "$OUT" =~ live:\ +[1-9][0-9]*\ events ]]; then ok; else fail "first demo run: nothing followed live: $OUT"; fi
+expect_contains "read model:         $(demo_totals "$DEMO" 30)" "$OUT" "first demo run: the read model's totals"
+expect_feed "first demo run"
+FIRST_HEAD=$head
 run --store "$DEMO" demo --orders 30 --quiet
 expect_rc 0 "second demo run"
 expect_contains "#31..#60 in this run" "$OUT" "second demo run continues"
 expect_contains "60 in the store" "$OUT" "second demo run continues"
+expect_contains "catch-up:           read model ($TMP/demo_read_model.db) from position $FIRST_HEAD to " "$OUT" \
+  "second demo run: the read model resumes from its position"
+expect_contains "read model:         $(demo_totals "$DEMO" 60)" "$OUT" "second demo run: the read model's totals"
+expect_feed "second demo run"
 # Order #25 is a long (bulk) order: it has a snapshot.
 run --store "$DEMO" snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019
 expect_rc 0 "snapshot show"
@@ -485,6 +525,19 @@ if [[ "$OUT" =~ ([0-9]+)\ in\ the\ store ]]; then
   if [ "$incomplete" = 0 ]; then ok; else fail "$incomplete of $total demo orders left incomplete after resuming"; fi
 else
   fail "demo after an interrupted run: no order count in '$OUT'"
+fi
+
+# Killed (most likely while its read model follows the last orders; wherever it lands, the check
+# holds): the next run's read model holds every order exactly once.
+FEED_KILLED="sqlite:$TMP/feed_killed.db"
+(timeout -s KILL 0.25 "$EVENTSTORE" --store "$FEED_KILLED" demo --orders 30 --quiet >/dev/null 2>&1; true) 2>/dev/null
+run --store "$FEED_KILLED" demo --orders 2 --quiet
+expect_rc 0 "demo after a run killed while following the feed"
+if [[ "$OUT" =~ ([0-9]+)\ in\ the\ store ]]; then
+  expect_contains "read model:         $(demo_totals "$FEED_KILLED" "${BASH_REMATCH[1]}")" "$OUT" \
+    "the read model after a killed run"
+else
+  fail "demo after a run killed while following the feed: no order count in '$OUT'"
 fi
 
 echo "cli_test: $CHECKS checks passed, $FAILURES failed"

@@ -14,9 +14,11 @@ namespace eventstore::testing {
 namespace {
 
 std::mutex temp_mutex;
+// Never destroyed: cleanup_at_exit below runs after the function-local statics made later, and
+// a process that exits in the middle of a test (a death test) still has directories listed.
 std::vector<std::filesystem::path>& temp_dirs() {
-  static std::vector<std::filesystem::path> dirs;
-  return dirs;
+  static auto* const dirs = new std::vector<std::filesystem::path>;
+  return *dirs;
 }
 
 std::filesystem::path fresh_temp_dir() {

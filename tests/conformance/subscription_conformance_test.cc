@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -363,6 +364,34 @@ TEST_P(SubscriptionConformance, AsyncWaitOutlivesItsSubscription) {
   Result<FeedPage> page = future.get();
   ASSERT_TRUE(page.ok());
   EXPECT_TRUE(page.value().entries.empty());
+}
+
+TEST_P(SubscriptionConformance, TheLongestWaitIsNotAnOverflow) {
+  auto subscription = open(options());
+  std::promise<Result<FeedPage>> delivered;
+  subscription->next_page_async(std::chrono::milliseconds::max(),
+                                [&](Result<FeedPage> page) { delivered.set_value(std::move(page)); });
+  std::future<Result<FeedPage>> future = delivered.get_future();
+  EXPECT_EQ(future.wait_for(50ms), std::future_status::timeout) << "the wait ended at once";
+  append_n(new_stream(), 1);
+  ASSERT_EQ(future.wait_for(kPatience), std::future_status::ready);
+  Result<FeedPage> page = future.get();
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page.value().entries.size(), 1u);
+}
+
+// A process that ends while an asynchronous wait is pending exits cleanly: the shared timer's
+// thread is stopped and the pending wait dropped.
+TEST_P(SubscriptionConformance, ExitWithAWaitPendingIsClean) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        auto subscription = open(options());
+        subscription->next_page_async(20s, [](Result<FeedPage>) { std::_Exit(3); });
+        std::this_thread::sleep_for(20ms);
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 // ---- SqliteProjection --------------------------------------------------------------------

@@ -177,9 +177,12 @@ expect_eq "$sv" "3" "static stream_version"
 run demo --orders 20 --quiet
 expect_rc 0 "demo --orders 20"
 expect_contains "orders:             #1..#20 in this run" "$OUT" "demo summary"
+# The feed's read model (in memory on a cluster) holds every order once the demo ends.
+expect_contains "read model:         20 orders by 20 customers" "$OUT" "demo's read model"
 run demo --orders 5 --quiet
 expect_rc 0 "demo again"
 expect_contains "#21..#25 in this run" "$OUT" "demo resumes"
+expect_contains "read model:         25 orders by 25 customers" "$OUT" "demo's read model, rebuilt from the feed"
 snap_found=""
 for n in $(seq 1 25); do
   oid=$(printf '0de30000-0000-8000-8000-%012x' "$n")

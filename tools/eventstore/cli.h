@@ -121,4 +121,12 @@ struct DemoArgs {
 };
 int run_demo(const std::string& uri, const DemoArgs& args);
 
+// relay (relay.cc): runs the feed's relay of one context until SIGINT/SIGTERM.
+struct RelayArgs {
+  std::string context;
+  std::optional<std::string> lease_ms;
+  std::optional<std::string> poll_ms;
+};
+int run_relay(const std::string& uri, const RelayArgs& args);
+
 }  // namespace eventstore_cli

@@ -131,6 +131,7 @@ struct RunStats {
   std::uint64_t cancelled = 0;
   std::int64_t biggest = 0;  // the order number with the most events
   std::int64_t biggest_version = 0;
+  std::map<std::int64_t, std::int64_t> saved_to;  // order number -> its version after this run's saves
 };
 
 // Brings order `number` to the end of its plan.
@@ -157,6 +158,7 @@ void drive(eventstore::AggregateStore<Order>& repository, std::int64_t number, R
       const eventstore::SaveResult saved = repository.save(order);
       stats.events += saved.append ? saved.append->event_ids.size() : 0;
       ++stats.saves;
+      stats.saved_to[number] = order.version();
       unknown_in_a_row = 0;
     } catch (const eventstore::Error& e) {
       if (e.code() == eventstore::ErrorCode::kOutcomeUnknown && ++unknown_in_a_row < kMaxUnknownInARow) {
@@ -169,6 +171,7 @@ void drive(eventstore::AggregateStore<Order>& repository, std::int64_t number, R
       order = repository.load(order_id(number));
     }
   }
+  if (stats.saved_to.contains(number)) stats.saved_to[number] = order.version();
   if (order.state().status == orders::Status::kShipped) ++stats.shipped;
   if (order.state().status == orders::Status::kCancelled) ++stats.cancelled;
   if (order.version() > stats.biggest_version) {
@@ -255,18 +258,27 @@ struct FeedRun {
 
 // Catches `read_model` up with the feed, then follows it while a writer thread drives `live` (in
 // order, paced like a shop's checkouts so that the pages are small) until the read model holds
-// every version of every live order. That end test holds on a cluster too, where the relay
-// publishes within its delay and another stream's events may come first (docs/feed.md).
+// every version this run saved of every order. That end test holds on a cluster too, where the
+// relay publishes within its delay and another stream's events may come first (docs/feed.md).
 void follow_feed(const std::shared_ptr<eventstore::Store>& store, eventstore::AggregateStore<Order>& repository,
                  orders::CustomerRevenue& read_model, const std::vector<std::int64_t>& live, RunStats& stats,
                  ProgressBar& progress, std::size_t done_before, FeedRun& run) {
   const std::unique_ptr<eventstore::Subscription> feed = read_model.subscribe(store, kContext);
+  std::map<eventstore::Uuid, std::int64_t> seen;  // order -> highest version in the read model
+  auto apply = [&](const eventstore::FeedPage& page) {
+    for (const eventstore::FeedEntry& entry : page.entries) {
+      std::int64_t& version = seen[entry.event.stream.aggregate_id];
+      version = std::max(version, entry.event.version);
+    }
+    return read_model.apply(page);
+  };
+
   run.started_at = read_model.position();
   const auto start = Clock::now();
   for (;;) {
     const eventstore::FeedPage page = feed->next_page();
     if (page.last_position == read_model.position()) break;
-    run.caught_up_events += read_model.apply(page);
+    run.caught_up_events += apply(page);
   }
   run.catch_up_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   run.caught_up_to = read_model.position();
@@ -287,24 +299,20 @@ void follow_feed(const std::shared_ptr<eventstore::Store>& store, eventstore::Ag
     }
     writing = false;
   });
-  std::map<eventstore::Uuid, std::int64_t> seen;  // live order -> highest version applied
-  auto all_seen = [&] {
-    for (const std::int64_t number : live)
-      if (seen[order_id(number)] < store->head(repository.stream_of(order_id(number)))) return false;
+  auto all_seen = [&] {  // read only once the writer is done with `stats`
+    for (const auto& [number, version] : stats.saved_to)
+      if (seen[order_id(number)] < version) return false;
     return true;
   };
   while (writing || (!writer_error && !all_seen())) {
     const eventstore::FeedPage page = feed->next_page(std::chrono::milliseconds(100));
-    const std::size_t applied = read_model.apply(page);
+    const std::size_t applied = apply(page);
     if (applied == 0) continue;
     run.live_events += applied;
     ++run.live_pages;
     const eventstore::Timestamp now = eventstore::now_ms();
-    for (const eventstore::FeedEntry& entry : page.entries) {
-      std::int64_t& version = seen[entry.event.stream.aggregate_id];
-      version = std::max(version, entry.event.version);
+    for (const eventstore::FeedEntry& entry : page.entries)
       run.lags_ms.push_back(std::chrono::duration<double, std::milli>(now - entry.event.timestamp).count());
-    }
   }
   writer.join();
   if (writer_error) std::rethrow_exception(writer_error);
@@ -318,7 +326,7 @@ std::string money(std::int64_t cents) {
 }
 
 void print_feed(eventstore::Store& store, const orders::CustomerRevenue& read_model, FeedRun& run) {
-  std::printf("Feed\n");
+  std::printf("\nFeed\n");
   std::printf("feed head:          %lld (every event of context '%s', at positions 1, 2, 3, ...)\n",
               static_cast<long long>(store.feed_head(kContext)), kContext);
   std::printf("catch-up:           read model (%s) from position %lld to %lld: %zu events in %.3f s\n",
@@ -340,10 +348,11 @@ void print_feed(eventstore::Store& store, const orders::CustomerRevenue& read_mo
               static_cast<long long>(orders), customers.size(), static_cast<long long>(cancelled),
               money(revenue).c_str());
   if (!customers.empty())
-    std::printf("best customer:      %s, %lld orders, revenue %s\n", customers[0].customer.c_str(),
-                static_cast<long long>(customers[0].orders), money(customers[0].revenue_cents).c_str());
+    std::printf("best customer:      %s, %lld order%s, revenue %s\n", customers[0].customer.c_str(),
+                static_cast<long long>(customers[0].orders), customers[0].orders == 1 ? "" : "s",
+                money(customers[0].revenue_cents).c_str());
   // The projection resumes from the position stored with its rows. The checkpoint in the store is
-  // a copy for monitoring: feed_status lists every subscriber's position.
+  // a copy for monitoring: feed_status (`eventstore feed status`) lists every subscriber's position.
   store.save_checkpoint(kContext, "customer_revenue", read_model.position());
   std::string checkpoints;
   for (const eventstore::Checkpoint& c : store.feed_status(kContext).checkpoints)

@@ -13,6 +13,7 @@
 #include "bench.h"
 #include "cli.h"
 #include "core/store_uri.h"
+#include "feed.h"
 #include "schema.h"
 
 #ifndef EVENTSTORE_VERSION
@@ -226,8 +227,83 @@ int run(int argc, char** argv) {
       "  eventstore --store scylla://10.0.0.1/event_sourcing schema apply --datacenter dc1:3 --datacenter dc2:3");
   schema->footer("Example:\n  eventstore --store sqlite:shop.db schema apply");
 
+  // feed read, feed status, subscribe
+  FeedArgs feed_args;
+  const auto add_filter_options = [&feed_args](CLI::App* command) {
+    command->add_option("--context", feed_args.context, "Bounded context")->type_name("NAME")->required();
+    command->add_option("--aggregate-type", feed_args.aggregate_types,
+                        "Only events of this aggregate type (repeatable: any of them)")
+        ->type_name("TYPE")->expected(1)->take_all();
+    command->add_option("--event-type", feed_args.event_types, "Only events of this type (repeatable: any of them)")
+        ->type_name("TYPE")->expected(1)->take_all();
+    command->add_flag("--no-data", feed_args.no_data, "Leave out event_data and event_metadata (a lighter read)");
+    command->add_option("--page-size", feed_args.page_size, "Feed positions read per round trip, 1..100000 (default 1000)")
+        ->type_name("N");
+  };
+  CLI::App* feed = app.add_subcommand("feed", "Read a bounded context's feed: every event of the context, in order");
+  CLI::App* feed_read = feed->add_subcommand("read", "Print the feed's entries, one JSON object per line");
+  add_filter_options(feed_read);
+  feed_read->add_option("--from", feed_args.from,
+                        "Print the entries AFTER position POS (default 0: from the start); positions are 1, 2, 3, ...")
+      ->type_name("POS");
+  feed_read->add_option("--limit", feed_args.limit, "Print at most N entries")->type_name("N");
+  feed_read->add_flag("--follow", feed_args.follow,
+                      "At the head, keep waiting for new entries until SIGINT or SIGTERM (then exit code 0)");
+  feed_read->footer(
+      "Each line has the key position, then the keys of 'eventstore read' lines (bounded_context,\n"
+      "aggregate_type, aggregate_id, event_version, event_id, event_type, event_timestamp, event_data,\n"
+      "event_metadata; the last two left out with --no-data). Without --follow it stops at the head\n"
+      "the feed had when it started. Filtered-out entries are skipped, not printed.\n"
+      "Examples:\n"
+      "  eventstore feed read --context shop\n"
+      "  eventstore feed read --context shop --from 1200 --event-type OrderPaid --follow");
+  std::string status_context;
+  CLI::App* feed_status = feed->add_subcommand("status", "Print the feed's head, its subscribers' checkpoints and its relay as one JSON object");
+  feed_status->add_option("--context", status_context, "Bounded context")->type_name("NAME")->required();
+  feed_status->footer(
+      "Keys: head (the last position, 0 when empty); checkpoints: [{name, position, lag (head - position),\n"
+      "updated}]; relay: {owner, epoch, lease_expires, live} on a cluster, else null.\n"
+      "Example:\n"
+      "  eventstore feed status --context shop\n"
+      "  {\"head\":1234,\"checkpoints\":[{\"name\":\"billing\",\"position\":1200,\"lag\":34,\"updated\":\"...\"}],\"relay\":null}");
+  feed->footer("Examples:\n  eventstore feed read --context shop --follow\n  eventstore feed status --context shop");
+  CLI::App* subscribe = app.add_subcommand(
+      "subscribe", "Print a named subscriber's new feed entries as 'feed read' does, saving its checkpoint after each page");
+  add_filter_options(subscribe);
+  subscribe->add_option("--name", feed_args.name, "The subscriber's name: its checkpoint is stored under it")
+      ->type_name("NAME")->required();
+  subscribe->add_flag("--follow", feed_args.follow,
+                      "At the head, keep waiting for new entries until SIGINT or SIGTERM (then exit code 0)");
+  subscribe->add_flag("--from-end", feed_args.from_end,
+                      "Without a stored checkpoint, start at the feed's current head (default: from the start)");
+  subscribe->footer(
+      "Starts after the checkpoint stored under --name; a new name starts at the start (the head with\n"
+      "--from-end) and its checkpoint is stored there at once.\n"
+      "After each page is written to stdout and flushed, the checkpoint moves to the page's end, also\n"
+      "past entries the filters skip. A run that dies before that prints the page again next time\n"
+      "(at-least-once). Without --follow it stops at the head the feed had when it started.\n"
+      "Examples:\n"
+      "  eventstore subscribe --context shop --name mailer --event-type OrderShipped\n"
+      "  eventstore subscribe --context shop --name audit --follow --from-end");
+
   BenchArgs bench_args;
   CLI::App* bench = add_bench_command(app, bench_args);
+
+  // relay
+  RelayArgs relay_args;
+  CLI::App* relay = app.add_subcommand("relay", "Run the relay that orders a bounded context's feed on a cluster, until SIGINT or SIGTERM");
+  relay->add_option("--context", relay_args.context, "Bounded context")->type_name("NAME")->required();
+  relay->add_option("--lease-ms", relay_args.lease_ms, "Lease duration, 300..3600000 (default 10000); renewed every third of it")->type_name("N");
+  relay->add_option("--poll-ms", relay_args.poll_ms, "Pause between cycles that found nothing, 1..60000 (default 20)")->type_name("N");
+  relay->footer(
+      "One relay per context publishes at a time (it holds the context's lease); start two or more\n"
+      "for fail-over: another takes over within the lease after one dies, at once after one stops.\n"
+      "Prints a JSON line when it takes or loses the lease and every 5 s: holds_lease, epoch, head,\n"
+      "published, repairs (events found by reconciliation, not by a marker), error (if the last cycle\n"
+      "failed). Exits 0 on SIGINT/SIGTERM after giving up the lease. memory: and sqlite: stores order\n"
+      "their feeds in the append: exit code 2.\n"
+      "Example:\n"
+      "  eventstore relay --context shop");
 
   try {
     app.parse(argc, argv);
@@ -251,6 +327,8 @@ int run(int argc, char** argv) {
   if (app.get_subcommands().empty()) return fail(kUsage, "no command given (run 'eventstore --help')");
   if (*snapshot && !*snapshot_show)
     return fail(kUsage, "snapshot needs a command: show (run 'eventstore snapshot --help')");
+  if (*feed && !*feed_read && !*feed_status)
+    return fail(kUsage, "feed needs a command: read or status (run 'eventstore feed --help')");
   if (*schema && !*schema_apply)
     return fail(kUsage, "schema needs a command: apply (run 'eventstore schema --help')");
 
@@ -278,7 +356,11 @@ int run(int argc, char** argv) {
   if (*head) return run_head(store_uri, head_args);
   if (*snapshot_show) return run_snapshot_show(store_uri, snapshot_args);
   if (*demo) return run_demo(store_uri, demo_args);
+  if (*feed_read) return run_feed_read(store_uri, feed_args);
+  if (*feed_status) return run_feed_status(store_uri, status_context);
+  if (*subscribe) return run_subscribe(store_uri, feed_args);
   if (*bench) return run_bench(store_uri, bench_args, *bench);
+  if (*relay) return run_relay(store_uri, relay_args);
   if (*schema_apply)
     return run_schema_apply(store_uri, parse_schema_request(replication_factor, datacenters, print_schema));
   return fail(kUsage, "no command given (run 'eventstore --help')");

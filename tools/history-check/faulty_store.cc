@@ -5,6 +5,7 @@
 #include <mutex>
 #include <set>
 
+#include "feed_readers.h"
 #include "history.h"
 #include "workload.h"
 
@@ -23,14 +24,52 @@ const char* to_string(Fault fault) {
     case Fault::kStaleHead: return "stale-head";
     case Fault::kPartialUnknown: return "partial-unknown";
     case Fault::kLostUnknown: return "lost-unknown";
+    case Fault::kFeedHole: return "feed-hole";
+    case Fault::kFeedLate: return "feed-late-entry";
+    case Fault::kFeedReorder: return "feed-reorder";
+    case Fault::kFeedDropAck: return "feed-drop-ack";
+    case Fault::kFeedRejected: return "feed-rejected";
+    case Fault::kFeedDisagree: return "feed-disagree";
+    case Fault::kFeedDuplicate: return "feed-duplicate";
+    case Fault::kCheckpointBackwards: return "checkpoint-backwards";
+    case Fault::kCheckpointJump: return "checkpoint-jump";
+    case Fault::kFilterStall: return "filter-stall";
+    case Fault::kFilterLeak: return "filter-leak";
   }
   return "?";
 }
 
+bool is_feed_fault(Fault fault) {
+  switch (fault) {
+    case Fault::kFeedHole:
+    case Fault::kFeedLate:
+    case Fault::kFeedReorder:
+    case Fault::kFeedDropAck:
+    case Fault::kFeedRejected:
+    case Fault::kFeedDisagree:
+    case Fault::kFeedDuplicate:
+    case Fault::kCheckpointBackwards:
+    case Fault::kCheckpointJump:
+    case Fault::kFilterStall:
+    case Fault::kFilterLeak: return true;
+    default: return false;
+  }
+}
+
 namespace {
+
+// One context's feed: positions are assigned under the store's lock when an append stores its
+// events, so it is dense and never changes (unless a feed fault is injected).
+struct ContextFeed {
+  std::map<std::int64_t, FeedEntry> entries;
+  std::int64_t next = 1;  // the next position to assign; the head is next - 1
+  std::vector<std::pair<std::int64_t, FeedEntry>> held;  // kFeedLate: entries not yet published
+  std::map<std::string, Checkpoint> checkpoints;
+};
 
 struct State {
   std::mutex mutex;
+  std::map<std::string, ContextFeed> feeds;
   std::map<StreamId, std::vector<RecordedEvent>> streams;
   std::map<StreamId, std::int64_t> just_appended;  // stream -> version of the last append
   std::set<std::vector<Uuid>> lied_about;          // appends answered unknown by kLostUnknown
@@ -101,6 +140,98 @@ class FaultyStore final : public Store {
     callback(head);
   }
 
+  void read_feed_async(const std::string& context, const FeedReadOptions& options,
+                       FeedPageCallback callback) override {
+    if (options.after < 0 || options.limit < 1 || options.limit > 100000)
+      return callback(Error::invalid("read_feed: after must be >= 0 and limit 1..100000"));
+    FeedPage page;
+    {
+      std::lock_guard lock(state_.mutex);
+      ContextFeed& feed = state_.feeds[context];
+      const std::int64_t head = feed.next - 1;
+      page.last_position = std::max(options.after, std::min(head, options.after + options.limit));
+      bool leaked = false;
+      for (auto it = feed.entries.upper_bound(options.after);
+           it != feed.entries.end() && it->first <= page.last_position; ++it) {
+        if (options.filter.matches(it->second.event)) {
+          page.entries.push_back(it->second);
+        } else if (fault_ == Fault::kFilterLeak && !leaked && ++feed_count_ % every_ == 0) {
+          page.entries.push_back(it->second);
+          leaked = true;
+        }
+      }
+      if (fault_ == Fault::kFilterStall && !options.filter.empty())
+        page.last_position = page.entries.empty() ? options.after : page.entries.back().position;
+      if (fault_ == Fault::kFeedDisagree && page.entries.size() >= 2 && ++feed_count_ % every_ == 0)
+        std::swap(page.entries[0].event, page.entries[1].event);
+      // kFeedLate: an entry held back is published once a reader has passed its position.
+      for (auto it = feed.held.begin(); it != feed.held.end();) {
+        if (it->second.position <= page.last_position) {
+          feed.entries[it->second.position] = it->second;
+          it = feed.held.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    callback(std::move(page));
+  }
+
+  void feed_head_async(const std::string& context, PositionCallback callback) override {
+    std::int64_t head = 0;
+    {
+      std::lock_guard lock(state_.mutex);
+      head = state_.feeds[context].next - 1;
+    }
+    callback(head);
+  }
+
+  void load_checkpoint_async(const std::string& context, const std::string& name,
+                             CheckpointCallback callback) override {
+    std::optional<Checkpoint> result;
+    {
+      std::lock_guard lock(state_.mutex);
+      ContextFeed& feed = state_.feeds[context];
+      auto it = feed.checkpoints.find(name);
+      if (it != feed.checkpoints.end()) {
+        result = it->second;
+        if (fault_ == Fault::kCheckpointJump && ++feed_count_ % every_ == 0) result->position += 3;
+      }
+    }
+    callback(std::move(result));
+  }
+
+  void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
+                             PositionCallback callback) override {
+    if (position < 0 || name.empty()) return callback(Error::invalid("save_checkpoint: bad name or position"));
+    std::int64_t stored = 0;
+    {
+      std::lock_guard lock(state_.mutex);
+      Checkpoint& c = state_.feeds[context].checkpoints[name];
+      c.name = name;
+      if (fault_ == Fault::kCheckpointBackwards && position > 2 && ++feed_count_ % every_ == 0) {
+        c.position = position - 2;
+        c.updated = now_ms();
+      } else if (position > c.position) {
+        c.position = position;
+        c.updated = now_ms();
+      }
+      stored = c.position;
+    }
+    callback(stored);
+  }
+
+  void feed_status_async(const std::string& context, StatusCallback callback) override {
+    FeedStatus status;
+    {
+      std::lock_guard lock(state_.mutex);
+      ContextFeed& feed = state_.feeds[context];
+      status.head = feed.next - 1;
+      for (const auto& [name, c] : feed.checkpoints) status.checkpoints.push_back(c);
+    }
+    callback(std::move(status));
+  }
+
   void load_snapshot_async(const StreamId&, LoadCallback callback) override { callback(std::optional<Snapshot>()); }
   void save_snapshot_async(const StreamId&, Snapshot snapshot, SaveCallback callback) override {
     callback(SnapshotSaveResult{false, snapshot.version});
@@ -112,9 +243,50 @@ class FaultyStore final : public Store {
     return it == state_.streams.end() || it->second.empty() ? 0 : it->second.back().version;
   }
 
-  void store(const StreamId& stream, std::int64_t version, const EventData& e) {
+  // Stores one event and, unless told not to, publishes it in its context's feed.
+  void store(const StreamId& stream, std::int64_t version, const EventData& e, bool publish_it = true) {
     state_.streams[stream].push_back(
         RecordedEvent{stream, version, *e.event_id, e.event_type, e.data, e.metadata, *e.timestamp});
+    if (publish_it) publish(stream, {version}, {&e}, false);
+  }
+
+  // Publishes events (at these versions) at the next positions of the context's feed; `fire`
+  // injects the store's feed fault into this append.
+  void publish(const StreamId& stream, const std::vector<std::int64_t>& versions,
+               const std::vector<const EventData*>& events, bool fire) {
+    ContextFeed& feed = state_.feeds[stream.bounded_context];
+    if (fire && fault_ == Fault::kFeedDropAck) return;
+    if (fire && fault_ == Fault::kFeedHole) ++feed.next;
+    std::vector<std::int64_t> positions;
+    for (std::size_t i = 0; i < events.size(); ++i) positions.push_back(feed.next++);
+    if (fire && fault_ == Fault::kFeedReorder && positions.size() >= 2) std::swap(positions[0], positions[1]);
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const EventData& e = *events[i];
+      FeedEntry entry{positions[i], RecordedEvent{stream, versions[i], *e.event_id, e.event_type, e.data, e.metadata,
+                                                  *e.timestamp}};
+      if (fire && fault_ == Fault::kFeedLate && i == 0) {
+        feed.held.emplace_back(entry.position, std::move(entry));
+      } else {
+        feed.entries[entry.position] = std::move(entry);
+      }
+    }
+    if (fire && fault_ == Fault::kFeedDuplicate) {
+      FeedEntry again = feed.entries.count(positions[0]) ? feed.entries[positions[0]] : FeedEntry{};
+      again.position = feed.next++;
+      feed.entries[again.position] = again;
+    }
+  }
+
+  // Whether the store's feed fault fires on this append of n events.
+  bool feed_fires(std::size_t n) {
+    switch (fault_) {
+      case Fault::kFeedHole:
+      case Fault::kFeedLate:
+      case Fault::kFeedDropAck:
+      case Fault::kFeedDuplicate: return ++feed_count_ % every_ == 0;
+      case Fault::kFeedReorder: return n >= 2 && ++feed_count_ % every_ == 0;
+      default: return false;
+    }
   }
 
   Result<AppendResult> append_locked(const StreamId& stream, ExpectedVersion expected, std::vector<EventData>& events) {
@@ -144,9 +316,19 @@ class FaultyStore final : public Store {
     if (at != head) {
       if (fault_ == Fault::kStoreRejected && ++count_ % every_ == 0)
         for (std::int64_t i = 0; i < n; ++i) store(stream, head + i + 1, events[static_cast<std::size_t>(i)]);
+      if (fault_ == Fault::kFeedRejected && ++feed_count_ % every_ == 0) {
+        std::vector<std::int64_t> versions;
+        std::vector<const EventData*> published;
+        for (std::int64_t i = 0; i < n; ++i) {
+          versions.push_back(head + i + 1);
+          published.push_back(&events[static_cast<std::size_t>(i)]);
+        }
+        publish(stream, versions, published, false);
+      }
       return Error::conflict(head, "version conflict: stream is at " + std::to_string(head));
     }
-    const bool fire = fault_ != Fault::kStoreRejected && fault_ != Fault::kStaleHead && ++count_ % every_ == 0;
+    const bool fire = !is_feed_fault(fault_) && fault_ != Fault::kStoreRejected && fault_ != Fault::kStaleHead &&
+                      ++count_ % every_ == 0;
     if (fire && fault_ == Fault::kDropAck) return ok;
     if (fire && fault_ == Fault::kLostUnknown) {
       state_.lied_about.insert(ids);
@@ -158,7 +340,14 @@ class FaultyStore final : public Store {
       return Error(ErrorCode::kOutcomeUnknown, "injected unknown outcome");
     }
     const std::int64_t base = fire && fault_ == Fault::kGap ? head + 1 : head;
-    for (std::int64_t i = 0; i < n; ++i) store(stream, base + i + 1, events[static_cast<std::size_t>(i)]);
+    std::vector<std::int64_t> versions;
+    std::vector<const EventData*> published;
+    for (std::int64_t i = 0; i < n; ++i) {
+      store(stream, base + i + 1, events[static_cast<std::size_t>(i)], false);
+      versions.push_back(base + i + 1);
+      published.push_back(&events[static_cast<std::size_t>(i)]);
+    }
+    publish(stream, versions, published, feed_fires(published.size()));
     if (fire && fault_ == Fault::kGap) {
       ok.first_version = base + 1;
       ok.next_expected_version = base + n;
@@ -174,6 +363,7 @@ class FaultyStore final : public Store {
   int every_;
   int count_ = 0;
   int stale_count_ = 0;
+  int feed_count_ = 0;
   State state_;
 };
 
@@ -183,12 +373,23 @@ std::shared_ptr<Store> make_faulty_store(Fault fault, int every) {
   return std::make_shared<FaultyStore>(fault, every);
 }
 
+FeedReaderConfig self_test_feed_config() {
+  FeedReaderConfig feed;
+  feed.readers = 3;  // a follower, a filtered reader, a subscriber
+  feed.max_page = 16;
+  feed.poll = std::chrono::milliseconds(1);
+  feed.kill_probability = 0.1;
+  feed.catch_up_s = 8;  // a correct store's readers catch up in milliseconds (more under a sanitizer or load)
+  return feed;
+}
+
 int run_self_test(std::ostream& out) {
   struct Scenario {
     Fault fault;
     int every;
     bool retry_unknown;
     std::vector<std::string> expect;  // at least one of these kinds must be reported
+    int max_events = 3;               // 1: every event is of type kAppendedType (filtered out)
   };
   const std::vector<Scenario> scenarios = {
       {Fault::kNone, 1, true, {}},
@@ -201,6 +402,18 @@ int run_self_test(std::ostream& out) {
       {Fault::kPartialUnknown, 7, false, {"partial_append"}},
       {Fault::kPartialUnknown, 7, true, {"resolved_wrong"}},
       {Fault::kLostUnknown, 7, true, {"lost_ack"}},
+      {Fault::kFeedHole, 7, false, {"feed_hole"}},
+      {Fault::kFeedLate, 7, false, {"feed_late_entry"}},
+      {Fault::kFeedReorder, 7, false, {"feed_reordered"}},
+      {Fault::kFeedDropAck, 7, false, {"feed_lost_ack"}},
+      {Fault::kFeedRejected, 1, false, {"feed_rejected"}},
+      {Fault::kFeedDisagree, 7, false, {"feed_disagreement"}},
+      {Fault::kFeedDuplicate, 7, false, {"feed_duplicate"}},
+      {Fault::kCheckpointBackwards, 5, false, {"checkpoint_backwards"}},
+      {Fault::kCheckpointJump, 1, false, {"checkpoint_jump"}},
+      {Fault::kNone, 1, false, {}, 1},
+      {Fault::kFilterStall, 1, false, {"feed_catch_up"}, 1},
+      {Fault::kFilterLeak, 7, false, {"filter_wrong"}},
   };
   int failed = 0;
   for (const Scenario& scenario : scenarios) {
@@ -213,9 +426,8 @@ int run_self_test(std::ostream& out) {
     config.retry_unknown = scenario.retry_unknown;
     config.retry_grace_s = 5;
     config.read_check_probability = 1.0;
-    WorkloadStats stats;
-    const std::vector<Attempt> attempts = run_workload(*store, plan, config, stats);
-    const Report report = check_history(plan, attempts, read_final(*store, plan, 0));
+    config.max_events = scenario.max_events;
+    const Report report = run_and_check(*store, plan, config, self_test_feed_config(), 0);
     bool pass;
     if (scenario.expect.empty()) {
       pass = report.violation_total() == 0 && report.acknowledged > 0;
@@ -224,10 +436,13 @@ int run_self_test(std::ostream& out) {
                          [&](const std::string& kind) { return report.violation_counts.count(kind) > 0; });
     }
     out << (pass ? "PASS " : "FAIL ") << to_string(scenario.fault)
-        << (scenario.retry_unknown ? " (retrying unknowns)" : "") << ": " << report.operations << " operations, "
+        << (scenario.retry_unknown ? " (retrying unknowns)" : "")
+        << (scenario.max_events == 1 ? " (one event an append: the filtered reader matches none)" : "") << ": " << report.operations << " operations, "
         << report.acknowledged << " acknowledged, violations:";
     if (report.violation_counts.empty()) out << " none";
     for (const auto& [kind, n] : report.violation_counts) out << " " << kind << "=" << n;
+    if (report.feed)
+      out << "; feed head " << report.feed->head << ", " << report.feed->restarts << " subscriber restarts";
     out << "\n";
     if (!pass) {
       ++failed;

@@ -83,10 +83,16 @@ class Writer {
       std::vector<EventData> events;
       for (std::size_t i = 0; i < n; ++i) {
         nlohmann::json data = {{"op", op}, {"k", i}, {"attempt", attempt}};
-        events.push_back(EventData{ids[i], "HistoryCheckAppended", data.dump(),
+        events.push_back(EventData{ids[i], event_type_of(i), data.dump(),
                                    nlohmann::json({{"context", plan_.context}}).dump(), std::nullopt});
       }
       a.invoke_ns = now_ns();
+      if (config_.on_record) {
+        Attempt intent = a;
+        intent.outcome = Outcome::kUnknown;
+        intent.error = "in flight when the writer process died";
+        config_.on_record(intent);
+      }
       std::optional<Result<AppendResult>> result;
       try {
         result.emplace(append(stream, ExpectedVersion::exact(expected), std::move(events)));
@@ -104,7 +110,11 @@ class Writer {
         a.result_ids = ok.event_ids;
         known_[s] = ok.next_expected_version;
         failures_ = 0;
-        if (chance(config_.read_check_probability)) read_check(a, stream);
+        if (config_.on_record) config_.on_record(a);
+        if (chance(config_.read_check_probability)) {
+          read_check(a, stream);
+          if (config_.on_record) config_.on_record(a);
+        }
         attempts_.push_back(std::move(a));
         return;
       }
@@ -113,6 +123,7 @@ class Writer {
       a.error = std::string(eventstore::to_string(e.code())) + ": " + e.what();
       a.current_version = e.current_version();
       const Outcome outcome = a.outcome;
+      if (config_.on_record) config_.on_record(a);
       attempts_.push_back(std::move(a));
       known_[s].reset();
       if (outcome == Outcome::kConflict) {

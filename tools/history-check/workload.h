@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -28,6 +29,10 @@ struct WorkloadConfig {
   double async_probability = 0.5;      // use append_async instead of the blocking append
   double read_head_probability = 0.5;  // read head first even when a version is known
   double stale_probability = 0.05;     // expect one version too few on purpose (a sure conflict)
+  // Called (from the writer threads, at once) with each attempt just before its append is sent
+  // (outcome kUnknown: what stays if the process dies now) and again with its outcome, so a
+  // writer process killed mid-append leaves a history (main.cc writes them as JSON lines).
+  std::function<void(const Attempt&)> on_record;
 };
 
 struct WorkloadStats {

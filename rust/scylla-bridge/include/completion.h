@@ -31,6 +31,7 @@ struct StreamSlice;
 struct EventRow;
 struct SnapshotLoad;
 struct SnapshotSaveOutcome;
+struct CqlResult;
 struct Session;
 
 class ConnectCompletion {
@@ -83,6 +84,14 @@ class SnapshotSaveCompletion {
 public:
   virtual ~SnapshotSaveCompletion() = default;
   virtual void on_ok(SnapshotSaveOutcome outcome) noexcept = 0;
+  virtual void on_error(const BridgeError &error) noexcept = 0;
+};
+
+// Session::execute_cql: the rows of one statement or batch.
+class CqlCompletion {
+public:
+  virtual ~CqlCompletion() = default;
+  virtual void on_ok(CqlResult result) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 

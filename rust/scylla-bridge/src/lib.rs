@@ -6,6 +6,7 @@
 //! Only the operations the event store needs cross the bridge.
 
 mod config;
+mod cql;
 mod decode;
 mod errors;
 #[cfg(test)]
@@ -166,6 +167,76 @@ pub mod ffi {
         existing_version: i32,
     }
 
+    /// The type of a generic CQL value (Session::execute_cql).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[repr(u8)]
+    enum CqlKind {
+        Null = 0,
+        /// text (also read from ascii columns): `text`.
+        Text = 1,
+        /// int: `number`, within i32.
+        Int = 2,
+        /// bigint (also read from counter columns): `number`.
+        BigInt = 3,
+        /// uuid, or timeuuid (bound to and read from timeuuid columns alike): `uuid`.
+        Uuid = 4,
+        /// timestamp, in milliseconds since the epoch: `number`.
+        Timestamp = 5,
+        /// boolean: `boolean`.
+        Boolean = 6,
+    }
+
+    /// One bound value, or one column of a result row: the field `kind` names is set.
+    #[derive(Debug, Clone)]
+    struct CqlValue {
+        kind: CqlKind,
+        text: String,
+        number: i64,
+        uuid: [u8; 16],
+        boolean: bool,
+    }
+
+    /// One statement: CQL text with `?` markers (prepared once per session and text) and a
+    /// value for each marker, in order.
+    #[derive(Debug, Clone)]
+    struct CqlStatement {
+        cql: String,
+        values: Vec<CqlValue>,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[repr(u8)]
+    enum CqlConsistency {
+        /// QUORUM, or LOCAL_QUORUM with local_consistency; conditional writes use SERIAL or
+        /// LOCAL_SERIAL for their Paxos phase.
+        Quorum = 0,
+        /// SERIAL / LOCAL_SERIAL: a read that first completes any Paxos round in progress.
+        Serial = 1,
+        /// ONE, or LOCAL_ONE with local_consistency.
+        One = 2,
+    }
+
+    /// A generic request: one statement (batch false) or one LOGGED batch of statements
+    /// (batch true; conditional if any statement has IF, and then on one partition).
+    #[derive(Debug, Clone)]
+    struct CqlRequest {
+        statements: Vec<CqlStatement>,
+        batch: bool,
+        consistency: CqlConsistency,
+        /// Whether running it twice is harmless: the driver may retry it, and a timeout is
+        /// Unavailable. Ignored (false) for conditional statements and batches.
+        idempotent: bool,
+    }
+
+    /// The result's rows, one after the other: `row_count` rows of `columns.len()` values.
+    /// A conditional statement or batch has the "[applied]" column (boolean) first.
+    #[derive(Debug, Clone)]
+    struct CqlResult {
+        columns: Vec<String>,
+        values: Vec<CqlValue>,
+        row_count: usize,
+    }
+
     extern "Rust" {
         type Session;
         type ReadCursor;
@@ -234,6 +305,13 @@ pub mod ffi {
 
         fn load_snapshot(self: &Session, key: &StreamKey, done: UniquePtr<SnapshotLoadCompletion>);
 
+        /// Runs one statement or one logged batch (see CqlRequest) and answers all rows of
+        /// the result, unpaged (use LIMIT). Conditional ones are routed like append_batch.
+        /// Errors: InvalidArgument (bad CQL, a value of the wrong type), Unavailable,
+        /// Unauthorized, OutcomeUnknown (a write that is not idempotent may have been applied),
+        /// Internal (a column of another type than CqlKind's).
+        fn execute_cql(self: &Session, request: CqlRequest, done: UniquePtr<CqlCompletion>);
+
         /// Never-backwards save: stores `snapshot` unless one with a version
         /// >= snapshot.version is already stored. A stored snapshot whose version is
         /// above `stream_head` (versions the stream does not have) does not count: it is
@@ -257,6 +335,7 @@ pub mod ffi {
         type PageCompletion;
         type SnapshotLoadCompletion;
         type SnapshotSaveCompletion;
+        type CqlCompletion;
 
         #[cxx_name = "on_ok"]
         fn on_connected(self: Pin<&mut ConnectCompletion>, session: Box<Session>);
@@ -292,6 +371,11 @@ pub mod ffi {
         fn on_saved(self: Pin<&mut SnapshotSaveCompletion>, outcome: SnapshotSaveOutcome);
         #[cxx_name = "on_error"]
         fn on_save_error(self: Pin<&mut SnapshotSaveCompletion>, error: &BridgeError);
+
+        #[cxx_name = "on_ok"]
+        fn on_rows(self: Pin<&mut CqlCompletion>, result: CqlResult);
+        #[cxx_name = "on_error"]
+        fn on_cql_error(self: Pin<&mut CqlCompletion>, error: &BridgeError);
     }
 }
 
@@ -304,6 +388,7 @@ unsafe impl Send for ffi::SliceCompletion {}
 unsafe impl Send for ffi::PageCompletion {}
 unsafe impl Send for ffi::SnapshotLoadCompletion {}
 unsafe impl Send for ffi::SnapshotSaveCompletion {}
+unsafe impl Send for ffi::CqlCompletion {}
 
 use session::connect;
 

@@ -434,3 +434,127 @@ fn live_absent_values_write_no_tombstones() {
         assert!(counts.iter().all(|a| a.contains("and 0 tombstone cells")), "{counts:?}");
     });
 }
+
+fn cv(kind: crate::ffi::CqlKind) -> crate::ffi::CqlValue {
+    crate::ffi::CqlValue { kind, text: String::new(), number: 0, uuid: [0; 16], boolean: false }
+}
+
+fn text(s: &str) -> crate::ffi::CqlValue {
+    crate::ffi::CqlValue { text: s.into(), ..cv(crate::ffi::CqlKind::Text) }
+}
+
+fn num(kind: crate::ffi::CqlKind, n: i64) -> crate::ffi::CqlValue {
+    crate::ffi::CqlValue { number: n, ..cv(kind) }
+}
+
+fn cql_request(
+    statements: Vec<(String, Vec<crate::ffi::CqlValue>)>,
+    batch: bool,
+    consistency: crate::ffi::CqlConsistency,
+) -> crate::ffi::CqlRequest {
+    crate::ffi::CqlRequest {
+        statements: statements.into_iter().map(|(cql, values)| crate::ffi::CqlStatement { cql, values }).collect(),
+        batch,
+        consistency,
+        idempotent: true,
+    }
+}
+
+/// The generic call: a conditional batch on a static head column (the relay's shape), a
+/// timeuuid column, reads at QUORUM and SERIAL, and a value of the wrong type.
+#[test]
+fn live_generic_cql() {
+    use crate::ffi::{CqlConsistency, CqlKind};
+    let Some(s) = connect() else {
+        eprintln!("SCYLLA_HOSTS not set: skipping live test");
+        return;
+    };
+    let ks = keyspace();
+    let ddl = format!(
+        "CREATE TABLE IF NOT EXISTS {ks}.cql_it (k text, b bigint, p bigint, head bigint static, id timeuuid, \
+         u uuid, ts timestamp, f boolean, n int, PRIMARY KEY ((k, b), p))"
+    );
+    call(|d| s.execute_schema_with(&ddl, d)).unwrap();
+    let k = format!("k{}", uuid::Uuid::new_v4());
+    let mut timeuuid = new_id();
+    timeuuid[6] = (timeuuid[6] & 0x0f) | 0x10;
+    timeuuid[8] = (timeuuid[8] & 0x3f) | 0x80;
+    let u = new_id();
+    let head = |old: Option<i64>, new: i64| {
+        let mut values = vec![num(CqlKind::BigInt, new), text(&k), num(CqlKind::BigInt, 0)];
+        let cond = match old {
+            None => "IF head = null",
+            Some(o) => {
+                values.push(num(CqlKind::BigInt, o));
+                "IF head = ?"
+            }
+        };
+        (format!("UPDATE {ks}.cql_it SET head = ? WHERE k = ? AND b = ? {cond}"), values)
+    };
+    let insert = |p: i64| {
+        (
+            format!("INSERT INTO {ks}.cql_it (k, b, p, id, u, ts, f, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+            vec![
+                text(&k),
+                num(CqlKind::BigInt, 0),
+                num(CqlKind::BigInt, p),
+                crate::ffi::CqlValue { uuid: timeuuid, ..cv(CqlKind::Uuid) },
+                crate::ffi::CqlValue { uuid: u, ..cv(CqlKind::Uuid) },
+                num(CqlKind::Timestamp, 1_700_000_000_123),
+                crate::ffi::CqlValue { boolean: true, ..cv(CqlKind::Boolean) },
+                num(CqlKind::Int, -7),
+            ],
+        )
+    };
+    let run = |r: crate::ffi::CqlRequest| call(|d| s.execute_cql_with(r, d));
+
+    let first = run(cql_request(vec![head(None, 2), insert(1), insert(2)], true, CqlConsistency::Quorum)).unwrap();
+    assert_eq!(first.columns[0], "[applied]");
+    assert!(first.values[0].kind == CqlKind::Boolean && first.values[0].boolean, "{first:?}");
+    // The same condition again fails and shows the head.
+    let again = run(cql_request(vec![head(None, 2), insert(1)], true, CqlConsistency::Quorum)).unwrap();
+    assert!(!again.values[0].boolean, "{again:?}");
+    let hcol = again.columns.iter().position(|c| c == "head").expect("head column");
+    assert_eq!(again.values[hcol].number, 2);
+    let next = run(cql_request(vec![head(Some(2), 3), insert(3)], true, CqlConsistency::Quorum)).unwrap();
+    assert!(next.values[0].boolean, "{next:?}");
+
+    for consistency in [CqlConsistency::Quorum, CqlConsistency::Serial, CqlConsistency::One] {
+        let select =
+            format!("SELECT p, head, id, u, ts, f, n FROM {ks}.cql_it WHERE k = ? AND b = ? AND p > ? LIMIT ?");
+        let r = run(cql_request(
+            vec![(select, vec![text(&k), num(CqlKind::BigInt, 0), num(CqlKind::BigInt, 1), num(CqlKind::Int, 10)])],
+            false,
+            consistency,
+        ))
+        .unwrap();
+        assert_eq!(r.columns, vec!["p", "head", "id", "u", "ts", "f", "n"]);
+        assert_eq!(r.row_count, 2);
+        assert_eq!(r.values.len(), 14);
+        let row = &r.values[..7];
+        assert_eq!((row[0].kind, row[0].number), (CqlKind::BigInt, 2));
+        assert_eq!(row[1].number, 3);
+        assert_eq!((row[2].kind, row[2].uuid), (CqlKind::Uuid, timeuuid));
+        assert_eq!(row[3].uuid, u);
+        assert_eq!((row[4].kind, row[4].number), (CqlKind::Timestamp, 1_700_000_000_123));
+        assert!(row[5].boolean);
+        assert_eq!((row[6].kind, row[6].number), (CqlKind::Int, -7));
+    }
+    // A single plain statement answers no rows.
+    let plain = run(cql_request(vec![insert(9)], false, CqlConsistency::Quorum)).unwrap();
+    assert_eq!((plain.row_count, plain.columns.len()), (0, 0));
+    // A value of the wrong type is refused before anything is sent.
+    let mut bad = insert(10);
+    bad.1[2] = text("ten");
+    let e = run(cql_request(vec![bad], false, CqlConsistency::Quorum)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
+    let mut bad = insert(10);
+    bad.1[6] = num(CqlKind::Int, 1 << 40);
+    bad.1[7] = num(CqlKind::Int, 1 << 40);
+    let e = run(cql_request(vec![bad], false, CqlConsistency::Quorum)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
+    // Bad CQL.
+    let e = run(cql_request(vec![(format!("SELEC p FROM {ks}.cql_it"), vec![])], false, CqlConsistency::Quorum))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
+}

@@ -17,6 +17,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::config::Resolved;
+use crate::cql::PreparedCache;
 use crate::decode::{decode_cas_result, CasView};
 use crate::errors::{err, from_execution, internal, invalid};
 use crate::ffi::{
@@ -39,6 +40,8 @@ pub(crate) struct Core {
     pub(crate) cfg: Resolved,
     pub(crate) lwt_policy: Arc<dyn LoadBalancingPolicy>,
     stmts: OnceCell<Statements>,
+    /// Statements of the generic CQL call (cql.rs), prepared by text.
+    pub(crate) cql_cache: PreparedCache,
     batch_faults: Mutex<VecDeque<BatchFault>>,
     batch_faults_armed: AtomicBool,
 }
@@ -142,6 +145,7 @@ impl Core {
             cfg,
             lwt_policy,
             stmts: OnceCell::new(),
+            cql_cache: PreparedCache::default(),
             batch_faults: Mutex::new(VecDeque::new()),
             batch_faults_armed: AtomicBool::new(false),
         }

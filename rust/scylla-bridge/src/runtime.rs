@@ -199,6 +199,7 @@ cpp_completion!(ffi::SliceCompletion, ffi::StreamSlice, |p, v| p.on_slice(v), on
 cpp_completion!(ffi::PageCompletion, (Vec<ffi::EventRow>, bool), |p, v| p.on_page(v.0, v.1), on_page_error);
 cpp_completion!(ffi::SnapshotLoadCompletion, ffi::SnapshotLoad, |p, v| p.on_loaded(v), on_load_error);
 cpp_completion!(ffi::SnapshotSaveCompletion, ffi::SnapshotSaveOutcome, |p, v| p.on_saved(v), on_save_error);
+cpp_completion!(ffi::CqlCompletion, ffi::CqlResult, |p, v| p.on_rows(v), on_cql_error);
 
 #[cfg(test)]
 mod tests {

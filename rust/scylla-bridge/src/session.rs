@@ -12,8 +12,8 @@ use tokio::runtime::Handle;
 use crate::config::{base_policy, resolve, session_builder};
 use crate::errors::{connect_hint, err, internal, invalid, new_session_kind, redact};
 use crate::ffi::{
-    self, AppendOutcome, ErrorKind, EventRow, SessionConfig, Snapshot, SnapshotLoad, SnapshotSaveOutcome,
-    StreamKey, StreamSlice,
+    self, AppendOutcome, CqlRequest, CqlResult, ErrorKind, EventRow, SessionConfig, Snapshot, SnapshotLoad,
+    SnapshotSaveOutcome, StreamKey, StreamSlice,
 };
 use crate::ops::{Core, ReadSpec, DEFAULT_PAGE_SIZE};
 use crate::routing::LwtRingPolicy;
@@ -194,6 +194,12 @@ impl Session {
         });
     }
 
+    pub fn execute_cql_with(&self, request: CqlRequest, done: impl Completion<CqlResult>) {
+        let core = self.core().clone();
+        let effect = crate::cql::effect_of(&request);
+        spawn_request(&self.handle, effect, done, async move { core.execute_cql(request).await });
+    }
+
     /// A cursor over [from, to], ascending or descending, `page_size` rows a
     /// page (<= 0: 1000). Does no I/O.
     pub fn open_read(&self, key: &StreamKey, from: i32, to: i32, descending: bool, page_size: i32) -> Box<ReadCursor> {
@@ -248,6 +254,10 @@ impl Session {
 
     pub(crate) fn load_snapshot(&self, key: &StreamKey, done: UniquePtr<ffi::SnapshotLoadCompletion>) {
         guarded(|| self.load_snapshot_with(key, Cpp::new(done)));
+    }
+
+    pub(crate) fn execute_cql(&self, request: CqlRequest, done: UniquePtr<ffi::CqlCompletion>) {
+        guarded(|| self.execute_cql_with(request, Cpp::new(done)));
     }
 
     pub(crate) fn save_snapshot(

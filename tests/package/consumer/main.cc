@@ -1,4 +1,5 @@
-// Opens memory:, appends one event and reads it back through the installed library.
+// Opens memory:, appends one event and reads it back through the installed library, from its
+// stream and from its context's feed. Links nothing but eventstore::eventstore.
 #include <cstdio>
 
 #include <eventstore/eventstore.h>
@@ -13,6 +14,16 @@ int main() {
     const auto events = store->read_all(stream);
     if (events.size() != 1 || events[0].event_id != appended.event_ids.at(0) || store->head(stream) != 1) {
       std::fprintf(stderr, "consumer: the event did not read back\n");
+      return 1;
+    }
+    // The feed through a subscription (subscription.h names sqlite3 but needs no SQLite here).
+    eventstore::SubscriptionOptions options;
+    options.context = "consumer";
+    auto subscription = eventstore::Subscription::open(store, options);
+    const eventstore::FeedPage page = subscription->next_page();
+    if (page.entries.size() != 1 || page.entries[0].event.event_id != appended.event_ids.at(0) ||
+        subscription->position() != 1) {
+      std::fprintf(stderr, "consumer: the event is not in the feed\n");
       return 1;
     }
     std::printf("consumer ok: version %lld\n", static_cast<long long>(appended.next_expected_version));

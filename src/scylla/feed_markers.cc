@@ -1,0 +1,155 @@
+// The cluster's feed, writer side: URI settings, time-based UUIDs and the marker write.
+#include "scylla/feed_markers.h"
+
+#include <algorithm>
+#include <limits>
+#include <mutex>
+#include <random>
+
+#include "core/validation.h"
+#include "scylla/cql.h"
+
+namespace eventstore::detail {
+namespace {
+
+// 100-ns intervals between the UUID epoch (1582-10-15) and the Unix epoch.
+constexpr std::uint64_t kUuidEpochOffset = 0x01B21DD213814000ULL;
+
+// Uniqueness within the process: ids of one millisecond count up in 100 ns steps; past 10,000
+// in one millisecond, or when asked for a time before the last one (the clock stepped back),
+// the clock sequence moves on instead (RFC 9562, 5.1), so that an id's time is always the time
+// asked for.
+struct TimeuuidState {
+  std::mutex mutex;
+  std::int64_t last_ms = std::numeric_limits<std::int64_t>::min();
+  std::uint16_t counter = 0;
+  std::uint16_t clock_sequence = 0;
+  std::array<std::uint8_t, 6> node{};
+
+  TimeuuidState() {
+    std::random_device device;
+    std::mt19937_64 random(static_cast<std::uint64_t>(device()) << 32 ^ device());
+    const std::uint64_t bits = random();
+    clock_sequence = static_cast<std::uint16_t>(bits & 0x3FFF);
+    for (int i = 0; i < 6; ++i) node[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(bits >> (16 + 8 * i));
+    node[0] |= 0x01;  // the multicast bit: not a real MAC address (RFC 9562, 6.10)
+  }
+};
+
+TimeuuidState& timeuuid_state() {
+  static TimeuuidState state;
+  return state;
+}
+
+}  // namespace
+
+FeedSettings feed_settings_from(const ClusterUri& uri) {
+  FeedSettings settings;
+  if (const auto feed = uri.options.find("feed"); feed != uri.options.end()) {
+    if (feed->second == "true" || feed->second == "1") {
+      settings.markers = true;
+    } else if (feed->second == "false" || feed->second == "0") {
+      settings.markers = false;
+    } else {
+      throw Error::invalid("store URI option feed must be true or false");
+    }
+  }
+  if (const auto relay = uri.options.find("relay"); relay != uri.options.end()) {
+    std::string_view list = relay->second;
+    for (;;) {
+      const std::size_t comma = list.find(',');
+      const std::string context(list.substr(0, comma));
+      if (context.empty()) throw Error::invalid("store URI option relay needs context names, comma separated");
+      try {
+        validate_feed_read(context, FeedReadOptions{}, Limits{});
+      } catch (const Error& e) {
+        throw Error::invalid(std::string("store URI option relay: ") + e.what());
+      }
+      if (std::find(settings.relay_contexts.begin(), settings.relay_contexts.end(), context) ==
+          settings.relay_contexts.end())
+        settings.relay_contexts.push_back(context);
+      if (comma == std::string_view::npos) break;
+      list.remove_prefix(comma + 1);
+    }
+  }
+  if (const auto timeout = uri.options.find("timeout_ms"); timeout != uri.options.end()) {
+    // config_from checks the value; an invalid one never gets this far.
+    try {
+      settings.request_timeout = std::chrono::milliseconds(std::stoul(timeout->second));
+    } catch (const std::exception&) {
+    }
+  }
+  return settings;
+}
+
+Uuid make_timeuuid(Timestamp time) {
+  TimeuuidState& state = timeuuid_state();
+  const std::int64_t ms = time.time_since_epoch().count();
+  std::uint64_t ticks = 0;
+  std::uint16_t clock_sequence = 0;
+  {
+    std::lock_guard lock(state.mutex);
+    if (ms > state.last_ms) {
+      state.counter = 0;
+    } else if (ms == state.last_ms && state.counter < 9999) {
+      ++state.counter;
+    } else {
+      state.counter = 0;
+      state.clock_sequence = static_cast<std::uint16_t>((state.clock_sequence + 1) & 0x3FFF);
+    }
+    state.last_ms = ms;
+    ticks = static_cast<std::uint64_t>(ms) * 10000 + state.counter + kUuidEpochOffset;
+    clock_sequence = state.clock_sequence;
+  }
+  std::array<std::uint8_t, 16> b{};
+  b[0] = static_cast<std::uint8_t>(ticks >> 24);
+  b[1] = static_cast<std::uint8_t>(ticks >> 16);
+  b[2] = static_cast<std::uint8_t>(ticks >> 8);
+  b[3] = static_cast<std::uint8_t>(ticks);
+  b[4] = static_cast<std::uint8_t>(ticks >> 40);
+  b[5] = static_cast<std::uint8_t>(ticks >> 32);
+  b[6] = static_cast<std::uint8_t>(((ticks >> 56) & 0x0F) | 0x10);  // version 1
+  b[7] = static_cast<std::uint8_t>(ticks >> 48);
+  b[8] = static_cast<std::uint8_t>(((clock_sequence >> 8) & 0x3F) | 0x80);  // variant 10
+  b[9] = static_cast<std::uint8_t>(clock_sequence);
+  std::copy(state.node.begin(), state.node.end(), b.begin() + 10);
+  return Uuid(b);
+}
+
+Timestamp timeuuid_time(const Uuid& id) {
+  const auto& b = id.bytes();
+  const std::uint64_t ticks = (static_cast<std::uint64_t>(b[6] & 0x0F) << 56) | (static_cast<std::uint64_t>(b[7]) << 48) |
+                              (static_cast<std::uint64_t>(b[4]) << 40) | (static_cast<std::uint64_t>(b[5]) << 32) |
+                              (static_cast<std::uint64_t>(b[0]) << 24) | (static_cast<std::uint64_t>(b[1]) << 16) |
+                              (static_cast<std::uint64_t>(b[2]) << 8) | static_cast<std::uint64_t>(b[3]);
+  const auto unix_ticks = static_cast<std::int64_t>(ticks - kUuidEpochOffset);
+  return Timestamp(std::chrono::milliseconds(unix_ticks / 10000));
+}
+
+int marker_shard(const Uuid& aggregate_id) {
+  std::uint32_t hash = 2166136261U;
+  for (std::uint8_t byte : aggregate_id.bytes()) hash = (hash ^ byte) * 16777619U;
+  return static_cast<int>(hash % kMarkerShards);
+}
+
+std::int64_t marker_bucket(Timestamp time) { return time.time_since_epoch().count() / kMarkerBucketMs; }
+
+void write_marker_async(const std::shared_ptr<Connection>& connection, const std::string& keyspace,
+                        const StreamId& stream, const Uuid& first_event_id, std::int32_t event_count,
+                        std::function<void(Result<Timestamp>)> callback) {
+  const Timestamp time = now_ms();
+  cql::Statement statement{
+      "INSERT INTO " + keyspace +
+          ".feed_markers (bounded_context, bucket, shard, marker_id, aggregate_type, aggregate_id, "
+          "first_event_id, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL " +
+          std::to_string(kMarkerTtlSeconds),
+      {stream.bounded_context, marker_bucket(time), static_cast<std::int32_t>(marker_shard(stream.aggregate_id)),
+       make_timeuuid(time), stream.aggregate_type, stream.aggregate_id, first_event_id, event_count}};
+  cql::execute(connection, std::move(statement), cql::Options{cql::Consistency::kQuorum, true},
+               [time, callback = std::move(callback)](Result<std::vector<cql::Row>> result) {
+                 if (!result) return callback(result.error());
+                 callback(time);
+               });
+}
+
+}  // namespace eventstore::detail
