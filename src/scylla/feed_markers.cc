@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/validation.h"
+#include "scylla/connection.h"
 #include "scylla/cql.h"
 
 namespace eventstore::detail {
@@ -134,22 +135,75 @@ int marker_shard(const Uuid& aggregate_id) {
 
 std::int64_t marker_bucket(Timestamp time) { return time.time_since_epoch().count() / kMarkerBucketMs; }
 
-void write_marker_async(const std::shared_ptr<Connection>& connection, const std::string& keyspace,
-                        const StreamId& stream, const Uuid& first_event_id, std::int32_t event_count,
-                        std::function<void(Result<Timestamp>)> callback) {
+struct MarkerWriter::Pending {
+  cql::Statement statement;
+  Timestamp time;
+  std::function<void(Result<Timestamp>)> callback;
+};
+
+struct MarkerWriter::Partition {
+  std::vector<Pending> waiting;
+};
+
+MarkerWriter::MarkerWriter(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
+
+MarkerWriter::~MarkerWriter() = default;
+
+void MarkerWriter::write(const StreamId& stream, const Uuid& first_event_id, std::int32_t event_count,
+                         std::function<void(Result<Timestamp>)> callback) {
   const Timestamp time = now_ms();
-  cql::Statement statement{
-      "INSERT INTO " + keyspace +
-          ".feed_markers (bounded_context, bucket, shard, marker_id, aggregate_type, aggregate_id, "
-          "first_event_id, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL " +
-          std::to_string(kMarkerTtlSeconds),
-      {stream.bounded_context, marker_bucket(time), static_cast<std::int32_t>(marker_shard(stream.aggregate_id)),
-       make_timeuuid(time), stream.aggregate_type, stream.aggregate_id, first_event_id, event_count}};
-  cql::execute(connection, std::move(statement), cql::Options{cql::Consistency::kQuorum, true},
-               [time, callback = std::move(callback)](Result<std::vector<cql::Row>> result) {
-                 if (!result) return callback(result.error());
-                 callback(time);
-               });
+  const std::int64_t bucket = marker_bucket(time);
+  const auto shard = static_cast<std::int32_t>(marker_shard(stream.aggregate_id));
+  Pending marker{cql::Statement{"INSERT INTO " + connection_->keyspace +
+                                    ".feed_markers (bounded_context, bucket, shard, marker_id, aggregate_type, "
+                                    "aggregate_id, first_event_id, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                                    "USING TTL " + std::to_string(kMarkerTtlSeconds),
+                                {stream.bounded_context, bucket, shard, make_timeuuid(time), stream.aggregate_type,
+                                 stream.aggregate_id, first_event_id, event_count}},
+                 time, std::move(callback)};
+  // The partition's key; the context is last, so no separator can be ambiguous.
+  std::string key = std::to_string(bucket) + ":" + std::to_string(shard) + ":" + stream.bounded_context;
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, idle] = partitions_.try_emplace(key);
+    if (!idle) {
+      it->second.waiting.push_back(std::move(marker));
+      return;
+    }
+  }
+  std::vector<Pending> alone;
+  alone.push_back(std::move(marker));
+  send(key, std::move(alone));
+}
+
+// Sends `markers` (one partition's) as one request; when it completes, answers them and sends
+// what queued meanwhile, or marks the partition idle.
+void MarkerWriter::send(const std::string& key, std::vector<Pending> markers) {
+  std::vector<cql::Statement> statements;
+  statements.reserve(markers.size());
+  for (Pending& marker : markers) statements.push_back(std::move(marker.statement));
+  auto self = shared_from_this();
+  auto finished = [self, key, markers = std::make_shared<std::vector<Pending>>(std::move(markers))](
+                      Result<std::vector<cql::Row>> result) {
+    for (Pending& marker : *markers) {
+      if (result) {
+        marker.callback(marker.time);
+      } else {
+        marker.callback(result.error());
+      }
+    }
+    std::vector<Pending> next;
+    {
+      std::lock_guard lock(self->mutex_);
+      auto it = self->partitions_.find(key);
+      next.swap(it->second.waiting);
+      if (next.empty()) self->partitions_.erase(it);
+    }
+    if (!next.empty()) self->send(key, std::move(next));
+  };
+  const cql::Options options{cql::Consistency::kQuorum, true};
+  if (statements.size() == 1) return cql::execute(connection_, std::move(statements.front()), options, std::move(finished));
+  cql::batch(connection_, std::move(statements), options, std::move(finished));
 }
 
 }  // namespace eventstore::detail

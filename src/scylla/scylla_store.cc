@@ -311,10 +311,11 @@ class ScyllaCursor final : public EventCursor {
 class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   friend class BatchDone;
  public:
-  AppendOperation(std::shared_ptr<Connection> connection, std::shared_ptr<const FeedSettings> feed, StreamId stream,
-                  ExpectedVersion expected, std::vector<EventData> events, EventStore::AppendCallback callback)
+  AppendOperation(std::shared_ptr<Connection> connection, std::shared_ptr<const FeedSettings> feed,
+                  std::shared_ptr<MarkerWriter> markers, StreamId stream, ExpectedVersion expected, std::vector<EventData> events, EventStore::AppendCallback callback)
       : connection_(std::move(connection)),
         feed_(std::move(feed)),
+        markers_(std::move(markers)),
         stream_(std::move(stream)),
         key_(key_of(stream_)),
         expected_(expected),
@@ -479,6 +480,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
 
   std::shared_ptr<Connection> connection_;
   std::shared_ptr<const FeedSettings> feed_;
+  std::shared_ptr<MarkerWriter> markers_;  // null with feed=false
   StreamId stream_;
   bridge::StreamKey key_;
   ExpectedVersion expected_;
@@ -513,7 +515,7 @@ void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
   if (at + count() > connection_->limits.max_version)
     return fail(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
                                  std::to_string(connection_->limits.max_version)));
-  if (feed_->markers && (!marker_time_ || now_ms() - *marker_time_ > feed_->marker_refresh_after()))
+  if (markers_ && (!marker_time_ || now_ms() - *marker_time_ > feed_->marker_refresh_after()))
     return mark_then_send(at, condition);
   send_batch(at, condition);
 }
@@ -523,8 +525,8 @@ void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
 // write timed out may exist; a marker without an append is harmless (the relay drops it).
 void AppendOperation::mark_then_send(std::int64_t at, StaticCondition condition) {
   auto self = shared_from_this();
-  write_marker_async(
-      connection_, connection_->keyspace, stream_, *events_.front().event_id, static_cast<std::int32_t>(count()),
+  markers_->write(
+      stream_, *events_.front().event_id, static_cast<std::int32_t>(count()),
       [self, at, condition](Result<Timestamp> written) {
         if (written) {
           self->marker_time_ = written.value();
@@ -565,7 +567,8 @@ class ScyllaStore final : public Store {
   ScyllaStore(std::shared_ptr<Connection> connection, std::string description, FeedSettings feed)
       : connection_(std::move(connection)),
         description_(std::move(description)),
-        feed_(std::make_shared<const FeedSettings>(std::move(feed))) {}
+        feed_(std::make_shared<const FeedSettings>(std::move(feed))),
+        markers_(feed_->markers ? std::make_shared<MarkerWriter>(connection_) : nullptr) {}
 
   // The relays of the URI's relay= option stop (and give up their leases) before the session
   // they use can go.
@@ -628,7 +631,7 @@ class ScyllaStore final : public Store {
     } catch (const Error& e) {
       return callback(e);
     }
-    std::make_shared<AppendOperation>(connection_, feed_, stream, expected, std::move(events), std::move(callback))
+    std::make_shared<AppendOperation>(connection_, feed_, markers_, stream, expected, std::move(events), std::move(callback))
         ->start();
   }
 
@@ -793,6 +796,7 @@ class ScyllaStore final : public Store {
   std::shared_ptr<Connection> connection_;
   std::string description_;
   std::shared_ptr<const FeedSettings> feed_;
+  std::shared_ptr<MarkerWriter> markers_;  // null with feed=false
   std::vector<std::unique_ptr<FeedRelay>> relays_;
 };
 
