@@ -103,6 +103,7 @@ def main():
     blocking = defaultdict(list)  # SQLite store through the blocking API: concurrency -> [rows]
     other = defaultdict(list)  # (label, backend, target) -> [rows]
     loads = {}
+    feed = defaultdict(list)  # (label, backend) -> [rows]: bench feed, and appends with the feed on/off
     for r in rows:
         if r["label"] == "curve":
             curve[(r["backend"], r["target"], r["concurrency"])].append(r)
@@ -110,6 +111,8 @@ def main():
             blocking[r["concurrency"]].append(r)
         elif r["label"] == "load":
             loads[r["backend"]] = r
+        elif r["label"] in ("feed", "feed-on", "feed-off"):
+            feed[(r["label"], r["backend"])].append(r)
         else:
             other[(r["label"], r["backend"], r["target"])].append(r)
 
@@ -347,6 +350,30 @@ def main():
             w(f"| {desc.get(label, label)} | {b} | {t} | {fmt(agg(v, 'ops_per_s'), 0)} | {fmt(agg(v, 'events_per_s'), 0)} "
               f"| {fmt(agg(v, 'p50_ms'), 2)} | {fmt(agg(v, 'p99_ms'), 2)} | {fmt(agg(v, 'cpu_us_per_op'), 1)} "
               f"| {fmt(agg(v, 'cpu_cores'), 2)} | {errs} |")
+        w("")
+    if feed:
+        w("## The feed")
+        w("")
+        w("`bench feed` (docs/feed.md): the append ceiling of 64 blocking appenders, then a live "
+          "Subscription's delay from each append's acknowledgement to its delivery while one thread appends "
+          "at half that ceiling, then a Subscription reading the whole context against the store's paged "
+          "feed read of it (A-B-B-A twice; on a cluster a relay runs in-process). On the cluster, appends at "
+          "64 in flight with the feed's markers against `feed=false`, alternating.")
+        w("")
+        w("| backend | appends feed on / off | ceiling events/s | delivery at events/s | delivery p50 ms | p99 ms | max ms "
+          "| missing | catch-up subscription / paged |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for b in ("scylla", "sqlite"):
+            runs = feed.get(("feed", b))
+            if not runs:
+                continue
+            on, off = feed.get(("feed-on", b), []), feed.get(("feed-off", b), [])
+            onoff = fmt(ratio(agg(on, "ops_per_s"), agg(off, "ops_per_s")), 2) if on and off else "n/a (always on)"
+            r = runs[-1]
+            d = r["delivery"]
+            w(f"| {b} | {onoff} | {fmt(r['ceiling_events_per_s'], 0)} | {fmt(r['rate_events_per_s'], 0)} "
+              f"| {fmt(d['p50_ms'], 1)} | {fmt(d['p99_ms'], 1)} | {fmt(d['max_ms'], 1)} | {r['missing']} "
+              f"| {fmt(r['subscription_to_paged'], 2)} |")
         w("")
     if loads:
         any_load = next(iter(loads.values()))
