@@ -306,7 +306,7 @@ void validate_context(const std::string& context, const Limits& limits) {
 }
 
 void validate_feed_read(const std::string& context, const FeedReadOptions& options, const Limits& limits) {
-  check_identifier("bounded context", context, limits);
+  validate_context(context, limits);
   if (options.after < 0)
     throw Error::invalid("feed position must be at least 0, got " + std::to_string(options.after));
   if (options.limit < 1 || options.limit > 100000)
@@ -320,7 +320,7 @@ std::int64_t feed_page_end(const FeedReadOptions& options) {
 }
 
 void validate_checkpoint(const std::string& context, const std::string& name, const Limits& limits) {
-  check_identifier("bounded context", context, limits);
+  validate_context(context, limits);
   check_identifier("checkpoint name", name, limits);
 }
 

@@ -62,7 +62,7 @@ FeedSettings feed_settings_from(const ClusterUri& uri) {
       const std::string context(list.substr(0, comma));
       if (context.empty()) throw Error::invalid("store URI option relay needs context names, comma separated");
       try {
-        validate_feed_read(context, FeedReadOptions{}, Limits{});
+        validate_context(context, Limits{});
       } catch (const Error& e) {
         throw Error::invalid(std::string("store URI option relay: ") + e.what());
       }
@@ -145,7 +145,12 @@ struct MarkerWriter::Partition {
   std::vector<Pending> waiting;
 };
 
-MarkerWriter::MarkerWriter(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
+MarkerWriter::MarkerWriter(std::shared_ptr<Connection> connection)
+    : connection_(std::move(connection)),
+      insert_cql_("INSERT INTO " + connection_->keyspace +
+                  ".feed_markers (bounded_context, bucket, shard, marker_id, aggregate_type, aggregate_id, "
+                  "first_event_id, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL " +
+                  std::to_string(kMarkerTtlSeconds)) {}
 
 MarkerWriter::~MarkerWriter() = default;
 
@@ -154,10 +159,7 @@ void MarkerWriter::write(const StreamId& stream, const Uuid& first_event_id, std
   const Timestamp time = now_ms();
   const std::int64_t bucket = marker_bucket(time);
   const auto shard = static_cast<std::int32_t>(marker_shard(stream.aggregate_id));
-  Pending marker{cql::Statement{"INSERT INTO " + connection_->keyspace +
-                                    ".feed_markers (bounded_context, bucket, shard, marker_id, aggregate_type, "
-                                    "aggregate_id, first_event_id, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                                    "USING TTL " + std::to_string(kMarkerTtlSeconds),
+  Pending marker{cql::Statement{insert_cql_,
                                 {stream.bounded_context, bucket, shard, make_timeuuid(time), stream.aggregate_type,
                                  stream.aggregate_id, first_event_id, event_count}},
                  time, std::move(callback)};

@@ -95,6 +95,7 @@ class MarkerWriter : public std::enable_shared_from_this<MarkerWriter> {
   void send(const std::string& key, std::vector<Pending> markers);
 
   const std::shared_ptr<Connection> connection_;
+  const std::string insert_cql_;
   std::mutex mutex_;
   std::map<std::string, Partition> partitions_;  // by partition key, while a write is in flight
 };

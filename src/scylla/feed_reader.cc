@@ -514,7 +514,7 @@ void scylla_read_feed(const std::shared_ptr<Connection>& connection, const std::
 void scylla_feed_head(const std::shared_ptr<Connection>& connection, const std::string& context,
                       FeedStore::PositionCallback callback) {
   try {
-    validate_feed_read(context, FeedReadOptions{}, connection->limits);
+    validate_context(context, connection->limits);
   } catch (const Error& e) {
     return callback(e);
   }
@@ -553,9 +553,7 @@ void scylla_load_checkpoint(const std::shared_ptr<Connection>& connection, const
 void scylla_save_checkpoint(const std::shared_ptr<Connection>& connection, const std::string& context,
                             const std::string& name, std::int64_t position, FeedStore::PositionCallback callback) {
   try {
-    validate_checkpoint(context, name, connection->limits);
-    if (position < 0)
-      throw Error::invalid("checkpoint position must be at least 0, got " + std::to_string(position));
+    validate_checkpoint_save(context, name, position, connection->limits);
   } catch (const Error& e) {
     return callback(e);
   }
@@ -565,7 +563,7 @@ void scylla_save_checkpoint(const std::shared_ptr<Connection>& connection, const
 void scylla_feed_status(const std::shared_ptr<Connection>& connection, const std::string& context,
                         FeedStore::StatusCallback callback) {
   try {
-    validate_feed_read(context, FeedReadOptions{}, connection->limits);
+    validate_context(context, connection->limits);
   } catch (const Error& e) {
     return callback(e);
   }

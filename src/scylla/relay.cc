@@ -90,7 +90,7 @@ std::string default_owner() {
 
 void validate(const RelayOptions& options) {
   try {
-    validate_feed_read(options.context, FeedReadOptions{}, Limits{});
+    validate_context(options.context, Limits{});
   } catch (const Error& e) {
     throw Error::invalid(std::string("relay: ") + e.what());
   }

@@ -33,6 +33,8 @@
 #include <variant>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/blocking.h"
 #include "core/validation.h"
 #include "eventstore/log.h"
@@ -971,26 +973,6 @@ class SqliteStore final : public Store {
  private:
   // --- the feed ------------------------------------------------------------------------------
 
-  // Appends `text` as a JSON string.
-  static void append_json_string(std::string& out, std::string_view text) {
-    out += '"';
-    for (const char ch : text) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += ch;
-      } else if (c < 0x20) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xf];
-      } else {
-        out += ch;
-      }
-    }
-    out += '"';
-  }
-
   std::int64_t feed_head_of(Connection& c, const std::string& context) const {
     Bound q(c, kFeedHead);
     q.text(1, context);
@@ -1381,7 +1363,7 @@ class SqliteStore final : public Store {
         if (feed->count == kMaxFeedRowEvents) flush(*feed);
         std::string& out = feed->events;
         out += feed->count > 0 ? ",[" : "[";
-        append_json_string(out, job->stream.aggregate_type);
+        out += nlohmann::json(job->stream.aggregate_type).dump();
         out += ",\"";
         out += job->aggregate_id;
         out += "\",";
