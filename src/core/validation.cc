@@ -426,4 +426,25 @@ bool is_same_append(const std::vector<EventData>& events, const std::vector<Uuid
   return true;
 }
 
+namespace {
+
+class FailedCursor final : public EventCursor {
+ public:
+  explicit FailedCursor(Error error) : error_(std::move(error)) {}
+
+  void next_page_async(PageCallback callback) override {
+    if (!error_) return callback(std::vector<RecordedEvent>{});
+    Error error = std::move(*error_);
+    error_.reset();
+    callback(std::move(error));
+  }
+
+ private:
+  std::optional<Error> error_;
+};
+
+}  // namespace
+
+std::unique_ptr<EventCursor> failed_cursor(Error error) { return std::make_unique<FailedCursor>(std::move(error)); }
+
 }  // namespace eventstore::detail

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +18,23 @@
 namespace eventstore::detail {
 
 bool is_valid_utf8(std::string_view text);
+
+// Runs `check` (one of the validators below); the Error it threw, if any. The form of every
+// asynchronous entry point:
+//   if (auto error = validation_error([&] { validate_stream(stream, limits); })) return callback(std::move(*error));
+template <class Check>
+std::optional<Error> validation_error(Check&& check) {
+  try {
+    check();
+  } catch (const Error& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+// A cursor whose read was refused before it started: its first page is `error`, then the end.
+// What every backend's read() returns when validate_read fails.
+std::unique_ptr<EventCursor> failed_cursor(Error error);
 
 // Context and type: non-empty valid UTF-8 within the identifier limit; a non-nil aggregate id.
 void validate_stream(const StreamId& stream, const Limits& limits);

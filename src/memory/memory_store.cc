@@ -32,23 +32,12 @@ struct State {
 
 class MemoryCursor final : public EventCursor {
  public:
-  MemoryCursor(std::shared_ptr<State> state, StreamId stream, ReadOptions options, const Limits& limits)
+  MemoryCursor(std::shared_ptr<State> state, StreamId stream, ReadOptions options)
       : state_(std::move(state)), stream_(std::move(stream)), options_(options) {
-    try {
-      validate_read(stream_, options_, limits);
-    } catch (const Error& e) {
-      error_ = e;
-    }
     remaining_ = options_.limit.value_or(UINT64_MAX);
   }
 
   void next_page_async(PageCallback callback) override {
-    if (error_) {
-      Error error = *error_;
-      error_.reset();
-      done_ = true;
-      return callback(std::move(error));
-    }
     std::vector<RecordedEvent> page;
     if (!done_ && remaining_ > 0) {
       std::lock_guard lock(state_->mutex);
@@ -76,7 +65,6 @@ class MemoryCursor final : public EventCursor {
   std::shared_ptr<State> state_;
   StreamId stream_;
   ReadOptions options_;
-  std::optional<Error> error_;
   std::optional<std::int64_t> next_;
   std::uint64_t remaining_ = 0;
   bool done_ = false;
@@ -101,15 +89,13 @@ class MemoryStore final : public Store {
   }
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
-    return std::make_unique<MemoryCursor>(state_, stream, options, limits_);
+    if (auto error = validation_error([&] { validate_read(stream, options, limits_); }))
+      return failed_cursor(std::move(*error));
+    return std::make_unique<MemoryCursor>(state_, stream, options);
   }
 
   void head_async(const StreamId& stream, HeadCallback callback) override {
-    try {
-      validate_stream(stream, limits_);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_stream(stream, limits_); })) return callback(std::move(*error));
     std::int64_t head = 0;
     {
       std::lock_guard lock(state_->mutex);
@@ -120,11 +106,7 @@ class MemoryStore final : public Store {
   }
 
   void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
-    try {
-      validate_stream(stream, limits_);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_stream(stream, limits_); })) return callback(std::move(*error));
     std::optional<Snapshot> snapshot;
     {
       std::lock_guard lock(state_->mutex);
@@ -134,11 +116,8 @@ class MemoryStore final : public Store {
   }
 
   void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
-    try {
-      validate_snapshot(stream, snapshot, limits_);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_snapshot(stream, snapshot, limits_); }))
+      return callback(std::move(*error));
     snapshot.timestamp = std::chrono::time_point_cast<std::chrono::milliseconds>(snapshot.timestamp);
     std::optional<Result<SnapshotSaveResult>> result;
     {
@@ -162,11 +141,8 @@ class MemoryStore final : public Store {
 
   void read_feed_async(const std::string& context, const FeedReadOptions& options,
                        FeedPageCallback callback) override {
-    try {
-      validate_feed_read(context, options, limits_);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_feed_read(context, options, limits_); }))
+      return callback(std::move(*error));
     FeedPage page;
     page.last_position = options.after;
     {
@@ -193,11 +169,7 @@ class MemoryStore final : public Store {
   }
 
   void feed_head_async(const std::string& context, PositionCallback callback) override {
-    try {
-      validate_context(context, limits_);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_context(context, limits_); })) return callback(std::move(*error));
     std::int64_t head = 0;
     {
       std::lock_guard lock(state_->mutex);
@@ -208,11 +180,8 @@ class MemoryStore final : public Store {
 
   void load_checkpoint_async(const std::string& context, const std::string& name,
                              CheckpointCallback callback) override {
-    try {
-      validate_checkpoint(context, name, limits_);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_checkpoint(context, name, limits_); }))
+      return callback(std::move(*error));
     std::optional<Checkpoint> checkpoint;
     {
       std::lock_guard lock(state_->mutex);
@@ -224,11 +193,8 @@ class MemoryStore final : public Store {
 
   void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
                              PositionCallback callback) override {
-    try {
-      validate_checkpoint_save(context, name, position, limits_);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_checkpoint_save(context, name, position, limits_); }))
+      return callback(std::move(*error));
     std::int64_t stored = 0;
     {
       std::lock_guard lock(state_->mutex);
@@ -240,11 +206,7 @@ class MemoryStore final : public Store {
   }
 
   void feed_status_async(const std::string& context, StatusCallback callback) override {
-    try {
-      validate_context(context, limits_);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_context(context, limits_); })) return callback(std::move(*error));
     FeedStatus status;
     {
       std::lock_guard lock(state_->mutex);
