@@ -42,6 +42,34 @@ def ratio(a, b):
     return a / b
 
 
+def write_feed_plot_data(datadir, feed, agg):
+    """bench/feed.gp's data from the feed rows; False when there is nothing to plot."""
+    last = {b: feed[("feed", b)][-1] for b in ("scylla", "sqlite") if feed.get(("feed", b))}
+    if not last:
+        return False
+
+    def value(b, get):
+        return str(get(last[b])) if b in last else "NaN"
+
+    with open(os.path.join(datadir, "feed-delivery.dat"), "w") as f:
+        for key in ("p50", "p95", "p99", "max"):
+            f.write(f"{key} " + " ".join(value(b, lambda r: r["delivery"][key + "_ms"]) for b in ("scylla", "sqlite"))
+                    + "\n")
+
+    def on_off(b):
+        on, off = feed.get(("feed-on", b), []), feed.get(("feed-off", b), [])
+        r = ratio(agg(on, "ops_per_s"), agg(off, "ops_per_s")) if on and off else None
+        return "NaN" if r is None else str(r)
+
+    with open(os.path.join(datadir, "feed-ratios.dat"), "w") as f:
+        # Targets (issue 11): appends feed on/off >= 0.8 on the cluster (0.9 on SQLite, against the build
+        # before the feed, which one run cannot measure); catch-up subscription / paged read >= 0.9.
+        f.write('"appends on / off" ' + f"{on_off('scylla')} {on_off('sqlite')} 0.8\n")
+        f.write('"catch-up: subscription / read" '
+                + " ".join(value(b, lambda r: r["subscription_to_paged"]) for b in ("scylla", "sqlite")) + " 0.9\n")
+    return True
+
+
 def machine():
     mem_kib = 0
     with open("/proc/meminfo") as f:
@@ -139,9 +167,13 @@ def main():
                     off = next(p for p in pts if p["events"] == n and not p["snapshots"])
                     on = next(p for p in pts if p["events"] == n and p["snapshots"])
                     f.write(f"{n} {off['median_ms']} {on['median_ms']} {off['p95_ms']} {on['p95_ms']}\n")
+    feed_plot = write_feed_plot_data(datadir, feed, agg)
     plots = {}
     if shutil.which("gnuplot"):
-        for name, script in (("throughput.png", "throughput.gp"), ("load.png", "load.gp")):
+        scripts = [("throughput.png", "throughput.gp"), ("load.png", "load.gp")]
+        if feed_plot:
+            scripts.append(("feed.png", "feed.gp"))
+        for name, script in scripts:
             out = os.path.join(a.plots, name)
             p = subprocess.run(["gnuplot", "-e", f"datadir='{datadir}'; out='{out}'",
                                 os.path.join(ROOT, "bench", script)], capture_output=True, text=True)
@@ -375,6 +407,9 @@ def main():
               f"| {fmt(d['p50_ms'], 1)} | {fmt(d['p99_ms'], 1)} | {fmt(d['max_ms'], 1)} | {r['missing']} "
               f"| {fmt(r['subscription_to_paged'], 2)} |")
         w("")
+        if "feed.png" in plots:
+            w(f"![feed delivery delay by percentile, and the feed's ratios against their targets]({plots['feed.png']})")
+            w("")
     if loads:
         any_load = next(iter(loads.values()))
         w("## Aggregate load time by stream length")
