@@ -1,4 +1,11 @@
-// The sqlite:PATH backend: one SQLite file in WAL mode (docs/sqlite.md).
+// The sqlite:PATH backend: one SQLite file in WAL mode (docs/sqlite.md). Its parts are in
+// src/sqlite/ (sqlite_store.cc lists them); this is its only entry point.
+//
+// Invariants: the store it returns has the file open with the current schema until the last
+// reference is dropped; dropping it commits what was queued, completes every callback and closes
+// the file's connections (cursors keep their own read connections).
+// Thread safety: open_sqlite_store may be called from many threads, for the same file too; the
+// Store is safe to share between threads (store.h).
 #pragma once
 
 #include <memory>
