@@ -23,24 +23,20 @@ if [ -z "${SCYLLA_HOSTS:-}" ]; then
   echo "         Start scripts/local-cassandra and eval \"\$(scripts/local-cassandra env)\"." >&2
   exit 77
 fi
+# shellcheck source=tests/lib/cli_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_helpers.sh"
 unset EVENTSTORE_STORE
 
-TMP=$(mktemp -d)
+make_temp_dir
 hex() { od -An -N5 -tx1 /dev/urandom | tr -d ' \n'; }
 KS=es_cli_$(hex)
 KS_SEED=es_seed_$(hex)
 KS_PRINT=es_print_$(hex)
-FAILURES=0
-CHECKS=0
-fail() { FAILURES=$((FAILURES + 1)); echo "FAIL: $*" >&2; }
-ok() { CHECKS=$((CHECKS + 1)); }
 
 cql() { "$LC" cql --timeout 60 "$@"; }
-cleanup() {
+test_cleanup() {
   cql "DROP KEYSPACE IF EXISTS $KS; DROP KEYSPACE IF EXISTS $KS_SEED; DROP KEYSPACE IF EXISTS $KS_PRINT" >/dev/null 2>&1
-  rm -rf "$TMP"
 }
-trap cleanup EXIT
 
 # run [ARGS...]: the CLI on keyspace $KEYSPACE (default $KS); sets RC, OUT, ERR.
 run() {
@@ -49,9 +45,6 @@ run() {
   OUT=$(cat "$TMP/out")
   ERR=$(cat "$TMP/err")
 }
-expect_rc() { if [ "$RC" = "$1" ]; then ok; else fail "$2: exit code $RC, want $1 (stderr: $ERR)"; fi; }
-expect_eq() { if [ "$1" = "$2" ]; then ok; else fail "$3:"$'\n'"--- got:"$'\n'"$1"$'\n'"--- want:"$'\n'"$2"; fi; }
-expect_contains() { if [[ "$2" == *"$1"* ]]; then ok; else fail "$3: '$2' lacks '$1'"; fi; }
 # rows CQL: the result rows of one SELECT (no header, no "(N rows)" line).
 rows() { cql "$@" | sed '1d;/^([0-9]* rows)$/d'; }
 
@@ -302,5 +295,4 @@ ts=$(rows "SELECT event_timestamp FROM $KS_SEED.event_store WHERE bounded_contex
 expect_contains "$(date -u +%Y-)" "$ts" "our event_timestamp is a CQL timestamp of now"
 unset KEYSPACE
 
-echo "scylla_cli_test: $CHECKS checks passed, $FAILURES failed"
-[ "$FAILURES" = 0 ]
+finish scylla_cli_test
