@@ -35,7 +35,6 @@ run --store "$DB" append "${S[@]}" --expected-version no-stream \
   --event Noted
 expect_rc 0 "append of three events"
 expect_out "\{\"next_expected_version\":3,\"events\":\[\{\"event_id\":\"$UUID\",\"event_version\":1\},\{\"event_id\":\"11111111-2222-4333-8444-555555555555\",\"event_version\":2\},\{\"event_id\":\"$UUID\",\"event_version\":3\}\]\}" "append output"
-APPEND_OUT=$OUT
 
 run --store "$DB" read "${S[@]}"
 expect_rc 0 "read"

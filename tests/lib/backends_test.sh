@@ -10,6 +10,7 @@ source "$here/cli_helpers.sh"
 make_temp_dir
 
 fake() {  # fake NAME VERSION_LINE: an executable printing VERSION_LINE for --version
+  # shellcheck disable=SC2016  # $1 belongs to the fake script, not to this one
   printf '#!/bin/sh\n[ "$1" = --version ] && printf "%%s\\n" "%s"\n' "$2" >"$TMP/$1"
   chmod +x "$TMP/$1"
 }
