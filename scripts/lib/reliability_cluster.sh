@@ -42,6 +42,16 @@ cluster_external() {
   record "NOTE cluster: SCYLLA_HOSTS is set: no node faults injected (they need scripts/local-cassandra)"
 }
 
+# pause_and_resume N LOG: node N paused (SIGSTOP) for 8 s, resumed, and 5 s to settle; fails when the pause did.
+pause_and_resume() {
+  local paused=1
+  "$LC" pause "$1" >>"$2" 2>&1 && paused=0
+  sleep 8
+  "$LC" resume "$1" >>"$2" 2>&1
+  sleep 5
+  return $paused
+}
+
 # 1. Faults, one node at a time, while writers run: kill -9 + restart, pause + resume.
 cluster_node_faults() {
   local kills=0 pauses=0 one_down_ok=0 one_down_runs=0
@@ -63,10 +73,7 @@ cluster_node_faults() {
     fi
     timeout 600 "$LC" restart "$n" >>"$OUT/cluster-faults.log" 2>&1 || fail "cluster: restart of node $n failed"
     ((SECONDS < end)) || break
-    "$LC" pause "$n" >>"$OUT/cluster-faults.log" 2>&1 && pauses=$((pauses + 1))
-    sleep 8
-    "$LC" resume "$n" >>"$OUT/cluster-faults.log" 2>&1
-    sleep 5
+    pause_and_resume "$n" "$OUT/cluster-faults.log" && pauses=$((pauses + 1))
     n=$((n % 3 + 1))
   done
   wait "$hc_pid"; local rc=$?
@@ -226,10 +233,7 @@ cluster_feed_node_faults() {
     sleep 10
     timeout 600 "$LC" restart "$n" >>"$OUT/$name.log" 2>&1 || fail "cluster feed: restart of node $n failed"
     ((SECONDS < end)) || break
-    "$LC" pause "$n" >>"$OUT/$name.log" 2>&1 && pauses=$((pauses + 1))
-    sleep 8
-    "$LC" resume "$n" >>"$OUT/$name.log" 2>&1
-    sleep 5
+    pause_and_resume "$n" "$OUT/$name.log" && pauses=$((pauses + 1))
     # A relay that gave up (its process ended) is replaced; the count is in the log.
     kill -0 "${relay_pids[0]}" 2>/dev/null || { echo "relay exited; restarted" >>"$OUT/$name.log"; relay_pids=(); relay_start "$OUT/$name-relay-0.log" "$context"; }
     n=$((n % 3 + 1))
