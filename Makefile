@@ -1,12 +1,15 @@
 # The two commands of the quick start:
 #   make run    install what is missing, build, run the demo on the embedded store
-#   make test   install, build, start a Cassandra node unless SCYLLA_HOSTS is set, run every test
+#   make test   install, lint, build, start a Cassandra node unless SCYLLA_HOSTS is set, run every test
+# Working on the code (docs/contributing.md):
+#   make lint     shellcheck, clang-format, clang-tidy, rustfmt, clippy (scripts/lint); fails on any finding
+#   make format   clang-format -i on the tracked C++ files and cargo fmt on the Rust crate
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: all deps build run test test-unit bench bench-quick clean
+.PHONY: all deps build run test test-unit lint format bench bench-quick clean
 
 all: build
 
@@ -22,8 +25,17 @@ run: build
 
 test: deps
 	@scripts/install-deps --cluster
+	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory build
 	@scripts/run-tests $(BUILD_DIR)
+
+lint:
+	@scripts/install-deps --lint
+	@JOBS=$(JOBS) scripts/lint
+
+format:
+	@scripts/install-deps --lint
+	@scripts/lint format
 
 # Only the tests that need no cluster.
 test-unit: build

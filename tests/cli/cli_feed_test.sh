@@ -4,52 +4,12 @@
 # SIGTERM, input validation (exit 2, one error line, nothing written), on memory: and sqlite:.
 #   tests/cli/cli_feed_test.sh path/to/eventstore
 set -u
-EVENTSTORE=${1:?usage: cli_feed_test.sh path/to/eventstore}
-[ -x "$EVENTSTORE" ] || { echo "cli_feed_test: $EVENTSTORE is not an executable" >&2; exit 1; }
-EVENTSTORE=$(cd "$(dirname "$EVENTSTORE")" && pwd)/$(basename "$EVENTSTORE")
-TMP=$(mktemp -d)
-BACKGROUND=()
-cleanup() {
-  for pid in "${BACKGROUND[@]}"; do kill "$pid" 2>/dev/null; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-cd "$TMP" || exit 1
-unset EVENTSTORE_STORE SCYLLA_HOSTS SCYLLA_USERNAME SCYLLA_PASSWORD SCYLLA_KEYSPACE SCYLLA_CA_FILE \
-  SCYLLA_HOSTSELECTIONPOLICY
+# shellcheck source=tests/lib/cli_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_helpers.sh"
+EVENTSTORE=$(executable_path cli_feed_test "${1:?usage: cli_feed_test.sh path/to/eventstore}") || exit 1
+enter_temp_dir
+clear_store_environment
 
-FAILURES=0
-CHECKS=0
-fail() {
-  FAILURES=$((FAILURES + 1))
-  echo "FAIL: $*" >&2
-}
-ok() { CHECKS=$((CHECKS + 1)); }
-
-run() {  # run [ARGS...]: sets RC, OUT, ERR
-  "$EVENTSTORE" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
-  RC=$?
-  OUT=$(cat "$TMP/out")
-  ERR=$(cat "$TMP/err")
-}
-expect_rc() {
-  if [ "$RC" = "$1" ]; then ok; else fail "$2: exit code $RC, want $1 (stderr: $ERR)"; fi
-}
-expect_out() {  # the whole stdout matches the regex
-  if [[ "$OUT" =~ ^$1$ ]]; then ok; else fail "$2: stdout '$OUT' does not match '$1'"; fi
-}
-expect_contains() {
-  if [[ "$2" == *"$1"* ]]; then ok; else fail "$3: '$2' lacks '$1'"; fi
-}
-expect_lacks() {
-  if [[ "$2" != *"$1"* ]]; then ok; else fail "$3: '$2' holds '$1'"; fi
-}
-expect_error() {  # that exit code, one error line, empty stdout
-  expect_rc "$1" "$2"
-  if [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] && [[ "$ERR" == "eventstore: error: "* ]]; then ok
-  else fail "$2: stderr is not one 'eventstore: error:' line: '$ERR'"; fi
-  if [ -z "$OUT" ]; then ok; else fail "$2: stdout not empty: '$OUT'"; fi
-}
 # The "position" values of stdout, space separated.
 positions() { printf '%s\n' "$OUT" | sed -n 's/^{"position":\([0-9]*\),.*/\1/p' | tr '\n' ' ' | sed 's/ $//'; }
 expect_positions() {  # expect_positions "1 2 3" DESCRIPTION
@@ -274,5 +234,4 @@ expect_positions "15" "feed read --follow --limit 1"
 run --store "$DB" feed read --context shop
 if [ -z "$ERR" ]; then ok; else fail "feed read wrote on stderr: '$ERR'"; fi
 
-echo "cli_feed_test: $CHECKS checks passed, $FAILURES failed"
-[ "$FAILURES" = 0 ]
+finish cli_feed_test

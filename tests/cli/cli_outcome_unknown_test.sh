@@ -6,30 +6,15 @@
 # kOutcomeUnknown.
 #   tests/cli/cli_outcome_unknown_test.sh path/to/eventstore path/to/io_fault.so
 set -u
+# shellcheck source=tests/lib/cli_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_helpers.sh"
 EVENTSTORE=${1:?usage: cli_outcome_unknown_test.sh path/to/eventstore path/to/io_fault.so}
 IO_FAULT=${2:?usage: cli_outcome_unknown_test.sh path/to/eventstore path/to/io_fault.so}
 EVENTSTORE=$(realpath "$EVENTSTORE")  # the test cd's away
 IO_FAULT=$(realpath "$IO_FAULT")
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$TMP" || exit 1
-unset EVENTSTORE_STORE SCYLLA_HOSTS SCYLLA_USERNAME SCYLLA_PASSWORD SCYLLA_KEYSPACE SCYLLA_CA_FILE \
-  SCYLLA_HOSTSELECTIONPOLICY
+enter_temp_dir
+clear_store_environment
 
-FAILURES=0
-CHECKS=0
-fail() {
-  FAILURES=$((FAILURES + 1))
-  echo "FAIL: $*" >&2
-}
-ok() { CHECKS=$((CHECKS + 1)); }
-
-run() {  # run [ARGS...]: sets RC, OUT, ERR; stdin from $STDIN_FILE when set
-  "$EVENTSTORE" "$@" <"${STDIN_FILE:-/dev/null}" >"$TMP/out" 2>"$TMP/err"
-  RC=$?
-  OUT=$(cat "$TMP/out")
-  ERR=$(cat "$TMP/err")
-}
 # Writes to FILE-wal fail with EIO. (An ASan build needs its runtime first; the order does not
 # matter here, nothing of ASan is intercepted.)
 run_failing_commit() {
@@ -104,5 +89,4 @@ if [ "$RC" = 0 ]; then ok; else fail "the printed retry command for stdin: exit 
 run --store "$DB" head "${S[@]}"
 if [ "$OUT" = 7 ]; then ok; else fail "the stdin events were not written exactly once: head $OUT, want 7"; fi
 
-echo "cli_outcome_unknown_test: $CHECKS checks passed, $FAILURES failed"
-[ "$FAILURES" = 0 ]
+finish cli_outcome_unknown_test

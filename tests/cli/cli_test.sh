@@ -3,49 +3,11 @@
 # error line on stderr, nothing written on bad input, password redaction, demo resumption.
 #   tests/cli/cli_test.sh path/to/eventstore
 set -u
-EVENTSTORE=${1:?usage: cli_test.sh path/to/eventstore}
-[ -x "$EVENTSTORE" ] || { echo "cli_test: $EVENTSTORE is not an executable" >&2; exit 1; }
-EVENTSTORE=$(cd "$(dirname "$EVENTSTORE")" && pwd)/$(basename "$EVENTSTORE")  # the test cd's away
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$TMP" || exit 1
-unset EVENTSTORE_STORE SCYLLA_HOSTS SCYLLA_USERNAME SCYLLA_PASSWORD SCYLLA_KEYSPACE SCYLLA_CA_FILE \
-  SCYLLA_HOSTSELECTIONPOLICY
-
-FAILURES=0
-CHECKS=0
-fail() {
-  FAILURES=$((FAILURES + 1))
-  echo "FAIL: $*" >&2
-}
-ok() { CHECKS=$((CHECKS + 1)); }
-
-# run [ARGS...]: runs the CLI; sets RC, OUT, ERR. Reads stdin from $STDIN_FILE when set.
-run() {
-  if [ -n "${STDIN_FILE:-}" ]; then
-    "$EVENTSTORE" "$@" <"$STDIN_FILE" >"$TMP/out" 2>"$TMP/err"
-  else
-    "$EVENTSTORE" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
-  fi
-  RC=$?
-  OUT=$(cat "$TMP/out")
-  ERR=$(cat "$TMP/err")
-}
-expect_rc() {  # expect_rc CODE DESCRIPTION
-  if [ "$RC" = "$1" ]; then ok; else fail "$2: exit code $RC, want $1 (stderr: $ERR)"; fi
-}
-expect_out() {  # expect_out REGEX DESCRIPTION: the whole stdout matches
-  if [[ "$OUT" =~ ^$1$ ]]; then ok; else fail "$2: stdout '$OUT' does not match '$1'"; fi
-}
-expect_contains() {  # expect_contains TEXT HAYSTACK DESCRIPTION
-  if [[ "$2" == *"$1"* ]]; then ok; else fail "$3: '$2' lacks '$1'"; fi
-}
-expect_error() {  # expect_error CODE DESCRIPTION: that exit code, one error line, empty stdout
-  expect_rc "$1" "$2"
-  if [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] && [[ "$ERR" == "eventstore: error: "* ]]; then ok
-  else fail "$2: stderr is not one 'eventstore: error:' line: '$ERR'"; fi
-  if [ -z "$OUT" ]; then ok; else fail "$2: stdout not empty: '$OUT'"; fi
-}
+# shellcheck source=tests/lib/cli_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_helpers.sh"
+EVENTSTORE=$(executable_path cli_test "${1:?usage: cli_test.sh path/to/eventstore}") || exit 1
+enter_temp_dir
+clear_store_environment
 
 UUID='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 TS='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
@@ -73,7 +35,6 @@ run --store "$DB" append "${S[@]}" --expected-version no-stream \
   --event Noted
 expect_rc 0 "append of three events"
 expect_out "\{\"next_expected_version\":3,\"events\":\[\{\"event_id\":\"$UUID\",\"event_version\":1\},\{\"event_id\":\"11111111-2222-4333-8444-555555555555\",\"event_version\":2\},\{\"event_id\":\"$UUID\",\"event_version\":3\}\]\}" "append output"
-APPEND_OUT=$OUT
 
 run --store "$DB" read "${S[@]}"
 expect_rc 0 "read"
@@ -540,5 +501,4 @@ else
   fail "demo after a run killed while following the feed: no order count in '$OUT'"
 fi
 
-echo "cli_test: $CHECKS checks passed, $FAILURES failed"
-[ "$FAILURES" = 0 ]
+finish cli_test

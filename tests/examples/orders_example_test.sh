@@ -5,16 +5,14 @@
 # deleted (rebuilt from position 0), and refused with a store it was not built from.
 #   tests/examples/orders_example_test.sh path/to/orders_example
 set -u
+# shellcheck source=tests/lib/cli_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_helpers.sh"
 EXAMPLE=${1:?usage: orders_example_test.sh path/to/orders_example}
 EXAMPLE=$(cd "$(dirname "$EXAMPLE")" && pwd)/$(basename "$EXAMPLE")
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-cd "$TMP" || exit 1
+enter_temp_dir
 
-FAILURES=0
-CHECKS=0
 check() {  # check DESCRIPTION EXPECTED ACTUAL
-  if [ "$2" = "$3" ]; then CHECKS=$((CHECKS + 1)); else
+  if [ "$2" = "$3" ]; then ok; else
     FAILURES=$((FAILURES + 1))
     printf 'FAIL: %s\n  expected: %s\n  actual:   %s\n' "$1" "$2" "$3" >&2
   fi
@@ -78,10 +76,6 @@ run "sqlite:$TMP/other.db" "$TMP/custom.db"
 check "explicit read model path" "feed of 'shop': head 17; read model $TMP/custom.db at position 0" "$(line '^feed of')"
 run memory: "$TMP/orders_read_model.db"
 check "read model of another store: exit code" 1 "$RC"
-if grep -q "past the feed's head" "$TMP/err"; then CHECKS=$((CHECKS + 1)); else
-  FAILURES=$((FAILURES + 1))
-  echo "FAIL: read model of another store: $(cat "$TMP/err")" >&2
-fi
+if grep -q "past the feed's head" "$TMP/err"; then ok; else fail "read model of another store: $(cat "$TMP/err")"; fi
 
-echo "orders_example_test: $CHECKS checks passed, $FAILURES failed"
-[ "$FAILURES" = 0 ]
+finish orders_example_test

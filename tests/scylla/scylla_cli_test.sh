@@ -23,24 +23,20 @@ if [ -z "${SCYLLA_HOSTS:-}" ]; then
   echo "         Start scripts/local-cassandra and eval \"\$(scripts/local-cassandra env)\"." >&2
   exit 77
 fi
+# shellcheck source=tests/lib/cli_helpers.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_helpers.sh"
 unset EVENTSTORE_STORE
 
-TMP=$(mktemp -d)
+make_temp_dir
 hex() { od -An -N5 -tx1 /dev/urandom | tr -d ' \n'; }
 KS=es_cli_$(hex)
 KS_SEED=es_seed_$(hex)
 KS_PRINT=es_print_$(hex)
-FAILURES=0
-CHECKS=0
-fail() { FAILURES=$((FAILURES + 1)); echo "FAIL: $*" >&2; }
-ok() { CHECKS=$((CHECKS + 1)); }
 
 cql() { "$LC" cql --timeout 60 "$@"; }
-cleanup() {
+test_cleanup() {
   cql "DROP KEYSPACE IF EXISTS $KS; DROP KEYSPACE IF EXISTS $KS_SEED; DROP KEYSPACE IF EXISTS $KS_PRINT" >/dev/null 2>&1
-  rm -rf "$TMP"
 }
-trap cleanup EXIT
 
 # run [ARGS...]: the CLI on keyspace $KEYSPACE (default $KS); sets RC, OUT, ERR.
 run() {
@@ -49,9 +45,6 @@ run() {
   OUT=$(cat "$TMP/out")
   ERR=$(cat "$TMP/err")
 }
-expect_rc() { if [ "$RC" = "$1" ]; then ok; else fail "$2: exit code $RC, want $1 (stderr: $ERR)"; fi; }
-expect_eq() { if [ "$1" = "$2" ]; then ok; else fail "$3:"$'\n'"--- got:"$'\n'"$1"$'\n'"--- want:"$'\n'"$2"; fi; }
-expect_contains() { if [[ "$2" == *"$1"* ]]; then ok; else fail "$3: '$2' lacks '$1'"; fi; }
 # rows CQL: the result rows of one SELECT (no header, no "(N rows)" line).
 rows() { cql "$@" | sed '1d;/^([0-9]* rows)$/d'; }
 
@@ -135,6 +128,7 @@ expect_contains "'datacenter1': '$RF'" "$replication" "replication factor of the
 # ---- the CLI end to end ----------------------------------------------------------------------
 run head "${S[@]}"
 expect_rc 0 "head of a missing stream"; expect_eq "$OUT" "0" "head of a missing stream"
+# shellcheck disable=SC2162  # `read` is the eventstore command run by run(), not the builtin
 run read "${S[@]}"
 expect_rc 0 "read of a missing stream"; expect_eq "$OUT" "" "read of a missing stream"
 run append "${S[@]}" --expected-version no-stream \
@@ -155,10 +149,12 @@ run append "${S[@]}" --expected-version any --event OrderPaid --data '{"amount_c
 expect_rc 0 "append any"; expect_contains '"next_expected_version":3' "$OUT" "append any output"
 run head "${S[@]}"
 expect_eq "$OUT" "3" "head after appends"
+# shellcheck disable=SC2162  # `read` is the eventstore command run by run(), not the builtin
 run read "${S[@]}"
 expect_eq "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "3" "read prints 3 events"
 expect_contains '"event_version":1,"event_id":"11111111-1111-4111-8111-111111111111","event_type":"OrderCreated"' "$OUT" "read event 1"
 expect_contains '"event_data":{"customer":"ada@example.com"},"event_metadata":{"user":"ada"}' "$OUT" "read event 1 data and metadata"
+# shellcheck disable=SC2162  # `read` is the eventstore command run by run(), not the builtin
 run read "${S[@]}" --backward --limit 1 --page-size 1
 expect_contains '"event_version":3' "$OUT" "read backward"
 expect_eq "$(printf '%s\n' "$OUT" | wc -l | tr -d ' ')" "1" "read backward limit 1"
@@ -192,6 +188,7 @@ done
 if [ -n "$snap_found" ]; then
   ok
   expect_contains '"snapshot_version":' "$OUT" "snapshot show output"
+  # shellcheck disable=SC2001  # a capture group: no parameter expansion does that
   version=$(sed 's/.*"snapshot_version":\([0-9]*\).*/\1/' <<<"$OUT")
   seed_snap=$(rows "SELECT snapshot_version, snapshot_data FROM $KS.aggregate_snapshot WHERE bounded_context='demo' AND aggregate_id=$snap_found AND aggregate_type='order'")
   expect_contains "$version | {" "$seed_snap" "our snapshot read with the seed's columns is JSON text"
@@ -254,6 +251,7 @@ expect_eq "$(columns "$KS_SEED" aggregate_snapshot)" "$EXPECTED_SNAPSHOT" "seed 
 } >"$TMP/seed2.cql"
 if cql -f "$TMP/seed2.cql" >"$TMP/cql.out" 2>&1; then ok; else fail "seed rows after apply: $(cat "$TMP/cql.out")"; fi
 
+# shellcheck disable=SC2162  # `read` is the eventstore command run by run(), not the builtin
 run read "${SEED[@]}"
 expect_rc 0 "read of a seed stream"
 expect_eq "$(printf '%s\n' "$OUT" | head -1)" '{"bounded_context":"order","aggregate_type":"Order","aggregate_id":"'$SEED_ID'","event_version":1,"event_id":"'$E1'","event_type":"OrderCreated","event_timestamp":"2023-11-14T22:13:20.123Z","event_data":{"customer":"seed@example.com"},"event_metadata":{"user":"go"}}' "seed event 1 as we read it"
@@ -268,14 +266,12 @@ run append "${SEED[@]}" --expected-version no-stream --event OrderCreated
 expect_rc 3 "no-stream on a seed stream"
 run append "${SEED[@]}" --expected-version 4 --event ItemRemoved
 expect_rc 3 "expected version ahead of a seed stream"
-ADOPT='--event OrderPaid --data {"amount_cents":100} --metadata {"user":"cpp"} --event-id b0000000-0000-4000-8000-000000000004'
-# shellcheck disable=SC2086
-run append "${SEED[@]}" --expected-version 3 $ADOPT
+ADOPT=(--event OrderPaid --data '{"amount_cents":100}' --metadata '{"user":"cpp"}' --event-id b0000000-0000-4000-8000-000000000004)
+run append "${SEED[@]}" --expected-version 3 "${ADOPT[@]}"
 expect_rc 0 "append adopts a seed stream at its version"
 ADOPTED='{"next_expected_version":4,"events":[{"event_id":"b0000000-0000-4000-8000-000000000004","event_version":4}]}'
 expect_eq "$OUT" "$ADOPTED" "adopting append output"
-# shellcheck disable=SC2086
-run append "${SEED[@]}" --expected-version 3 $ADOPT
+run append "${SEED[@]}" --expected-version 3 "${ADOPT[@]}"
 expect_rc 0 "retry of the adopting append"; expect_eq "$OUT" "$ADOPTED" "retry of the adopting append is idempotent"
 sv=$(rows "SELECT stream_version FROM $KS_SEED.event_store WHERE bounded_context='order' AND aggregate_id=$SEED_ID AND aggregate_type='Order' LIMIT 1")
 expect_eq "$sv" "4" "the adopted stream has stream_version"
@@ -302,5 +298,4 @@ ts=$(rows "SELECT event_timestamp FROM $KS_SEED.event_store WHERE bounded_contex
 expect_contains "$(date -u +%Y-)" "$ts" "our event_timestamp is a CQL timestamp of now"
 unset KEYSPACE
 
-echo "scylla_cli_test: $CHECKS checks passed, $FAILURES failed"
-[ "$FAILURES" = 0 ]
+finish scylla_cli_test
