@@ -108,6 +108,16 @@ inline void expect_well_formed(const RawFeed& feed) {
   }
 }
 
+// Waits up to `limit` for the context's feed to hold exactly the events `ids`, then checks the
+// feed's invariants and that it holds each of them once. `why` is shown when it does not.
+inline void expect_feed_holds_once(Store& store, const std::string& context, const std::set<Uuid>& ids,
+                                   std::chrono::milliseconds limit, const std::function<std::string()>& why) {
+  ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(store, context)) == ids; }, limit)) << why();
+  const RawFeed feed = read_raw_feed(store, context);
+  expect_well_formed(feed);
+  EXPECT_EQ(feed.rows.size(), ids.size()) << "an event published twice";
+}
+
 inline RelayOptions relay_options(const std::string& context, std::chrono::milliseconds lease = std::chrono::milliseconds(3000)) {
   RelayOptions options;
   options.context = context;

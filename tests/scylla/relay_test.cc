@@ -374,11 +374,7 @@ TEST(ScyllaRelay, ReconciliationPublishesEventsWithoutMarkersAsRepairs) {
   const auto batch = events(2);
   unmarked->append(later, ExpectedVersion::no_stream(), batch);
   for (const EventData& e : batch) ids.insert(*e.event_id);
-  ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == ids; }, 30s))
-      << relay->stats().last_error;
-  const RawFeed feed = read_raw_feed(*store, context);
-  expect_well_formed(feed);
-  EXPECT_EQ(feed.rows.size(), ids.size());
+  expect_feed_holds_once(*store, context, ids, 30s, [&] { return relay->stats().last_error; });
   EXPECT_EQ(relay->stats().repairs, ids.size());
 }
 
@@ -600,10 +596,7 @@ TEST(ScyllaRelay, ABatchThatLandsBeforeItsMarkerIsPublishedOnce) {
   }
   // The late marker is read by the relay's look-back (every 2.5 s) and finds nothing new.
   std::this_thread::sleep_for(4s);
-  const RawFeed feed = read_raw_feed(*store, context);
-  expect_well_formed(feed);
-  EXPECT_EQ(ids_in(feed), ids);
-  EXPECT_EQ(feed.rows.size(), ids.size()) << "an event published twice";
+  expect_feed_holds_once(*store, context, ids, 0ms, [] { return "an event missing or unexpected"; });
   EXPECT_EQ(relay->stats().events_published, ids.size());
 }
 
@@ -633,11 +626,7 @@ TEST(ScyllaRelay, AnAppendWhoseMarkerCannotBeWrittenIsAcknowledgedAndRepaired) {
   RelayOptions options = relay_options(context);
   options.reconcile_interval = 500ms;
   const auto relay = store->start_relay(options);
-  ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == ids; }, 30s))
-      << relay->stats().last_error;
-  const RawFeed feed = read_raw_feed(*store, context);
-  expect_well_formed(feed);
-  EXPECT_EQ(feed.rows.size(), ids.size());
+  expect_feed_holds_once(*store, context, ids, 30s, [&] { return relay->stats().last_error; });
   EXPECT_EQ(relay->stats().repairs, batch.size());
 }
 
