@@ -54,10 +54,10 @@ inline RawFeed read_raw_feed(Store& store, const std::string& context) {
   const auto connection = detail::scylla_connection(store);
   RawFeed feed;
   for (std::int64_t bucket = 0;; ++bucket) {
-    const auto rows = cql::execute(connection,
-                                   {"SELECT position, aggregate_type, aggregate_id, event_version, event_id, head FROM " +
-                                        keyspace() + ".feed WHERE bounded_context = ? AND bucket = ?",
-                                    {context, bucket}});
+    const auto rows =
+        cql::execute(connection, {"SELECT position, aggregate_type, aggregate_id, event_version, event_id, head FROM " +
+                                      keyspace() + ".feed WHERE bounded_context = ? AND bucket = ?",
+                                  {context, bucket}});
     if (rows.empty()) break;
     for (const cql::Row& row : rows) {
       if (cql::is_null(row[0])) continue;
@@ -118,7 +118,8 @@ inline void expect_feed_holds_once(Store& store, const std::string& context, con
   EXPECT_EQ(feed.rows.size(), ids.size()) << "an event published twice";
 }
 
-inline RelayOptions relay_options(const std::string& context, std::chrono::milliseconds lease = std::chrono::milliseconds(3000)) {
+inline RelayOptions relay_options(const std::string& context,
+                                  std::chrono::milliseconds lease = std::chrono::milliseconds(3000)) {
   RelayOptions options;
   options.context = context;
   options.lease = lease;

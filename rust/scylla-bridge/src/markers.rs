@@ -61,7 +61,9 @@ impl Core {
             batch.set_is_idempotent(true);
             self.driver.batch(&batch, markers.iter().map(values).collect::<Vec<_>>()).await.map(drop)
         };
-        result.map_err(|e| from_execution(&format!("insert into feed_markers ({} rows)", markers.len()), &e, Effect::Read))
+        result.map_err(|e| {
+            from_execution(&format!("insert into feed_markers ({} rows)", markers.len()), &e, Effect::Read)
+        })
     }
 }
 
