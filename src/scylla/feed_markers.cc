@@ -8,7 +8,6 @@
 
 #include "core/validation.h"
 #include "scylla/connection.h"
-#include "scylla/cql.h"
 
 namespace eventstore::detail {
 namespace {
@@ -135,8 +134,30 @@ int marker_shard(const Uuid& aggregate_id) {
 
 std::int64_t marker_bucket(Timestamp time) { return time.time_since_epoch().count() / kMarkerBucketMs; }
 
+namespace {
+
+struct MarkerHook {
+  std::atomic<bool> set{false};
+  std::mutex mutex;
+  std::shared_ptr<const MarkerWriteHook> hook;
+};
+
+MarkerHook& marker_hook() {
+  static MarkerHook state;
+  return state;
+}
+
+}  // namespace
+
+void set_marker_write_hook_for_tests(MarkerWriteHook hook) {
+  MarkerHook& state = marker_hook();
+  std::lock_guard lock(state.mutex);
+  state.hook = hook ? std::make_shared<const MarkerWriteHook>(std::move(hook)) : nullptr;
+  state.set.store(state.hook != nullptr, std::memory_order_relaxed);
+}
+
 struct MarkerWriter::Pending {
-  cql::Statement statement;
+  bridge::FeedMarker row;
   Timestamp time;
   std::function<void(Result<Timestamp>)> callback;
 };
@@ -145,12 +166,26 @@ struct MarkerWriter::Partition {
   std::vector<Pending> waiting;
 };
 
-MarkerWriter::MarkerWriter(std::shared_ptr<Connection> connection)
-    : connection_(std::move(connection)),
-      insert_cql_("INSERT INTO " + connection_->keyspace +
-                  ".feed_markers (bounded_context, bucket, shard, marker_id, aggregate_type, aggregate_id, "
-                  "first_event_id, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL " +
-                  std::to_string(kMarkerTtlSeconds)) {}
+// The completion of one marker write (a marker, or one partition's batch of them): calls straight
+// back into the writer, no std::function per request.
+class MarkerWriter::Done final : public bridge::VoidCompletion {
+ public:
+  Done(std::shared_ptr<MarkerWriter> writer, std::string key, std::vector<Pending> markers)
+      : writer_(std::move(writer)), key_(std::move(key)), markers_(std::move(markers)) {}
+  void on_ok() noexcept override {
+    guarded([&] { writer_->sent(key_, markers_, std::nullopt); });
+  }
+  void on_error(const bridge::BridgeError& error) noexcept override {
+    guarded([&] { writer_->sent(key_, markers_, to_error(error, "feed marker")); });
+  }
+
+ private:
+  std::shared_ptr<MarkerWriter> writer_;
+  std::string key_;
+  std::vector<Pending> markers_;
+};
+
+MarkerWriter::MarkerWriter(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
 
 MarkerWriter::~MarkerWriter() = default;
 
@@ -159,12 +194,31 @@ void MarkerWriter::write(const StreamId& stream, const Uuid& first_event_id, std
   const Timestamp time = now_ms();
   const std::int64_t bucket = marker_bucket(time);
   const auto shard = static_cast<std::int32_t>(marker_shard(stream.aggregate_id));
-  Pending marker{cql::Statement{insert_cql_,
-                                {stream.bounded_context, bucket, shard, make_timeuuid(time), stream.aggregate_type,
-                                 stream.aggregate_id, first_event_id, event_count}},
-                 time, std::move(callback)};
+  bridge::FeedMarker row{stream.bounded_context, bucket, shard, make_timeuuid(time).bytes(), stream.aggregate_type,
+                         stream.aggregate_id.bytes(), first_event_id.bytes(), event_count};
+  Pending marker{std::move(row), time, std::move(callback)};
   // The partition's key; the context is last, so no separator can be ambiguous.
   std::string key = std::to_string(bucket) + ":" + std::to_string(shard) + ":" + stream.bounded_context;
+  MarkerHook& hook = marker_hook();
+  if (hook.set.load(std::memory_order_relaxed)) {
+    std::shared_ptr<const MarkerWriteHook> test_hook;
+    {
+      std::lock_guard lock(hook.mutex);
+      test_hook = hook.hook;
+    }
+    if (test_hook) {
+      auto held = std::make_shared<Pending>(std::move(marker));
+      return (*test_hook)(stream, [self = shared_from_this(), key, held](std::optional<Error> error) {
+        if (error) return held->callback(std::move(*error));
+        self->enqueue(key, std::move(*held));
+      });
+    }
+  }
+  enqueue(key, std::move(marker));
+}
+
+// Sends `marker` at once when its partition is idle; otherwise it waits for the write in flight.
+void MarkerWriter::enqueue(const std::string& key, Pending marker) {
   {
     std::lock_guard lock(mutex_);
     auto [it, idle] = partitions_.try_emplace(key);
@@ -178,34 +232,34 @@ void MarkerWriter::write(const StreamId& stream, const Uuid& first_event_id, std
   send(key, std::move(alone));
 }
 
-// Sends `markers` (one partition's) as one request; when it completes, answers them and sends
-// what queued meanwhile, or marks the partition idle.
+// Sends `markers` (one partition's) as one request.
 void MarkerWriter::send(const std::string& key, std::vector<Pending> markers) {
-  std::vector<cql::Statement> statements;
-  statements.reserve(markers.size());
-  for (Pending& marker : markers) statements.push_back(std::move(marker.statement));
-  auto self = shared_from_this();
-  auto finished = [self, key, markers = std::make_shared<std::vector<Pending>>(std::move(markers))](
-                      Result<std::vector<cql::Row>> result) {
-    for (Pending& marker : *markers) {
-      if (result) {
-        marker.callback(marker.time);
-      } else {
-        marker.callback(result.error());
-      }
+  rust::Vec<bridge::FeedMarker> rows;
+  rows.reserve(markers.size());
+  for (const Pending& marker : markers) rows.push_back(marker.row);
+  connection_->session->write_markers(std::move(rows), kMarkerTtlSeconds,
+                                      std::make_unique<Done>(shared_from_this(), key, std::move(markers)));
+}
+
+// A write completed: answers its markers and sends what queued meanwhile, or marks the
+// partition idle.
+void MarkerWriter::sent(const std::string& key, std::vector<Pending>& markers, const std::optional<Error>& error) {
+  if (!error) proven_.store(true, std::memory_order_relaxed);
+  for (Pending& marker : markers) {
+    if (error) {
+      marker.callback(*error);
+    } else {
+      marker.callback(marker.time);
     }
-    std::vector<Pending> next;
-    {
-      std::lock_guard lock(self->mutex_);
-      auto it = self->partitions_.find(key);
-      next.swap(it->second.waiting);
-      if (next.empty()) self->partitions_.erase(it);
-    }
-    if (!next.empty()) self->send(key, std::move(next));
-  };
-  const cql::Options options{cql::Consistency::kQuorum, true};
-  if (statements.size() == 1) return cql::execute(connection_, std::move(statements.front()), options, std::move(finished));
-  cql::batch(connection_, std::move(statements), options, std::move(finished));
+  }
+  std::vector<Pending> next;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = partitions_.find(key);
+    next.swap(it->second.waiting);
+    if (next.empty()) partitions_.erase(it);
+  }
+  if (!next.empty()) send(key, std::move(next));
 }
 
 }  // namespace eventstore::detail

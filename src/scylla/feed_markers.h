@@ -1,21 +1,23 @@
 // The cluster's feed, writer side: the settings of a store's feed (URI options feed= and relay=)
-// and the marker an append writes before its first conditional batch (docs/feed.md, "Markers").
+// and the marker an append writes beside its conditional batch (docs/feed.md, "Markers").
 //
 // A marker row says "an append of this stream, starting with this event id, may commit soon":
 //   feed_markers ((bounded_context, bucket, shard), marker_id timeuuid)
 //     bucket = the marker's time (the writer's clock) in ms / 60000
 //     shard  = kMarkerShards-way split of the aggregate id (marker_shard)
-//   written at QUORUM with a TTL of kMarkerTtlSeconds, idempotently (same id on a retry).
+//   written at QUORUM with a TTL of kMarkerTtlSeconds, idempotently (same id on a retry), through
+//   the bridge's own prepared marker write (rust/scylla-bridge/src/markers.rs).
 // The relay (relay.h) reads the markers of its context and publishes the appends they name.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,29 +75,48 @@ Timestamp timeuuid_time(const Uuid& id);
 int marker_shard(const Uuid& aggregate_id);
 std::int64_t marker_bucket(Timestamp time);
 
+// For tests only (not reachable from the public API): while set, every marker write of every
+// MarkerWriter of the process asks the hook first, with the marker's stream, after the marker's
+// time was taken. The hook calls `proceed` once, at once or later from any thread: with no error
+// the marker is written; with an error the write fails with it and nothing is sent. Costs one
+// relaxed atomic load per marker when unset. Pass an empty function to unset it.
+using MarkerWriteHook = std::function<void(const StreamId& stream, std::function<void(std::optional<Error>)> proceed)>;
+void set_marker_write_hook_for_tests(MarkerWriteHook hook);
+
 // Writes the markers of a store's appends (QUORUM, TTL kMarkerTtlSeconds, idempotent), with
 // group commit: while a write to a marker partition is in flight, later markers of that partition
 // wait and then go together as one single-partition batch. At low load a marker goes alone at
 // once; under load one write carries many, so the server's cost per append falls as load rises.
-// Thread safety: write() may be called from any thread.
+// Errors (through the callback): kInvalidArgument (the feed's tables are missing: run
+// `schema apply`), kUnavailable (a timeout included: the marker may or may not be stored),
+// kUnauthorized.
+// Thread safety: every member may be called from any thread.
 class MarkerWriter : public std::enable_shared_from_this<MarkerWriter> {
  public:
   explicit MarkerWriter(std::shared_ptr<Connection> connection);
   ~MarkerWriter();
 
   // Writes the marker of an append of `event_count` events of `stream`, starting with
-  // `first_event_id`; answers the marker's time (that of its id) once it is stored, or the
-  // write's error.
+  // `first_event_id`; answers the marker's time (that of its id, taken now) once it is stored,
+  // or the write's error.
   void write(const StreamId& stream, const Uuid& first_event_id, std::int32_t event_count,
              std::function<void(Result<Timestamp>)> callback);
+
+  // Whether a marker of this writer has been stored: the feed's table exists. Until then an
+  // append writes its marker before its batch, so that a keyspace without the feed's tables
+  // fails its appends (kInvalidArgument) instead of appending events no marker announces.
+  bool proven() const { return proven_.load(std::memory_order_relaxed); }
 
  private:
   struct Pending;
   struct Partition;
+  class Done;
+  void enqueue(const std::string& key, Pending marker);
   void send(const std::string& key, std::vector<Pending> markers);
+  void sent(const std::string& key, std::vector<Pending>& markers, const std::optional<Error>& error);
 
   const std::shared_ptr<Connection> connection_;
-  const std::string insert_cql_;
+  std::atomic<bool> proven_{false};
   std::mutex mutex_;
   std::map<std::string, Partition> partitions_;  // by partition key, while a write is in flight
 };

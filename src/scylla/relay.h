@@ -1,6 +1,6 @@
 // The relay of a cluster's feed (docs/feed.md, "The relay"): one thread per relay that holds the
 // context's lease (row feed_relay, taken and renewed with LWT), reads the markers appends write
-// before their batches (feed_markers.h), reads the marked streams above what it has published
+// beside their batches (feed_markers.h), reads the marked streams above what it has published
 // (feed_progress) and writes their new events as the next positions of the feed, one
 // conditional batch per feed bucket (`IF head = H`): two relays can never write different
 // entries at one position. A reconciliation pass (a token-range scan of the streams' heads)

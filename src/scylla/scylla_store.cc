@@ -7,6 +7,7 @@
 #include "scylla/scylla_store.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -330,7 +331,15 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
  private:
   std::int64_t count() const { return static_cast<std::int64_t>(events_.size()); }
 
+  // Every answer goes through here. When the last marker of this append could not be written and
+  // the append is, or may be, stored, one fresh marker more is written first (mark_again_then_answer).
   void finish(Result<AppendResult> result) {
+    if (marker_owed_ && (result.ok() || result.error().code() == ErrorCode::kOutcomeUnknown))
+      return mark_again_then_answer(std::move(result));
+    answer(std::move(result));
+  }
+
+  void answer(Result<AppendResult> result) {
     EventStore::AppendCallback callback = std::move(callback_);
     callback(std::move(result));
   }
@@ -379,12 +388,40 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   }
 
   // One conditional batch appending after version `at`, requiring `condition` of the static
-  // stream_version column; first the append's feed marker when it has none yet or its last one
-  // is older than FeedSettings::marker_refresh_after (so that the relay, which settles a marker
-  // after its settle window, never gives up on an attempt still to come).
+  // stream_version column, with the append's feed marker beside it when it has none yet or its
+  // last one is older than FeedSettings::marker_refresh_after (so that the relay, which settles a
+  // marker after its settle window, never gives up on an attempt still to come).
   void attempt(std::int64_t at, StaticCondition condition);
   void send_batch(std::int64_t at, StaticCondition condition);
   void mark_then_send(std::int64_t at, StaticCondition condition);
+  void mark_beside(std::int64_t at, StaticCondition condition);
+  void mark_again_then_answer(Result<AppendResult> result);
+  void on_marker(Result<Timestamp> written);
+
+  // The batch's answer reaches the operation here: handled at once, or, when the attempt's marker
+  // goes beside it, by whichever of the two completes last (part_done).
+  void on_batch_outcome(std::int64_t at, StaticCondition condition, bridge::AppendOutcome outcome) {
+    if (!joining_) return on_outcome(at, condition, outcome);
+    batch_outcome_.emplace(std::move(outcome));
+    part_done(at, condition);
+  }
+  void on_batch_error(std::int64_t at, StaticCondition condition, const bridge::BridgeError& error) {
+    if (!joining_) return on_error(at, error);
+    batch_error_.emplace(error);
+    part_done(at, condition);
+  }
+  void part_done(std::int64_t at, StaticCondition condition) {
+    if (parts_left_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    joining_ = false;
+    if (batch_outcome_) {
+      const bridge::AppendOutcome outcome = std::move(*batch_outcome_);
+      batch_outcome_.reset();
+      return on_outcome(at, condition, outcome);
+    }
+    const bridge::BridgeError error = std::move(*batch_error_);
+    batch_error_.reset();
+    on_error(at, error);
+  }
 
   // After a batch at `at` was refused, or timed out: the versions after `at` hold other events,
   // so this attempt can never apply.
@@ -490,6 +527,13 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   int unapplied_retries_ = 0;
   bool maybe_applied_ = false;  // an attempt's outcome was unknown, and nothing proved it failed
   std::optional<Timestamp> marker_time_;  // of the last feed marker written
+  bool marker_owed_ = false;  // the last marker write failed, and no marker was written since
+  // While an attempt's marker goes beside its batch: the parts still to complete, and the
+  // batch's answer until both have.
+  bool joining_ = false;
+  std::atomic<int> parts_left_{0};
+  std::optional<bridge::AppendOutcome> batch_outcome_;
+  std::optional<bridge::BridgeError> batch_error_;
 };
 
 // The completion of an append's batch: calls straight back into its operation (no
@@ -499,10 +543,10 @@ class BatchDone final : public bridge::AppendCompletion {
   BatchDone(std::shared_ptr<AppendOperation> operation, std::int64_t at, StaticCondition condition)
       : operation_(std::move(operation)), at_(at), condition_(condition) {}
   void on_ok(bridge::AppendOutcome outcome) noexcept override {
-    guarded([&] { operation_->on_outcome(at_, condition_, outcome); });
+    guarded([&] { operation_->on_batch_outcome(at_, condition_, std::move(outcome)); });
   }
   void on_error(const bridge::BridgeError& error) noexcept override {
-    guarded([&] { operation_->on_error(at_, error); });
+    guarded([&] { operation_->on_batch_error(at_, condition_, error); });
   }
 
  private:
@@ -515,14 +559,17 @@ void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
   if (at + count() > connection_->limits.max_version)
     return fail(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
                                  std::to_string(connection_->limits.max_version)));
-  if (markers_ && (!marker_time_ || now_ms() - *marker_time_ > feed_->marker_refresh_after()))
-    return mark_then_send(at, condition);
-  send_batch(at, condition);
+  if (!markers_ || (marker_time_ && now_ms() - *marker_time_ <= feed_->marker_refresh_after()))
+    return send_batch(at, condition);
+  if (!markers_->proven()) return mark_then_send(at, condition);
+  mark_beside(at, condition);
 }
 
-// A marker that cannot be written fails the append before anything of it is written: an append
-// committed without a marker would reach the feed only through reconciliation. A marker whose
-// write timed out may exist; a marker without an append is harmless (the relay drops it).
+// The old order, kept until a marker of this store has been stored: a marker that cannot be
+// written fails the append before anything of it is written, so that a keyspace without the
+// feed's tables refuses appends (kInvalidArgument: run schema apply) instead of taking events
+// that no marker announces. A marker whose write timed out may exist; a marker without an append
+// is harmless (the relay drops it).
 void AppendOperation::mark_then_send(std::int64_t at, StaticCondition condition) {
   auto self = shared_from_this();
   markers_->write(
@@ -537,6 +584,59 @@ void AppendOperation::mark_then_send(std::int64_t at, StaticCondition condition)
         self->fail(Error(code, "append to " + to_string(self->stream_) +
                                    ": its feed marker could not be written, so the append was not sent: " + e.what()));
       });
+}
+
+// The marker goes out beside the batch, and the batch's answer is handled once both are done:
+// the append costs the slower of the two round trips, not their sum (docs/feed.md, "Markers").
+// The feed's guarantees hold when the batch lands first, because the relay publishes a stream's
+// versions in order from the highest it has published, whatever told it to look:
+//  - the relay (another marker of the stream) or a reconciliation pass may publish the events
+//    before their marker lands; the marker then finds nothing above the published version and is
+//    dropped (its first event id is among those published lately): once, no duplicate. A
+//    reconciliation pass that gets there first counts them as repairs;
+//  - a marker that cannot be written while the batch applies: one fresh marker more before the
+//    answer (finish); if that fails too the append is still acknowledged (its events are stored),
+//    logged, and reconciliation publishes the events within its interval;
+//  - a marker stored for a batch that is refused: the relay finds nothing of it and settles it;
+//  - retries and "any" attempts: an attempt starting more than marker_refresh_after after the
+//    last marker writes a fresh one beside it, so a batch still lands within the settle window of
+//    a marker whose time precedes it (the marker's time is taken before the batch is sent);
+//  - an unknown outcome: the marker was answered before the batch's answer is looked at, so the
+//    events, if the batch applies, have a marker (or the fresh one of finish) or are repaired.
+void AppendOperation::mark_beside(std::int64_t at, StaticCondition condition) {
+  joining_ = true;
+  parts_left_.store(2, std::memory_order_relaxed);
+  auto self = shared_from_this();
+  markers_->write(stream_, *events_.front().event_id, static_cast<std::int32_t>(count()),
+                  [self, at, condition](Result<Timestamp> written) {
+                    self->on_marker(std::move(written));
+                    self->part_done(at, condition);
+                  });
+  send_batch(at, condition);
+}
+
+void AppendOperation::on_marker(Result<Timestamp> written) {
+  marker_owed_ = !written.ok();
+  if (written) marker_time_ = written.value();
+}
+
+// The last marker could not be written and the append is, or may be, stored: one fresh marker
+// more before the answer. If it fails too, the answer stands (the events are in the table, or
+// may be) and the relay's next reconciliation publishes them, counted as repairs.
+void AppendOperation::mark_again_then_answer(Result<AppendResult> result) {
+  marker_owed_ = false;
+  auto self = shared_from_this();
+  auto held = std::make_shared<Result<AppendResult>>(std::move(result));
+  markers_->write(stream_, *events_.front().event_id, static_cast<std::int32_t>(count()),
+                  [self, held](Result<Timestamp> written) {
+                    if (!written)
+                      log(LogLevel::kWarning, "append to " + to_string(self->stream_) +
+                                                  (held->ok() ? " is stored" : " may be stored") +
+                                                  ", but its feed marker could not be written, twice: the relay's "
+                                                  "next reconciliation publishes its events: " +
+                                                  written.error().what());
+                    self->answer(std::move(*held));
+                  });
 }
 
 void AppendOperation::send_batch(std::int64_t at, StaticCondition condition) {

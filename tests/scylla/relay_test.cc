@@ -14,8 +14,10 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -24,6 +26,7 @@
 #include <gtest/gtest.h>
 
 #include "backend_store.h"
+#include "feed_test_support.h"
 #include "scylla/cql.h"
 #include "scylla/feed_markers.h"
 #include "scylla/relay.h"
@@ -37,99 +40,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace cql = detail::cql;
 
-std::string fresh_context(const std::string& prefix) { return prefix + "_" + Uuid::random().to_string().substr(0, 8); }
-
-// A store of the test cluster with extra URI options (feed=false, timeout_ms=...).
-std::shared_ptr<Store> open_with(const std::string& options) {
-  ::unsetenv("EVENTSTORE_STORE");
-  std::string uri = default_store_uri();
-  if (!options.empty()) uri += (uri.find('?') == std::string::npos ? "?" : "&") + options;
-  auto store = detail::open_scylla_store(detail::parse_store_uri(uri).cluster, redact_uri(uri), {});
-  store->apply_schema({1, {}});
-  return store;
-}
-
-struct FeedRow {
-  std::int64_t position = 0;
-  std::string type;
-  Uuid id;
-  std::int32_t version = 0;
-  Uuid event_id;
-};
-
-// Every row of the context's feed table, in position order, and the heads of its buckets.
-struct RawFeed {
-  std::vector<FeedRow> rows;
-  std::int64_t head = 0;  // the last bucket's head
-};
-
-RawFeed read_raw_feed(Store& store, const std::string& context) {
-  const auto connection = detail::scylla_connection(store);
-  RawFeed feed;
-  for (std::int64_t bucket = 0;; ++bucket) {
-    const auto rows = cql::execute(connection,
-                                   {"SELECT position, aggregate_type, aggregate_id, event_version, event_id, head FROM " +
-                                        keyspace() + ".feed WHERE bounded_context = ? AND bucket = ?",
-                                    {context, bucket}});
-    if (rows.empty()) break;
-    for (const cql::Row& row : rows) {
-      if (cql::is_null(row[0])) continue;
-      feed.rows.push_back({cql::int64(row[0]), cql::text(row[1]), cql::uuid(row[2]), cql::int32(row[3]),
-                           cql::uuid(row[4])});
-    }
-    feed.head = cql::is_null(rows[0][5]) ? 0 : cql::int64(rows[0][5]);
-  }
-  return feed;
-}
-
-std::set<Uuid> ids_in(const RawFeed& feed) {
-  std::set<Uuid> ids;
-  for (const FeedRow& row : feed.rows) ids.insert(row.event_id);
-  return ids;
-}
-
-// Waits until `done` or `limit`; true if done.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  const auto until = Clock::now() + limit;
-  while (Clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
-
 bool holds_lease(const FeedRelay& relay) { return relay.stats().holds_lease; }
-
-// The feed's invariants: positions 1..N without a gap, the bucket head at N; an event id
-// repeated only with the same stream and version; per stream, first occurrences in version
-// order without a gap from 1.
-void expect_well_formed(const RawFeed& feed) {
-  for (std::size_t i = 0; i < feed.rows.size(); ++i)
-    ASSERT_EQ(feed.rows[i].position, static_cast<std::int64_t>(i) + 1) << "a hole in the feed";
-  EXPECT_EQ(feed.head, static_cast<std::int64_t>(feed.rows.size()));
-  std::map<Uuid, const FeedRow*> first;
-  std::map<std::pair<std::string, Uuid>, std::int32_t> last_version;
-  for (const FeedRow& row : feed.rows) {
-    const auto [it, inserted] = first.emplace(row.event_id, &row);
-    if (!inserted) {
-      EXPECT_EQ(it->second->id, row.id) << "event id " << row.event_id.to_string() << " twice with other streams";
-      EXPECT_EQ(it->second->version, row.version);
-      continue;
-    }
-    std::int32_t& last = last_version[{row.type, row.id}];
-    EXPECT_EQ(row.version, last + 1) << "stream " << row.id.to_string() << " out of order at position "
-                                     << row.position;
-    last = row.version;
-  }
-}
-
-RelayOptions relay_options(const std::string& context, std::chrono::milliseconds lease = 3000ms) {
-  RelayOptions options;
-  options.context = context;
-  options.lease = lease;
-  options.poll_interval = 10ms;
-  return options;
-}
 
 // Appends `appends` appends of 1..3 events to each of `streams` streams of `context`, from one
 // thread per stream; answers every event id appended.
@@ -463,11 +374,7 @@ TEST(ScyllaRelay, ReconciliationPublishesEventsWithoutMarkersAsRepairs) {
   const auto batch = events(2);
   unmarked->append(later, ExpectedVersion::no_stream(), batch);
   for (const EventData& e : batch) ids.insert(*e.event_id);
-  ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == ids; }, 30s))
-      << relay->stats().last_error;
-  const RawFeed feed = read_raw_feed(*store, context);
-  expect_well_formed(feed);
-  EXPECT_EQ(feed.rows.size(), ids.size());
+  expect_feed_holds_once(*store, context, ids, 30s, [&] { return relay->stats().last_error; });
   EXPECT_EQ(relay->stats().repairs, ids.size());
 }
 
@@ -535,7 +442,8 @@ TEST(ScyllaRelay, TheUriOptionRunsARelayForTheStoresLifetime) {
   EXPECT_EQ(cql::int64(rows[0][1]), static_cast<std::int64_t>(ids.size()));
 }
 
-// A marker that cannot be written fails the append before its batch: nothing is appended.
+// A keyspace without the feed's tables: until a marker of the store has been stored, markers go
+// before their batches, so the marker that cannot be written fails the append: nothing is appended.
 TEST(ScyllaRelay, AnAppendWhoseMarkerFailsWritesNothing) {
   SKIP_WITHOUT_CLUSTER();
   // A keyspace with the event tables but no feed tables (created the seed's way).
@@ -570,6 +478,156 @@ TEST(ScyllaRelay, AnAppendWhoseMarkerFailsWritesNothing) {
   EXPECT_EQ(bare_store->head(stream), 0);
   uri.options["feed"] = "false";
   EXPECT_EQ(detail::open_scylla_store(uri, "bare", {})->append(stream, ExpectedVersion::no_stream(), events(1)).first_version, 1);
+}
+
+// Routes the marker writes of one stream through `on_marker` (the others proceed at once), for
+// the life of the guard.
+class MarkerHookGuard {
+ public:
+  MarkerHookGuard(StreamId stream, std::function<void(std::function<void(std::optional<Error>)>)> on_marker) {
+    detail::set_marker_write_hook_for_tests(
+        [stream = std::move(stream), on_marker = std::move(on_marker)](
+            const StreamId& of, std::function<void(std::optional<Error>)> proceed) {
+          if (of == stream) return on_marker(std::move(proceed));
+          proceed(std::nullopt);
+        });
+  }
+  ~MarkerHookGuard() { detail::set_marker_write_hook_for_tests({}); }
+  MarkerHookGuard(const MarkerHookGuard&) = delete;
+  MarkerHookGuard& operator=(const MarkerHookGuard&) = delete;
+};
+
+// The feed_markers rows that name `first_event_id` (the stream's shard, this minute and the last).
+std::size_t markers_naming(Store& store, const StreamId& stream, const Uuid& first_event_id) {
+  std::size_t found = 0;
+  for (std::int64_t bucket = detail::marker_bucket(now_ms()) - 1; bucket <= detail::marker_bucket(now_ms()); ++bucket)
+    for (const cql::Row& row : cql::execute(
+             detail::scylla_connection(store),
+             {"SELECT first_event_id FROM " + keyspace() +
+                  ".feed_markers WHERE bounded_context = ? AND bucket = ? AND shard = ?",
+              {stream.bounded_context, bucket, static_cast<std::int32_t>(detail::marker_shard(stream.aggregate_id))}}))
+      if (cql::uuid(row[0]) == first_event_id) ++found;
+  return found;
+}
+
+// An attempt that starts more than marker_refresh_after (2 s with timeout_ms 1000) after the
+// append's last marker writes a fresh one beside its batch: the first batch fails with an unknown
+// outcome without being sent, and its marker is held 2.5 s, so the retry starts 2.5 s after it.
+TEST(ScyllaRelay, ALateRetryWritesAFreshMarker) {
+  SKIP_WITHOUT_CLUSTER();
+  const auto store = open_with("timeout_ms=1000");
+  const std::string context = fresh_context("relay_refresh");
+  store->append({context, "order", Uuid::random()}, ExpectedVersion::no_stream(), events(1));  // a marker stored
+  const StreamId stream{context, "order", Uuid::random()};
+  std::mutex mutex;
+  std::vector<Clock::time_point> asked;
+  std::vector<std::thread> holders;
+  {
+    MarkerHookGuard hook(stream, [&](std::function<void(std::optional<Error>)> proceed) {
+      std::lock_guard lock(mutex);
+      asked.push_back(Clock::now());
+      if (asked.size() > 1) return proceed(std::nullopt);
+      holders.emplace_back([proceed = std::move(proceed)] {
+        std::this_thread::sleep_for(2500ms);
+        proceed(std::nullopt);
+      });
+    });
+    detail::inject_batch_faults(*store, {{false, ErrorCode::kOutcomeUnknown}});
+    const auto batch = events(2);
+    EXPECT_EQ(store->append(stream, ExpectedVersion::no_stream(), batch).first_version, 1);
+    for (std::thread& holder : holders) holder.join();
+    ASSERT_EQ(asked.size(), 2u) << "the late retry wrote no fresh marker";
+    EXPECT_GE(asked[1] - asked[0], 2000ms);
+    EXPECT_EQ(markers_naming(*store, stream, *batch.front().event_id), 2u);
+  }
+  EXPECT_EQ(store->head(stream), 2);
+}
+
+// The batch lands before its marker: the relay publishes the append through the next append's
+// marker while the first marker is held back, and the late marker then adds nothing. The first
+// append is answered only once its marker is stored.
+TEST(ScyllaRelay, ABatchThatLandsBeforeItsMarkerIsPublishedOnce) {
+  SKIP_WITHOUT_CLUSTER();
+  const auto store = open_backend_store();
+  const std::string context = fresh_context("relay_late_marker");
+  const auto relay = store->start_relay(relay_options(context));
+  std::set<Uuid> ids;
+  const auto warm_up = events(1);
+  store->append({context, "order", Uuid::random()}, ExpectedVersion::no_stream(), warm_up);
+  ids.insert(*warm_up.front().event_id);
+  const StreamId stream{context, "order", Uuid::random()};
+  std::mutex mutex;
+  int marker_writes = 0;
+  std::function<void(std::optional<Error>)> held;  // the first append's marker
+  std::promise<Result<AppendResult>> first_answer;
+  {
+    MarkerHookGuard hook(stream, [&](std::function<void(std::optional<Error>)> proceed) {
+      std::unique_lock lock(mutex);
+      if (marker_writes++ == 0) {
+        held = std::move(proceed);
+        return;
+      }
+      lock.unlock();
+      proceed(std::nullopt);
+    });
+    const auto first = events(2);
+    store->append_async(stream, ExpectedVersion::no_stream(), first,
+                        [&](Result<AppendResult> result) { first_answer.set_value(std::move(result)); });
+    for (const EventData& e : first) ids.insert(*e.event_id);
+    auto answered = first_answer.get_future();
+    const bool landed = eventually([&] { return store->head(stream) == 2; }, 10s);
+    EXPECT_TRUE(landed) << "the batch did not land while its marker was held";
+    EXPECT_EQ(answered.wait_for(0ms), std::future_status::timeout) << "answered before its marker was stored";
+    if (landed) {
+      const auto second = events(1);
+      for (const EventData& e : second) ids.insert(*e.event_id);
+      store->append(stream, ExpectedVersion::exact(2), second);
+      EXPECT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == ids; }, 20s))
+          << relay->stats().last_error;
+    }
+    {
+      std::lock_guard lock(mutex);
+      ASSERT_TRUE(held);
+    }
+    held(std::nullopt);
+    const Result<AppendResult> result = answered.get();
+    ASSERT_TRUE(result.ok()) << result.error().what();
+    EXPECT_EQ(result.value().first_version, 1);
+  }
+  // The late marker is read by the relay's look-back (every 2.5 s) and finds nothing new.
+  std::this_thread::sleep_for(4s);
+  expect_feed_holds_once(*store, context, ids, 0ms, [] { return "an event missing or unexpected"; });
+  EXPECT_EQ(relay->stats().events_published, ids.size());
+}
+
+// A marker that cannot be written, twice (beside the batch, then a fresh one before the answer),
+// while its batch applies: the append is acknowledged, and reconciliation publishes its events as
+// repairs.
+TEST(ScyllaRelay, AnAppendWhoseMarkerCannotBeWrittenIsAcknowledgedAndRepaired) {
+  SKIP_WITHOUT_CLUSTER();
+  const auto store = open_backend_store();
+  const std::string context = fresh_context("relay_no_marker");
+  std::set<Uuid> ids;
+  const auto warm_up = events(1);
+  store->append({context, "order", Uuid::random()}, ExpectedVersion::no_stream(), warm_up);
+  ids.insert(*warm_up.front().event_id);
+  const StreamId stream{context, "order", Uuid::random()};
+  std::atomic<int> refused{0};
+  const auto batch = events(3);
+  {
+    MarkerHookGuard hook(stream, [&](std::function<void(std::optional<Error>)> proceed) {
+      ++refused;
+      proceed(Error(ErrorCode::kUnavailable, "injected marker failure"));
+    });
+    EXPECT_EQ(store->append(stream, ExpectedVersion::no_stream(), batch).first_version, 1);
+  }
+  EXPECT_EQ(refused.load(), 2) << "a failed marker is written again, once, before the answer";
+  for (const EventData& e : batch) ids.insert(*e.event_id);
+  RelayOptions options = relay_options(context);
+  options.reconcile_interval = 500ms;
+  const auto relay = store->start_relay(options);
+  expect_feed_holds_once(*store, context, ids, 30s, [&] { return relay->stats().last_error; });
+  EXPECT_EQ(relay->stats().repairs, batch.size());
 }
 
 TEST(ScyllaRelay, BadOptionsAreInvalidArguments) {

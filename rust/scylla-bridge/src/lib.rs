@@ -11,6 +11,7 @@ mod decode;
 mod errors;
 #[cfg(test)]
 mod live_tests;
+mod markers;
 mod ops;
 mod routing;
 mod runtime;
@@ -237,6 +238,19 @@ pub mod ffi {
         row_count: usize,
     }
 
+    /// One row of feed_markers (markers.rs; src/scylla/feed_markers.h says what it means).
+    #[derive(Debug, Clone)]
+    struct FeedMarker {
+        bounded_context: String,
+        bucket: i64,
+        shard: i32,
+        marker_id: [u8; 16],
+        aggregate_type: String,
+        aggregate_id: [u8; 16],
+        first_event_id: [u8; 16],
+        event_count: i32,
+    }
+
     extern "Rust" {
         type Session;
         type ReadCursor;
@@ -311,6 +325,11 @@ pub mod ffi {
         /// Unauthorized, OutcomeUnknown (a write that is not idempotent may have been applied),
         /// Internal (a column of another type than CqlKind's).
         fn execute_cql(self: &Session, request: CqlRequest, done: UniquePtr<CqlCompletion>);
+
+        /// Writes feed markers (markers.rs): one prepared INSERT, or a logged batch of one
+        /// partition's, at QUORUM with a TTL, idempotent. Errors: InvalidArgument, Unavailable,
+        /// Unauthorized.
+        fn write_markers(self: &Session, markers: Vec<FeedMarker>, ttl_seconds: i32, done: UniquePtr<VoidCompletion>);
 
         /// Never-backwards save: stores `snapshot` unless one with a version
         /// >= snapshot.version is already stored. A stored snapshot whose version is

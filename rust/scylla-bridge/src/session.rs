@@ -260,6 +260,12 @@ impl Session {
         guarded(|| self.execute_cql_with(request, Cpp::new(done)));
     }
 
+    pub(crate) fn write_markers(&self, markers: Vec<ffi::FeedMarker>, ttl: i32, done: UniquePtr<ffi::VoidCompletion>) {
+        let core = self.core().clone();
+        let write = async move { core.write_markers(markers, ttl).await };
+        guarded(|| spawn_request(&self.handle, Effect::Read, Cpp::new(done), write));
+    }
+
     pub(crate) fn save_snapshot(
         &self,
         key: &StreamKey,
