@@ -21,8 +21,8 @@ use crate::cql::PreparedCache;
 use crate::decode::{decode_cas_result, CasView};
 use crate::errors::{err, from_execution, internal, invalid};
 use crate::ffi::{
-    AppendOutcome, BatchFault, BridgeError, ErrorKind, EventRow, Snapshot, SnapshotLoad, SnapshotSaveOutcome, StreamKey,
-    StreamSlice,
+    AppendOutcome, BatchFault, BridgeError, ErrorKind, EventRow, Snapshot, SnapshotLoad, SnapshotSaveOutcome,
+    StreamKey, StreamSlice,
 };
 use crate::runtime::Effect;
 use crate::statements::Statements;
@@ -49,7 +49,11 @@ pub(crate) struct Core {
 type Pk<'a> = (&'a str, Uuid, &'a str);
 
 fn pk(key: &StreamKey) -> Pk<'_> {
-    (&key.bounded_context, Uuid::from_bytes(key.aggregate_id), &key.aggregate_type)
+    (
+        &key.bounded_context,
+        Uuid::from_bytes(key.aggregate_id),
+        &key.aggregate_type,
+    )
 }
 
 fn opt_str(present: bool, s: &str) -> Option<&str> {
@@ -73,7 +77,19 @@ fn id_row(version: i32, id: Option<Uuid>) -> EventRow {
 /// Values of one statement of the append batch.
 pub(crate) enum AppendValues<'a> {
     Head((i32, &'a str, Uuid, &'a str, Option<i32>)),
-    Row((&'a str, Uuid, &'a str, i32, Uuid, &'a str, MaybeUnset<&'a str>, MaybeUnset<&'a str>, CqlTimestamp)),
+    Row(
+        (
+            &'a str,
+            Uuid,
+            &'a str,
+            i32,
+            Uuid,
+            &'a str,
+            MaybeUnset<&'a str>,
+            MaybeUnset<&'a str>,
+            CqlTimestamp,
+        ),
+    ),
 }
 
 impl SerializeRow for AppendValues<'_> {
@@ -88,7 +104,14 @@ impl SerializeRow for AppendValues<'_> {
     }
 }
 
-type EventTuple<'a> = (i32, Option<Uuid>, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<CqlTimestamp>);
+type EventTuple<'a> = (
+    i32,
+    Option<Uuid>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<CqlTimestamp>,
+);
 
 fn event_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
     let rows = result.into_rows_result().map_err(|e| internal(format!("read: {e}")))?;
@@ -113,8 +136,12 @@ fn event_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
 /// Rows of (stream_version, event_version, event_id) as one slice: the static head column (the
 /// same in every row), the highest version among the rows, and the rows in the order read.
 fn head_and_ids(result: QueryResult, what: &str) -> Result<StreamSlice, BridgeError> {
-    let rows = result.into_rows_result().map_err(|e| internal(format!("{what}: {e}")))?;
-    let iter = rows.rows::<(Option<i32>, i32, Option<Uuid>)>().map_err(|e| internal(format!("{what}: {e}")))?;
+    let rows = result
+        .into_rows_result()
+        .map_err(|e| internal(format!("{what}: {e}")))?;
+    let iter = rows
+        .rows::<(Option<i32>, i32, Option<Uuid>)>()
+        .map_err(|e| internal(format!("{what}: {e}")))?;
     let mut slice = empty_slice();
     for r in iter {
         let (sv, version, id) = r.map_err(|e| internal(format!("{what}: {e}")))?;
@@ -130,12 +157,21 @@ fn head_and_ids(result: QueryResult, what: &str) -> Result<StreamSlice, BridgeEr
 }
 
 fn empty_slice() -> StreamSlice {
-    StreamSlice { has_stream_version: false, stream_version: 0, has_max_version: false, max_version: 0, events: Vec::new() }
+    StreamSlice {
+        has_stream_version: false,
+        stream_version: 0,
+        has_max_version: false,
+        max_version: 0,
+        events: Vec::new(),
+    }
 }
 
 /// A conditional write's result could not be decoded: it did execute.
 fn undecodable(e: BridgeError) -> BridgeError {
-    err(ErrorKind::OutcomeUnknown, format!("could not decode the conditional result: {}", e.message))
+    err(
+        ErrorKind::OutcomeUnknown,
+        format!("could not decode the conditional result: {}", e.message),
+    )
 }
 
 impl Core {
@@ -207,15 +243,27 @@ impl Core {
         for r in &rows {
             values.push(row_values(&key, r));
         }
-        let result = self.driver.batch(&batch, values).await.map_err(|e| from_execution("append", &e, Effect::Write))?;
+        let result = self
+            .driver
+            .batch(&batch, values)
+            .await
+            .map_err(|e| from_execution("append", &e, Effect::Write))?;
         if let Some(BatchFault { kind, .. }) = fault {
-            return Err(err(kind, "injected fault: the append batch was sent, its answer replaced"));
+            return Err(err(
+                kind,
+                "injected fault: the append batch was sent, its answer replaced",
+            ));
         }
         let view = decode_cas_result(result).map_err(undecodable)?;
         if view.applied {
             // ScyllaDB echoes old values even when applied, Cassandra does
             // not: report nothing but `applied` either way.
-            return Ok(AppendOutcome { applied: true, has_stream_version: false, stream_version: 0, existing: Vec::new() });
+            return Ok(AppendOutcome {
+                applied: true,
+                has_stream_version: false,
+                stream_version: 0,
+                existing: Vec::new(),
+            });
         }
         Ok(AppendOutcome {
             applied: false,
@@ -228,9 +276,14 @@ impl Core {
     pub(crate) async fn head(&self, key: &StreamKey, serial: bool) -> Result<StreamSlice, BridgeError> {
         let st = self.stmts().await?;
         let stmt = if serial { &st.head_serial } else { &st.head };
-        let result =
-            self.driver.execute_unpaged(stmt, pk(key)).await.map_err(|e| from_execution("read head", &e, Effect::Read))?;
-        let rows = result.into_rows_result().map_err(|e| internal(format!("read head: {e}")))?;
+        let result = self
+            .driver
+            .execute_unpaged(stmt, pk(key))
+            .await
+            .map_err(|e| from_execution("read head", &e, Effect::Read))?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| internal(format!("read head: {e}")))?;
         let first = rows
             .maybe_first_row::<(Option<i32>, Option<i32>)>()
             .map_err(|e| internal(format!("read head: {e}")))?;
@@ -272,10 +325,16 @@ impl Core {
             }
             let tail = self.serial_tail(key.clone(), 1).await?;
             if !tail.has_max_version || tail.max_version < lowest {
-                return Ok(StreamSlice { events: Vec::new(), ..tail });
+                return Ok(StreamSlice {
+                    events: Vec::new(),
+                    ..tail
+                });
             }
         }
-        Err(err(ErrorKind::Unavailable, "serial read: the stream kept growing under the read"))
+        Err(err(
+            ErrorKind::Unavailable,
+            "serial read: the stream kept growing under the read",
+        ))
     }
 
     /// One SERIAL read of the head and the version and id of the last `count`
@@ -306,7 +365,11 @@ impl Core {
         paging: PagingState,
     ) -> Result<(Vec<EventRow>, Option<PagingState>), BridgeError> {
         let st = self.stmts().await?;
-        let mut stmt = if spec.descending { st.read_desc.clone() } else { st.read_asc.clone() };
+        let mut stmt = if spec.descending {
+            st.read_desc.clone()
+        } else {
+            st.read_asc.clone()
+        };
         stmt.set_page_size(page_size);
         let (bc, id, at) = pk(&spec.key);
         let (result, next) = self
@@ -329,7 +392,9 @@ impl Core {
             .execute_unpaged(&st.snapshot_load, pk(&key))
             .await
             .map_err(|e| from_execution("load snapshot", &e, Effect::Read))?;
-        let rows = result.into_rows_result().map_err(|e| internal(format!("load snapshot: {e}")))?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| internal(format!("load snapshot: {e}")))?;
         let first = rows
             .maybe_first_row::<(Option<&str>, Option<i32>, Option<CqlTimestamp>, Option<&str>)>()
             .map_err(|e| internal(format!("load snapshot: {e}")))?;
@@ -360,7 +425,11 @@ impl Core {
         Ok(out)
     }
 
-    async fn cas(&self, what: &str, r: Result<QueryResult, scylla::errors::ExecutionError>) -> Result<CasView, BridgeError> {
+    async fn cas(
+        &self,
+        what: &str,
+        r: Result<QueryResult, scylla::errors::ExecutionError>,
+    ) -> Result<CasView, BridgeError> {
         let result = r.map_err(|e| from_execution(what, &e, Effect::Write))?;
         decode_cas_result(result).map_err(undecodable)
     }
@@ -376,8 +445,14 @@ impl Core {
         let data = opt_str(snap.has_data, &snap.data);
         let meta = opt_str(snap.has_metadata, &snap.metadata);
         let ts = CqlTimestamp(snap.timestamp_ms);
-        let stored = SnapshotSaveOutcome { stored: true, existing_version: snap.version };
-        let r = self.driver.execute_unpaged(&st.snapshot_insert, (bc, id, at, data, snap.version, ts, meta)).await;
+        let stored = SnapshotSaveOutcome {
+            stored: true,
+            existing_version: snap.version,
+        };
+        let r = self
+            .driver
+            .execute_unpaged(&st.snapshot_insert, (bc, id, at, data, snap.version, ts, meta))
+            .await;
         let mut view = self.cas("save snapshot", r).await?;
         for _ in 0..SNAPSHOT_SAVE_ATTEMPTS {
             if view.applied {
@@ -390,20 +465,35 @@ impl Core {
                         .execute_unpaged(&st.snapshot_update_exact, (data, snap.version, ts, meta, bc, id, at, v))
                         .await
                 }
-                Some(v) if v >= snap.version => return Ok(SnapshotSaveOutcome { stored: false, existing_version: v }),
+                Some(v) if v >= snap.version => {
+                    return Ok(SnapshotSaveOutcome {
+                        stored: false,
+                        existing_version: v,
+                    })
+                }
                 Some(_) => {
                     self.driver
-                        .execute_unpaged(&st.snapshot_update_older, (data, snap.version, ts, meta, bc, id, at, snap.version))
+                        .execute_unpaged(
+                            &st.snapshot_update_older,
+                            (data, snap.version, ts, meta, bc, id, at, snap.version),
+                        )
                         .await
                 }
-                None => self.driver.execute_unpaged(&st.snapshot_update_null, (data, snap.version, ts, meta, bc, id, at)).await,
+                None => {
+                    self.driver
+                        .execute_unpaged(&st.snapshot_update_null, (data, snap.version, ts, meta, bc, id, at))
+                        .await
+                }
             };
             view = self.cas("save snapshot", r).await?;
         }
         if view.applied {
             return Ok(stored);
         }
-        Err(err(ErrorKind::Unavailable, "save snapshot: too much contention on the snapshot row; nothing was written"))
+        Err(err(
+            ErrorKind::Unavailable,
+            "save snapshot: too much contention on the snapshot row; nothing was written",
+        ))
     }
 }
 

@@ -12,7 +12,8 @@ use crate::errors::from_prepare;
 use crate::ffi::BridgeError;
 
 const PK: &str = "bounded_context = ? AND aggregate_id = ? AND aggregate_type = ?";
-pub(crate) const EVENT_COLUMNS: &str = "event_version, event_id, event_type, event_data, event_metadata, event_timestamp";
+pub(crate) const EVENT_COLUMNS: &str =
+    "event_version, event_id, event_type, event_data, event_metadata, event_timestamp";
 
 /// Append batches with up to this many events are built once and reused.
 const CACHED_BATCH_SIZES: usize = 128;
@@ -52,7 +53,9 @@ impl Cql {
             ),
             read_asc: read("ASC"),
             read_desc: read("DESC"),
-            head: format!("SELECT stream_version, event_version FROM {events} WHERE {PK} ORDER BY event_version DESC LIMIT 1"),
+            head: format!(
+                "SELECT stream_version, event_version FROM {events} WHERE {PK} ORDER BY event_version DESC LIMIT 1"
+            ),
             // What resolving an append needs, in one read: the head column and the versions and
             // ids from a version on, not the (maybe large) payloads.
             range_ids: format!(
@@ -162,7 +165,9 @@ impl Statements {
             return Arc::new(self.build_batch(rows));
         }
         let mut cache = self.batches.lock().unwrap_or_else(|p| p.into_inner());
-        cache[rows].get_or_insert_with(|| Arc::new(self.build_batch(rows))).clone()
+        cache[rows]
+            .get_or_insert_with(|| Arc::new(self.build_batch(rows)))
+            .clone()
     }
 }
 
@@ -183,10 +188,16 @@ mod tests {
         assert_eq!(c.append_row.matches('?').count(), 9);
         assert!(c.read_desc.ends_with("ORDER BY event_version DESC"));
         assert_eq!(c.read_asc.matches('?').count(), 5);
-        assert!(c.range_ids.starts_with("SELECT stream_version, event_version, event_id FROM ks1.event_store WHERE"));
+        assert!(c
+            .range_ids
+            .starts_with("SELECT stream_version, event_version, event_id FROM ks1.event_store WHERE"));
         assert!(c.range_ids.ends_with("event_version >= ? LIMIT ?"), "{}", c.range_ids);
         assert_eq!(c.range_ids.matches('?').count(), 5);
-        assert!(c.tail_ids.ends_with("ORDER BY event_version DESC LIMIT ?"), "{}", c.tail_ids);
+        assert!(
+            c.tail_ids.ends_with("ORDER BY event_version DESC LIMIT ?"),
+            "{}",
+            c.tail_ids
+        );
         assert_eq!(c.tail_ids.matches('?').count(), 4);
         assert!(c.snapshot_update_older.ends_with("IF snapshot_version < ?"));
         assert_eq!(c.snapshot_insert.matches('?').count(), 7);
