@@ -71,6 +71,7 @@ pub mod ffi {
 
     /// Connection settings. Empty strings / zeros mean "default".
     /// Debug output is implemented by hand and never shows the password.
+    #[derive(Default)]
     struct SessionConfig {
         /// "host", "host:port", "[v6]:port"; default port 9042.
         hosts: Vec<String>,

@@ -74,22 +74,26 @@ fn id_row(version: i32, id: Option<Uuid>) -> EventRow {
     }
 }
 
+/// The head UPDATE's values: the new head, the partition key, the expected head (None: null).
+type HeadValues<'a> = (i32, &'a str, Uuid, &'a str, Option<i32>);
+
+/// One event INSERT's values: the partition key, version, event id, type, data, metadata, time.
+type RowValues<'a> = (
+    &'a str,
+    Uuid,
+    &'a str,
+    i32,
+    Uuid,
+    &'a str,
+    MaybeUnset<&'a str>,
+    MaybeUnset<&'a str>,
+    CqlTimestamp,
+);
+
 /// Values of one statement of the append batch.
 pub(crate) enum AppendValues<'a> {
-    Head((i32, &'a str, Uuid, &'a str, Option<i32>)),
-    Row(
-        (
-            &'a str,
-            Uuid,
-            &'a str,
-            i32,
-            Uuid,
-            &'a str,
-            MaybeUnset<&'a str>,
-            MaybeUnset<&'a str>,
-            CqlTimestamp,
-        ),
-    ),
+    Head(HeadValues<'a>),
+    Row(RowValues<'a>),
 }
 
 impl SerializeRow for AppendValues<'_> {
