@@ -23,10 +23,7 @@ fn copy(from: &Path, to: &Path) {
 
 fn main() {
     cxx_build::CFG.include_prefix = PREFIX;
-    cxx_build::bridge("src/lib.rs")
-        .std("c++20")
-        .flag_if_supported("-fPIC")
-        .compile("eventstore_scylla_bridge_cxx");
+    cxx_build::bridge("src/lib.rs").std("c++20").flag_if_supported("-fPIC").compile("eventstore_scylla_bridge_cxx");
 
     println!("cargo:rerun-if-changed=src/lib.rs");
     println!("cargo:rerun-if-changed=include/completion.h");
@@ -36,21 +33,11 @@ fn main() {
     let export = match env::var_os("EVENTSTORE_BRIDGE_INCLUDE_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         // OUT_DIR = <target>/<profile>/build/<pkg>-<hash>/out
-        _ => out_dir
-            .ancestors()
-            .nth(3)
-            .expect("cargo OUT_DIR layout")
-            .join("include"),
+        _ => out_dir.ancestors().nth(3).expect("cargo OUT_DIR layout").join("include"),
     };
     let generated = out_dir.join("cxxbridge/include");
     copy(&generated.join("rust/cxx.h"), &export.join("rust/cxx.h"));
-    copy(
-        &generated.join(PREFIX).join("src/lib.rs.h"),
-        &export.join(PREFIX).join("src/lib.rs.h"),
-    );
+    copy(&generated.join(PREFIX).join("src/lib.rs.h"), &export.join(PREFIX).join("src/lib.rs.h"));
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
-    copy(
-        &manifest.join("include/completion.h"),
-        &export.join(PREFIX).join("include/completion.h"),
-    );
+    copy(&manifest.join("include/completion.h"), &export.join(PREFIX).join("include/completion.h"));
 }

@@ -95,9 +95,7 @@ pub(crate) fn normalize_host(raw: &str) -> Result<String, BridgeError> {
         if after.is_empty() {
             return Ok(format!("{h}:{DEFAULT_PORT}"));
         }
-        let port = after
-            .strip_prefix(':')
-            .ok_or_else(|| invalid(format!("invalid host {h:?}")))?;
+        let port = after.strip_prefix(':').ok_or_else(|| invalid(format!("invalid host {h:?}")))?;
         parse_port(h, port)?;
         return Ok(h.to_string());
     }
@@ -131,19 +129,11 @@ pub(crate) fn valid_identifier(name: &str) -> bool {
 }
 
 pub(crate) fn resolve(cfg: &SessionConfig) -> Result<Resolved, BridgeError> {
-    let hosts = cfg
-        .hosts
-        .iter()
-        .map(|h| normalize_host(h))
-        .collect::<Result<Vec<_>, _>>()?;
+    let hosts = cfg.hosts.iter().map(|h| normalize_host(h)).collect::<Result<Vec<_>, _>>()?;
     if hosts.is_empty() {
         return Err(invalid("no hosts given"));
     }
-    let keyspace = if cfg.keyspace.is_empty() {
-        DEFAULT_KEYSPACE.to_string()
-    } else {
-        cfg.keyspace.clone()
-    };
+    let keyspace = if cfg.keyspace.is_empty() { DEFAULT_KEYSPACE.to_string() } else { cfg.keyspace.clone() };
     if !valid_identifier(&keyspace) {
         return Err(invalid(format!("invalid keyspace name {keyspace:?}")));
     }
@@ -159,9 +149,7 @@ pub(crate) fn resolve(cfg: &SessionConfig) -> Result<Resolved, BridgeError> {
     }
     let worker_threads = or_default(cfg.worker_threads, DEFAULT_WORKER_THREADS);
     if worker_threads > MAX_WORKER_THREADS {
-        return Err(invalid(format!(
-            "worker_threads {worker_threads} exceeds {MAX_WORKER_THREADS}"
-        )));
+        return Err(invalid(format!("worker_threads {worker_threads} exceeds {MAX_WORKER_THREADS}")));
     }
     let (consistency, serial) = if cfg.local_consistency {
         (Consistency::LocalQuorum, SerialConsistency::LocalSerial)
@@ -209,9 +197,7 @@ fn tls_context(cfg: &SessionConfig) -> Result<OpenSsl010Config, BridgeError> {
     }
     let mut store = X509StoreBuilder::new().map_err(|e| tls_err("store", "", &e))?;
     for c in certs {
-        store
-            .add_cert(c)
-            .map_err(|e| tls_err("bad CA certificate in", &cfg.tls_ca_file, &e))?;
+        store.add_cert(c).map_err(|e| tls_err("bad CA certificate in", &cfg.tls_ca_file, &e))?;
     }
     builder.set_cert_store(store.build());
     if !cfg.tls_cert_file.is_empty() {
@@ -262,10 +248,7 @@ mod tests {
     use crate::ffi::ErrorKind;
 
     fn cfg(hosts: &[&str]) -> SessionConfig {
-        SessionConfig {
-            hosts: hosts.iter().map(|s| s.to_string()).collect(),
-            ..Default::default()
-        }
+        SessionConfig { hosts: hosts.iter().map(|s| s.to_string()).collect(), ..Default::default() }
     }
 
     #[test]
@@ -276,11 +259,7 @@ mod tests {
         assert_eq!(normalize_host("[::1]").unwrap(), "[::1]:9042");
         assert_eq!(normalize_host("[::1]:9043").unwrap(), "[::1]:9043");
         for bad in ["", "h:0", "h:x", "h:70000", ":9042", "[::1", "a b"] {
-            assert_eq!(
-                normalize_host(bad).unwrap_err().kind,
-                ErrorKind::InvalidArgument,
-                "{bad}"
-            );
+            assert_eq!(normalize_host(bad).unwrap_err().kind, ErrorKind::InvalidArgument, "{bad}");
         }
     }
 
@@ -292,31 +271,14 @@ mod tests {
         assert_eq!(r.serial_read_consistency(), Consistency::Serial);
         assert_eq!(r.request_timeout, Duration::from_secs(5));
         assert_eq!(r.resolve_timeout, Duration::from_secs(5));
-        let r = resolve(&SessionConfig {
-            request_timeout_ms: 20,
-            ..cfg(&["h"])
-        })
-        .unwrap();
+        let r = resolve(&SessionConfig { request_timeout_ms: 20, ..cfg(&["h"]) }).unwrap();
         assert_eq!(r.resolve_timeout, Duration::from_millis(20));
-        let r = resolve(&SessionConfig {
-            request_timeout_ms: 20,
-            resolve_timeout_ms: 900,
-            ..cfg(&["h"])
-        })
-        .unwrap();
-        assert_eq!(
-            (r.request_timeout, r.resolve_timeout),
-            (Duration::from_millis(20), Duration::from_millis(900))
-        );
+        let r = resolve(&SessionConfig { request_timeout_ms: 20, resolve_timeout_ms: 900, ..cfg(&["h"]) }).unwrap();
+        assert_eq!((r.request_timeout, r.resolve_timeout), (Duration::from_millis(20), Duration::from_millis(900)));
         assert_eq!(r.worker_threads, 2);
         assert_eq!(r.keyspace, "event_sourcing");
         assert_eq!(r.local_dc, None);
-        let r = resolve(&SessionConfig {
-            local_consistency: true,
-            local_dc: "dc1".into(),
-            ..cfg(&["h"])
-        })
-        .unwrap();
+        let r = resolve(&SessionConfig { local_consistency: true, local_dc: "dc1".into(), ..cfg(&["h"]) }).unwrap();
         assert_eq!(r.consistency, Consistency::LocalQuorum);
         assert_eq!(r.serial, SerialConsistency::LocalSerial);
         assert_eq!(r.serial_read_consistency(), Consistency::LocalSerial);
@@ -327,26 +289,11 @@ mod tests {
     fn bad_configs_are_invalid() {
         let bad = [
             cfg(&[]),
-            SessionConfig {
-                keyspace: "ks; DROP".into(),
-                ..cfg(&["h"])
-            },
-            SessionConfig {
-                password: "p".into(),
-                ..cfg(&["h"])
-            },
-            SessionConfig {
-                tls_enabled: true,
-                ..cfg(&["h"])
-            },
-            SessionConfig {
-                tls_cert_file: "c.pem".into(),
-                ..cfg(&["h"])
-            },
-            SessionConfig {
-                worker_threads: 1000,
-                ..cfg(&["h"])
-            },
+            SessionConfig { keyspace: "ks; DROP".into(), ..cfg(&["h"]) },
+            SessionConfig { password: "p".into(), ..cfg(&["h"]) },
+            SessionConfig { tls_enabled: true, ..cfg(&["h"]) },
+            SessionConfig { tls_cert_file: "c.pem".into(), ..cfg(&["h"]) },
+            SessionConfig { worker_threads: 1000, ..cfg(&["h"]) },
         ];
         for c in bad {
             assert_eq!(resolve(&c).unwrap_err().kind, ErrorKind::InvalidArgument, "{c:?}");
@@ -355,11 +302,7 @@ mod tests {
 
     #[test]
     fn password_never_in_debug() {
-        let c = SessionConfig {
-            username: "bob".into(),
-            password: "hunter2-secret".into(),
-            ..cfg(&["h"])
-        };
+        let c = SessionConfig { username: "bob".into(), password: "hunter2-secret".into(), ..cfg(&["h"]) };
         let d = format!("{c:?}");
         assert!(!d.contains("hunter2"), "{d}");
         assert!(d.contains("bob"));

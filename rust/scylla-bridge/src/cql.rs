@@ -47,10 +47,7 @@ impl PreparedCache {
             return Ok(p.clone());
         }
         // Prepared outside the lock; two first uses at once both prepare, one is kept.
-        let prepared = driver
-            .prepare(cql)
-            .await
-            .map_err(|e| from_prepare(&format!("prepare {}", quote(cql)), &e))?;
+        let prepared = driver.prepare(cql).await.map_err(|e| from_prepare(&format!("prepare {}", quote(cql)), &e))?;
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_CACHED_STATEMENTS && !map.contains_key(cql) {
             return Ok(prepared);
@@ -135,10 +132,7 @@ fn quote(cql: &str) -> String {
 struct Bound<'a>(&'a CqlValue);
 
 fn type_error(kind: CqlKind, typ: &ColumnType) -> SerializationError {
-    SerializationError::new(BoundTypeError(format!(
-        "a {} value cannot be bound to a {typ:?} column",
-        kind_name(kind)
-    )))
+    SerializationError::new(BoundTypeError(format!("a {} value cannot be bound to a {typ:?} column", kind_name(kind))))
 }
 
 #[derive(Debug)]
@@ -196,51 +190,21 @@ fn bound(values: &[CqlValue]) -> Vec<Bound<'_>> {
 }
 
 fn value(kind: CqlKind) -> CqlValue {
-    CqlValue {
-        kind,
-        text: String::new(),
-        number: 0,
-        uuid: [0; 16],
-        boolean: false,
-    }
+    CqlValue { kind, text: String::new(), number: 0, uuid: [0; 16], boolean: false }
 }
 
 /// One column of a result row as a bridge value.
 fn from_driver(v: Option<DriverValue>, column: &str) -> Result<CqlValue, BridgeError> {
     let Some(v) = v else { return Ok(value(CqlKind::Null)) };
     Ok(match v {
-        DriverValue::Text(s) | DriverValue::Ascii(s) => CqlValue {
-            text: s,
-            ..value(CqlKind::Text)
-        },
-        DriverValue::Int(i) => CqlValue {
-            number: i64::from(i),
-            ..value(CqlKind::Int)
-        },
-        DriverValue::BigInt(i) => CqlValue {
-            number: i,
-            ..value(CqlKind::BigInt)
-        },
-        DriverValue::Counter(c) => CqlValue {
-            number: c.0,
-            ..value(CqlKind::BigInt)
-        },
-        DriverValue::Uuid(u) => CqlValue {
-            uuid: *u.as_bytes(),
-            ..value(CqlKind::Uuid)
-        },
-        DriverValue::Timeuuid(u) => CqlValue {
-            uuid: *u.as_bytes(),
-            ..value(CqlKind::Uuid)
-        },
-        DriverValue::Timestamp(t) => CqlValue {
-            number: t.0,
-            ..value(CqlKind::Timestamp)
-        },
-        DriverValue::Boolean(b) => CqlValue {
-            boolean: b,
-            ..value(CqlKind::Boolean)
-        },
+        DriverValue::Text(s) | DriverValue::Ascii(s) => CqlValue { text: s, ..value(CqlKind::Text) },
+        DriverValue::Int(i) => CqlValue { number: i64::from(i), ..value(CqlKind::Int) },
+        DriverValue::BigInt(i) => CqlValue { number: i, ..value(CqlKind::BigInt) },
+        DriverValue::Counter(c) => CqlValue { number: c.0, ..value(CqlKind::BigInt) },
+        DriverValue::Uuid(u) => CqlValue { uuid: *u.as_bytes(), ..value(CqlKind::Uuid) },
+        DriverValue::Timeuuid(u) => CqlValue { uuid: *u.as_bytes(), ..value(CqlKind::Uuid) },
+        DriverValue::Timestamp(t) => CqlValue { number: t.0, ..value(CqlKind::Timestamp) },
+        DriverValue::Boolean(b) => CqlValue { boolean: b, ..value(CqlKind::Boolean) },
         DriverValue::Empty => value(CqlKind::Null),
         other => return Err(internal(format!("column {column}: unsupported CQL value {other:?}"))),
     })
@@ -248,23 +212,16 @@ fn from_driver(v: Option<DriverValue>, column: &str) -> Result<CqlValue, BridgeE
 
 /// All rows of a result, row after row (none for a result that is not rows).
 pub(crate) fn decode_rows(result: QueryResult) -> Result<CqlResult, BridgeError> {
-    let mut out = CqlResult {
-        columns: Vec::new(),
-        values: Vec::new(),
-        row_count: 0,
-    };
+    let mut out = CqlResult { columns: Vec::new(), values: Vec::new(), row_count: 0 };
     if !result.is_rows() {
         return Ok(out);
     }
-    let rows = result
-        .into_rows_result()
-        .map_err(|e| internal(format!("result: {e}")))?;
+    let rows = result.into_rows_result().map_err(|e| internal(format!("result: {e}")))?;
     out.columns = rows.column_specs().iter().map(|c| c.name().to_string()).collect();
     for row in rows.rows::<Row>().map_err(|e| internal(format!("result: {e}")))? {
         let row = row.map_err(|e| internal(format!("result: {e}")))?;
         for (i, v) in row.columns.into_iter().enumerate() {
-            out.values
-                .push(from_driver(v, out.columns.get(i).map(String::as_str).unwrap_or("?"))?);
+            out.values.push(from_driver(v, out.columns.get(i).map(String::as_str).unwrap_or("?"))?);
         }
         out.row_count += 1;
     }
@@ -301,11 +258,8 @@ impl Core {
         for s in &request.statements {
             prepared.push(self.cql_cache.get(&self.driver, &s.cql).await?);
         }
-        let conditional = request
-            .statements
-            .iter()
-            .zip(&prepared)
-            .any(|(s, p)| is_conditional(&s.cql) || p.is_confirmed_lwt());
+        let conditional =
+            request.statements.iter().zip(&prepared).any(|(s, p)| is_conditional(&s.cql) || p.is_confirmed_lwt());
         let idempotent = request.idempotent && !conditional;
         let result = if request.batch {
             let mut batch = Batch::new(BatchType::Logged);
@@ -331,10 +285,7 @@ impl Core {
         let result = result.map_err(|e| from_execution(&what, &e, effect))?;
         decode_rows(result).map_err(|e| {
             if effect == Effect::Write {
-                err(
-                    ErrorKind::OutcomeUnknown,
-                    format!("{what}: could not decode the result: {}", e.message),
-                )
+                err(ErrorKind::OutcomeUnknown, format!("{what}: could not decode the result: {}", e.message))
             } else {
                 e
             }
@@ -349,13 +300,7 @@ mod tests {
 
     fn req(cqls: &[&str], batch: bool, idempotent: bool) -> CqlRequest {
         CqlRequest {
-            statements: cqls
-                .iter()
-                .map(|c| CqlStatement {
-                    cql: c.to_string(),
-                    values: Vec::new(),
-                })
-                .collect(),
+            statements: cqls.iter().map(|c| CqlStatement { cql: c.to_string(), values: Vec::new() }).collect(),
             batch,
             consistency: CqlConsistency::Quorum,
             idempotent,
@@ -384,10 +329,7 @@ mod tests {
         assert!(effect_of(&req(&["INSERT INTO t (a) VALUES (?)"], false, true)) == Effect::Read);
         assert!(effect_of(&req(&["INSERT INTO t (a) VALUES (?)"], false, false)) == Effect::Write);
         assert!(effect_of(&req(&["INSERT INTO t (a) VALUES (?) IF NOT EXISTS"], false, true)) == Effect::Write);
-        let relay = [
-            "UPDATE feed SET head = ? WHERE c = ? AND b = ? IF head = ?",
-            "INSERT INTO feed (c) VALUES (?)",
-        ];
+        let relay = ["UPDATE feed SET head = ? WHERE c = ? AND b = ? IF head = ?", "INSERT INTO feed (c) VALUES (?)"];
         assert!(effect_of(&req(&relay, true, true)) == Effect::Write);
     }
 

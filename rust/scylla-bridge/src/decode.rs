@@ -44,23 +44,13 @@ fn uuid_of(v: &Option<CqlValue>) -> Option<Uuid> {
 pub(crate) fn decode_cas(names: &[String], rows: &[Vec<Option<CqlValue>>]) -> Result<CasView, BridgeError> {
     let col = |name: &str| names.iter().position(|n| n == name);
     let applied_col = col("[applied]").ok_or_else(|| internal("conditional result without an [applied] column"))?;
-    let first = rows
-        .first()
-        .ok_or_else(|| internal("conditional result without rows"))?;
+    let first = rows.first().ok_or_else(|| internal("conditional result without rows"))?;
     let applied = match first.get(applied_col) {
         Some(Some(CqlValue::Boolean(b))) => *b,
         other => return Err(internal(format!("unexpected [applied] value {other:?}"))),
     };
-    let (sv, snap, ver, id) = (
-        col("stream_version"),
-        col("snapshot_version"),
-        col("event_version"),
-        col("event_id"),
-    );
-    let mut view = CasView {
-        applied,
-        ..Default::default()
-    };
+    let (sv, snap, ver, id) = (col("stream_version"), col("snapshot_version"), col("event_version"), col("event_id"));
+    let mut view = CasView { applied, ..Default::default() };
     for row in rows {
         let get = |i: Option<usize>| i.and_then(|i| row.get(i)).cloned().flatten();
         if view.stream_version.is_none() {
@@ -70,10 +60,7 @@ pub(crate) fn decode_cas(names: &[String], rows: &[Vec<Option<CqlValue>>]) -> Re
             view.snapshot_version = int_of(&get(snap));
         }
         if let (Some(version), Some(event_id)) = (int_of(&get(ver)), uuid_of(&get(id))) {
-            let e = ExistingEvent {
-                version,
-                event_id: *event_id.as_bytes(),
-            };
+            let e = ExistingEvent { version, event_id: *event_id.as_bytes() };
             if !view.existing.contains(&e) {
                 view.existing.push(e);
             }
@@ -85,9 +72,7 @@ pub(crate) fn decode_cas(names: &[String], rows: &[Vec<Option<CqlValue>>]) -> Re
 
 /// Decodes a driver result of a conditional statement or batch.
 pub(crate) fn decode_cas_result(result: QueryResult) -> Result<CasView, BridgeError> {
-    let rows = result
-        .into_rows_result()
-        .map_err(|e| internal(format!("conditional result is not rows: {e}")))?;
+    let rows = result.into_rows_result().map_err(|e| internal(format!("conditional result is not rows: {e}")))?;
     let names: Vec<String> = rows.column_specs().iter().map(|c| c.name().to_string()).collect();
     let values = rows
         .rows::<Row>()
@@ -121,21 +106,9 @@ mod tests {
     fn cassandra_conflict_static_and_rows() {
         // [applied], pk..., event_version, event_id, ..., stream_version: the
         // static row (null clustering) and one existing clustering row.
-        let n = names(&[
-            "[applied]",
-            "bounded_context",
-            "event_version",
-            "event_id",
-            "stream_version",
-        ]);
+        let n = names(&["[applied]", "bounded_context", "event_version", "event_id", "stream_version"]);
         let rows = vec![
-            vec![
-                Some(CqlValue::Boolean(false)),
-                Some(CqlValue::Text("bc".into())),
-                None,
-                None,
-                Some(CqlValue::Int(3)),
-            ],
+            vec![Some(CqlValue::Boolean(false)), Some(CqlValue::Text("bc".into())), None, None, Some(CqlValue::Int(3))],
             vec![
                 Some(CqlValue::Boolean(false)),
                 Some(CqlValue::Text("bc".into())),
@@ -147,13 +120,7 @@ mod tests {
         let v = decode_cas(&n, &rows).unwrap();
         assert!(!v.applied);
         assert_eq!(v.stream_version, Some(3));
-        assert_eq!(
-            v.existing,
-            vec![ExistingEvent {
-                version: 3,
-                event_id: [9; 16]
-            }]
-        );
+        assert_eq!(v.existing, vec![ExistingEvent { version: 3, event_id: [9; 16] }]);
     }
 
     #[test]
@@ -164,25 +131,14 @@ mod tests {
             // UPDATE of the static: old stream_version 2
             vec![f.clone(), None, None, Some(CqlValue::Int(2))],
             // INSERT v3: a row exists
-            vec![
-                f.clone(),
-                Some(CqlValue::Int(3)),
-                Some(CqlValue::Uuid(id(1))),
-                Some(CqlValue::Int(2)),
-            ],
+            vec![f.clone(), Some(CqlValue::Int(3)), Some(CqlValue::Uuid(id(1))), Some(CqlValue::Int(2))],
             // INSERT v4: nothing there (key echoed, no event_id)
             vec![f, Some(CqlValue::Int(4)), None, None],
         ];
         let v = decode_cas(&n, &rows).unwrap();
         assert!(!v.applied);
         assert_eq!(v.stream_version, Some(2));
-        assert_eq!(
-            v.existing,
-            vec![ExistingEvent {
-                version: 3,
-                event_id: [1; 16]
-            }]
-        );
+        assert_eq!(v.existing, vec![ExistingEvent { version: 3, event_id: [1; 16] }]);
     }
 
     #[test]

@@ -14,11 +14,7 @@ use crate::runtime::Effect;
 const CAS_WRITE_UNKNOWN: i32 = 0x1700;
 
 pub(crate) fn err(kind: ErrorKind, message: impl Into<String>) -> BridgeError {
-    BridgeError {
-        kind,
-        server_error: ServerError::None,
-        message: message.into(),
-    }
+    BridgeError { kind, server_error: ServerError::None, message: message.into() }
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> BridgeError {
@@ -184,11 +180,7 @@ pub(crate) fn from_execution(context: &str, e: &ExecutionError, effect: Effect) 
 }
 
 pub(crate) fn from_prepare(context: &str, e: &PrepareError) -> BridgeError {
-    BridgeError {
-        kind: prepare_kind(e),
-        server_error: prepare_server_error(e),
-        message: format!("{context}: {e}"),
-    }
+    BridgeError { kind: prepare_kind(e), server_error: prepare_server_error(e), message: format!("{context}: {e}") }
 }
 
 /// Kind of a connect failure. The connection-setup errors are nested deeply
@@ -249,24 +241,13 @@ mod tests {
     use std::time::Duration;
 
     fn wt(write_type: WriteType) -> DbError {
-        DbError::WriteTimeout {
-            consistency: Consistency::Serial,
-            received: 0,
-            required: 2,
-            write_type,
-        }
+        DbError::WriteTimeout { consistency: Consistency::Serial, received: 0, required: 2, write_type }
     }
 
     #[test]
     fn cas_write_timeout_is_unknown_for_writes() {
-        assert_eq!(
-            db_error_kind(&wt(WriteType::Cas), Effect::Write),
-            ErrorKind::OutcomeUnknown
-        );
-        assert_eq!(
-            db_error_kind(&DbError::Other(0x1700), Effect::Write),
-            ErrorKind::OutcomeUnknown
-        );
+        assert_eq!(db_error_kind(&wt(WriteType::Cas), Effect::Write), ErrorKind::OutcomeUnknown);
+        assert_eq!(db_error_kind(&DbError::Other(0x1700), Effect::Write), ErrorKind::OutcomeUnknown);
         let e = ExecutionError::LastAttemptError(RequestAttemptError::DbError(wt(WriteType::Cas), "x".into()));
         assert_eq!(execution_kind(&e, Effect::Write), ErrorKind::OutcomeUnknown);
     }
@@ -280,24 +261,13 @@ mod tests {
 
     #[test]
     fn nothing_written_cases_are_unavailable() {
-        let unavailable = DbError::Unavailable {
-            consistency: Consistency::Quorum,
-            required: 2,
-            alive: 1,
-        };
-        let read_timeout = DbError::ReadTimeout {
-            consistency: Consistency::Serial,
-            received: 1,
-            required: 2,
-            data_present: false,
-        };
+        let unavailable = DbError::Unavailable { consistency: Consistency::Quorum, required: 2, alive: 1 };
+        let read_timeout =
+            DbError::ReadTimeout { consistency: Consistency::Serial, received: 1, required: 2, data_present: false };
         for db in [unavailable, DbError::Overloaded, read_timeout, DbError::IsBootstrapping] {
             assert_eq!(db_error_kind(&db, Effect::Write), ErrorKind::Unavailable, "{db:?}");
         }
-        assert_eq!(
-            execution_kind(&ExecutionError::EmptyPlan, Effect::Write),
-            ErrorKind::Unavailable
-        );
+        assert_eq!(execution_kind(&ExecutionError::EmptyPlan, Effect::Write), ErrorKind::Unavailable);
         let e = ExecutionError::LastAttemptError(RequestAttemptError::UnableToAllocStreamId);
         assert_eq!(execution_kind(&e, Effect::Write), ErrorKind::Unavailable);
     }
@@ -327,31 +297,13 @@ mod tests {
 
     #[test]
     fn auth_and_invalid() {
-        assert_eq!(
-            db_error_kind(&DbError::Unauthorized, Effect::Write),
-            ErrorKind::Unauthorized
-        );
-        assert_eq!(
-            db_error_kind(&DbError::AuthenticationError, Effect::Read),
-            ErrorKind::Unauthorized
-        );
-        assert_eq!(
-            db_error_kind(&DbError::SyntaxError, Effect::Write),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            db_error_kind(&DbError::Invalid, Effect::Read),
-            ErrorKind::InvalidArgument
-        );
-        assert_eq!(
-            db_error_kind(&DbError::ConfigError, Effect::Read),
-            ErrorKind::InvalidArgument
-        );
+        assert_eq!(db_error_kind(&DbError::Unauthorized, Effect::Write), ErrorKind::Unauthorized);
+        assert_eq!(db_error_kind(&DbError::AuthenticationError, Effect::Read), ErrorKind::Unauthorized);
+        assert_eq!(db_error_kind(&DbError::SyntaxError, Effect::Write), ErrorKind::InvalidArgument);
+        assert_eq!(db_error_kind(&DbError::Invalid, Effect::Read), ErrorKind::InvalidArgument);
+        assert_eq!(db_error_kind(&DbError::ConfigError, Effect::Read), ErrorKind::InvalidArgument);
         assert_eq!(db_error_kind(&DbError::ServerError, Effect::Read), ErrorKind::Internal);
-        assert_eq!(
-            db_error_kind(&DbError::ServerError, Effect::Write),
-            ErrorKind::OutcomeUnknown
-        );
+        assert_eq!(db_error_kind(&DbError::ServerError, Effect::Write), ErrorKind::OutcomeUnknown);
     }
 
     #[test]
@@ -359,40 +311,20 @@ mod tests {
         let attempt = |db: DbError| RequestAttemptError::DbError(db, "x".into());
         let missing_table = ExecutionError::LastAttemptError(attempt(DbError::Invalid));
         let e = from_execution("read", &missing_table, Effect::Read);
-        assert_eq!(
-            (e.kind, e.server_error),
-            (ErrorKind::InvalidArgument, ServerError::Invalid)
-        );
+        assert_eq!((e.kind, e.server_error), (ErrorKind::InvalidArgument, ServerError::Invalid));
         let unknown_property = ExecutionError::LastAttemptError(attempt(DbError::SyntaxError));
-        assert_eq!(
-            from_execution("schema", &unknown_property, Effect::Write).server_error,
-            ServerError::SyntaxError
-        );
-        let exists = DbError::AlreadyExists {
-            keyspace: "k".into(),
-            table: "t".into(),
-        };
-        let prepare = PrepareError::AllAttemptsFailed {
-            first_attempt: attempt(exists),
-        };
-        assert_eq!(
-            from_prepare("prepare", &prepare).server_error,
-            ServerError::AlreadyExists
-        );
+        assert_eq!(from_execution("schema", &unknown_property, Effect::Write).server_error, ServerError::SyntaxError);
+        let exists = DbError::AlreadyExists { keyspace: "k".into(), table: "t".into() };
+        let prepare = PrepareError::AllAttemptsFailed { first_attempt: attempt(exists) };
+        assert_eq!(from_prepare("prepare", &prepare).server_error, ServerError::AlreadyExists);
         let timeout = ExecutionError::RequestTimeout(Duration::from_secs(5));
-        assert_eq!(
-            from_execution("append", &timeout, Effect::Write).server_error,
-            ServerError::None
-        );
+        assert_eq!(from_execution("append", &timeout, Effect::Write).server_error, ServerError::None);
         assert_eq!(server_error(&DbError::Overloaded), ServerError::Other);
     }
 
     #[test]
     fn redaction() {
-        assert_eq!(
-            redact("user bob pw s3cret!".into(), "s3cret!"),
-            "user bob pw <redacted>"
-        );
+        assert_eq!(redact("user bob pw s3cret!".into(), "s3cret!"), "user bob pw <redacted>");
         assert_eq!(redact("nothing".into(), ""), "nothing");
     }
 }

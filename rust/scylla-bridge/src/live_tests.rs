@@ -25,17 +25,12 @@ impl<T: Send + 'static> Completion<T> for Tx<T> {
 fn call<T: Send + 'static>(f: impl FnOnce(Tx<T>)) -> Result<T, BridgeError> {
     let (tx, rx) = mpsc::channel();
     f(Tx(tx));
-    rx.recv_timeout(Duration::from_secs(120))
-        .expect("completion never fired")
+    rx.recv_timeout(Duration::from_secs(120)).expect("completion never fired")
 }
 
 fn hosts() -> Option<Vec<String>> {
     let h = std::env::var("SCYLLA_HOSTS").ok()?;
-    let v: Vec<String> = h
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let v: Vec<String> = h.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
     (!v.is_empty()).then_some(v)
 }
 
@@ -63,10 +58,7 @@ fn connect() -> Option<Box<Session>> {
     let hosts = hosts()?;
     let n = hosts.len();
     let s = call(|d| Session::connect_with(config(hosts), d)).expect("connect");
-    let rf: usize = std::env::var("ES_BRIDGE_IT_RF")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(n.min(3));
+    let rf: usize = std::env::var("ES_BRIDGE_IT_RF").ok().and_then(|v| v.parse().ok()).unwrap_or(n.min(3));
     let ks = keyspace();
     let ddl = [
         format!(
@@ -105,11 +97,7 @@ fn new_id() -> [u8; 16] {
 }
 
 fn key() -> StreamKey {
-    StreamKey {
-        bounded_context: "it".into(),
-        aggregate_type: "Order".into(),
-        aggregate_id: new_id(),
-    }
+    StreamKey { bounded_context: "it".into(), aggregate_type: "Order".into(), aggregate_id: new_id() }
 }
 
 fn ev(version: i32) -> EventRow {
@@ -118,11 +106,7 @@ fn ev(version: i32) -> EventRow {
         event_id: new_id(),
         event_type: format!("E{version}"),
         has_data: version % 2 == 1,
-        data: if version % 2 == 1 {
-            format!("{{\"v\":{version}}}")
-        } else {
-            String::new()
-        },
+        data: if version % 2 == 1 { format!("{{\"v\":{version}}}") } else { String::new() },
         has_metadata: true,
         metadata: "{}".into(),
         timestamp_ms: 1_700_000_000_000 + version as i64,
@@ -153,12 +137,7 @@ fn read_all(s: &Session, k: &StreamKey, from: i32, to: i32, desc: bool, page: i3
 }
 
 fn existing(rows: &[EventRow]) -> Vec<ExistingEvent> {
-    rows.iter()
-        .map(|r| ExistingEvent {
-            version: r.version,
-            event_id: r.event_id,
-        })
-        .collect()
+    rows.iter().map(|r| ExistingEvent { version: r.version, event_id: r.event_id }).collect()
 }
 
 #[test]
@@ -197,10 +176,7 @@ fn live_append_conflicts_reads_snapshots() {
 
     // Heads.
     let h = call(|d| s.read_head_with(&k, false, d)).unwrap();
-    assert!(
-        h.has_stream_version && h.stream_version == 5 && h.has_max_version && h.max_version == 5,
-        "{h:?}"
-    );
+    assert!(h.has_stream_version && h.stream_version == 5 && h.has_max_version && h.max_version == 5, "{h:?}");
     let h = call(|d| s.read_head_with(&key(), true, d)).unwrap();
     assert!(!h.has_stream_version && !h.has_max_version, "{h:?}");
 
@@ -209,32 +185,20 @@ fn live_append_conflicts_reads_snapshots() {
     assert_eq!(sl.stream_version, 5);
     assert_eq!(sl.max_version, 5);
     // Versions and ids only: resolving an append needs no payloads.
-    let want: Vec<(i32, [u8; 16])> = first[1..]
-        .iter()
-        .chain(second[..1].iter())
-        .map(|r| (r.version, r.event_id))
-        .collect();
+    let want: Vec<(i32, [u8; 16])> =
+        first[1..].iter().chain(second[..1].iter()).map(|r| (r.version, r.event_id)).collect();
     let got: Vec<(i32, [u8; 16])> = sl.events.iter().map(|r| (r.version, r.event_id)).collect();
     assert_eq!(got, want);
-    assert!(sl
-        .events
-        .iter()
-        .all(|r| r.event_type.is_empty() && !r.has_data && !r.has_metadata));
+    assert!(sl.events.iter().all(|r| r.event_type.is_empty() && !r.has_data && !r.has_metadata));
 
     // Serial tail: head and the last two events' versions and ids, ascending.
     let t = call(|d| s.serial_tail_with(&k, 2, d)).unwrap();
-    assert!(
-        t.has_stream_version && t.stream_version == 5 && t.has_max_version && t.max_version == 5,
-        "{t:?}"
-    );
+    assert!(t.has_stream_version && t.stream_version == 5 && t.has_max_version && t.max_version == 5, "{t:?}");
     let got: Vec<(i32, [u8; 16])> = t.events.iter().map(|r| (r.version, r.event_id)).collect();
     let want: Vec<(i32, [u8; 16])> = second.iter().map(|r| (r.version, r.event_id)).collect();
     assert_eq!(got, want);
     let t = call(|d| s.serial_tail_with(&key(), 3, d)).unwrap();
-    assert!(
-        !t.has_stream_version && !t.has_max_version && t.events.is_empty(),
-        "{t:?}"
-    );
+    assert!(!t.has_stream_version && !t.has_max_version && t.events.is_empty(), "{t:?}");
 
     // Paged reads: 40 events, pages of 7, both directions, bounded ranges.
     let mut all = first.clone();
@@ -308,10 +272,7 @@ fn live_seed_written_stream() {
         seed_rows.push(e);
     }
     let h = call(|d| s.read_head_with(&k, true, d)).unwrap();
-    assert!(
-        !h.has_stream_version && h.has_max_version && h.max_version == 2,
-        "{h:?}"
-    );
+    assert!(!h.has_stream_version && h.has_max_version && h.max_version == 2, "{h:?}");
     // Null static, but row 2 exists: the IF NOT EXISTS rows catch it.
     let o = append(&s, &k, None, &evs(2, 3)).unwrap();
     eprintln!("seed-stream conflict: {o:?}");
@@ -320,10 +281,7 @@ fn live_seed_written_stream() {
     // Appending after the seed head with a null static condition migrates it.
     assert!(append(&s, &k, None, &evs(3, 4)).unwrap().applied);
     let h = call(|d| s.read_head_with(&k, false, d)).unwrap();
-    assert!(
-        h.has_stream_version && h.stream_version == 4 && h.max_version == 4,
-        "{h:?}"
-    );
+    assert!(h.has_stream_version && h.stream_version == 4 && h.max_version == 4, "{h:?}");
 }
 
 /// Concurrent appends at one expected version: exactly one wins.
@@ -342,10 +300,7 @@ fn live_concurrent_appends_one_winner() {
     let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     eprintln!("concurrent results: {results:?}");
     let applied = results.iter().filter(|r| matches!(r, Ok(o) if o.applied)).count();
-    let unknown = results
-        .iter()
-        .filter(|r| matches!(r, Err(e) if e.kind == ErrorKind::OutcomeUnknown))
-        .count();
+    let unknown = results.iter().filter(|r| matches!(r, Err(e) if e.kind == ErrorKind::OutcomeUnknown)).count();
     assert!(applied <= 1 && applied + unknown >= 1, "{results:?}");
     for r in &results {
         match r {
@@ -364,28 +319,17 @@ fn live_connect_errors() {
     if hosts().is_none() {
         return;
     }
-    let cfg = SessionConfig {
-        hosts: vec!["127.0.0.1:1".into()],
-        connect_timeout_ms: 1000,
-        ..Default::default()
-    };
+    let cfg = SessionConfig { hosts: vec!["127.0.0.1:1".into()], connect_timeout_ms: 1000, ..Default::default() };
     let e = call(|d| Session::connect_with(cfg, d)).err().unwrap();
     assert_eq!(e.kind, ErrorKind::Unavailable, "{e:?}");
-    let cfg = SessionConfig {
-        hosts: vec!["127.0.0.1:1".into()],
-        tls_enabled: true,
-        ..Default::default()
-    };
+    let cfg = SessionConfig { hosts: vec!["127.0.0.1:1".into()], tls_enabled: true, ..Default::default() };
     let e = call(|d| Session::connect_with(cfg, d)).err().unwrap();
     assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
     // With authentication on: a wrong password is Unauthorized, and the
     // password never shows up in the message.
     let cfg = config(hosts().unwrap());
     if !cfg.username.is_empty() {
-        let bad = SessionConfig {
-            password: "wrong-password-xyzzy".into(),
-            ..config(hosts().unwrap())
-        };
+        let bad = SessionConfig { password: "wrong-password-xyzzy".into(), ..config(hosts().unwrap()) };
         let e = call(|d| Session::connect_with(bad, d)).err().unwrap();
         eprintln!("bad password: {e:?}");
         assert_eq!(e.kind, ErrorKind::Unauthorized, "{e:?}");
@@ -400,10 +344,7 @@ fn live_connect_errors() {
 fn live_raw_results_and_routing() {
     let Some(s) = connect() else { return };
     let core = s.core_for_tests();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let st = core.stmts().await.unwrap();
         let k = key();
@@ -416,10 +357,7 @@ fn live_raw_results_and_routing() {
             let expected = if round == 0 { None } else { Some(round) };
             // Every other round repeats a stale append to see the conflict shape.
             for (exp, row) in [(expected, e.clone()), (expected, e.clone())] {
-                let values = vec![
-                    crate::ops::test_values_head(v, &k, exp),
-                    crate::ops::row_values(&k, &row),
-                ];
+                let values = vec![crate::ops::test_values_head(v, &k, exp), crate::ops::row_values(&k, &row)];
                 let res = core.driver.batch(&batch, values).await.unwrap();
                 coordinators.push(res.request_coordinator().node().address);
                 let rows = res.into_rows_result().unwrap();
@@ -445,10 +383,7 @@ fn live_raw_results_and_routing() {
         let mut seen = Vec::new();
         for _ in 0..12 {
             let e1 = ev(1);
-            let values = vec![
-                crate::ops::test_values_head(1, &k, Some(7)),
-                crate::ops::row_values(&k, &e1),
-            ];
+            let values = vec![crate::ops::test_values_head(1, &k, Some(7)), crate::ops::row_values(&k, &e1)];
             let res = core.driver.batch(&plain, values).await.unwrap();
             seen.push(res.request_coordinator().node().address);
         }
@@ -474,10 +409,7 @@ fn live_absent_values_write_no_tombstones() {
         .collect();
     append(&s, &k, None, &rows).unwrap();
     let core = s.core_for_tests();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let mut select = scylla::statement::unprepared::Statement::new(format!(
             "SELECT * FROM {}.event_store WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ?",
@@ -485,18 +417,10 @@ fn live_absent_values_write_no_tombstones() {
         ));
         select.set_tracing(true);
         let id = uuid::Uuid::from_bytes(k.aggregate_id);
-        let res = core
-            .driver
-            .query_unpaged(select, (&k.bounded_context, id, &k.aggregate_type))
-            .await
-            .unwrap();
+        let res = core.driver.query_unpaged(select, (&k.bounded_context, id, &k.aggregate_type)).await.unwrap();
         let info = core.driver.get_tracing_info(&res.tracing_id().unwrap()).await.unwrap();
-        let counts: Vec<String> = info
-            .events
-            .iter()
-            .filter_map(|e| e.activity.clone())
-            .filter(|a| a.contains("tombstone cells"))
-            .collect();
+        let counts: Vec<String> =
+            info.events.iter().filter_map(|e| e.activity.clone()).filter(|a| a.contains("tombstone cells")).collect();
         if counts.is_empty() {
             eprintln!("SKIPPED: this server's read trace does not count tombstone cells (ScyllaDB?)");
             return;
@@ -509,20 +433,11 @@ fn live_absent_values_write_no_tombstones() {
 }
 
 fn cv(kind: crate::ffi::CqlKind) -> crate::ffi::CqlValue {
-    crate::ffi::CqlValue {
-        kind,
-        text: String::new(),
-        number: 0,
-        uuid: [0; 16],
-        boolean: false,
-    }
+    crate::ffi::CqlValue { kind, text: String::new(), number: 0, uuid: [0; 16], boolean: false }
 }
 
 fn text(s: &str) -> crate::ffi::CqlValue {
-    crate::ffi::CqlValue {
-        text: s.into(),
-        ..cv(crate::ffi::CqlKind::Text)
-    }
+    crate::ffi::CqlValue { text: s.into(), ..cv(crate::ffi::CqlKind::Text) }
 }
 
 fn num(kind: crate::ffi::CqlKind, n: i64) -> crate::ffi::CqlValue {
@@ -535,10 +450,7 @@ fn cql_request(
     consistency: crate::ffi::CqlConsistency,
 ) -> crate::ffi::CqlRequest {
     crate::ffi::CqlRequest {
-        statements: statements
-            .into_iter()
-            .map(|(cql, values)| crate::ffi::CqlStatement { cql, values })
-            .collect(),
+        statements: statements.into_iter().map(|(cql, values)| crate::ffi::CqlStatement { cql, values }).collect(),
         batch,
         consistency,
         idempotent: true,
@@ -574,10 +486,7 @@ fn live_generic_cql() {
                 "IF head = ?"
             }
         };
-        (
-            format!("UPDATE {ks}.cql_it SET head = ? WHERE k = ? AND b = ? {cond}"),
-            values,
-        )
+        (format!("UPDATE {ks}.cql_it SET head = ? WHERE k = ? AND b = ? {cond}"), values)
     };
     let insert = |p: i64| {
         (
@@ -586,67 +495,32 @@ fn live_generic_cql() {
                 text(&k),
                 num(CqlKind::BigInt, 0),
                 num(CqlKind::BigInt, p),
-                crate::ffi::CqlValue {
-                    uuid: timeuuid,
-                    ..cv(CqlKind::Uuid)
-                },
-                crate::ffi::CqlValue {
-                    uuid: u,
-                    ..cv(CqlKind::Uuid)
-                },
+                crate::ffi::CqlValue { uuid: timeuuid, ..cv(CqlKind::Uuid) },
+                crate::ffi::CqlValue { uuid: u, ..cv(CqlKind::Uuid) },
                 num(CqlKind::Timestamp, 1_700_000_000_123),
-                crate::ffi::CqlValue {
-                    boolean: true,
-                    ..cv(CqlKind::Boolean)
-                },
+                crate::ffi::CqlValue { boolean: true, ..cv(CqlKind::Boolean) },
                 num(CqlKind::Int, -7),
             ],
         )
     };
     let run = |r: crate::ffi::CqlRequest| call(|d| s.execute_cql_with(r, d));
 
-    let first = run(cql_request(
-        vec![head(None, 2), insert(1), insert(2)],
-        true,
-        CqlConsistency::Quorum,
-    ))
-    .unwrap();
+    let first = run(cql_request(vec![head(None, 2), insert(1), insert(2)], true, CqlConsistency::Quorum)).unwrap();
     assert_eq!(first.columns[0], "[applied]");
-    assert!(
-        first.values[0].kind == CqlKind::Boolean && first.values[0].boolean,
-        "{first:?}"
-    );
+    assert!(first.values[0].kind == CqlKind::Boolean && first.values[0].boolean, "{first:?}");
     // The same condition again fails and shows the head.
-    let again = run(cql_request(
-        vec![head(None, 2), insert(1)],
-        true,
-        CqlConsistency::Quorum,
-    ))
-    .unwrap();
+    let again = run(cql_request(vec![head(None, 2), insert(1)], true, CqlConsistency::Quorum)).unwrap();
     assert!(!again.values[0].boolean, "{again:?}");
     let hcol = again.columns.iter().position(|c| c == "head").expect("head column");
     assert_eq!(again.values[hcol].number, 2);
-    let next = run(cql_request(
-        vec![head(Some(2), 3), insert(3)],
-        true,
-        CqlConsistency::Quorum,
-    ))
-    .unwrap();
+    let next = run(cql_request(vec![head(Some(2), 3), insert(3)], true, CqlConsistency::Quorum)).unwrap();
     assert!(next.values[0].boolean, "{next:?}");
 
     for consistency in [CqlConsistency::Quorum, CqlConsistency::Serial, CqlConsistency::One] {
         let select =
             format!("SELECT p, head, id, u, ts, f, n FROM {ks}.cql_it WHERE k = ? AND b = ? AND p > ? LIMIT ?");
         let r = run(cql_request(
-            vec![(
-                select,
-                vec![
-                    text(&k),
-                    num(CqlKind::BigInt, 0),
-                    num(CqlKind::BigInt, 1),
-                    num(CqlKind::Int, 10),
-                ],
-            )],
+            vec![(select, vec![text(&k), num(CqlKind::BigInt, 0), num(CqlKind::BigInt, 1), num(CqlKind::Int, 10)])],
             false,
             consistency,
         ))
@@ -677,11 +551,7 @@ fn live_generic_cql() {
     let e = run(cql_request(vec![bad], false, CqlConsistency::Quorum)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
     // Bad CQL.
-    let e = run(cql_request(
-        vec![(format!("SELEC p FROM {ks}.cql_it"), vec![])],
-        false,
-        CqlConsistency::Quorum,
-    ))
-    .unwrap_err();
+    let e = run(cql_request(vec![(format!("SELEC p FROM {ks}.cql_it"), vec![])], false, CqlConsistency::Quorum))
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
 }

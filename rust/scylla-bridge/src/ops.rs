@@ -49,11 +49,7 @@ pub(crate) struct Core {
 type Pk<'a> = (&'a str, Uuid, &'a str);
 
 fn pk(key: &StreamKey) -> Pk<'_> {
-    (
-        &key.bounded_context,
-        Uuid::from_bytes(key.aggregate_id),
-        &key.aggregate_type,
-    )
+    (&key.bounded_context, Uuid::from_bytes(key.aggregate_id), &key.aggregate_type)
 }
 
 fn opt_str(present: bool, s: &str) -> Option<&str> {
@@ -78,17 +74,8 @@ fn id_row(version: i32, id: Option<Uuid>) -> EventRow {
 type HeadValues<'a> = (i32, &'a str, Uuid, &'a str, Option<i32>);
 
 /// One event INSERT's values: the partition key, version, event id, type, data, metadata, time.
-type RowValues<'a> = (
-    &'a str,
-    Uuid,
-    &'a str,
-    i32,
-    Uuid,
-    &'a str,
-    MaybeUnset<&'a str>,
-    MaybeUnset<&'a str>,
-    CqlTimestamp,
-);
+type RowValues<'a> =
+    (&'a str, Uuid, &'a str, i32, Uuid, &'a str, MaybeUnset<&'a str>, MaybeUnset<&'a str>, CqlTimestamp);
 
 /// Values of one statement of the append batch.
 pub(crate) enum AppendValues<'a> {
@@ -108,14 +95,7 @@ impl SerializeRow for AppendValues<'_> {
     }
 }
 
-type EventTuple<'a> = (
-    i32,
-    Option<Uuid>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<&'a str>,
-    Option<CqlTimestamp>,
-);
+type EventTuple<'a> = (i32, Option<Uuid>, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<CqlTimestamp>);
 
 fn event_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
     let rows = result.into_rows_result().map_err(|e| internal(format!("read: {e}")))?;
@@ -140,12 +120,8 @@ fn event_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
 /// Rows of (stream_version, event_version, event_id) as one slice: the static head column (the
 /// same in every row), the highest version among the rows, and the rows in the order read.
 fn head_and_ids(result: QueryResult, what: &str) -> Result<StreamSlice, BridgeError> {
-    let rows = result
-        .into_rows_result()
-        .map_err(|e| internal(format!("{what}: {e}")))?;
-    let iter = rows
-        .rows::<(Option<i32>, i32, Option<Uuid>)>()
-        .map_err(|e| internal(format!("{what}: {e}")))?;
+    let rows = result.into_rows_result().map_err(|e| internal(format!("{what}: {e}")))?;
+    let iter = rows.rows::<(Option<i32>, i32, Option<Uuid>)>().map_err(|e| internal(format!("{what}: {e}")))?;
     let mut slice = empty_slice();
     for r in iter {
         let (sv, version, id) = r.map_err(|e| internal(format!("{what}: {e}")))?;
@@ -172,10 +148,7 @@ fn empty_slice() -> StreamSlice {
 
 /// A conditional write's result could not be decoded: it did execute.
 fn undecodable(e: BridgeError) -> BridgeError {
-    err(
-        ErrorKind::OutcomeUnknown,
-        format!("could not decode the conditional result: {}", e.message),
-    )
+    err(ErrorKind::OutcomeUnknown, format!("could not decode the conditional result: {}", e.message))
 }
 
 impl Core {
@@ -210,9 +183,7 @@ impl Core {
     /// The prepared statements, prepared on first use (a failure is retried
     /// on the next call).
     pub(crate) async fn stmts(&self) -> Result<&Statements, BridgeError> {
-        self.stmts
-            .get_or_try_init(|| Statements::prepare_all(&self.driver, &self.cfg, self.lwt_policy.clone()))
-            .await
+        self.stmts.get_or_try_init(|| Statements::prepare_all(&self.driver, &self.cfg, self.lwt_policy.clone())).await
     }
 
     pub(crate) async fn execute_schema(&self, cql: String) -> Result<(), BridgeError> {
@@ -247,16 +218,10 @@ impl Core {
         for r in &rows {
             values.push(row_values(&key, r));
         }
-        let result = self
-            .driver
-            .batch(&batch, values)
-            .await
-            .map_err(|e| from_execution("append", &e, Effect::Write))?;
+        let result =
+            self.driver.batch(&batch, values).await.map_err(|e| from_execution("append", &e, Effect::Write))?;
         if let Some(BatchFault { kind, .. }) = fault {
-            return Err(err(
-                kind,
-                "injected fault: the append batch was sent, its answer replaced",
-            ));
+            return Err(err(kind, "injected fault: the append batch was sent, its answer replaced"));
         }
         let view = decode_cas_result(result).map_err(undecodable)?;
         if view.applied {
@@ -285,12 +250,9 @@ impl Core {
             .execute_unpaged(stmt, pk(key))
             .await
             .map_err(|e| from_execution("read head", &e, Effect::Read))?;
-        let rows = result
-            .into_rows_result()
-            .map_err(|e| internal(format!("read head: {e}")))?;
-        let first = rows
-            .maybe_first_row::<(Option<i32>, Option<i32>)>()
-            .map_err(|e| internal(format!("read head: {e}")))?;
+        let rows = result.into_rows_result().map_err(|e| internal(format!("read head: {e}")))?;
+        let first =
+            rows.maybe_first_row::<(Option<i32>, Option<i32>)>().map_err(|e| internal(format!("read head: {e}")))?;
         let mut slice = empty_slice();
         if let Some((sv, max)) = first {
             slice.has_stream_version = sv.is_some();
@@ -329,16 +291,10 @@ impl Core {
             }
             let tail = self.serial_tail(key.clone(), 1).await?;
             if !tail.has_max_version || tail.max_version < lowest {
-                return Ok(StreamSlice {
-                    events: Vec::new(),
-                    ..tail
-                });
+                return Ok(StreamSlice { events: Vec::new(), ..tail });
             }
         }
-        Err(err(
-            ErrorKind::Unavailable,
-            "serial read: the stream kept growing under the read",
-        ))
+        Err(err(ErrorKind::Unavailable, "serial read: the stream kept growing under the read"))
     }
 
     /// One SERIAL read of the head and the version and id of the last `count`
@@ -369,11 +325,7 @@ impl Core {
         paging: PagingState,
     ) -> Result<(Vec<EventRow>, Option<PagingState>), BridgeError> {
         let st = self.stmts().await?;
-        let mut stmt = if spec.descending {
-            st.read_desc.clone()
-        } else {
-            st.read_asc.clone()
-        };
+        let mut stmt = if spec.descending { st.read_desc.clone() } else { st.read_asc.clone() };
         stmt.set_page_size(page_size);
         let (bc, id, at) = pk(&spec.key);
         let (result, next) = self
@@ -396,9 +348,7 @@ impl Core {
             .execute_unpaged(&st.snapshot_load, pk(&key))
             .await
             .map_err(|e| from_execution("load snapshot", &e, Effect::Read))?;
-        let rows = result
-            .into_rows_result()
-            .map_err(|e| internal(format!("load snapshot: {e}")))?;
+        let rows = result.into_rows_result().map_err(|e| internal(format!("load snapshot: {e}")))?;
         let first = rows
             .maybe_first_row::<(Option<&str>, Option<i32>, Option<CqlTimestamp>, Option<&str>)>()
             .map_err(|e| internal(format!("load snapshot: {e}")))?;
@@ -449,14 +399,8 @@ impl Core {
         let data = opt_str(snap.has_data, &snap.data);
         let meta = opt_str(snap.has_metadata, &snap.metadata);
         let ts = CqlTimestamp(snap.timestamp_ms);
-        let stored = SnapshotSaveOutcome {
-            stored: true,
-            existing_version: snap.version,
-        };
-        let r = self
-            .driver
-            .execute_unpaged(&st.snapshot_insert, (bc, id, at, data, snap.version, ts, meta))
-            .await;
+        let stored = SnapshotSaveOutcome { stored: true, existing_version: snap.version };
+        let r = self.driver.execute_unpaged(&st.snapshot_insert, (bc, id, at, data, snap.version, ts, meta)).await;
         let mut view = self.cas("save snapshot", r).await?;
         for _ in 0..SNAPSHOT_SAVE_ATTEMPTS {
             if view.applied {
@@ -469,12 +413,7 @@ impl Core {
                         .execute_unpaged(&st.snapshot_update_exact, (data, snap.version, ts, meta, bc, id, at, v))
                         .await
                 }
-                Some(v) if v >= snap.version => {
-                    return Ok(SnapshotSaveOutcome {
-                        stored: false,
-                        existing_version: v,
-                    })
-                }
+                Some(v) if v >= snap.version => return Ok(SnapshotSaveOutcome { stored: false, existing_version: v }),
                 Some(_) => {
                     self.driver
                         .execute_unpaged(
@@ -494,10 +433,7 @@ impl Core {
         if view.applied {
             return Ok(stored);
         }
-        Err(err(
-            ErrorKind::Unavailable,
-            "save snapshot: too much contention on the snapshot row; nothing was written",
-        ))
+        Err(err(ErrorKind::Unavailable, "save snapshot: too much contention on the snapshot row; nothing was written"))
     }
 }
 

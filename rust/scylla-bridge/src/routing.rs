@@ -37,10 +37,7 @@ impl LwtRingPolicy {
         let (Some(token), Some(table)) = (request.token, request.table) else {
             return Vec::new();
         };
-        let strategy = cluster
-            .get_keyspace(table.ks_name())
-            .map(|k| &k.strategy)
-            .unwrap_or(&LOCAL);
+        let strategy = cluster.get_keyspace(table.ks_name()).map(|k| &k.strategy).unwrap_or(&LOCAL);
         cluster
             .replica_locator()
             .replicas_for_token(token, strategy, self.local_dc.as_deref(), table)
@@ -66,10 +63,7 @@ impl LoadBalancingPolicy for LwtRingPolicy {
         let ordered: Vec<(NodeRef<'a>, Option<Shard>)> =
             live.into_iter().chain(down).map(|(n, s)| (n, Some(s))).collect();
         let seen: Vec<NodeRef<'a>> = ordered.iter().map(|(n, _)| *n).collect();
-        let rest = self
-            .inner
-            .fallback(request, cluster)
-            .filter(move |(n, _)| !seen.iter().any(|s| Arc::ptr_eq(s, n)));
+        let rest = self.inner.fallback(request, cluster).filter(move |(n, _)| !seen.iter().any(|s| Arc::ptr_eq(s, n)));
         Box::new(ordered.into_iter().chain(rest))
     }
 

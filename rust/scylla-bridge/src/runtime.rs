@@ -71,11 +71,7 @@ pub(crate) struct Pending<T, C: Completion<T>> {
 
 impl<T, C: Completion<T>> Pending<T, C> {
     pub(crate) fn new(done: C) -> Self {
-        Self {
-            done: Some(done),
-            drop_kind: ErrorKind::Closed,
-            _value: PhantomData,
-        }
+        Self { done: Some(done), drop_kind: ErrorKind::Closed, _value: PhantomData }
     }
 
     /// From now on an abandoned request reports this kind (writes switch to
@@ -140,10 +136,7 @@ where
 }
 
 pub(crate) fn panic_error(panic: Box<dyn Any + Send>) -> BridgeError {
-    err(
-        ErrorKind::Internal,
-        format!("panic inside the scylla bridge: {}", msg_of_panic(&panic)),
-    )
+    err(ErrorKind::Internal, format!("panic inside the scylla bridge: {}", msg_of_panic(&panic)))
 }
 
 /// The C++ side of a completion: how to report an error to it.
@@ -170,10 +163,7 @@ impl<P: CppFail> Drop for Cpp<P> {
     fn drop(&mut self) {
         let mut p = self.take();
         if let Some(p) = p.as_mut() {
-            p.fail_cpp(&err(
-                ErrorKind::Internal,
-                "internal error: the bridge abandoned the request",
-            ));
+            p.fail_cpp(&err(ErrorKind::Internal, "internal error: the bridge abandoned the request"));
         }
     }
 }
@@ -202,12 +192,7 @@ macro_rules! cpp_completion {
     };
 }
 
-cpp_completion!(
-    ffi::ConnectCompletion,
-    Box<crate::Session>,
-    |p, v| p.on_connected(v),
-    on_connect_error
-);
+cpp_completion!(ffi::ConnectCompletion, Box<crate::Session>, |p, v| p.on_connected(v), on_connect_error);
 cpp_completion!(
     ffi::VoidCompletion,
     (),
@@ -217,36 +202,11 @@ cpp_completion!(
     },
     on_void_error
 );
-cpp_completion!(
-    ffi::AppendCompletion,
-    ffi::AppendOutcome,
-    |p, v| p.on_outcome(v),
-    on_append_error
-);
-cpp_completion!(
-    ffi::SliceCompletion,
-    ffi::StreamSlice,
-    |p, v| p.on_slice(v),
-    on_slice_error
-);
-cpp_completion!(
-    ffi::PageCompletion,
-    (Vec<ffi::EventRow>, bool),
-    |p, v| p.on_page(v.0, v.1),
-    on_page_error
-);
-cpp_completion!(
-    ffi::SnapshotLoadCompletion,
-    ffi::SnapshotLoad,
-    |p, v| p.on_loaded(v),
-    on_load_error
-);
-cpp_completion!(
-    ffi::SnapshotSaveCompletion,
-    ffi::SnapshotSaveOutcome,
-    |p, v| p.on_saved(v),
-    on_save_error
-);
+cpp_completion!(ffi::AppendCompletion, ffi::AppendOutcome, |p, v| p.on_outcome(v), on_append_error);
+cpp_completion!(ffi::SliceCompletion, ffi::StreamSlice, |p, v| p.on_slice(v), on_slice_error);
+cpp_completion!(ffi::PageCompletion, (Vec<ffi::EventRow>, bool), |p, v| p.on_page(v.0, v.1), on_page_error);
+cpp_completion!(ffi::SnapshotLoadCompletion, ffi::SnapshotLoad, |p, v| p.on_loaded(v), on_load_error);
+cpp_completion!(ffi::SnapshotSaveCompletion, ffi::SnapshotSaveOutcome, |p, v| p.on_saved(v), on_save_error);
 cpp_completion!(ffi::CqlCompletion, ffi::CqlResult, |p, v| p.on_rows(v), on_cql_error);
 
 #[cfg(test)]

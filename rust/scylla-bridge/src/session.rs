@@ -105,9 +105,7 @@ impl Session {
             let limit = resolved.connect_timeout * 3 + resolved.request_timeout * 2;
             let task_handle = handle.clone();
             handle.spawn(async move {
-                let outcome = AssertUnwindSafe(tokio::time::timeout(limit, builder.build()))
-                    .catch_unwind()
-                    .await;
+                let outcome = AssertUnwindSafe(tokio::time::timeout(limit, builder.build())).catch_unwind().await;
                 let result = match outcome {
                     Ok(Ok(Ok(driver))) => {
                         let lwt = Arc::new(LwtRingPolicy::new(resolved.local_dc.clone(), base_policy(&resolved)));
@@ -124,10 +122,7 @@ impl Session {
                         let hint = connect_hint(&message, tls);
                         Err(err(new_session_kind(&e), redact(message + hint, &password)))
                     }
-                    Ok(Err(_)) => Err(err(
-                        ErrorKind::Unavailable,
-                        format!("connect: no answer within {limit:?}"),
-                    )),
+                    Ok(Err(_)) => Err(err(ErrorKind::Unavailable, format!("connect: no answer within {limit:?}"))),
                     Err(p) => Err(panic_error(p)),
                 };
                 pending.finish(result);
@@ -140,16 +135,12 @@ impl Session {
     pub fn execute_schema_with(&self, cql: &str, done: impl Completion<()>) {
         let core = self.core().clone();
         let cql = cql.to_string();
-        spawn_request(&self.handle, Effect::Write, done, async move {
-            core.execute_schema(cql).await
-        });
+        spawn_request(&self.handle, Effect::Write, done, async move { core.execute_schema(cql).await });
     }
 
     pub fn prepare_with(&self, done: impl Completion<()>) {
         let core = self.core().clone();
-        spawn_request(&self.handle, Effect::Read, done, async move {
-            core.stmts().await.map(|_| ())
-        });
+        spawn_request(&self.handle, Effect::Read, done, async move { core.stmts().await.map(|_| ()) });
     }
 
     pub fn append_with(
@@ -162,41 +153,36 @@ impl Session {
     ) {
         let core = self.core().clone();
         let key = key.clone();
-        spawn_request(&self.handle, Effect::Write, done, async move {
-            core.append(key, expected, new_head, rows).await
-        });
+        spawn_request(
+            &self.handle,
+            Effect::Write,
+            done,
+            async move { core.append(key, expected, new_head, rows).await },
+        );
     }
 
     pub fn read_head_with(&self, key: &StreamKey, serial: bool, done: impl Completion<StreamSlice>) {
         let core = self.core().clone();
         let key = key.clone();
-        spawn_request(&self.handle, Effect::Read, done, async move {
-            core.head(&key, serial).await
-        });
+        spawn_request(&self.handle, Effect::Read, done, async move { core.head(&key, serial).await });
     }
 
     pub fn serial_read_with(&self, key: &StreamKey, from: i32, to: i32, done: impl Completion<StreamSlice>) {
         let core = self.core().clone();
         let key = key.clone();
-        spawn_request(&self.handle, Effect::Read, done, async move {
-            core.serial_read(key, from, to).await
-        });
+        spawn_request(&self.handle, Effect::Read, done, async move { core.serial_read(key, from, to).await });
     }
 
     pub fn serial_tail_with(&self, key: &StreamKey, count: i32, done: impl Completion<StreamSlice>) {
         let core = self.core().clone();
         let key = key.clone();
-        spawn_request(&self.handle, Effect::Read, done, async move {
-            core.serial_tail(key, count).await
-        });
+        spawn_request(&self.handle, Effect::Read, done, async move { core.serial_tail(key, count).await });
     }
 
     pub fn load_snapshot_with(&self, key: &StreamKey, done: impl Completion<SnapshotLoad>) {
         let core = self.core().clone();
         let key = key.clone();
-        spawn_request(&self.handle, Effect::Read, done, async move {
-            core.load_snapshot(key).await
-        });
+        spawn_request(&self.handle, Effect::Read, done, async move { core.load_snapshot(key).await });
     }
 
     pub fn save_snapshot_with(
@@ -216,33 +202,18 @@ impl Session {
     pub fn execute_cql_with(&self, request: CqlRequest, done: impl Completion<CqlResult>) {
         let core = self.core().clone();
         let effect = crate::cql::effect_of(&request);
-        spawn_request(
-            &self.handle,
-            effect,
-            done,
-            async move { core.execute_cql(request).await },
-        );
+        spawn_request(&self.handle, effect, done, async move { core.execute_cql(request).await });
     }
 
     /// A cursor over [from, to], ascending or descending, `page_size` rows a
     /// page (<= 0: 1000). Does no I/O.
     pub fn open_read(&self, key: &StreamKey, from: i32, to: i32, descending: bool, page_size: i32) -> Box<ReadCursor> {
         let page_size = if page_size <= 0 { DEFAULT_PAGE_SIZE } else { page_size };
-        let state = if from > to {
-            CursorState::Done
-        } else {
-            CursorState::Ready(PagingState::start())
-        };
+        let state = if from > to { CursorState::Done } else { CursorState::Ready(PagingState::start()) };
         Box::new(ReadCursor {
             core: self.core().clone(),
             handle: self.handle.clone(),
-            spec: Arc::new(ReadSpec {
-                key: key.clone(),
-                from,
-                to,
-                descending,
-                page_size,
-            }),
+            spec: Arc::new(ReadSpec { key: key.clone(), from, to, descending, page_size }),
             state: Arc::new(Mutex::new(state)),
         })
     }

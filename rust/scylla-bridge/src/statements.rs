@@ -165,9 +165,7 @@ impl Statements {
             return Arc::new(self.build_batch(rows));
         }
         let mut cache = self.batches.lock().unwrap_or_else(|p| p.into_inner());
-        cache[rows]
-            .get_or_insert_with(|| Arc::new(self.build_batch(rows)))
-            .clone()
+        cache[rows].get_or_insert_with(|| Arc::new(self.build_batch(rows))).clone()
     }
 }
 
@@ -188,16 +186,10 @@ mod tests {
         assert_eq!(c.append_row.matches('?').count(), 9);
         assert!(c.read_desc.ends_with("ORDER BY event_version DESC"));
         assert_eq!(c.read_asc.matches('?').count(), 5);
-        assert!(c
-            .range_ids
-            .starts_with("SELECT stream_version, event_version, event_id FROM ks1.event_store WHERE"));
+        assert!(c.range_ids.starts_with("SELECT stream_version, event_version, event_id FROM ks1.event_store WHERE"));
         assert!(c.range_ids.ends_with("event_version >= ? LIMIT ?"), "{}", c.range_ids);
         assert_eq!(c.range_ids.matches('?').count(), 5);
-        assert!(
-            c.tail_ids.ends_with("ORDER BY event_version DESC LIMIT ?"),
-            "{}",
-            c.tail_ids
-        );
+        assert!(c.tail_ids.ends_with("ORDER BY event_version DESC LIMIT ?"), "{}", c.tail_ids);
         assert_eq!(c.tail_ids.matches('?').count(), 4);
         assert!(c.snapshot_update_older.ends_with("IF snapshot_version < ?"));
         assert_eq!(c.snapshot_insert.matches('?').count(), 7);
