@@ -315,7 +315,7 @@ def main():
       "measured window, divided by the appends completed in it. Server CPU is not included.")
     w("- **Cluster raw** (`--raw`): the same prepared conditional batch (`UPDATE stream_version ... IF` + "
       "`INSERT ... IF NOT EXISTS`) and the same paged read, through the same Rust bridge session "
-      "(`src/scylla/raw_bench.cc`, compiled into libeventstore), without the store: no validation, no "
+      "(`tools/eventstore/bench_scylla_raw.cc`, not in libeventstore), without the store: no validation, no "
       "`Result`/`std::function` callbacks, no retry logic. The raw client still draws a random event id and "
       "a timestamp per event, like any writer must.")
     w("- **SQLite raw** (`--raw`): a plain loop over sqlite3 with the store's file, schema, statements and "

@@ -23,10 +23,7 @@ fn copy(from: &Path, to: &Path) {
 
 fn main() {
     cxx_build::CFG.include_prefix = PREFIX;
-    cxx_build::bridge("src/lib.rs")
-        .std("c++20")
-        .flag_if_supported("-fPIC")
-        .compile("eventstore_scylla_bridge_cxx");
+    cxx_build::bridge("src/lib.rs").std("c++20").flag_if_supported("-fPIC").compile("eventstore_scylla_bridge_cxx");
 
     println!("cargo:rerun-if-changed=src/lib.rs");
     println!("cargo:rerun-if-changed=include/completion.h");

@@ -34,9 +34,9 @@ inline Error to_error(const bridge::BridgeError& e, const std::string& what) {
     case bridge::ErrorKind::Unauthorized:
       return Error(ErrorCode::kUnauthorized, message);
     case bridge::ErrorKind::InvalidArgument:
-      if (message.find("unconfigured table") != std::string::npos ||
-          message.find("does not exist") != std::string::npos)
-        message += " (create the schema with: eventstore schema apply)";
+      // The store's statements are fixed and their values validated: what the server refuses
+      // as invalid is a table, keyspace or column that is not there.
+      if (e.server_error == bridge::ServerError::Invalid) message += " (create the schema with: eventstore schema apply)";
       return Error(ErrorCode::kInvalidArgument, message);
     default:
       return Error(ErrorCode::kInternal, message);

@@ -1,4 +1,5 @@
-// The read side of a cluster's feed (feed_reader.h), over the generic CQL calls (cql.h).
+// The read side of a cluster's feed (feed_reader.h), over the generic CQL calls (cql.h). The
+// subscribers' checkpoints: feed_checkpoints.cc.
 #include "scylla/feed_reader.h"
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "eventstore/log.h"
 #include "scylla/connection.h"
 #include "scylla/cql.h"
+#include "scylla/feed_cql.h"
 
 namespace eventstore::detail {
 namespace {
@@ -27,26 +29,6 @@ using Rows = std::vector<Row>;
 constexpr std::int64_t kMaxRunEvents = 1000;
 // event_store range reads of one page in flight at once, at most.
 constexpr std::size_t kMaxReadsInFlight = 16;
-// Lost races of one checkpoint save before it gives up (each round has a winner).
-constexpr int kMaxCheckpointRounds = 100;
-// Outcome-unknown rounds of one checkpoint save retried before reporting kOutcomeUnknown.
-constexpr int kMaxUnknownCheckpointRounds = 2;
-
-const cql::Options kQuorumRead{cql::Consistency::kQuorum, true};
-const cql::Options kConditional{cql::Consistency::kQuorum, false};
-
-// Runs `fn`; an exception it throws goes to `fail` instead (completions must not throw, and the
-// caller's callback must still be called once).
-template <class Fail, class Fn>
-void step(const Fail& fail, Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    fail(e);
-  } catch (const std::exception& e) {
-    fail(Error(ErrorCode::kInternal, std::string("feed: ") + e.what()));
-  }
-}
 
 std::string feed_place(const std::string& context, std::int64_t position) {
   return "the feed of '" + context + "' at position " + std::to_string(position);
@@ -404,107 +386,12 @@ std::int64_t hint_of(const std::optional<Row>& relay) {
   return std::max<std::int64_t>(0, cql::optional_int64((*relay)[3]).value_or(0));
 }
 
-class CheckpointSave : public std::enable_shared_from_this<CheckpointSave> {
- public:
-  CheckpointSave(std::shared_ptr<Connection> connection, std::string context, std::string name,
-                 std::int64_t position, FeedStore::PositionCallback callback)
-      : connection_(std::move(connection)),
-        context_(std::move(context)),
-        name_(std::move(name)),
-        position_(position),
-        callback_(std::move(callback)),
-        table_(cql::table(connection_, "feed_checkpoints")) {}
-
-  // UPDATE ... IF position < ours.
-  void update() {
-    if (!next_round()) return;
-    send({"UPDATE " + table_ + " SET position = ?, updated = ? WHERE bounded_context = ? AND name = ? IF position < ?",
-          {position_, now_ms(), context_, name_, position_}},
-         [](CheckpointSave& self, const cql::Rows&, std::optional<std::int64_t> stored) {
-           if (!stored) return self.insert();  // no row (Cassandra answers only [applied] then)
-           if (*stored >= self.position_) return self.callback_(*stored);
-           self.update();  // moved below ours after our condition was read: again
-         });
-  }
-
- private:
-  using Then = void (*)(CheckpointSave&, const cql::Rows&, std::optional<std::int64_t> stored);
-
-  void insert() {
-    if (!next_round()) return;
-    send({"INSERT INTO " + table_ + " (bounded_context, name, position, updated) VALUES (?, ?, ?, ?) IF NOT EXISTS",
-          {context_, name_, position_, now_ms()}},
-         [](CheckpointSave& self, const cql::Rows& rows, std::optional<std::int64_t> stored) {
-           if (stored && *stored >= self.position_) return self.callback_(*stored);
-           // A row without a position (not written by this library) is taken over.
-           const cql::Value* column = rows.find(0, "position");
-           if (column && cql::is_null(*column)) return self.update_null();
-           self.update();
-         });
-  }
-
-  void update_null() {
-    if (!next_round()) return;
-    send({"UPDATE " + table_ +
-              " SET position = ?, updated = ? WHERE bounded_context = ? AND name = ? IF position = null",
-          {position_, now_ms(), context_, name_}},
-         [](CheckpointSave& self, const cql::Rows&, std::optional<std::int64_t> stored) {
-           if (stored && *stored >= self.position_) return self.callback_(*stored);
-           self.update();
-         });
-  }
-
-  bool next_round() {
-    if (++rounds_ <= kMaxCheckpointRounds) return true;
-    callback_(Error(ErrorCode::kUnavailable, "checkpoint '" + name_ + "' of '" + context_ +
-                                                 "': too much contention; it was not moved by this save"));
-    return false;
-  }
-
-  // Sends a conditional statement; applied: answers our position; not applied: `then` with the
-  // stored position the answer shows, if any.
-  void send(cql::Statement statement, Then then) {
-    auto self = shared_from_this();
-    auto fail = [self](const Error& e) { self->callback_(e); };
-    cql::execute_named(connection_, std::move(statement), kConditional, [self, then, fail](Result<cql::Rows> rows) {
-      step(fail, [&] {
-        if (!rows.ok()) return self->on_error(rows.error());
-        const cql::Rows& result = rows.value();
-        if (cql::applied(result.rows)) return self->callback_(self->position_);
-        const cql::Value* stored = result.find(0, "position");
-        then(*self, result, stored ? cql::optional_int64(*stored) : std::nullopt);
-      });
-    });
-  }
-
-  void on_error(const Error& error) {
-    // Saving again is harmless: the stored position ends as the highest either way.
-    if (error.code() == ErrorCode::kOutcomeUnknown && ++unknown_rounds_ <= kMaxUnknownCheckpointRounds) {
-      log(LogLevel::kInfo, "checkpoint '" + name_ + "' of '" + context_ + "': " + error.what() + "; saving again");
-      return update();
-    }
-    callback_(error);
-  }
-
-  const std::shared_ptr<Connection> connection_;
-  const std::string context_;
-  const std::string name_;
-  const std::int64_t position_;
-  const FeedStore::PositionCallback callback_;
-  const std::string table_;
-  int rounds_ = 0;
-  int unknown_rounds_ = 0;
-};
-
 }  // namespace
 
 void scylla_read_feed(const std::shared_ptr<Connection>& connection, const std::string& context,
                       const FeedReadOptions& options, FeedStore::FeedPageCallback callback) {
-  try {
-    validate_feed_read(context, options, connection->limits);
-  } catch (const Error& e) {
-    return callback(e);
-  }
+  if (auto error = validation_error([&] { validate_feed_read(context, options, connection->limits); }))
+    return callback(std::move(*error));
   // No feed reaches this far; the arithmetic on positions past it would overflow.
   if (options.after > std::numeric_limits<std::int64_t>::max() - 2 * kFeedBucketSize)
     return callback(FeedPage{{}, options.after});
@@ -513,11 +400,8 @@ void scylla_read_feed(const std::shared_ptr<Connection>& connection, const std::
 
 void scylla_feed_head(const std::shared_ptr<Connection>& connection, const std::string& context,
                       FeedStore::PositionCallback callback) {
-  try {
-    validate_context(context, connection->limits);
-  } catch (const Error& e) {
-    return callback(e);
-  }
+  if (auto error = validation_error([&] { validate_context(context, connection->limits); }))
+    return callback(std::move(*error));
   read_relay_row(connection, context, [connection, context, callback](Result<std::optional<Row>> relay) {
     step(callback, [&] {
       if (!relay.ok()) return callback(relay.error());
@@ -526,47 +410,10 @@ void scylla_feed_head(const std::shared_ptr<Connection>& connection, const std::
   });
 }
 
-void scylla_load_checkpoint(const std::shared_ptr<Connection>& connection, const std::string& context,
-                            const std::string& name, FeedStore::CheckpointCallback callback) {
-  try {
-    validate_checkpoint(context, name, connection->limits);
-  } catch (const Error& e) {
-    return callback(e);
-  }
-  cql::execute(connection,
-               {"SELECT position, updated FROM " + cql::table(connection, "feed_checkpoints") +
-                    " WHERE bounded_context = ? AND name = ?",
-                {context, name}},
-               kQuorumRead, [name, callback](Result<Rows> rows) {
-                 step(callback, [&] {
-                   if (!rows.ok()) return callback(rows.error());
-                   if (rows.value().empty()) return callback(std::optional<Checkpoint>());
-                   const Row& row = rows.value().front();
-                   const std::optional<std::int64_t> position = cql::optional_int64(row.at(0));
-                   if (!position) return callback(std::optional<Checkpoint>());
-                   callback(std::optional<Checkpoint>(
-                       Checkpoint{name, *position, cql::optional_timestamp(row.at(1)).value_or(Timestamp{})}));
-                 });
-               });
-}
-
-void scylla_save_checkpoint(const std::shared_ptr<Connection>& connection, const std::string& context,
-                            const std::string& name, std::int64_t position, FeedStore::PositionCallback callback) {
-  try {
-    validate_checkpoint_save(context, name, position, connection->limits);
-  } catch (const Error& e) {
-    return callback(e);
-  }
-  std::make_shared<CheckpointSave>(connection, context, name, position, std::move(callback))->update();
-}
-
 void scylla_feed_status(const std::shared_ptr<Connection>& connection, const std::string& context,
                         FeedStore::StatusCallback callback) {
-  try {
-    validate_context(context, connection->limits);
-  } catch (const Error& e) {
-    return callback(e);
-  }
+  if (auto error = validation_error([&] { validate_context(context, connection->limits); }))
+    return callback(std::move(*error));
   read_relay_row(connection, context, [connection, context, callback](Result<std::optional<Row>> relay) {
     step(callback, [&] {
       if (!relay.ok()) return callback(relay.error());

@@ -5,6 +5,13 @@
 //                     bucket feed_bucket(p); a bucket's head is its last position
 //   feed_relay:       bounded_context -> owner, epoch, lease_expires, markers_scanned_to, head
 //   feed_checkpoints: ((bounded_context), name) -> position, updated
+// The checkpoints' load and save: feed_checkpoints.h.
+//
+// Errors, through the callbacks: what validation refuses (kInvalidArgument); kUnavailable,
+// kUnauthorized, kInvalidArgument (no schema) from the cluster; kCorruption for a damaged feed row.
+//
+// Thread safety: call from any thread; callbacks run on a bridge worker thread (or at once on
+// the caller's thread for an argument refused).
 #pragma once
 
 #include <cstdint>
@@ -38,15 +45,6 @@ void scylla_read_feed(const std::shared_ptr<Connection>& connection, const std::
 // backward (bisecting) while they are empty: a couple of reads from a hint that is right.
 void scylla_feed_head(const std::shared_ptr<Connection>& connection, const std::string& context,
                       FeedStore::PositionCallback callback);
-
-void scylla_load_checkpoint(const std::shared_ptr<Connection>& connection, const std::string& context,
-                            const std::string& name, FeedStore::CheckpointCallback callback);
-
-// Forward only, with lightweight transactions: UPDATE ... IF position < new; when the row is
-// absent, INSERT ... IF NOT EXISTS; a lost race is retried. An outcome-unknown round is retried
-// too (the save is idempotent: the result is the maximum either way).
-void scylla_save_checkpoint(const std::shared_ptr<Connection>& connection, const std::string& context,
-                            const std::string& name, std::int64_t position, FeedStore::PositionCallback callback);
 
 // The head, the context's checkpoints by name, and the relay's lease when feed_relay has a row
 // (live: lease_expires is in the future by this machine's clock; a null owner reads as "").

@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -21,8 +22,14 @@
 #include "scylla/feed_markers.h"
 #include "scylla/relay.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
+#include "scylla/completions.h"
 #include "scylla/connection.h"
+#include "scylla/feed_checkpoints.h"
 #include "scylla/feed_reader.h"
+#include "scylla/rows.h"
+#include "scylla/scylla_cursor.h"
+#include "scylla/session_config.h"
+#include "scylla/snapshots.h"
 
 namespace eventstore::detail {
 namespace {
@@ -34,54 +41,6 @@ namespace bridge = ::eventstore::bridge;
 // ((W-1)/W)^k: 16 was lost 12% of the time with 8 writers, 100 about once in 10^6.
 constexpr int kMaxAnyAttempts = 100;
 constexpr int kMaxUnappliedRetries = 2;   // a timed-out append that proved not applied
-
-using OnError = std::function<void(const bridge::BridgeError&)>;
-
-// A bridge completion that calls `on_value` with the success values of Base's on_ok, or
-// `on_error`; never lets an exception escape into Rust.
-template <class Base, class... Values>
-class Done final : public Base {
- public:
-  using OnValue = std::function<void(Values...)>;
-  Done(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_ok(Values... values) noexcept override { guarded([&] { on_value_(std::move(values)...); }); }
-  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
-
- private:
-  OnValue on_value_;
-  OnError on_error_;
-};
-
-using ConnectDone = Done<bridge::ConnectCompletion, rust::Box<bridge::Session>>;
-using VoidDone = Done<bridge::VoidCompletion>;
-using SliceDone = Done<bridge::SliceCompletion, bridge::StreamSlice>;
-using PageDone = Done<bridge::PageCompletion, rust::Vec<bridge::EventRow>, bool>;
-using SnapshotLoadDone = Done<bridge::SnapshotLoadCompletion, bridge::SnapshotLoad>;
-using SnapshotSaveDone = Done<bridge::SnapshotSaveCompletion, bridge::SnapshotSaveOutcome>;
-
-template <class Completion, class OnValue>
-std::unique_ptr<Completion> done(OnValue&& on_value, OnError on_error) {
-  return std::make_unique<Completion>(std::forward<OnValue>(on_value), std::move(on_error));
-}
-
-bridge::StreamKey key_of(const StreamId& stream) {
-  bridge::StreamKey key;
-  key.bounded_context = stream.bounded_context;
-  key.aggregate_type = stream.aggregate_type;
-  std::copy(stream.aggregate_id.bytes().begin(), stream.aggregate_id.bytes().end(), key.aggregate_id.begin());
-  return key;
-}
-
-Uuid uuid_of(const std::array<std::uint8_t, 16>& bytes) { return Uuid(bytes); }
-
-// The stream's version as the cluster sees it: the static column, or for streams written by the
-// seed's library (no static column) the highest event version.
-std::int64_t head_of(const bridge::StreamSlice& slice) {
-  std::int64_t head = 0;
-  if (slice.has_stream_version) head = slice.stream_version;
-  if (slice.has_max_version) head = std::max<std::int64_t>(head, slice.max_version);
-  return head;
-}
 
 // What an append batch requires of the static stream_version column. Normally the expected
 // version (null for a new stream). For a stream whose events outrun the column (written by the
@@ -103,210 +62,6 @@ StaticCondition for_head_of(const bridge::StreamSlice& slice) {
   if (!lagging) return at_version(head);
   return {slice.has_stream_version, slice.stream_version, true};
 }
-
-RecordedEvent decode_row(const StreamId& stream, const bridge::EventRow& row) {
-  if (row.event_type.empty())
-    throw Error(ErrorCode::kCorruption, "event " + std::to_string(row.version) + " of " + to_string(stream) +
-                                            " has no event_type");
-  RecordedEvent event;
-  event.stream = stream;
-  event.version = row.version;
-  event.event_id = uuid_of(row.event_id);
-  event.event_type = to_std(row.event_type);
-  if (row.has_data) event.data = to_std(row.data);
-  // The seed's library stores the JSON of an event's absent metadata map: the text null.
-  if (row.has_metadata && std::string_view(row.metadata.data(), row.metadata.size()) != "null")
-    event.metadata = to_std(row.metadata);
-  event.timestamp = Timestamp(std::chrono::milliseconds(row.timestamp_ms));
-  return event;
-}
-
-std::vector<Uuid> ids_in(const bridge::StreamSlice& slice) {
-  std::vector<Uuid> ids;
-  for (const bridge::EventRow& row : slice.events) ids.push_back(uuid_of(row.event_id));
-  return ids;
-}
-
-bridge::SessionConfig config_from(const ClusterUri& uri) {
-  bridge::SessionConfig config{};
-  for (const std::string& host : uri.hosts) config.hosts.push_back(host);
-  config.username = uri.username;
-  config.password = uri.password;
-  config.keyspace = scylla_keyspace(uri);
-  auto as_number = [](const std::string& key, const std::string& value, std::uint32_t max) {
-    if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoul(value) < 1 || std::stoul(value) > max)
-      throw Error::invalid("store URI option " + key + " must be a number from 1 to " + std::to_string(max));
-    return static_cast<std::uint32_t>(std::stoul(value));
-  };
-  auto as_bool = [](const std::string& key, const std::string& value) {
-    if (value == "true" || value == "1") return true;
-    if (value == "false" || value == "0") return false;
-    throw Error::invalid("store URI option " + key + " must be true or false");
-  };
-  bool tls_refused = false;
-  for (const auto& [key, value] : uri.options) {
-    if ((key == "ca_file" || key == "cert_file" || key == "key_file") && value.empty())
-      throw Error::invalid("store URI option " + key + " needs a path");
-    if (key == "dc") {
-      config.local_dc = value;
-    } else if (key == "consistency") {
-      if (value != "quorum" && value != "local_quorum")
-        throw Error::invalid("store URI option consistency must be quorum or local_quorum");
-      config.local_consistency = value == "local_quorum";
-    } else if (key == "timeout_ms") {
-      config.request_timeout_ms = as_number(key, value, 600000);
-    } else if (key == "resolve_timeout_ms") {
-      config.resolve_timeout_ms = as_number(key, value, 600000);
-    } else if (key == "connect_timeout_ms") {
-      config.connect_timeout_ms = as_number(key, value, 600000);
-    } else if (key == "workers") {
-      config.worker_threads = as_number(key, value, 64);
-    } else if (key == "tls") {
-      tls_refused = !as_bool(key, value);
-    } else if (key == "ca_file") {
-      config.tls_ca_file = value;
-    } else if (key == "cert_file") {
-      config.tls_cert_file = value;
-    } else if (key == "key_file") {
-      config.tls_key_file = value;
-    } else if (key == "feed" || key == "relay") {
-      // The feed's options: feed_settings_from (feed_markers.h).
-    } else {
-      throw Error::invalid("unknown store URI option '" + key +
-                           "' (known: dc, consistency, timeout_ms, resolve_timeout_ms, connect_timeout_ms, workers, tls, "
-                           "ca_file, cert_file, key_file, feed, relay)");
-    }
-  }
-  // A TLS file with tls=false would connect in plaintext and send the password in clear.
-  std::string tls_files;
-  for (const char* key : {"ca_file", "cert_file", "key_file"})
-    if (uri.options.contains(key)) tls_files += (tls_files.empty() ? "" : ", ") + std::string(key);
-  if (tls_refused && !tls_files.empty())
-    throw Error::invalid("store URI options contradict each other: tls=false with " + tls_files +
-                         " (remove tls=false to connect with TLS, or the files to connect without)");
-  config.tls_enabled = uri.options.contains("tls") ? !tls_refused : !config.tls_ca_file.empty();
-  if (config.tls_enabled && config.tls_ca_file.empty())
-    throw Error::invalid("store URI option tls needs ca_file=PATH (the CA that signed the servers' certificates)");
-  if (config.tls_cert_file.empty() != config.tls_key_file.empty())
-    throw Error::invalid("store URI options cert_file and key_file go together");
-  if (!config.tls_enabled && !config.tls_cert_file.empty())
-    throw Error::invalid("store URI options cert_file and key_file need TLS: give ca_file=PATH too");
-  return config;
-}
-
-// A read. Pages keep to ReadOptions::page_bytes exactly: rows fetched beyond a page wait in a
-// buffer for the next one. The rows fetched per round trip are sized from the largest event
-// seen so far in the read (before any, events of kAssumedEventBytes), growing at most
-// kFetchGrowth-fold from one fetch to the next, so the server materialises about a page's
-// budget per round trip unless the events grow suddenly within a read.
-class ScyllaCursor final : public EventCursor {
- public:
-  static constexpr std::size_t kAssumedEventBytes = 64 * 1024;
-  static constexpr std::uint64_t kFetchGrowth = 8;
-
-  ScyllaCursor(std::shared_ptr<Connection> connection, StreamId stream, const ReadOptions& options)
-      : state_(std::make_shared<State>()) {
-    state_->connection = std::move(connection);
-    state_->stream = std::move(stream);
-    state_->remaining = options.limit.value_or(std::numeric_limits<std::uint64_t>::max());
-    state_->page_size = options.page_size;
-    state_->page_bytes = options.page_bytes;
-    try {
-      validate_read(state_->stream, options, state_->connection->limits);
-      const bool forward = options.direction == Direction::kForward;
-      const auto clamp = [](std::int64_t v) {
-        return static_cast<std::int32_t>(std::min<std::int64_t>(v, std::numeric_limits<std::int32_t>::max()));
-      };
-      const std::int32_t from = forward ? clamp(options.from.value_or(1)) : 1;
-      const std::int32_t to = forward ? std::numeric_limits<std::int32_t>::max()
-                                      : clamp(options.from.value_or(std::numeric_limits<std::int32_t>::max()));
-      state_->cursor.emplace(state_->connection->session->open_read(key_of(state_->stream), from, to, !forward,
-                                                                    static_cast<std::int32_t>(options.page_size)));
-    } catch (const Error& e) {
-      state_->error = e;
-    }
-  }
-
-  void next_page_async(PageCallback callback) override { fetch(state_, std::move(callback)); }
-
- private:
-  struct State {
-    std::shared_ptr<Connection> connection;
-    StreamId stream;
-    std::optional<rust::Box<bridge::ReadCursor>> cursor;
-    std::optional<Error> error;
-    std::uint64_t remaining = 0;  // events still to fetch (the read's limit)
-    bool done = false;            // nothing more to fetch
-    std::uint32_t page_size = 0;
-    std::size_t page_bytes = 0;
-    std::deque<RecordedEvent> fetched;  // fetched, not yet delivered
-    std::size_t largest_event_bytes = 0;
-    std::uint64_t last_fetch_rows = 0;
-  };
-
-  static std::size_t bytes_of(const RecordedEvent& e) { return event_bytes(e.event_type, e.data, e.metadata); }
-
-  static std::uint64_t rows_to_fetch(const State& state) {
-    const std::size_t event_bytes = state.largest_event_bytes > 0 ? state.largest_event_bytes : kAssumedEventBytes;
-    std::uint64_t rows = std::max<std::uint64_t>(1, state.page_bytes / event_bytes);
-    if (state.last_fetch_rows > 0) rows = std::min(rows, state.last_fetch_rows * kFetchGrowth);
-    return std::min<std::uint64_t>({rows, state.page_size, state.remaining});
-  }
-
-  // A page of the fetched events: at least one, then as many as fit both bounds.
-  static std::vector<RecordedEvent> take_page(State& state) {
-    std::vector<RecordedEvent> page;
-    std::size_t bytes = 0;
-    while (!state.fetched.empty() && page.size() < state.page_size) {
-      const std::size_t next = bytes_of(state.fetched.front());
-      if (!page.empty() && bytes + next > state.page_bytes) break;
-      bytes += next;
-      page.push_back(std::move(state.fetched.front()));
-      state.fetched.pop_front();
-    }
-    return page;
-  }
-
-  static void fetch(std::shared_ptr<State> state, PageCallback callback) {
-    if (state->error) {
-      Error error = *state->error;
-      state->error.reset();
-      state->done = true;
-      state->fetched.clear();
-      return callback(std::move(error));
-    }
-    if (!state->fetched.empty()) return callback(take_page(*state));
-    if (state->done || state->remaining == 0) return callback(std::vector<RecordedEvent>{});
-    const std::uint64_t rows = rows_to_fetch(*state);
-    state->last_fetch_rows = rows;
-    (*state->cursor)->next_page(
-        static_cast<std::int32_t>(rows),
-        done<PageDone>(
-            [state, callback](rust::Vec<bridge::EventRow> page, bool more) mutable {
-              try {
-                for (const bridge::EventRow& row : page) {
-                  if (state->remaining == 0) break;
-                  state->fetched.push_back(decode_row(state->stream, row));
-                  state->largest_event_bytes = std::max(state->largest_event_bytes, bytes_of(state->fetched.back()));
-                  --state->remaining;
-                }
-              } catch (const Error& e) {
-                state->done = true;
-                state->fetched.clear();
-                return callback(e);
-              }
-              if (!more) state->done = true;
-              fetch(state, std::move(callback));
-            },
-            [state, callback](const bridge::BridgeError& e) {
-              state->done = true;
-              callback(to_error(e, "read of " + to_string(state->stream)));
-            }));
-  }
-
-  std::shared_ptr<State> state_;
-};
 
 // One append, from validation to its answer; may take several round trips (see the header).
 class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
@@ -692,59 +447,62 @@ class ScyllaStore final : public Store {
   const bridge::Session& session() const { return *connection_->session; }
   const std::shared_ptr<Connection>& connection() const { return connection_; }
 
-  // One CQL statement, unprepared, waiting for schema agreement after DDL.
+  // One CQL statement, unprepared, waiting for schema agreement after DDL. Throws Error.
   void execute(const std::string& cql) {
-    wait_for<bool>([&](auto finished) {
+    if (auto refused = try_execute(cql)) throw refused->error;
+  }
+
+  // A statement the server refused: the error, and the server's own error behind it.
+  struct Refusal {
+    Error error;
+    bridge::ServerError server_error;
+  };
+
+  // As execute, but returns the refusal instead of throwing it.
+  std::optional<Refusal> try_execute(const std::string& cql) {
+    return wait_for<std::optional<Refusal>>([&](auto finished) {
       connection_->session->execute_schema(
-          cql, done<VoidDone>([finished]() { finished(true); },
-                              [finished](const bridge::BridgeError& e) { finished(to_error(e, "schema")); }));
+          cql, done<VoidDone>([finished]() { finished(std::optional<Refusal>()); },
+                              [finished](const bridge::BridgeError& e) {
+                                finished(std::optional<Refusal>(Refusal{to_error(e, "schema"), e.server_error}));
+                              }));
     });
   }
 
   void apply_schema(const SchemaOptions& options) override {
     const std::vector<std::string> statements = scylla_schema_ddl(connection_->keyspace, options);
     // ScyllaDB with tablets had no LWT through 2025.3: create the keyspace with vnodes there.
-    // Cassandra does not know the option and refuses it; then the plain statement runs.
-    try {
-      execute(statements[0] + " AND tablets = {'enabled': false}");
-    } catch (const Error& e) {
-      if (std::string(e.what()).find("tablets") == std::string::npos) throw;
+    // Cassandra does not know the option and refuses it as a syntax error ("Unknown property
+    // 'tablets'", Cassandra 5.0); then the plain statement runs.
+    if (auto refused = try_execute(statements[0] + " AND tablets = {'enabled': false}")) {
+      if (refused->server_error != bridge::ServerError::SyntaxError &&
+          refused->server_error != bridge::ServerError::ConfigError)
+        throw refused->error;
       execute(statements[0]);
     }
     execute(statements[1]);
-    try {
-      execute(scylla_adopt_statement(connection_->keyspace));
-    } catch (const Error& e) {
-      // The column is there already (created by statements[1], or adopted before).
-      const std::string message = e.what();
-      if (message.find("conflicts with an existing column") == std::string::npos &&
-          message.find("already exist") == std::string::npos)
-        throw;
-    }
+    // Refused as invalid when the column is there already (created by statements[1], or adopted
+    // before): the only invalid thing about this fixed statement on the table just created.
+    if (auto refused = try_execute(scylla_adopt_statement(connection_->keyspace)))
+      if (refused->server_error != bridge::ServerError::Invalid) throw refused->error;
     for (std::size_t i = 2; i < statements.size(); ++i) execute(statements[i]);
   }
 
   void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
                     AppendCallback callback) override {
-    try {
-      prepare_append(stream, expected, events, connection_->limits);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { prepare_append(stream, expected, events, connection_->limits); }))
+      return callback(std::move(*error));
     std::make_shared<AppendOperation>(connection_, feed_, markers_, stream, expected, std::move(events), std::move(callback))
         ->start();
   }
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
-    return std::make_unique<ScyllaCursor>(connection_, stream, options);
+    return read_scylla_stream(connection_, stream, options);
   }
 
   void head_async(const StreamId& stream, HeadCallback callback) override {
-    try {
-      validate_stream(stream, connection_->limits);
-    } catch (const Error& e) {
-      return callback(e);
-    }
+    if (auto error = validation_error([&] { validate_stream(stream, connection_->limits); }))
+      return callback(std::move(*error));
     connection_->session->read_head(
         key_of(stream), /*serial=*/false,
         done<SliceDone>([callback](bridge::StreamSlice slice) { callback(head_of(slice)); },
@@ -754,44 +512,14 @@ class ScyllaStore final : public Store {
   }
 
   void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
-    try {
-      validate_stream(stream, connection_->limits);
-    } catch (const Error& e) {
-      return callback(e);
-    }
-    auto connection = connection_;
-    connection_->session->load_snapshot(
-        key_of(stream),
-        done<SnapshotLoadDone>(
-            [callback, stream, connection](bridge::SnapshotLoad load) {
-              callback(load.found ? checked_snapshot(stream, load.snapshot, connection->limits) : std::nullopt);
-            },
-            [callback, stream](const bridge::BridgeError& e) {
-              callback(to_error(e, "snapshot load of " + to_string(stream)));
-            }));
+    load_scylla_snapshot(connection_, stream, std::move(callback));
   }
 
-  // A snapshot above the stream's head is refused, and one stored above it is replaced (a
-  // restore from backups of the two tables taken at different times): one head read first.
   void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
-    try {
-      validate_snapshot(stream, snapshot, connection_->limits);
-    } catch (const Error& e) {
-      return callback(e);
-    }
-    auto connection = connection_;
-    connection_->session->read_head(
-        key_of(stream), /*serial=*/false,
-        done<SliceDone>(
-            [connection, stream, snapshot = std::move(snapshot), callback](bridge::StreamSlice slice) mutable {
-              const std::int64_t head = head_of(slice);
-              if (snapshot.version > head) return callback(snapshot_above_head(stream, snapshot.version, head));
-              save_below_head(std::move(connection), stream, std::move(snapshot), head, std::move(callback));
-            },
-            save_failed(callback, stream)));
+    save_scylla_snapshot(connection_, stream, std::move(snapshot), std::move(callback));
   }
 
-  // The feed's read side: feed_reader.h.
+  // The feed's read side: feed_reader.h, feed_checkpoints.h.
   void read_feed_async(const std::string& context, const FeedReadOptions& options,
                        FeedPageCallback callback) override {
     scylla_read_feed(connection_, context, options, std::move(callback));
@@ -816,83 +544,6 @@ class ScyllaStore final : public Store {
   }
 
  private:
-  static OnError save_failed(const SaveCallback& callback, const StreamId& stream) {
-    return [callback, stream](const bridge::BridgeError& e) {
-      callback(to_error(e, "snapshot save of " + to_string(stream)));
-    };
-  }
-
-  // The cluster's snapshot row as a Snapshot, checked as the SQLite backend checks its rows: a
-  // damaged row is skipped with a warning. The seed's library writes "" as metadata: none.
-  static std::optional<Snapshot> checked_snapshot(const StreamId& stream, const bridge::Snapshot& row,
-                                                  const Limits& limits) {
-    Snapshot snapshot;
-    snapshot.version = row.version;
-    snapshot.data = to_std(row.data);
-    if (row.has_metadata && !row.metadata.empty()) snapshot.metadata = to_std(row.metadata);
-    snapshot.timestamp = Timestamp(std::chrono::milliseconds(row.timestamp_ms));
-    std::string damage;
-    if (!row.has_data) {
-      damage = "no snapshot_data";
-    } else if (!row.has_timestamp) {
-      damage = "no snapshot_timestamp";
-    } else {
-      Limits any_size = limits;
-      any_size.max_event_bytes = std::numeric_limits<std::size_t>::max();
-      try {
-        validate_snapshot(stream, snapshot, any_size);
-        return snapshot;
-      } catch (const Error& e) {
-        damage = e.what();
-      }
-    }
-    log(LogLevel::kWarning, "the snapshot of " + to_string(stream) + " is damaged (" + damage + "); it is skipped");
-    return std::nullopt;
-  }
-
-  // The never-backwards write, then a read that it was not shadowed: the seed's library writes
-  // snapshots with plain INSERTs at client timestamps, and a row of it with a later timestamp
-  // than our Paxos write wins on read, although our write was applied.
-  static void save_below_head(std::shared_ptr<Connection> connection, const StreamId& stream, Snapshot snapshot,
-                              std::int64_t head, SaveCallback callback) {
-    bridge::Snapshot row{};
-    row.version = static_cast<std::int32_t>(snapshot.version);
-    row.has_data = true;
-    row.data = snapshot.data;
-    row.has_metadata = snapshot.metadata.has_value();
-    if (snapshot.metadata) row.metadata = *snapshot.metadata;
-    row.has_timestamp = true;
-    row.timestamp_ms = snapshot.timestamp.time_since_epoch().count();
-    const std::int64_t version = snapshot.version;
-    const std::int64_t timestamp_ms = row.timestamp_ms;
-    connection->session->save_snapshot(
-        key_of(stream), std::move(row), static_cast<std::int32_t>(head),
-        done<SnapshotSaveDone>(
-            [connection, stream, version, timestamp_ms, callback](bridge::SnapshotSaveOutcome outcome) {
-              if (!outcome.stored) return callback(SnapshotSaveResult{false, outcome.existing_version});
-              // The read-back's completion holds the connection: the store may be gone by now.
-              connection->session->load_snapshot(
-                  key_of(stream),
-                  done<SnapshotLoadDone>(
-                      [connection, stream, version, timestamp_ms, callback](bridge::SnapshotLoad load) {
-                        if (load.found && load.snapshot.version == version && load.snapshot.timestamp_ms == timestamp_ms)
-                          return callback(SnapshotSaveResult{true, version});
-                        log(LogLevel::kWarning,
-                            "the snapshot of " + to_string(stream) + " at version " + std::to_string(version) +
-                                " was written but reads back as another (version " +
-                                std::to_string(load.found ? load.snapshot.version : 0) +
-                                "): a write with a later timestamp, such as the seed library's, shadows it");
-                        callback(SnapshotSaveResult{false, load.found ? load.snapshot.version : 0});
-                      },
-                      [stream, callback](const bridge::BridgeError& e) {
-                        callback(Error(ErrorCode::kOutcomeUnknown, "snapshot of " + to_string(stream) +
-                                                                       " written, but reading it back failed: " +
-                                                                       to_std(e.message)));
-                      }));
-            },
-            save_failed(callback, stream)));
-  }
-
   std::shared_ptr<Connection> connection_;
   std::string description_;
   std::shared_ptr<const FeedSettings> feed_;
@@ -932,7 +583,7 @@ void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& fa
 
 std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::string& redacted_uri,
                                          const StoreOptions& options) {
-  bridge::SessionConfig config = config_from(uri);
+  bridge::SessionConfig config = session_config_from(uri);
   FeedSettings feed = feed_settings_from(uri);
   std::string keyspace = to_std(config.keyspace);
   auto session = wait_for<rust::Box<bridge::Session>>([&](auto finished) {

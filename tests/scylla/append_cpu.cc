@@ -24,8 +24,10 @@
 #include <string>
 #include <vector>
 
+#include "core/store_uri.h"
 #include "eventstore/eventstore.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
+#include "scylla/session_config.h"
 
 namespace bridge = eventstore::bridge;
 using Clock = std::chrono::steady_clock;
@@ -169,21 +171,9 @@ int main(int argc, char** argv) {
     const std::string uri = eventstore::default_store_uri();
     auto store = eventstore::open_store(uri);
 
-    bridge::SessionConfig config{};
-    std::string hosts = env("SCYLLA_HOSTS");
-    for (std::size_t start = 0; start <= hosts.size();) {
-      const std::size_t comma = std::min(hosts.find(',', start), hosts.size());
-      if (comma > start) config.hosts.push_back(rust::String(hosts.substr(start, comma - start)));
-      start = comma + 1;
-    }
-    config.keyspace = env("SCYLLA_KEYSPACE", "event_sourcing");
-    config.username = env("SCYLLA_USERNAME");
-    config.password = env("SCYLLA_PASSWORD");
-    config.local_dc = env("SCYLLA_HOSTSELECTIONPOLICY");
-    if (!env("SCYLLA_CA_FILE").empty()) {
-      config.tls_enabled = true;
-      config.tls_ca_file = env("SCYLLA_CA_FILE");
-    }
+    // The bridge's session reads the same URI the store does, with the store's parser.
+    bridge::SessionConfig config =
+        eventstore::detail::session_config_from(eventstore::detail::parse_store_uri(uri).cluster);
     auto connect = std::make_unique<ConnectDone>();
     auto session_future = connect->promise.get_future();
     bridge::connect(std::move(config), std::move(connect));

@@ -179,9 +179,9 @@ class Driver {
     --in_flight_;
     free_slots_.push_back(c.slot);
     bool retire = false;
-    if (c.status == 0) {
+    if (c.outcome == Outcome::kApplied) {
       if (!s.read) next_version_[s.stream] += static_cast<std::int64_t>(args_.events_per_append);
-    } else if (c.status == 1) {
+    } else if (c.outcome == Outcome::kConflict) {
       if (c.current_version >= 0) next_version_[s.stream] = c.current_version;
       else retire = true;
     } else {
@@ -194,7 +194,7 @@ class Driver {
     free_streams_.push_back(s.stream);
     if (!counted) return;
     const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(c.end - s.start).count());
-    if (c.status == 0) {
+    if (c.outcome == Outcome::kApplied) {
       ++result.ops;
       result.all.record(ns);
       if (s.read) {
@@ -204,7 +204,7 @@ class Driver {
         result.events += args_.events_per_append;
         result.appends.record(ns);
       }
-    } else if (c.status == 1) {
+    } else if (c.outcome == Outcome::kConflict) {
       ++result.conflicts;
     } else {
       ++result.errors[c.error_kind];
@@ -396,6 +396,20 @@ std::string payload(std::uint64_t size, std::uint64_t seed) {
 
 }  // namespace bench
 
+namespace {
+
+// Options every bench command has (each in its place in the command's --help).
+void add_event_size(CLI::App* command, BenchArgs& args) {
+  command->add_option("--event-size", args.event_size, "Bytes of JSON data per event (default 100)")->type_name("BYTES");
+}
+
+void add_output_flags(CLI::App* command, BenchArgs& args) {
+  command->add_flag("--json", args.json, "Print one JSON object instead of the table (no progress bar)");
+  command->add_flag("--quiet", args.quiet, "No progress bar");
+}
+
+}  // namespace
+
 CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
   CLI::App* bench = app.add_subcommand("bench", "Measure throughput, latency and client CPU (docs/BENCHMARKS.md)");
   bench->require_subcommand(1);
@@ -403,7 +417,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
     c->add_option("--streams", args.streams, "Streams written, at least --concurrency (default: --concurrency)")->type_name("N");
     c->add_option("--concurrency", args.concurrency, "Requests in flight, all from one client thread; with --blocking, threads (default 16)")->type_name("N");
     c->add_option("--events-per-append", args.events_per_append, "Events per append, 1..1000 (default 1)")->type_name("N");
-    c->add_option("--event-size", args.event_size, "Bytes of JSON data per event (default 100)")->type_name("BYTES");
+    add_event_size(c, args);
     c->add_option("--duration-s", args.duration_s, "Measured seconds after the warm-up (default 10)")->type_name("S");
     c->add_option("--ops", args.ops, "Stop after N measured operations instead of --duration-s")->type_name("N");
     c->add_option("--warmup-s", args.warmup_s, "Seconds run before measuring (default 2)")->type_name("S");
@@ -413,8 +427,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
     c->add_flag("--blocking", args.blocking,
                 "Call the store's blocking API from --concurrency threads, one request each at a time, like the "
                 "raw SQLite loop (default: the asynchronous API from one thread)");
-    c->add_flag("--json", args.json, "Print one JSON object instead of the table (no progress bar)");
-    c->add_flag("--quiet", args.quiet, "No progress bar");
+    add_output_flags(c, args);
   };
   CLI::App* append = bench->add_subcommand("append", "Appends with exact expected versions, one in flight per stream");
   common(append);
@@ -433,10 +446,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
   load->add_option("--repeats", args.repeats, "Loads per length and mode (default 20)")->type_name("N");
   load->add_option("--max-point-s", args.max_point_s, "Stop repeating a length and mode after S seconds, with at least 3 loads (default 20)")->type_name("S");
   load->add_option("--populate-batch", args.populate_batch, "Events per append while filling the streams (default 500)")->type_name("N");
-  load->add_option("--event-size", args.event_size, "Bytes of JSON data per event (default 100)")->type_name("BYTES");
+  add_event_size(load, args);
   load->add_option("--page-size", args.page_size, "Events per round trip while loading (default 1000)")->type_name("N");
-  load->add_flag("--json", args.json, "Print one JSON object instead of the table (no progress bar)");
-  load->add_flag("--quiet", args.quiet, "No progress bar");
+  add_output_flags(load, args);
   load->footer("Example:\n  eventstore --store sqlite:/tmp/b.db bench load --lengths 10,1000,100000 --repeats 10");
   CLI::App* feed = bench->add_subcommand(
       "feed", "The feed: append ceiling, ack-to-delivery latency of a live subscription, catch-up read rate");
@@ -444,10 +456,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
   feed->add_option("--rate", args.rate, "Events/s appended while measuring delivery (default: half the ceiling)")->type_name("R");
   feed->add_option("--duration-s", args.duration_s, "Seconds of the ceiling and of the delivery phase (default 10)")->type_name("S");
   feed->add_option("--warmup-s", args.warmup_s, "Seconds of the ceiling phase before measuring (default 2)")->type_name("S");
-  feed->add_option("--event-size", args.event_size, "Bytes of JSON data per event (default 100)")->type_name("BYTES");
+  add_event_size(feed, args);
   feed->add_option("--page-size", args.page_size, "Positions per feed page (default 1000)")->type_name("N");
-  feed->add_flag("--json", args.json, "Print one JSON object instead of the table (no progress bar)");
-  feed->add_flag("--quiet", args.quiet, "No progress bar");
+  add_output_flags(feed, args);
   feed->footer(
       "Runs in a new bounded context; on a cluster it runs a relay for it in-process. Exits 1 if an\n"
       "acknowledged event was not delivered within 60 s.\n"

@@ -78,10 +78,17 @@ class Histogram {
   std::uint64_t max_ = 0;
 };
 
+// How one request ended, whichever driver sent it (store, blocking loop, raw ceiling).
+enum class Outcome : std::uint8_t {
+  kApplied,   // the append was applied, the read finished
+  kConflict,  // a version conflict (the raw ceiling: the conditional batch was not applied)
+  kFailed,    // any other error: its kind is reported beside
+};
+
 // One finished request, handed from a backend thread to the client thread.
 struct Completion {
   std::uint32_t slot = 0;
-  std::uint8_t status = 0;           // 0 ok, 1 version conflict, 2 other error
+  Outcome outcome = Outcome::kApplied;
   const char* error_kind = "";       // static string: error code name
   std::int64_t current_version = -1; // for a conflict, when known
   Clock::time_point end{};

@@ -7,7 +7,7 @@
 
 #include "eventstore/eventstore.h"
 #ifdef EVENTSTORE_CLI_WITH_SCYLLA
-#include "scylla/raw_bench.h"
+#include "bench_scylla_raw.h"
 #endif
 
 namespace eventstore_cli::bench {
@@ -49,7 +49,8 @@ class StoreTarget final : public AsyncTarget {
                            c.slot = slot;
                            if (!r.ok()) {
                              const eventstore::Error& e = r.error();
-                             c.status = e.code() == ErrorCode::kVersionConflict ? 1 : 2;
+                             c.outcome = e.code() == ErrorCode::kVersionConflict ? Outcome::kConflict
+                                                                                 : Outcome::kFailed;
                              c.error_kind = kind_of(e.code());
                              c.current_version = e.current_version().value_or(-1);
                            }
@@ -88,7 +89,7 @@ class StoreTarget final : public AsyncTarget {
       c.end = Clock::now();
       c.slot = state->slot;
       if (!page.ok()) {
-        c.status = 2;
+        c.outcome = Outcome::kFailed;
         c.error_kind = kind_of(page.error().code());
       }
       Sink* sink = state->sink;
@@ -168,7 +169,7 @@ class BlockingStoreLoop final : public ThreadLoop {
 class RawScyllaTarget final : public AsyncTarget {
  public:
   RawScyllaTarget(const std::string& uri, const BenchArgs& args, Sink& sink)
-      : raw_(eventstore::detail::RawScylla::connect(uri)),
+      : raw_(RawScylla::connect(uri)),
         args_(args),
         data_(payload(args.event_size, 1)),
         contexts_(args.concurrency),
@@ -182,7 +183,7 @@ class RawScyllaTarget final : public AsyncTarget {
 
   void append(std::size_t stream, std::int64_t expected, std::uint32_t slot) override {
     // The same per-event work the store does before sending: an id and a timestamp each.
-    for (eventstore::detail::RawEvent& e : events_) {
+    for (RawEvent& e : events_) {
       e.event_id = eventstore::Uuid::random().bytes();
       e.event_type = kEventType;
       e.data = data_;
@@ -201,18 +202,17 @@ class RawScyllaTarget final : public AsyncTarget {
     std::uint32_t slot;
   };
 
-  static void done(void* context, eventstore::detail::RawStatus status, std::int64_t, std::int64_t stream_version,
+  static void done(void* context, Outcome outcome, std::int64_t, std::int64_t stream_version,
                    const char* error_kind) noexcept {
     const auto* slot = static_cast<const SlotContext*>(context);
     Completion c;
     c.end = Clock::now();
     c.slot = slot->slot;
-    if (status == eventstore::detail::RawStatus::kNotApplied) {
-      c.status = 1;
+    c.outcome = outcome;
+    if (outcome == Outcome::kConflict) {
       c.error_kind = "version_conflict";
       c.current_version = stream_version;
-    } else if (status == eventstore::detail::RawStatus::kError) {
-      c.status = 2;
+    } else if (outcome == Outcome::kFailed) {
       c.error_kind = error_kind;
     }
     try {
@@ -222,11 +222,11 @@ class RawScyllaTarget final : public AsyncTarget {
     }
   }
 
-  std::unique_ptr<eventstore::detail::RawScylla> raw_;
+  std::unique_ptr<RawScylla> raw_;
   const BenchArgs& args_;
   std::string data_;
   std::vector<SlotContext> contexts_;
-  std::vector<eventstore::detail::RawEvent> events_;
+  std::vector<RawEvent> events_;
 };
 #endif
 

@@ -25,7 +25,7 @@ class ThreadLoop {
   RunResult result;
 
  protected:
-  enum Outcome { kApplied, kConflict, kFailed };
+  using enum Outcome;
   virtual std::size_t stream_count() const = 0;
   virtual Outcome append(std::size_t stream) = 0;  // the bench's events, at the stream's version
   virtual Outcome read(std::size_t stream) = 0;    // the stream's latest events, backward

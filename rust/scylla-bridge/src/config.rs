@@ -43,28 +43,6 @@ impl fmt::Debug for SessionConfig {
     }
 }
 
-impl Default for SessionConfig {
-    fn default() -> Self {
-        SessionConfig {
-            hosts: Vec::new(),
-            username: String::new(),
-            password: String::new(),
-            local_dc: String::new(),
-            keyspace: String::new(),
-            local_consistency: false,
-            request_timeout_ms: 0,
-            resolve_timeout_ms: 0,
-            connect_timeout_ms: 0,
-            schema_agreement_timeout_ms: 0,
-            worker_threads: 0,
-            tls_enabled: false,
-            tls_ca_file: String::new(),
-            tls_cert_file: String::new(),
-            tls_key_file: String::new(),
-        }
-    }
-}
-
 /// Validated settings (no password: it only goes into the driver's authenticator).
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved {
@@ -117,9 +95,7 @@ pub(crate) fn normalize_host(raw: &str) -> Result<String, BridgeError> {
         if after.is_empty() {
             return Ok(format!("{h}:{DEFAULT_PORT}"));
         }
-        let port = after
-            .strip_prefix(':')
-            .ok_or_else(|| invalid(format!("invalid host {h:?}")))?;
+        let port = after.strip_prefix(':').ok_or_else(|| invalid(format!("invalid host {h:?}")))?;
         parse_port(h, port)?;
         return Ok(h.to_string());
     }

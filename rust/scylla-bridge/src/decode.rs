@@ -72,9 +72,7 @@ pub(crate) fn decode_cas(names: &[String], rows: &[Vec<Option<CqlValue>>]) -> Re
 
 /// Decodes a driver result of a conditional statement or batch.
 pub(crate) fn decode_cas_result(result: QueryResult) -> Result<CasView, BridgeError> {
-    let rows = result
-        .into_rows_result()
-        .map_err(|e| internal(format!("conditional result is not rows: {e}")))?;
+    let rows = result.into_rows_result().map_err(|e| internal(format!("conditional result is not rows: {e}")))?;
     let names: Vec<String> = rows.column_specs().iter().map(|c| c.name().to_string()).collect();
     let values = rows
         .rows::<Row>()

@@ -5,19 +5,16 @@
 
 use std::any::Any;
 
-use scylla::errors::{
-    DbError, ExecutionError, NewSessionError, PrepareError,
-    RequestAttemptError,
-};
+use scylla::errors::{DbError, ExecutionError, NewSessionError, PrepareError, RequestAttemptError};
 
-use crate::ffi::{BridgeError, ErrorKind};
+use crate::ffi::{BridgeError, ErrorKind, ServerError};
 use crate::runtime::Effect;
 
 /// Cassandra's CAS_WRITE_UNKNOWN (protocol v5) error code.
 const CAS_WRITE_UNKNOWN: i32 = 0x1700;
 
 pub(crate) fn err(kind: ErrorKind, message: impl Into<String>) -> BridgeError {
-    BridgeError { kind, message: message.into() }
+    BridgeError { kind, server_error: ServerError::None, message: message.into() }
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> BridgeError {
@@ -141,12 +138,49 @@ pub(crate) fn execution_kind(e: &ExecutionError, effect: Effect) -> ErrorKind {
     }
 }
 
+/// The server's error, when the failure is one.
+pub(crate) fn server_error(db: &DbError) -> ServerError {
+    match db {
+        DbError::SyntaxError => ServerError::SyntaxError,
+        DbError::Invalid => ServerError::Invalid,
+        DbError::ConfigError => ServerError::ConfigError,
+        DbError::AlreadyExists { .. } => ServerError::AlreadyExists,
+        _ => ServerError::Other,
+    }
+}
+
+fn attempt_server_error(e: &RequestAttemptError) -> ServerError {
+    match e {
+        RequestAttemptError::DbError(db, _) => server_error(db),
+        _ => ServerError::None,
+    }
+}
+
+fn prepare_server_error(e: &PrepareError) -> ServerError {
+    match e {
+        PrepareError::AllAttemptsFailed { first_attempt } => attempt_server_error(first_attempt),
+        _ => ServerError::None,
+    }
+}
+
+fn execution_server_error(e: &ExecutionError) -> ServerError {
+    match e {
+        ExecutionError::PrepareError(p) => prepare_server_error(p),
+        ExecutionError::LastAttemptError(a) => attempt_server_error(a),
+        _ => ServerError::None,
+    }
+}
+
 pub(crate) fn from_execution(context: &str, e: &ExecutionError, effect: Effect) -> BridgeError {
-    err(execution_kind(e, effect), format!("{context}: {e}"))
+    BridgeError {
+        kind: execution_kind(e, effect),
+        server_error: execution_server_error(e),
+        message: format!("{context}: {e}"),
+    }
 }
 
 pub(crate) fn from_prepare(context: &str, e: &PrepareError) -> BridgeError {
-    err(prepare_kind(e), format!("{context}: {e}"))
+    BridgeError { kind: prepare_kind(e), server_error: prepare_server_error(e), message: format!("{context}: {e}") }
 }
 
 /// Kind of a connect failure. The connection-setup errors are nested deeply
@@ -202,8 +236,8 @@ pub(crate) fn redact(message: String, secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scylla::frame::types::Consistency;
     use scylla::errors::WriteType;
+    use scylla::frame::types::Consistency;
     use std::time::Duration;
 
     fn wt(write_type: WriteType) -> DbError {
@@ -270,6 +304,22 @@ mod tests {
         assert_eq!(db_error_kind(&DbError::ConfigError, Effect::Read), ErrorKind::InvalidArgument);
         assert_eq!(db_error_kind(&DbError::ServerError, Effect::Read), ErrorKind::Internal);
         assert_eq!(db_error_kind(&DbError::ServerError, Effect::Write), ErrorKind::OutcomeUnknown);
+    }
+
+    #[test]
+    fn server_errors_are_carried() {
+        let attempt = |db: DbError| RequestAttemptError::DbError(db, "x".into());
+        let missing_table = ExecutionError::LastAttemptError(attempt(DbError::Invalid));
+        let e = from_execution("read", &missing_table, Effect::Read);
+        assert_eq!((e.kind, e.server_error), (ErrorKind::InvalidArgument, ServerError::Invalid));
+        let unknown_property = ExecutionError::LastAttemptError(attempt(DbError::SyntaxError));
+        assert_eq!(from_execution("schema", &unknown_property, Effect::Write).server_error, ServerError::SyntaxError);
+        let exists = DbError::AlreadyExists { keyspace: "k".into(), table: "t".into() };
+        let prepare = PrepareError::AllAttemptsFailed { first_attempt: attempt(exists) };
+        assert_eq!(from_prepare("prepare", &prepare).server_error, ServerError::AlreadyExists);
+        let timeout = ExecutionError::RequestTimeout(Duration::from_secs(5));
+        assert_eq!(from_execution("append", &timeout, Effect::Write).server_error, ServerError::None);
+        assert_eq!(server_error(&DbError::Overloaded), ServerError::Other);
     }
 
     #[test]

@@ -42,14 +42,37 @@ pub mod ffi {
         Closed = 6,
     }
 
+    /// The server's own error behind a failure, for the few the C++ side acts on (a schema
+    /// statement refused, a table or keyspace missing); None when the failure is not a server
+    /// error (a timeout, a broken connection, the bridge's own checks).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[repr(u8)]
+    enum ServerError {
+        None = 0,
+        /// A statement the server cannot parse, or an unknown property (Cassandra refuses
+        /// ScyllaDB's `tablets` keyspace option so).
+        SyntaxError = 1,
+        /// An invalid query: a table, keyspace or column that does not exist, or a column
+        /// that already exists.
+        Invalid = 2,
+        /// A schema statement refused for its configuration.
+        ConfigError = 3,
+        /// CREATE of a keyspace or table that exists (without IF NOT EXISTS).
+        AlreadyExists = 4,
+        /// Any other server error.
+        Other = 5,
+    }
+
     #[derive(Debug, Clone)]
     struct BridgeError {
         kind: ErrorKind,
+        server_error: ServerError,
         message: String,
     }
 
     /// Connection settings. Empty strings / zeros mean "default".
     /// Debug output is implemented by hand and never shows the password.
+    #[derive(Default)]
     struct SessionConfig {
         /// "host", "host:port", "[v6]:port"; default port 9042.
         hosts: Vec<String>,

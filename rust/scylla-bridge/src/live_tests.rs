@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use scylla::value::Row;
 
-use crate::ffi::{
-    AppendOutcome, BridgeError, ErrorKind, EventRow, ExistingEvent, SessionConfig, Snapshot, StreamKey,
-};
+use crate::ffi::{AppendOutcome, BridgeError, ErrorKind, EventRow, ExistingEvent, SessionConfig, Snapshot, StreamKey};
 use crate::runtime::Completion;
 use crate::Session;
 
@@ -359,10 +357,7 @@ fn live_raw_results_and_routing() {
             let expected = if round == 0 { None } else { Some(round) };
             // Every other round repeats a stale append to see the conflict shape.
             for (exp, row) in [(expected, e.clone()), (expected, e.clone())] {
-                let values = vec![
-                    crate::ops::test_values_head(v, &k, exp),
-                    crate::ops::row_values(&k, &row),
-                ];
+                let values = vec![crate::ops::test_values_head(v, &k, exp), crate::ops::row_values(&k, &row)];
                 let res = core.driver.batch(&batch, values).await.unwrap();
                 coordinators.push(res.request_coordinator().node().address);
                 let rows = res.into_rows_result().unwrap();
@@ -404,7 +399,13 @@ fn live_absent_values_write_no_tombstones() {
     let Some(s) = connect() else { return };
     let k = key();
     let rows: Vec<EventRow> = (1..=6)
-        .map(|v| EventRow { has_data: false, data: String::new(), has_metadata: false, metadata: String::new(), ..ev(v) })
+        .map(|v| EventRow {
+            has_data: false,
+            data: String::new(),
+            has_metadata: false,
+            metadata: String::new(),
+            ..ev(v)
+        })
         .collect();
     append(&s, &k, None, &rows).unwrap();
     let core = s.core_for_tests();
@@ -418,12 +419,8 @@ fn live_absent_values_write_no_tombstones() {
         let id = uuid::Uuid::from_bytes(k.aggregate_id);
         let res = core.driver.query_unpaged(select, (&k.bounded_context, id, &k.aggregate_type)).await.unwrap();
         let info = core.driver.get_tracing_info(&res.tracing_id().unwrap()).await.unwrap();
-        let counts: Vec<String> = info
-            .events
-            .iter()
-            .filter_map(|e| e.activity.clone())
-            .filter(|a| a.contains("tombstone cells"))
-            .collect();
+        let counts: Vec<String> =
+            info.events.iter().filter_map(|e| e.activity.clone()).filter(|a| a.contains("tombstone cells")).collect();
         if counts.is_empty() {
             eprintln!("SKIPPED: this server's read trace does not count tombstone cells (ScyllaDB?)");
             return;

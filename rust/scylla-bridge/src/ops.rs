@@ -21,8 +21,8 @@ use crate::cql::PreparedCache;
 use crate::decode::{decode_cas_result, CasView};
 use crate::errors::{err, from_execution, internal, invalid};
 use crate::ffi::{
-    AppendOutcome, BatchFault, BridgeError, ErrorKind, EventRow, Snapshot, SnapshotLoad, SnapshotSaveOutcome, StreamKey,
-    StreamSlice,
+    AppendOutcome, BatchFault, BridgeError, ErrorKind, EventRow, Snapshot, SnapshotLoad, SnapshotSaveOutcome,
+    StreamKey, StreamSlice,
 };
 use crate::runtime::Effect;
 use crate::statements::Statements;
@@ -70,10 +70,17 @@ fn id_row(version: i32, id: Option<Uuid>) -> EventRow {
     }
 }
 
+/// The head UPDATE's values: the new head, the partition key, the expected head (None: null).
+type HeadValues<'a> = (i32, &'a str, Uuid, &'a str, Option<i32>);
+
+/// One event INSERT's values: the partition key, version, event id, type, data, metadata, time.
+type RowValues<'a> =
+    (&'a str, Uuid, &'a str, i32, Uuid, &'a str, MaybeUnset<&'a str>, MaybeUnset<&'a str>, CqlTimestamp);
+
 /// Values of one statement of the append batch.
 pub(crate) enum AppendValues<'a> {
-    Head((i32, &'a str, Uuid, &'a str, Option<i32>)),
-    Row((&'a str, Uuid, &'a str, i32, Uuid, &'a str, MaybeUnset<&'a str>, MaybeUnset<&'a str>, CqlTimestamp)),
+    Head(HeadValues<'a>),
+    Row(RowValues<'a>),
 }
 
 impl SerializeRow for AppendValues<'_> {
@@ -130,7 +137,13 @@ fn head_and_ids(result: QueryResult, what: &str) -> Result<StreamSlice, BridgeEr
 }
 
 fn empty_slice() -> StreamSlice {
-    StreamSlice { has_stream_version: false, stream_version: 0, has_max_version: false, max_version: 0, events: Vec::new() }
+    StreamSlice {
+        has_stream_version: false,
+        stream_version: 0,
+        has_max_version: false,
+        max_version: 0,
+        events: Vec::new(),
+    }
 }
 
 /// A conditional write's result could not be decoded: it did execute.
@@ -170,9 +183,7 @@ impl Core {
     /// The prepared statements, prepared on first use (a failure is retried
     /// on the next call).
     pub(crate) async fn stmts(&self) -> Result<&Statements, BridgeError> {
-        self.stmts
-            .get_or_try_init(|| Statements::prepare_all(&self.driver, &self.cfg, self.lwt_policy.clone()))
-            .await
+        self.stmts.get_or_try_init(|| Statements::prepare_all(&self.driver, &self.cfg, self.lwt_policy.clone())).await
     }
 
     pub(crate) async fn execute_schema(&self, cql: String) -> Result<(), BridgeError> {
@@ -207,7 +218,8 @@ impl Core {
         for r in &rows {
             values.push(row_values(&key, r));
         }
-        let result = self.driver.batch(&batch, values).await.map_err(|e| from_execution("append", &e, Effect::Write))?;
+        let result =
+            self.driver.batch(&batch, values).await.map_err(|e| from_execution("append", &e, Effect::Write))?;
         if let Some(BatchFault { kind, .. }) = fault {
             return Err(err(kind, "injected fault: the append batch was sent, its answer replaced"));
         }
@@ -215,7 +227,12 @@ impl Core {
         if view.applied {
             // ScyllaDB echoes old values even when applied, Cassandra does
             // not: report nothing but `applied` either way.
-            return Ok(AppendOutcome { applied: true, has_stream_version: false, stream_version: 0, existing: Vec::new() });
+            return Ok(AppendOutcome {
+                applied: true,
+                has_stream_version: false,
+                stream_version: 0,
+                existing: Vec::new(),
+            });
         }
         Ok(AppendOutcome {
             applied: false,
@@ -228,12 +245,14 @@ impl Core {
     pub(crate) async fn head(&self, key: &StreamKey, serial: bool) -> Result<StreamSlice, BridgeError> {
         let st = self.stmts().await?;
         let stmt = if serial { &st.head_serial } else { &st.head };
-        let result =
-            self.driver.execute_unpaged(stmt, pk(key)).await.map_err(|e| from_execution("read head", &e, Effect::Read))?;
+        let result = self
+            .driver
+            .execute_unpaged(stmt, pk(key))
+            .await
+            .map_err(|e| from_execution("read head", &e, Effect::Read))?;
         let rows = result.into_rows_result().map_err(|e| internal(format!("read head: {e}")))?;
-        let first = rows
-            .maybe_first_row::<(Option<i32>, Option<i32>)>()
-            .map_err(|e| internal(format!("read head: {e}")))?;
+        let first =
+            rows.maybe_first_row::<(Option<i32>, Option<i32>)>().map_err(|e| internal(format!("read head: {e}")))?;
         let mut slice = empty_slice();
         if let Some((sv, max)) = first {
             slice.has_stream_version = sv.is_some();
@@ -360,7 +379,11 @@ impl Core {
         Ok(out)
     }
 
-    async fn cas(&self, what: &str, r: Result<QueryResult, scylla::errors::ExecutionError>) -> Result<CasView, BridgeError> {
+    async fn cas(
+        &self,
+        what: &str,
+        r: Result<QueryResult, scylla::errors::ExecutionError>,
+    ) -> Result<CasView, BridgeError> {
         let result = r.map_err(|e| from_execution(what, &e, Effect::Write))?;
         decode_cas_result(result).map_err(undecodable)
     }
@@ -393,10 +416,17 @@ impl Core {
                 Some(v) if v >= snap.version => return Ok(SnapshotSaveOutcome { stored: false, existing_version: v }),
                 Some(_) => {
                     self.driver
-                        .execute_unpaged(&st.snapshot_update_older, (data, snap.version, ts, meta, bc, id, at, snap.version))
+                        .execute_unpaged(
+                            &st.snapshot_update_older,
+                            (data, snap.version, ts, meta, bc, id, at, snap.version),
+                        )
                         .await
                 }
-                None => self.driver.execute_unpaged(&st.snapshot_update_null, (data, snap.version, ts, meta, bc, id, at)).await,
+                None => {
+                    self.driver
+                        .execute_unpaged(&st.snapshot_update_null, (data, snap.version, ts, meta, bc, id, at))
+                        .await
+                }
             };
             view = self.cas("save snapshot", r).await?;
         }

@@ -193,7 +193,15 @@ macro_rules! cpp_completion {
 }
 
 cpp_completion!(ffi::ConnectCompletion, Box<crate::Session>, |p, v| p.on_connected(v), on_connect_error);
-cpp_completion!(ffi::VoidCompletion, (), |p, v| { let () = v; p.on_done() }, on_void_error);
+cpp_completion!(
+    ffi::VoidCompletion,
+    (),
+    |p, v| {
+        let () = v;
+        p.on_done()
+    },
+    on_void_error
+);
 cpp_completion!(ffi::AppendCompletion, ffi::AppendOutcome, |p, v| p.on_outcome(v), on_append_error);
 cpp_completion!(ffi::SliceCompletion, ffi::StreamSlice, |p, v| p.on_slice(v), on_slice_error);
 cpp_completion!(ffi::PageCompletion, (Vec<ffi::EventRow>, bool), |p, v| p.on_page(v.0, v.1), on_page_error);

@@ -153,7 +153,12 @@ impl Session {
     ) {
         let core = self.core().clone();
         let key = key.clone();
-        spawn_request(&self.handle, Effect::Write, done, async move { core.append(key, expected, new_head, rows).await });
+        spawn_request(
+            &self.handle,
+            Effect::Write,
+            done,
+            async move { core.append(key, expected, new_head, rows).await },
+        );
     }
 
     pub fn read_head_with(&self, key: &StreamKey, serial: bool, done: impl Completion<StreamSlice>) {
@@ -341,4 +346,3 @@ impl ReadCursor {
         guarded(|| self.next_page_with(page_size, Cpp::new(done)));
     }
 }
-

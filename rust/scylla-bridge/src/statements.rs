@@ -12,7 +12,8 @@ use crate::errors::from_prepare;
 use crate::ffi::BridgeError;
 
 const PK: &str = "bounded_context = ? AND aggregate_id = ? AND aggregate_type = ?";
-pub(crate) const EVENT_COLUMNS: &str = "event_version, event_id, event_type, event_data, event_metadata, event_timestamp";
+pub(crate) const EVENT_COLUMNS: &str =
+    "event_version, event_id, event_type, event_data, event_metadata, event_timestamp";
 
 /// Append batches with up to this many events are built once and reused.
 const CACHED_BATCH_SIZES: usize = 128;
@@ -52,7 +53,9 @@ impl Cql {
             ),
             read_asc: read("ASC"),
             read_desc: read("DESC"),
-            head: format!("SELECT stream_version, event_version FROM {events} WHERE {PK} ORDER BY event_version DESC LIMIT 1"),
+            head: format!(
+                "SELECT stream_version, event_version FROM {events} WHERE {PK} ORDER BY event_version DESC LIMIT 1"
+            ),
             // What resolving an append needs, in one read: the head column and the versions and
             // ids from a version on, not the (maybe large) payloads.
             range_ids: format!(

@@ -1,5 +1,5 @@
-// The cluster ceiling of `eventstore bench --raw`: see raw_bench.h.
-#include "scylla/raw_bench.h"
+// The cluster ceiling of `eventstore bench --raw`: see bench_scylla_raw.h.
+#include "bench_scylla_raw.h"
 
 #include <algorithm>
 #include <cstring>
@@ -11,14 +11,15 @@
 
 #include "core/store_uri.h"
 #include "eventstore/error.h"
-#include "eventstore/store.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
-#include "scylla/scylla_store.h"
+#include "scylla/session_config.h"
 
-namespace eventstore::detail {
+namespace eventstore_cli::bench {
 namespace {
 
 namespace bridge = ::eventstore::bridge;
+using eventstore::Error;
+using eventstore::ErrorCode;
 
 const char* kind_name(bridge::ErrorKind kind) {
   switch (kind) {
@@ -29,36 +30,6 @@ const char* kind_name(bridge::ErrorKind kind) {
     case bridge::ErrorKind::Closed: return "closed";
     default: return "internal";
   }
-}
-
-// The session settings of a scylla:// URI. Mirrors config_from() in scylla_store.cc (kept
-// private there) for every option that changes how requests are sent, so that the raw client
-// and the store run with the same driver settings.
-bridge::SessionConfig config_of(const ClusterUri& uri) {
-  bridge::SessionConfig config{};
-  for (const std::string& host : uri.hosts) config.hosts.push_back(host);
-  config.username = uri.username;
-  config.password = uri.password;
-  config.keyspace = scylla_keyspace(uri);
-  auto number = [](const std::string& key, const std::string& value) {
-    if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos)
-      throw Error::invalid("store URI option " + key + " must be a number");
-    return static_cast<std::uint32_t>(std::stoul(value));
-  };
-  for (const auto& [key, value] : uri.options) {
-    if (key == "dc") config.local_dc = value;
-    else if (key == "consistency") config.local_consistency = value == "local_quorum";
-    else if (key == "timeout_ms") config.request_timeout_ms = number(key, value);
-    else if (key == "connect_timeout_ms") config.connect_timeout_ms = number(key, value);
-    else if (key == "workers") config.worker_threads = number(key, value);
-    else if (key == "tls") config.tls_enabled = value == "true" || value == "1";
-    else if (key == "ca_file") config.tls_ca_file = value, config.tls_enabled = true;
-    else if (key == "cert_file") config.tls_cert_file = value;
-    else if (key == "key_file") config.tls_key_file = value;
-    // Anything else (e.g. resolve_timeout_ms: only the store's outcome resolution reads it) does
-    // not change the requests the raw client sends; the store validates the URI.
-  }
-  return config;
 }
 
 class Connected final : public bridge::ConnectCompletion {
@@ -82,11 +53,11 @@ class AppendDone final : public bridge::AppendCompletion {
  public:
   AppendDone(RawDone done, void* context) : done_(done), context_(context) {}
   void on_ok(bridge::AppendOutcome outcome) noexcept override {
-    if (outcome.applied) return done_(context_, RawStatus::kApplied, 0, -1, "");
-    done_(context_, RawStatus::kNotApplied, 0, outcome.has_stream_version ? outcome.stream_version : -1, "");
+    if (outcome.applied) return done_(context_, Outcome::kApplied, 0, -1, "");
+    done_(context_, Outcome::kConflict, 0, outcome.has_stream_version ? outcome.stream_version : -1, "");
   }
   void on_error(const bridge::BridgeError& error) noexcept override {
-    done_(context_, RawStatus::kError, 0, -1, kind_name(error.kind));
+    done_(context_, Outcome::kFailed, 0, -1, kind_name(error.kind));
   }
 
  private:
@@ -114,18 +85,18 @@ class PageDone final : public bridge::PageCompletion {
       state->cursor->next_page(0, std::make_unique<PageDone>(state));
       return;
     }
-    finish(RawStatus::kApplied, "");
+    finish(Outcome::kApplied, "");
   }
-  void on_error(const bridge::BridgeError& error) noexcept override { finish(RawStatus::kError, kind_name(error.kind)); }
+  void on_error(const bridge::BridgeError& error) noexcept override { finish(Outcome::kFailed, kind_name(error.kind)); }
 
  private:
-  void finish(RawStatus status, const char* kind) {
+  void finish(Outcome outcome, const char* kind) {
     ReadState* state = state_;
     const RawDone done = state->done;
     void* context = state->context;
     const std::int64_t rows = state->rows;
     delete state;  // drops the cursor
-    done(context, status, rows, -1, kind);
+    done(context, outcome, rows, -1, kind);
   }
 
   ReadState* state_;
@@ -191,12 +162,14 @@ class RawScyllaImpl final : public RawScylla {
 }  // namespace
 
 std::unique_ptr<RawScylla> RawScylla::connect(std::string_view uri) {
-  const StoreUri parsed = parse_store_uri(uri);
-  if (parsed.scheme != StoreUri::Scheme::kScylla) throw Error::invalid("--raw on a cluster needs a scylla:// URI");
+  const eventstore::detail::StoreUri parsed = eventstore::detail::parse_store_uri(uri);
+  if (parsed.scheme != eventstore::detail::StoreUri::Scheme::kScylla)
+    throw Error::invalid("--raw on a cluster needs a scylla:// URI");
+  bridge::SessionConfig config = eventstore::detail::session_config_from(parsed.cluster);
   std::promise<rust::Box<bridge::Session>> promise;
   auto future = promise.get_future();
-  bridge::connect(config_of(parsed.cluster), std::make_unique<Connected>(promise));
+  bridge::connect(std::move(config), std::make_unique<Connected>(promise));
   return std::make_unique<RawScyllaImpl>(future.get());
 }
 
-}  // namespace eventstore::detail
+}  // namespace eventstore_cli::bench

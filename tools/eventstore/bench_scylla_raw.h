@@ -3,9 +3,10 @@
 // bridge's Session, without the store's layers: no validation, no Result, no std::function, no
 // retry or conflict resolution, one heap object per request.
 //
-// Internal, not part of the public API: compiled into libeventstore (the one binary that holds
-// the Rust static library) and used by the CLI through this private header. Nothing here
-// includes Rust or cxx headers.
+// Part of the benchmark, not of the library: the static eventstore_bench library of the CLI. It
+// calls the bridge's C++ API, which libeventstore exports (the Rust static library stays in the
+// .so), and reads the URI with the store's own parser (session_config.h). Nothing here includes
+// Rust or cxx headers.
 //
 // Thread safety: a RawScylla may be used from any number of threads; completions run on the
 // bridge's tokio worker threads and must not block.
@@ -17,7 +18,9 @@
 #include <string>
 #include <string_view>
 
-namespace eventstore::detail {
+#include "bench_core.h"
+
+namespace eventstore_cli::bench {
 
 struct RawEvent {
   std::array<std::uint8_t, 16> event_id{};
@@ -26,26 +29,20 @@ struct RawEvent {
   std::int64_t timestamp_ms = 0;
 };
 
-// What a raw request ended with.
-enum class RawStatus : int {
-  kApplied = 0,      // append applied / read finished
-  kNotApplied = 1,   // the conditional batch was not applied (a version conflict)
-  kError = 2,        // `error_kind` names the bridge's error kind
-};
-
-// Called exactly once per request, on a bridge thread. `rows` is the number of events read (0
-// for appends); `stream_version` is the head the cluster reported for a batch not applied (-1
-// when unknown). `error_kind` is one of "unavailable", "outcome_unknown", "unauthorized",
-// "invalid_argument", "internal", "closed" (empty unless kError).
-using RawDone = void (*)(void* context, RawStatus status, std::int64_t rows, std::int64_t stream_version,
+// Called exactly once per request, on a bridge thread. kConflict: the conditional batch was not
+// applied. `rows` is the number of events read (0 for appends); `stream_version` is the head the
+// cluster reported for a batch not applied (-1 when unknown). `error_kind` is one of
+// "unavailable", "outcome_unknown", "unauthorized", "invalid_argument", "internal", "closed"
+// (empty unless kFailed).
+using RawDone = void (*)(void* context, Outcome outcome, std::int64_t rows, std::int64_t stream_version,
                          const char* error_kind) noexcept;
 
 class RawScylla {
  public:
   virtual ~RawScylla() = default;
 
-  // Parses a scylla:// URI (the same options as the store) and connects; blocking. Throws
-  // eventstore::Error like open_store.
+  // Parses a scylla:// URI (the store's parser: session_config_from) and connects; blocking.
+  // Throws eventstore::Error like open_store.
   static std::unique_ptr<RawScylla> connect(std::string_view uri);
 
   // A stream's partition key, converted once. Returns a handle for the calls below.
@@ -63,4 +60,4 @@ class RawScylla {
                     std::int32_t page_size, RawDone done, void* context) = 0;
 };
 
-}  // namespace eventstore::detail
+}  // namespace eventstore_cli::bench

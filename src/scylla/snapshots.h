@@ -1,0 +1,30 @@
+// The snapshot operations of the cluster store (SnapshotStore) on the aggregate_snapshot table.
+//
+// Invariants: a stored snapshot never moves backwards (the save is one Paxos write conditional on
+// the stored version); a snapshot above the stream's head is refused; a damaged snapshot row
+// (no data, no timestamp, or one validate_snapshot refuses) loads as none, with a warning.
+//
+// Errors, through the callback: what validate_stream / validate_snapshot refuse
+// (kInvalidArgument); snapshot_above_head (kVersionConflict); kUnavailable, kUnauthorized from
+// the cluster; kOutcomeUnknown when a save was written but reading it back failed.
+//
+// Thread safety: call from any thread; callbacks run on a bridge worker thread (or at once on
+// the caller's thread for an argument refused).
+#pragma once
+
+#include <memory>
+
+#include "eventstore/snapshot_store.h"
+#include "scylla/connection.h"
+
+namespace eventstore::detail {
+
+void load_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId& stream,
+                          SnapshotStore::LoadCallback callback);
+
+// A snapshot stored above the stream's head (a restore from backups of the two tables taken at
+// different times) is replaced.
+void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId& stream, Snapshot snapshot,
+                          SnapshotStore::SaveCallback callback);
+
+}  // namespace eventstore::detail
