@@ -73,7 +73,7 @@ FeedSettings feed_settings_from(const ClusterUri& uri) {
     }
   }
   if (const auto timeout = uri.options.find("timeout_ms"); timeout != uri.options.end()) {
-    // config_from checks the value; an invalid one never gets this far.
+    // session_config_from checks the value; an invalid one never gets this far.
     try {
       settings.request_timeout = std::chrono::milliseconds(std::stoul(timeout->second));
     } catch (const std::exception&) {
