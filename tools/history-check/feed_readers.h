@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "history.h"
+#include "feed_history.h"
 #include "workload.h"
 
 namespace historycheck {
