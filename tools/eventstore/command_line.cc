@@ -75,6 +75,13 @@ void add_feed_filter_options(CLI::App* command, FeedArgs& args) {
       ->type_name("N");
 }
 
+// Registers `command`, run as run(uri, *args).
+template <class Args>
+void add_runner(std::vector<Command>& commands, CLI::App* command, std::shared_ptr<Args> args,
+                int (*run)(const std::string&, const Args&)) {
+  commands.push_back({command, [args, run](const StoreChoice& store) { return run(store.uri, *args); }, {}});
+}
+
 }  // namespace
 
 void add_append_command(CLI::App& app, std::vector<Command>& commands) {
@@ -144,7 +151,7 @@ void add_read_command(CLI::App& app, std::vector<Command>& commands) {
       "Examples:\n"
       "  eventstore read --context shop --type order --id 0de30000-0000-8000-8000-000000000001\n"
       "  eventstore read --context shop --type order --id 0de30000-0000-8000-8000-000000000001 --backward --limit 1");
-  commands.push_back({read, [args](const StoreChoice& store) { return run_read(store.uri, *args); }, {}});
+  add_runner(commands, read, args, run_read);
 }
 
 void add_head_command(CLI::App& app, std::vector<Command>& commands) {
@@ -152,7 +159,7 @@ void add_head_command(CLI::App& app, std::vector<Command>& commands) {
   CLI::App* head = app.add_subcommand("head", "Print a stream's current version (0 if it does not exist)");
   add_stream_options(head, *args);
   head->footer("Example:\n  eventstore head --context shop --type order --id 0de30000-0000-8000-8000-000000000001\n  2");
-  commands.push_back({head, [args](const StoreChoice& store) { return run_head(store.uri, *args); }, {}});
+  add_runner(commands, head, args, run_head);
 }
 
 void add_snapshot_commands(CLI::App& app, std::vector<Command>& commands) {
@@ -165,7 +172,7 @@ void add_snapshot_commands(CLI::App& app, std::vector<Command>& commands) {
       "Keys: snapshot_version, snapshot_timestamp, snapshot_data, snapshot_metadata.\n"
       "Example:\n  eventstore snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019");
   commands.push_back({snapshot, {}, "snapshot needs a command: show (run 'eventstore snapshot --help')"});
-  commands.push_back({show, [args](const StoreChoice& store) { return run_snapshot_show(store.uri, *args); }, {}});
+  add_runner(commands, show, args, run_snapshot_show);
 }
 
 void add_demo_command(CLI::App& app, std::vector<Command>& commands) {
@@ -181,7 +188,7 @@ void add_demo_command(CLI::App& app, std::vector<Command>& commands) {
       "Examples:\n"
       "  eventstore demo\n"
       "  eventstore --store sqlite:/tmp/shop.db demo --orders 1000 --quiet");
-  commands.push_back({demo, [args](const StoreChoice& store) { return run_demo(store.uri, *args); }, {}});
+  add_runner(commands, demo, args, run_demo);
 }
 
 void add_schema_commands(CLI::App& app, std::vector<Command>& commands) {
@@ -244,9 +251,8 @@ void add_feed_commands(CLI::App& app, std::vector<Command>& commands) {
       "  {\"head\":1234,\"checkpoints\":[{\"name\":\"billing\",\"position\":1200,\"lag\":34,\"updated\":\"...\"}],\"relay\":null}");
   feed->footer("Examples:\n  eventstore feed read --context shop --follow\n  eventstore feed status --context shop");
   commands.push_back({feed, {}, "feed needs a command: read or status (run 'eventstore feed --help')"});
-  commands.push_back({read, [args](const StoreChoice& store) { return run_feed_read(store.uri, *args); }, {}});
-  commands.push_back(
-      {status, [status_context](const StoreChoice& store) { return run_feed_status(store.uri, *status_context); }, {}});
+  add_runner(commands, read, args, run_feed_read);
+  add_runner(commands, status, status_context, run_feed_status);
 }
 
 void add_subscribe_command(CLI::App& app, std::vector<Command>& commands) {
@@ -269,7 +275,7 @@ void add_subscribe_command(CLI::App& app, std::vector<Command>& commands) {
       "Examples:\n"
       "  eventstore subscribe --context shop --name mailer --event-type OrderShipped\n"
       "  eventstore subscribe --context shop --name audit --follow --from-end");
-  commands.push_back({subscribe, [args](const StoreChoice& store) { return run_subscribe(store.uri, *args); }, {}});
+  add_runner(commands, subscribe, args, run_subscribe);
 }
 
 void add_relay_command(CLI::App& app, std::vector<Command>& commands) {
@@ -287,7 +293,7 @@ void add_relay_command(CLI::App& app, std::vector<Command>& commands) {
       "their feeds in the append: exit code 2.\n"
       "Example:\n"
       "  eventstore relay --context shop");
-  commands.push_back({relay, [args](const StoreChoice& store) { return run_relay(store.uri, *args); }, {}});
+  add_runner(commands, relay, args, run_relay);
 }
 
 std::string version_line() {
