@@ -30,7 +30,6 @@ std::string writer_file(pid_t parent, int index) {
   return temp_dir() + "/history-check-" + std::to_string(parent) + "-" + std::to_string(index) + ".jsonl";
 }
 
-
 std::string supervisor_file(pid_t parent) {
   return temp_dir() + "/history-check-" + std::to_string(parent) + "-supervisor.json";
 }
