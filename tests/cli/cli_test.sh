@@ -27,6 +27,12 @@ run append --help
 expect_contains "Examples:" "$OUT" "append --help shows examples"
 run --version
 expect_rc 0 "--version"
+# One line naming the backends compiled in (scripts read it instead of trying a store); ctest
+# passes this build's list.
+expect_out "eventstore [0-9A-Za-z.+-]+ \(backends: memory, sqlite(, scylla)?\)" "--version names the backends"
+if [ -n "${EVENTSTORE_TEST_BACKENDS:-}" ]; then
+  expect_contains "(backends: $EVENTSTORE_TEST_BACKENDS)" "$OUT" "--version lists this build's backends"
+fi
 
 # ---- append / read / head on sqlite --------------------------------------------------------
 run --store "$DB" append "${S[@]}" --expected-version no-stream \

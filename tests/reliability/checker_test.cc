@@ -6,8 +6,10 @@
 #include <sstream>
 
 #include "faulty_store.h"
+#include "feed_history.h"
 #include "feed_readers.h"
 #include "history.h"
+#include "stream_checks.h"
 #include "workload.h"
 
 namespace historycheck {

@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -34,7 +35,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "eventstore/eventstore.h"
+#include "write_line.h"
 
 namespace {
 
@@ -61,18 +65,7 @@ StreamId stream_of(int s) {
 
 // One line per write(2): lines are far below PIPE_BUF, so each arrives whole or not at all.
 void report(int fd, const std::string& line) {
-  const std::string text = line + "\n";
-  const char* p = text.data();
-  std::size_t left = text.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      _exit(4);
-    }
-    p += n;
-    left -= static_cast<std::size_t>(n);
-  }
+  if (!historycheck::write_line(fd, line)) _exit(4);
 }
 
 std::string join(const std::vector<Uuid>& ids) {
@@ -136,13 +129,12 @@ struct Intent {
   std::int64_t first_version = 0;
 };
 
+// Over all rounds; printed as "name=value" at the end.
 struct Totals {
-  std::uint64_t acked_appends = 0;
-  std::uint64_t acked_events = 0;
-  std::uint64_t inflight_applied = 0;
-  std::uint64_t inflight_not_applied = 0;
-  std::uint64_t conflicts = 0;
-  std::uint64_t child_errors = 0;
+  std::uint64_t acked_appends = 0, acked_events = 0;
+  // Appends in flight at a kill, found in the file (whole) or not at all by the next check.
+  std::uint64_t inflight_applied = 0, inflight_not_applied = 0;
+  std::uint64_t conflicts = 0, child_errors = 0;  // reported by the child
   std::uint64_t violations = 0;
 };
 
@@ -324,38 +316,29 @@ class Checker {
   std::set<Uuid> never_;
 };
 
-Options parse(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "sqlite_crash: " << a << " needs a value\n";
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (a == "--file") {
-      o.file = value();
-    } else if (a == "--kills") {
-      o.kills = std::stoi(value());
-    } else if (a == "--max-ms") {
-      o.max_ms = std::stoi(value());
-    } else if (a == "--threads") {
-      o.threads = std::stoi(value());
-    } else if (a == "--pace-us") {
-      o.pace_us = std::stoi(value());
-    } else if (a == "--seed") {
-      o.seed = std::stoull(value());
-    } else if (a == "--keep") {
-      o.keep = true;
-    } else if (a == "--verbose") {
-      o.verbose = true;
-    } else {
-      std::cerr << "usage: sqlite_crash [--file PATH] [--kills N] [--max-ms MS] [--threads T] [--pace-us US] "
-                   "[--seed S] [--keep] [--verbose]\n";
-      std::exit(2);
-    }
+// Parses argv into `o`; answers nothing to go on, else the exit code to end with (0 after --help).
+std::optional<int> parse(int argc, char** argv, Options& o) {
+  CLI::App app{"sqlite_crash: the embedded store under kill -9 (a child appends, the parent kills it with SIGKILL at "
+               "a random moment, reopens the file and checks it), repeated --kills times on the same file. "
+               "Exit status 0 when no violation was found, 1 otherwise, 2 on a usage or setup error.",
+               "sqlite_crash"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--file", o.file, "The SQLite file (default: $TMPDIR/sqlite-crash-<pid>.db)")->type_name("PATH");
+  app.add_option("--kills", o.kills, "Child runs, each killed with SIGKILL (default 30)")->type_name("N");
+  app.add_option("--max-ms", o.max_ms, "A child is killed after a random 0..MS milliseconds (default 200)")
+      ->type_name("MS");
+  app.add_option("--threads", o.threads, "Appending threads of the child (default 3)")->type_name("T");
+  app.add_option("--pace-us", o.pace_us, "Pause of each child thread between appends, 0..2*US microseconds (default 500)")
+      ->type_name("US");
+  app.add_option("--seed", o.seed, "Random seed (default: from the clock)")->type_name("S");
+  app.add_flag("--keep", o.keep, "Keep the file also when no violation was found");
+  app.add_flag("--verbose", o.verbose, "Print each round and the child's errors");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "sqlite_crash: " << e.what() << " (see sqlite_crash --help)\n";
+    return 2;
   }
   if (o.file.empty()) {
     const char* tmp = std::getenv("TMPDIR");
@@ -364,9 +347,9 @@ Options parse(int argc, char** argv) {
   if (o.seed == 0) o.seed = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   if (o.kills < 1 || o.max_ms < 1 || o.threads < 1) {
     std::cerr << "sqlite_crash: --kills, --max-ms and --threads must be >= 1\n";
-    std::exit(2);
+    return 2;
   }
-  return o;
+  return std::nullopt;
 }
 
 void remove_files(const std::string& file) {
@@ -376,7 +359,8 @@ void remove_files(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
+  Options o;
+  if (const std::optional<int> exit_code = parse(argc, argv, o)) return *exit_code;
   remove_files(o.file);
   set_log_sink({});
   std::mt19937_64 rng(o.seed);

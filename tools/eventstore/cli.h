@@ -65,8 +65,11 @@ std::string stored_json_text(const std::optional<std::string>& text);
 // already (from stored_json_text).
 std::string json_line_with(const nlohmann::ordered_json& fields,
                            std::initializer_list<std::pair<std::string_view, std::string>> raw);
-// One read result as the contract's JSON line (keys in the documented order, no newline).
-std::string event_json_line(const eventstore::RecordedEvent& event);
+// One read result as the contract's JSON line (keys in the documented order, no newline), after
+// the members of `leading` (a feed entry's position); without event_data and event_metadata when
+// `with_data` is false.
+std::string event_json_line(const eventstore::RecordedEvent& event,
+                            nlohmann::ordered_json leading = nlohmann::ordered_json::object(), bool with_data = true);
 // Writes `line` and a newline on stdout.
 void print_line(std::string line);
 // Writes json_line(value) as one line on stdout.

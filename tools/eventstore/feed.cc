@@ -129,19 +129,7 @@ void follow_feed(eventstore::Store& store, eventstore::Subscription& subscriptio
 }  // namespace
 
 std::string feed_entry_json_line(const eventstore::FeedEntry& entry, bool with_data) {
-  const eventstore::RecordedEvent& e = entry.event;
-  nlohmann::ordered_json out;
-  out["position"] = entry.position;
-  out["bounded_context"] = e.stream.bounded_context;
-  out["aggregate_type"] = e.stream.aggregate_type;
-  out["aggregate_id"] = e.stream.aggregate_id.to_string();
-  out["event_version"] = e.version;
-  out["event_id"] = e.event_id.to_string();
-  out["event_type"] = e.event_type;
-  out["event_timestamp"] = eventstore::format_rfc3339(e.timestamp);
-  if (!with_data) return json_line(out);
-  return json_line_with(out, {{"event_data", stored_json_text(e.data)},
-                              {"event_metadata", stored_json_text(e.metadata)}});
+  return event_json_line(entry.event, {{"position", entry.position}}, with_data);
 }
 
 int run_feed_read(const std::string& uri, const FeedArgs& args) {

@@ -169,8 +169,7 @@ std::string json_line_with(const nlohmann::ordered_json& fields,
   return line;
 }
 
-std::string event_json_line(const eventstore::RecordedEvent& e) {
-  nlohmann::ordered_json out;
+std::string event_json_line(const eventstore::RecordedEvent& e, nlohmann::ordered_json out, bool with_data) {
   out["bounded_context"] = e.stream.bounded_context;
   out["aggregate_type"] = e.stream.aggregate_type;
   out["aggregate_id"] = e.stream.aggregate_id.to_string();
@@ -178,6 +177,7 @@ std::string event_json_line(const eventstore::RecordedEvent& e) {
   out["event_id"] = e.event_id.to_string();
   out["event_type"] = e.event_type;
   out["event_timestamp"] = eventstore::format_rfc3339(e.timestamp);
+  if (!with_data) return json_line(out);
   return json_line_with(out, {{"event_data", stored_json_text(e.data)},
                               {"event_metadata", stored_json_text(e.metadata)}});
 }

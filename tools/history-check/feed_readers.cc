@@ -4,6 +4,8 @@
 #include <future>
 #include <random>
 
+#include "stream_checks.h"
+
 namespace historycheck {
 
 using Clock = std::chrono::steady_clock;

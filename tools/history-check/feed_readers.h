@@ -1,5 +1,5 @@
 // The feed readers of a history-check run: threads that follow the run's context's feed while
-// the writers append and record every page they read (history.h, FeedHistory). Readers 0..N-2
+// the writers append and record every page they read (feed_history.h, FeedHistory). Readers 0..N-2
 // read from position 0 to the end (reader 1, when N >= 3, with a filter on one event type); the
 // last reader is the subscriber: it saves its checkpoint under a name, is "killed" at random
 // (drops its position, as a crashed consumer would) and restarts from the checkpoint it loads.
@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "history.h"
+#include "feed_history.h"
 #include "workload.h"
 
 namespace historycheck {

@@ -1,12 +1,14 @@
-// The history checker's model: what writers did (one Attempt per append call, with its outcome)
-// and the checks a final read of the store must pass against it.
+// The history checker's model of what writers did: one Attempt per append call, with its
+// outcome, and the final read of the streams they wrote.
 //
 // A logical append is identified by `op`; its event ids are fixed when it is first tried, and a
 // retry after an unknown outcome reuses them (attempt 2, 3, ...). Event ids are therefore the
 // link between what was sent and what is stored: the checker matches stored events to appends
-// by event id only.
+// by event id only. The checks are in stream_checks.h and feed_history.h, the report in report.h.
 //
-// Thread safety: plain values and pure functions.
+// Errors: attempt_from_json throws std::runtime_error for a malformed record; read_final records
+// a read that kept failing in StoredStream::read_error instead of throwing.
+// Thread safety: plain values and pure functions (read_final uses the store as its callers may).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +38,12 @@ struct Plan {
   // A plan with `count` random streams and a random context "hc-<12 hex digits>".
   static Plan random(std::size_t count);
 };
+
+// The event types the writers use: the k-th event of an append is "HistoryCheckAppended" for
+// even k, "HistoryCheckNoted" for odd k, so a filtered feed reader (event type Noted) skips some.
+inline constexpr const char* kAppendedType = "HistoryCheckAppended";
+inline constexpr const char* kNotedType = "HistoryCheckNoted";
+inline const char* event_type_of(std::size_t index_in_append) { return index_in_append % 2 ? kNotedType : kAppendedType; }
 
 enum class Outcome { kOk, kConflict, kUnavailable, kUnknown, kInvalid, kOtherError };
 const char* to_string(Outcome outcome);
@@ -84,162 +92,10 @@ struct StoredStream {
 // as failed.
 std::vector<StoredStream> read_final(eventstore::Store& store, const Plan& plan, double retry_seconds);
 
-struct Violation {
-  std::string kind;    // see kViolationKinds
-  std::string detail;  // one line naming the stream, versions and ids
-};
-
-// Every kind of violation the checker reports, with what it means.
-extern const std::vector<std::pair<std::string, std::string>> kViolationKinds;
-
-// What the feed readers saw, in figures (check_feed).
-struct FeedFigures {
-  std::int64_t head = 0;
-  std::uint64_t entries = 0;          // distinct positions observed
-  std::uint64_t events = 0;           // distinct event ids in the feed
-  std::uint64_t duplicates = 0;       // entries repeating an event seen at a lower position
-  std::uint64_t readers = 0;
-  std::uint64_t filtered_readers = 0;  // of `readers`
-  std::uint64_t pages = 0;
-  std::uint64_t observations = 0;     // entries read, all readers, repeats included
-  std::uint64_t restarts = 0;         // subscriber restarts from its checkpoint
-  std::uint64_t checkpoint_saves = 0;
-  std::int64_t final_checkpoint = 0;
-  std::int64_t max_lag = 0;           // positions between a reader and the head when it read
-  std::uint64_t read_errors = 0;
-  std::uint64_t acknowledged_in_feed = 0;
-  std::uint64_t unknown_applied_in_feed = 0;
-};
-
-struct Report {
-  std::uint64_t operations = 0;  // append attempts
-  std::uint64_t logical_appends = 0;
-  std::uint64_t acknowledged = 0;
-  std::uint64_t conflicts = 0;
-  std::uint64_t unavailable = 0;
-  std::uint64_t unknown = 0;  // attempts with an unknown outcome
-  std::uint64_t invalid = 0;
-  std::uint64_t other_errors = 0;
-  // Logical appends that saw an unknown outcome, and how each was resolved.
-  std::uint64_t unknown_appends = 0;
-  std::uint64_t unknown_resolved_by_retry_applied = 0;
-  std::uint64_t unknown_resolved_by_retry_not_applied = 0;
-  std::uint64_t unknown_found_applied = 0;      // by the final read
-  std::uint64_t unknown_found_not_applied = 0;  // by the final read
-  std::uint64_t read_checks = 0;
-  std::uint64_t read_check_failures = 0;  // the read itself failed (not a violation)
-  std::uint64_t events_acknowledged = 0;
-  std::uint64_t events_stored = 0;
-  std::uint64_t streams = 0;
-  std::map<std::string, std::uint64_t> violation_counts;
-  std::vector<Violation> violations;  // the first few of each kind
-  std::optional<FeedFigures> feed;  // set by check_feed
-
-  std::uint64_t violation_total() const;
-  void add(const std::string& kind, const std::string& detail);
-};
-
-// Checks a history against the final state of the store (see docs/RELIABILITY.md):
-//  1. every acknowledged append is stored with its event ids at the acknowledged versions;
-//  2. every stream holds exactly the versions 1..head, in order, and head() agrees;
-//  3. every stored event belongs to exactly one append that was acknowledged or whose outcome
-//     was unknown (nothing invented, nothing doubled), and an unknown append is all or nothing;
-//  4. nothing of a rejected append (conflict, unavailable, invalid) is stored;
-//  5. reads made right after an acknowledgement saw it (recorded in the attempts).
-Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
-                     const std::vector<StoredStream>& stored);
-
-// --- the feed (include/eventstore/feed.h) -------------------------------------------------
-// Feed readers follow the run's context page by page while the writers append, and record what
-// each page held; one of them (the subscriber) is killed now and then and restarts from its
-// saved checkpoint. check_feed compares those observations with each other, with the history
-// and with the final read.
-
-// The event types the writers use: the k-th event of an append is "HistoryCheckAppended" for
-// even k, "HistoryCheckNoted" for odd k, so a filtered feed reader (event type Noted) skips some.
-inline constexpr const char* kAppendedType = "HistoryCheckAppended";
-inline constexpr const char* kNotedType = "HistoryCheckNoted";
-inline const char* event_type_of(std::size_t index_in_append) { return index_in_append % 2 ? kNotedType : kAppendedType; }
-
-// One entry as a reader saw it (40 bytes: a long run reads millions).
-struct FeedSeen {
-  static constexpr std::int32_t kForeign = -1;
-  std::int64_t position = 0;
-  std::int32_t stream = kForeign;  // index into Plan::streams; kForeign: not a stream of the run
-  std::int64_t version = 0;
-  Uuid event_id;
-};
-
-// The plan's index of a stream read from the feed, or FeedSeen::kForeign.
-class StreamIndex {
- public:
-  explicit StreamIndex(const Plan& plan);
-  std::int32_t of(const eventstore::StreamId& stream) const;
-
- private:
-  const Plan& plan_;
-  std::map<Uuid, std::int32_t> index_;
-};
-
-// One page: the reader asked for positions after `after` and was told the page covered up to
-// `last_position` (every position in (after, last_position] has an entry: the reader reads
-// without a filter).
-struct FeedPageSeen {
-  std::int64_t after = 0;
-  std::int64_t last_position = 0;
-  std::int64_t head_before = -1;  // feed_head() read just before the page (-1: not read)
-  std::int64_t at_ns = 0;         // steady clock, when the page arrived
-  int incarnation = 0;            // the subscriber's restarts before this page
-  std::vector<FeedSeen> entries;
-};
-
-// A checkpoint operation of the subscriber, in the order it made them.
-struct CheckpointSeen {
-  enum class Kind { kSaved, kLoaded };
-  Kind kind = Kind::kSaved;
-  std::int64_t requested = 0;  // kSaved: the position asked for
-  std::int64_t answered = 0;   // the position the store answered as stored (kLoaded: 0 when none)
-  bool none = false;           // kLoaded: no checkpoint was stored
-  bool failed = false;         // kSaved: the save failed (it may have been stored): no answer
-};
-
-struct FeedReaderLog {
-  int reader = 0;
-  bool subscriber = false;
-  std::vector<FeedPageSeen> pages;
-  std::vector<CheckpointSeen> checkpoints;
-  std::uint64_t restarts = 0;
-  std::uint64_t errors = 0;  // failed reads (retried; not violations)
-  std::string last_error;
-  std::int64_t final_position = 0;
-  bool reached_head = false;  // caught up with the final head before the deadline
-  bool final_read = false;    // the read of the whole feed made once the readers stopped
-  bool filtered = false;      // read with a filter on event type kNotedType: pages skip the others
-};
-
-struct FeedHistory {
-  std::vector<FeedReaderLog> readers;
-  std::int64_t final_head = 0;       // feed_head() once the head stopped moving
-  bool duplicates_allowed = false;   // a cluster may repeat an event (feed.h); memory:/sqlite: never
-  std::optional<std::string> error;  // the final head could not be read
-};
-
-
-// Checks the feed observations (see docs/RELIABILITY.md, "The feed"):
-//  1. every acknowledged event and every stored event of the run is in the feed, at its stream
-//     and version; nothing of a rejected append, nothing not stored, nothing of another stream;
-//  2. dense and immutable: all readers agree position by position, positions 1..head have no
-//     hole, no entry appears at a position a reader had passed, every reader reached the head;
-//  3. per stream, first occurrences are in version order; a repeat has the same stream, version
-//     and event id (and is a violation where duplicates are not allowed);
-//  4. the subscriber covered 1..head across its restarts; its checkpoints only moved forward;
-//  5. a filtered reader's pages hold exactly the matching entries of the positions they covered,
-//     and it reached the head (its position advances over what the filter skips).
-// Adds the violations and `report.feed` to `report`.
-void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const std::vector<StoredStream>& stored,
-                const FeedHistory& feed, Report& report);
-
-nlohmann::json to_json(const Report& report);
-std::string summary_text(const Report& report);
+// One attempt as the checker names it in a violation: "op N (process P thread T, attempt A,
+// stream S, expected E, ids [...])".
+std::string attempt_text(const Attempt& attempt);
+// "[id,id,...]".
+std::string ids_text(const std::vector<Uuid>& ids);
 
 }  // namespace historycheck
