@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "hex_digit.h"
 #include "validation.h"
 #include "eventstore/error.h"
 #include "eventstore/store.h"
@@ -28,16 +29,10 @@ std::string percent_decode(std::string_view text, std::string_view what) {
       out.push_back(text[i]);
       continue;
     }
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
     if (i + 2 >= text.size())
       throw Error::invalid("store URI: bad percent escape in " + std::string(what));
-    const int high = hex(text[i + 1]);
-    const int low = hex(text[i + 2]);
+    const int high = hex_digit_value(text[i + 1]);
+    const int low = hex_digit_value(text[i + 2]);
     if (high < 0 || low < 0) throw Error::invalid("store URI: bad percent escape in " + std::string(what));
     out.push_back(static_cast<char>(high * 16 + low));
     i += 2;
