@@ -1,4 +1,4 @@
-#include "store_uri.h"
+#include "eventstore/store_uri.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +10,7 @@
 #include "eventstore/error.h"
 #include "eventstore/store.h"
 
-namespace eventstore::detail {
+namespace eventstore {
 namespace {
 
 constexpr std::string_view kScyllaPrefix = "scylla://";
@@ -18,7 +18,7 @@ constexpr std::string_view kScyllaPrefix = "scylla://";
 // The driver takes every part as a UTF-8 string. `what` names the part, never quotes it: it may
 // be the password.
 void require_utf8(std::string_view text, std::string_view what) {
-  if (!is_valid_utf8(text)) throw Error::invalid("store URI: " + std::string(what) + " is not valid UTF-8");
+  if (!detail::is_valid_utf8(text)) throw Error::invalid("store URI: " + std::string(what) + " is not valid UTF-8");
 }
 
 std::string percent_decode(std::string_view text, std::string_view what) {
@@ -31,8 +31,8 @@ std::string percent_decode(std::string_view text, std::string_view what) {
     }
     if (i + 2 >= text.size())
       throw Error::invalid("store URI: bad percent escape in " + std::string(what));
-    const int high = hex_digit_value(text[i + 1]);
-    const int low = hex_digit_value(text[i + 2]);
+    const int high = detail::hex_digit_value(text[i + 1]);
+    const int low = detail::hex_digit_value(text[i + 2]);
     if (high < 0 || low < 0) throw Error::invalid("store URI: bad percent escape in " + std::string(what));
     out.push_back(static_cast<char>(high * 16 + low));
     i += 2;
@@ -273,12 +273,8 @@ BackendUri take_store_level_options(std::string_view uri) {
   return result;
 }
 
-}  // namespace eventstore::detail
-
-namespace eventstore {
-
 std::string redact_uri(std::string_view uri) {
-  const std::optional<detail::PasswordSpan> span = detail::password_span(uri);
+  const std::optional<PasswordSpan> span = password_span(uri);
   if (!span) return std::string(uri);
   return std::string(uri.substr(0, span->colon + 1)) + "***" + std::string(uri.substr(span->at));
 }
@@ -289,10 +285,10 @@ std::string default_store_uri() {
   if (!hosts || !*hosts) return "sqlite:eventstore.db";
   std::string host_list = hosts;
   host_list.erase(std::remove(host_list.begin(), host_list.end(), ' '), host_list.end());
-  detail::ClusterUri cluster;
-  for (std::string_view host : detail::split(host_list, ',')) cluster.hosts.emplace_back(host);
-  detail::fill_from_environment(cluster, std::nullopt);
-  return detail::format_cluster_uri(cluster);
+  ClusterUri cluster;
+  for (std::string_view host : split(host_list, ',')) cluster.hosts.emplace_back(host);
+  fill_from_environment(cluster, std::nullopt);
+  return format_cluster_uri(cluster);
 }
 
 }  // namespace eventstore
