@@ -145,7 +145,7 @@ class JsonAcceptor {
   }
   bool value() {
     // Containers are walked with an explicit stack ('{' or '['), so nesting depth costs no
-    // recursion; `expect_value` is set where a value must come next.
+    // recursion.
     std::string stack;
     for (;;) {
       skip_ws();
@@ -153,26 +153,18 @@ class JsonAcceptor {
       // One value.
       switch (*p_) {
         case '{':
+        case '[': {
           if (stack.size() >= max_depth_) return false;
-          ++p_;
+          const char open = *p_++;
           skip_ws();
-          if (p_ != end_ && *p_ == '}') {
+          if (p_ != end_ && *p_ == (open == '{' ? '}' : ']')) {
             ++p_;
             break;
           }
-          stack.push_back('{');
-          if (!key()) return false;
+          stack.push_back(open);
+          if (open == '{' && !key()) return false;
           continue;
-        case '[':
-          if (stack.size() >= max_depth_) return false;
-          ++p_;
-          skip_ws();
-          if (p_ != end_ && *p_ == ']') {
-            ++p_;
-            break;
-          }
-          stack.push_back('[');
-          continue;
+        }
         case '"':
           if (!string()) return false;
           break;
