@@ -35,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eventstore/codec.h"
+#include "eventstore/export.h"
 #include "eventstore/log.h"
 #include "eventstore/snapshot_policy.h"
 #include "eventstore/store.h"
@@ -100,7 +101,7 @@ class Aggregate {
   std::optional<Timestamp> snapshot_time_;
 };
 
-struct AggregateStoreOptions {
+struct EVENTSTORE_EXPORT AggregateStoreOptions {
   SnapshotPolicy snapshot_policy = every_n_events(100);
   // When > 0, a load that replayed more than this many events since the last snapshot writes a
   // snapshot (the seed's snapshot-on-load). Off by default.
@@ -110,7 +111,7 @@ struct AggregateStoreOptions {
   std::uint32_t page_size = 1000;
 };
 
-struct AggregateStoreStats {
+struct EVENTSTORE_EXPORT AggregateStoreStats {
   std::uint64_t snapshots_written = 0;
   std::uint64_t snapshot_write_failures = 0;
   std::uint64_t snapshot_decode_failures = 0;
@@ -120,7 +121,7 @@ struct AggregateStoreStats {
   std::uint64_t snapshots_above_head = 0;
 };
 
-struct SaveResult {
+struct EVENTSTORE_EXPORT SaveResult {
   std::optional<AppendResult> append;  // none when there was nothing to save
   bool snapshot_written = false;
 };

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "eventstore/export.h"
+
 namespace eventstore {
 
 enum class ErrorCode {
@@ -33,9 +35,9 @@ enum class ErrorCode {
 };
 
 // A short stable name for a code: "version_conflict", "invalid_argument", ...
-std::string_view to_string(ErrorCode code) noexcept;
+EVENTSTORE_EXPORT std::string_view to_string(ErrorCode code) noexcept;
 
-class Error : public std::runtime_error {
+class EVENTSTORE_EXPORT Error : public std::runtime_error {
  public:
   Error(ErrorCode code, const std::string& message,
         std::optional<std::int64_t> current_version = std::nullopt);

@@ -25,12 +25,13 @@
 
 #include "eventstore/event.h"
 #include "eventstore/expected_version.h"
+#include "eventstore/export.h"
 #include "eventstore/result.h"
 #include "eventstore/stream_id.h"
 
 namespace eventstore {
 
-struct AppendResult {
+struct EVENTSTORE_EXPORT AppendResult {
   std::int64_t first_version = 0;  // version of the first appended event
   std::int64_t next_expected_version = 0;  // the stream's version after the append
   std::vector<Uuid> event_ids;     // in append order; event i is at first_version + i
@@ -38,7 +39,7 @@ struct AppendResult {
 
 enum class Direction { kForward, kBackward };
 
-struct ReadOptions {
+struct EVENTSTORE_EXPORT ReadOptions {
   Direction direction = Direction::kForward;
   // First version to return (inclusive). Default: 1 forward, the head backward.
   std::optional<std::int64_t> from;
@@ -55,7 +56,7 @@ struct ReadOptions {
 
 // A cursor over one read. Pages arrive in stream order (by direction).
 // Thread safety: one page request at a time; a cursor is used by one caller.
-class EventCursor {
+class EVENTSTORE_EXPORT EventCursor {
  public:
   virtual ~EventCursor() = default;
 
@@ -68,7 +69,7 @@ class EventCursor {
   std::vector<RecordedEvent> next_page();
 };
 
-class EventStore {
+class EVENTSTORE_EXPORT EventStore {
  public:
   virtual ~EventStore() = default;
 

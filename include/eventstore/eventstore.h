@@ -14,6 +14,7 @@
 #include "eventstore/snapshot_policy.h"
 #include "eventstore/snapshot_store.h"
 #include "eventstore/store.h"
+#include "eventstore/store_uri.h"
 #include "eventstore/stream_id.h"
 #include "eventstore/subscription.h"
 #include "eventstore/uuid.h"

@@ -6,9 +6,11 @@
 #include <cstdint>
 #include <string>
 
+#include "eventstore/export.h"
+
 namespace eventstore {
 
-class ExpectedVersion {
+class EVENTSTORE_EXPORT ExpectedVersion {
  public:
   // The stream must be exactly at `version`; 0 means the stream must not exist yet. A negative
   // version is rejected by append with kInvalidArgument.

@@ -31,19 +31,20 @@
 #include <vector>
 
 #include "eventstore/event.h"
+#include "eventstore/export.h"
 #include "eventstore/result.h"
 
 namespace eventstore {
 
 // One entry of a feed: a reference to a stored event. `event.data` and `event.metadata` are
 // filled only when FeedReadOptions::with_data is set.
-struct FeedEntry {
+struct EVENTSTORE_EXPORT FeedEntry {
   std::int64_t position = 0;
   RecordedEvent event;
 };
 
 // Which entries a reader wants. An empty list matches everything.
-struct FeedFilter {
+struct EVENTSTORE_EXPORT FeedFilter {
   std::vector<std::string> aggregate_types;
   std::vector<std::string> event_types;
 
@@ -51,7 +52,7 @@ struct FeedFilter {
   bool empty() const { return aggregate_types.empty() && event_types.empty(); }
 };
 
-struct FeedReadOptions {
+struct EVENTSTORE_EXPORT FeedReadOptions {
   // Entries at positions above this one. At least 0.
   std::int64_t after = 0;
   // At most this many positions per page, filtered-out entries included. Must be 1..100000.
@@ -61,7 +62,7 @@ struct FeedReadOptions {
   FeedFilter filter;
 };
 
-struct FeedPage {
+struct EVENTSTORE_EXPORT FeedPage {
   // The entries that pass the filter, in position order.
   std::vector<FeedEntry> entries;
   // The highest position the page covered, filtered-out entries included; `after` when the page
@@ -71,28 +72,28 @@ struct FeedPage {
 };
 
 // A subscriber's durable position, stored in the store under a name.
-struct Checkpoint {
+struct EVENTSTORE_EXPORT Checkpoint {
   std::string name;
   std::int64_t position = 0;
   Timestamp updated{};  // when it was last moved
 };
 
 // The process that orders a cluster's feed (docs/feed.md, "The relay").
-struct RelayLease {
+struct EVENTSTORE_EXPORT RelayLease {
   std::string owner;          // "host:pid:random" of the relay holding the lease
   std::int64_t epoch = 0;     // grows with every takeover
   Timestamp expires{};        // the owner renews before this; after it, another relay takes over
   bool live = false;          // expires is in the future (by this machine's clock)
 };
 
-struct FeedStatus {
+struct EVENTSTORE_EXPORT FeedStatus {
   std::int64_t head = 0;                 // the feed's last position; 0 when empty
   std::vector<Checkpoint> checkpoints;   // by name
   std::optional<RelayLease> relay;       // cluster only: the lease, if a relay ever ran
 };
 
 // Settings of a relay (cluster backend; the embedded backends need none).
-struct RelayOptions {
+struct EVENTSTORE_EXPORT RelayOptions {
   std::string context;                                // the bounded context it orders
   std::chrono::milliseconds lease{10000};             // lease duration; renewed every lease/3
   std::chrono::milliseconds poll_interval{20};        // pause between cycles that found nothing
@@ -101,7 +102,7 @@ struct RelayOptions {
 };
 
 // What a running relay has done, for status lines and metrics.
-struct RelayStats {
+struct EVENTSTORE_EXPORT RelayStats {
   bool holds_lease = false;
   std::int64_t epoch = 0;
   std::int64_t head = 0;                 // last position it knows published
@@ -113,7 +114,7 @@ struct RelayStats {
 
 // A relay running on its own thread until destroyed (or stop()). It takes the context's lease,
 // publishes, renews, and waits to take over when another relay holds the lease.
-class FeedRelay {
+class EVENTSTORE_EXPORT FeedRelay {
  public:
   virtual ~FeedRelay() = default;
   virtual RelayStats stats() const = 0;
@@ -123,7 +124,7 @@ class FeedRelay {
 
 // Every store open_store returns implements all of these. The defaults, for stores written as
 // test doubles, fail with kInvalidArgument ("this store keeps no feed") and start no relay.
-class FeedStore {
+class EVENTSTORE_EXPORT FeedStore {
  public:
   virtual ~FeedStore() = default;
 

@@ -7,9 +7,11 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "eventstore/export.h"
+
 namespace eventstore {
 
-struct Limits {
+struct EVENTSTORE_EXPORT Limits {
   // Bytes of one event: event_type + data + metadata.
   std::size_t max_event_bytes = 1024 * 1024;
   // Events in one append.

@@ -8,6 +8,8 @@
 #include <functional>
 #include <string_view>
 
+#include "eventstore/export.h"
+
 namespace eventstore {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
@@ -15,10 +17,10 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 using LogSink = std::function<void(LogLevel, std::string_view message)>;
 
 // Replaces the sink; an empty function silences the library.
-void set_log_sink(LogSink sink);
+EVENTSTORE_EXPORT void set_log_sink(LogSink sink);
 // Only messages at or above `level` reach the sink (default kWarning).
-void set_log_level(LogLevel level);
+EVENTSTORE_EXPORT void set_log_level(LogLevel level);
 
-void log(LogLevel level, std::string_view message);
+EVENTSTORE_EXPORT void log(LogLevel level, std::string_view message);
 
 }  // namespace eventstore

@@ -11,11 +11,12 @@
 #include <optional>
 
 #include "eventstore/event.h"
+#include "eventstore/export.h"
 #include "eventstore/stream_id.h"
 
 namespace eventstore {
 
-struct SnapshotContext {
+struct EVENTSTORE_EXPORT SnapshotContext {
   const StreamId& stream;
   std::int64_t version_before = 0;  // the stream version before the save
   std::int64_t version_after = 0;   // the stream version after it
@@ -28,10 +29,10 @@ using SnapshotPolicy = std::function<bool(const SnapshotContext&)>;
 
 // Fires when a save crosses a multiple of n: (before / n) < (after / n). This also fires when
 // one save appends several events past the multiple. Requires n >= 1 (else invalid_argument).
-SnapshotPolicy every_n_events(std::int64_t n);
+EVENTSTORE_EXPORT SnapshotPolicy every_n_events(std::int64_t n);
 // Fires when there is no snapshot yet, or the latest is at least `interval` old.
-SnapshotPolicy every_interval(std::chrono::milliseconds interval);
+EVENTSTORE_EXPORT SnapshotPolicy every_interval(std::chrono::milliseconds interval);
 // Never fires.
-SnapshotPolicy never();
+EVENTSTORE_EXPORT SnapshotPolicy never();
 
 }  // namespace eventstore

@@ -16,26 +16,27 @@
 #include <string>
 
 #include "eventstore/event.h"
+#include "eventstore/export.h"
 #include "eventstore/result.h"
 #include "eventstore/stream_id.h"
 
 namespace eventstore {
 
-struct Snapshot {
+struct EVENTSTORE_EXPORT Snapshot {
   std::int64_t version = 0;           // the stream version the state was taken at (>= 1)
   std::string data;                   // JSON text of the aggregate's state
   std::optional<std::string> metadata;  // JSON object text, or none
   Timestamp timestamp{};              // when it was taken, UTC milliseconds
 };
 
-struct SnapshotSaveResult {
+struct EVENTSTORE_EXPORT SnapshotSaveResult {
   // True if this snapshot is now the latest; false if the store already held one at the same
   // or a newer version, at or below the stream's head (the stored one is kept).
   bool stored = false;
   std::int64_t latest_version = 0;  // the version of the snapshot the store now holds
 };
 
-class SnapshotStore {
+class EVENTSTORE_EXPORT SnapshotStore {
  public:
   virtual ~SnapshotStore() = default;
 

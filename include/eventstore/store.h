@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "eventstore/event_store.h"
+#include "eventstore/export.h"
 #include "eventstore/feed.h"
 #include "eventstore/limits.h"
 #include "eventstore/snapshot_store.h"
@@ -26,14 +27,14 @@ namespace eventstore {
 
 // How `apply_schema` creates a cluster keyspace (NetworkTopologyStrategy). Ignored by the
 // embedded backends, whose schema is created when the store opens.
-struct SchemaOptions {
+struct EVENTSTORE_EXPORT SchemaOptions {
   // Replicas in every data centre, when `datacenters` is empty. The seed's default is 3.
   int replication_factor = 3;
   // Replicas per named data centre, e.g. {{"dc1", 3}, {"dc2", 3}}.
   std::vector<std::pair<std::string, int>> datacenters;
 };
 
-class Store : public EventStore, public SnapshotStore, public FeedStore {
+class EVENTSTORE_EXPORT Store : public EventStore, public SnapshotStore, public FeedStore {
  public:
   // The URI it was opened with, passwords replaced by "***" and without the store-level
   // options max_in_flight and max_in_flight_bytes.
@@ -50,7 +51,7 @@ class Store : public EventStore, public SnapshotStore, public FeedStore {
 // blocking append waits for room. One append larger than max_in_flight_bytes is admitted when
 // nothing else is in flight (Limits bounds it). The URI options max_in_flight=N and
 // max_in_flight_bytes=N, valid for every scheme, override these fields.
-struct StoreOptions {
+struct EVENTSTORE_EXPORT StoreOptions {
   Limits limits;
   // Appends in flight per store; at least 1.
   std::size_t max_in_flight = 1024;
@@ -65,18 +66,18 @@ struct StoreOptions {
 // ca_file, cert_file or key_file), or a bound that is not a whole number >= 1 (naming the
 // option); kUnavailable / kUnauthorized when the store cannot be reached or refuses the
 // credentials, kCorruption for a file that is not a store.
-std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options = {});
+EVENTSTORE_EXPORT std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options = {});
 
 // The statements `apply_schema` runs on the store named by `uri` (CQL for a cluster), without
 // connecting to it; empty for the embedded backends. Throws Error(kInvalidArgument).
-std::vector<std::string> schema_statements(std::string_view uri, const SchemaOptions& options);
+EVENTSTORE_EXPORT std::vector<std::string> schema_statements(std::string_view uri, const SchemaOptions& options);
 
 // The default store URI: $EVENTSTORE_STORE if set; else a scylla:// URI built from the seed's
 // variables (SCYLLA_HOSTS, SCYLLA_USERNAME, SCYLLA_PASSWORD, SCYLLA_HOSTSELECTIONPOLICY,
 // SCYLLA_KEYSPACE) if SCYLLA_HOSTS is set; else "sqlite:eventstore.db".
-std::string default_store_uri();
+EVENTSTORE_EXPORT std::string default_store_uri();
 
 // `uri` with any password replaced by "***": safe to print.
-std::string redact_uri(std::string_view uri);
+EVENTSTORE_EXPORT std::string redact_uri(std::string_view uri);
 
 }  // namespace eventstore

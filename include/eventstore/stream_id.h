@@ -8,11 +8,12 @@
 #include <compare>
 #include <string>
 
+#include "eventstore/export.h"
 #include "eventstore/uuid.h"
 
 namespace eventstore {
 
-struct StreamId {
+struct EVENTSTORE_EXPORT StreamId {
   std::string bounded_context;  // non-empty valid UTF-8, at most Limits::max_identifier_bytes
   std::string aggregate_type;   // non-empty valid UTF-8, at most Limits::max_identifier_bytes
   Uuid aggregate_id;
@@ -21,6 +22,6 @@ struct StreamId {
 };
 
 // "context/type/uuid", for messages.
-std::string to_string(const StreamId& stream);
+EVENTSTORE_EXPORT std::string to_string(const StreamId& stream);
 
 }  // namespace eventstore

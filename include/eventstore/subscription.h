@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "eventstore/export.h"
 #include "eventstore/feed.h"
 #include "eventstore/result.h"
 #include "eventstore/store.h"
@@ -28,7 +29,7 @@ struct sqlite3;
 namespace eventstore {
 
 // Where a subscription starts when it has no stored checkpoint.
-struct StartPosition {
+struct EVENTSTORE_EXPORT StartPosition {
   enum class Kind { kBeginning, kEnd, kAfter };
   Kind kind = Kind::kBeginning;
   std::int64_t position = 0;  // kAfter: deliver entries above this position
@@ -38,7 +39,7 @@ struct StartPosition {
   static StartPosition after(std::int64_t position) { return {Kind::kAfter, position}; }
 };
 
-struct SubscriptionOptions {
+struct EVENTSTORE_EXPORT SubscriptionOptions {
   std::string context;
   // The durable checkpoint's name. Empty: none (start from `start`; save_checkpoint fails).
   std::string name;
@@ -51,7 +52,7 @@ struct SubscriptionOptions {
   std::chrono::milliseconds poll_interval{10};
 };
 
-class Subscription {
+class EVENTSTORE_EXPORT Subscription {
  public:
   // Resolves the starting position (the named checkpoint, else `start`; kEnd reads the feed's
   // head) and returns the subscription. Throws eventstore::Error (kInvalidArgument for bad
@@ -83,7 +84,7 @@ class Subscription {
 // a repeated event (same stream and version, see feed.h) is skipped too.
 //
 // Thread safety: one thread at a time; `db` must not be used by others during apply().
-class SqliteProjection {
+class EVENTSTORE_EXPORT SqliteProjection {
  public:
   // `db` stays owned by the caller and must outlive the projection. Throws Error.
   SqliteProjection(sqlite3* db, std::string name);

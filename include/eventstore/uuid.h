@@ -11,9 +11,11 @@
 #include <string>
 #include <string_view>
 
+#include "eventstore/export.h"
+
 namespace eventstore {
 
-class Uuid {
+class EVENTSTORE_EXPORT Uuid {
  public:
   // The nil UUID 00000000-0000-0000-0000-000000000000.
   constexpr Uuid() = default;
@@ -38,6 +40,6 @@ class Uuid {
 }  // namespace eventstore
 
 template <>
-struct std::hash<eventstore::Uuid> {
+struct EVENTSTORE_EXPORT std::hash<eventstore::Uuid> {
   std::size_t operator()(const eventstore::Uuid& id) const noexcept;
 };

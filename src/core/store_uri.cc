@@ -1,15 +1,16 @@
-#include "store_uri.h"
+#include "eventstore/store_uri.h"
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 
+#include "hex_digit.h"
 #include "validation.h"
 #include "eventstore/error.h"
 #include "eventstore/store.h"
 
-namespace eventstore::detail {
+namespace eventstore {
 namespace {
 
 constexpr std::string_view kScyllaPrefix = "scylla://";
@@ -17,7 +18,7 @@ constexpr std::string_view kScyllaPrefix = "scylla://";
 // The driver takes every part as a UTF-8 string. `what` names the part, never quotes it: it may
 // be the password.
 void require_utf8(std::string_view text, std::string_view what) {
-  if (!is_valid_utf8(text)) throw Error::invalid("store URI: " + std::string(what) + " is not valid UTF-8");
+  if (!detail::is_valid_utf8(text)) throw Error::invalid("store URI: " + std::string(what) + " is not valid UTF-8");
 }
 
 std::string percent_decode(std::string_view text, std::string_view what) {
@@ -28,16 +29,10 @@ std::string percent_decode(std::string_view text, std::string_view what) {
       out.push_back(text[i]);
       continue;
     }
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
     if (i + 2 >= text.size())
       throw Error::invalid("store URI: bad percent escape in " + std::string(what));
-    const int high = hex(text[i + 1]);
-    const int low = hex(text[i + 2]);
+    const int high = detail::hex_digit_value(text[i + 1]);
+    const int low = detail::hex_digit_value(text[i + 2]);
     if (high < 0 || low < 0) throw Error::invalid("store URI: bad percent escape in " + std::string(what));
     out.push_back(static_cast<char>(high * 16 + low));
     i += 2;
@@ -278,12 +273,8 @@ BackendUri take_store_level_options(std::string_view uri) {
   return result;
 }
 
-}  // namespace eventstore::detail
-
-namespace eventstore {
-
 std::string redact_uri(std::string_view uri) {
-  const std::optional<detail::PasswordSpan> span = detail::password_span(uri);
+  const std::optional<PasswordSpan> span = password_span(uri);
   if (!span) return std::string(uri);
   return std::string(uri.substr(0, span->colon + 1)) + "***" + std::string(uri.substr(span->at));
 }
@@ -294,10 +285,10 @@ std::string default_store_uri() {
   if (!hosts || !*hosts) return "sqlite:eventstore.db";
   std::string host_list = hosts;
   host_list.erase(std::remove(host_list.begin(), host_list.end(), ' '), host_list.end());
-  detail::ClusterUri cluster;
-  for (std::string_view host : detail::split(host_list, ',')) cluster.hosts.emplace_back(host);
-  detail::fill_from_environment(cluster, std::nullopt);
-  return detail::format_cluster_uri(cluster);
+  ClusterUri cluster;
+  for (std::string_view host : split(host_list, ',')) cluster.hosts.emplace_back(host);
+  fill_from_environment(cluster, std::nullopt);
+  return format_cluster_uri(cluster);
 }
 
 }  // namespace eventstore

@@ -1,87 +1,22 @@
-// Store URIs: parsing, the default URI and redaction (see include/eventstore/store.h).
+// Store URIs inside the library: the public functions of eventstore/store_uri.h under the names
+// the backends have always used (eventstore::detail::parse_store_uri, ...).
 #pragma once
 
-#include <cstddef>
-#include <map>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
+#include "eventstore/store_uri.h"
 
 namespace eventstore::detail {
 
-struct ClusterUri {
-  std::vector<std::string> hosts;  // "host" or "host:port", at least one
-  std::string username;            // percent-decoded; empty when none
-  std::string password;            // percent-decoded; empty when none
-  std::string keyspace;            // empty when the URI names none
-  std::map<std::string, std::string> options;  // the query, percent-decoded
-};
-
-struct StoreUri {
-  enum class Scheme { kMemory, kSqlite, kScylla } scheme = Scheme::kMemory;
-  std::string sqlite_path;  // for kSqlite
-  ClusterUri cluster;       // for kScylla
-};
-
-// Throws Error(kInvalidArgument) naming what is wrong, also a percent-decoded part (user name,
-// password, host, keyspace, option name or value) that is not valid UTF-8 (the driver takes
-// them as UTF-8 strings); the message never holds a password.
-StoreUri parse_store_uri(std::string_view uri);
-
-std::string percent_encode(std::string_view text);
-
-// The options of every scheme's query that configure the store, not its backend
-// (include/eventstore/store.h, StoreOptions).
-struct StoreLevelOptions {
-  std::optional<std::size_t> max_in_flight;
-  std::optional<std::size_t> max_in_flight_bytes;
-};
-
-struct BackendUri {
-  std::string uri;  // the URI without the store-level options (and without '?' if none remain)
-  StoreLevelOptions options;
-};
-
-// Takes max_in_flight=N and max_in_flight_bytes=N out of the query of `uri` (after its first
-// '?'), keeping the other options in order for the backend; the last of repeated ones wins.
-// Throws Error(kInvalidArgument) naming the option when its value is not a whole number >= 1,
-// and for any other option on memory:, which has none.
-BackendUri take_store_level_options(std::string_view uri);
-
-// Where the raw (still percent-encoded) password of a scylla:// URI lies: between `colon` and
-// `at`, both excluded. None when the URI has no password part.
-struct PasswordSpan {
-  std::size_t colon;
-  std::size_t at;
-};
-std::optional<PasswordSpan> password_span(std::string_view uri);
-
-// A scylla:// URI that parse_store_uri parses back into `uri`: every part percent-encoded but
-// the hosts, options in name order.
-std::string format_cluster_uri(const ClusterUri& uri);
-
-// `uri` without its password (the ':' before it included), e.g. scylla://user@h1 for
-// scylla://user:secret@h1; any other URI unchanged. Unlike redact_uri, the result still works:
-// the password can then come from elsewhere (complete_from_environment).
-std::string without_password(std::string_view uri);
-
-// A store URI completed from the seed's environment variables, by one rule: a setting in the
-// URI wins; a variable only fills a setting the URI leaves out:
-//   SCYLLA_USERNAME             the user name
-//   SCYLLA_PASSWORD             the password, when there is a user name (from either source)
-//   SCYLLA_KEYSPACE             the keyspace
-//   SCYLLA_HOSTSELECTIONPOLICY  option dc
-//   SCYLLA_CA_FILE              option ca_file, unless the URI sets tls=false
-// SCYLLA_HOSTS never applies: a scylla:// URI names its hosts. `password`, when set, is a
-// password given apart from the URI (the CLI's --password-file, named by `password_source` in
-// messages): it wins over SCYLLA_PASSWORD.
-// Returns `uri` itself when nothing is filled, memory: and sqlite: URIs included; otherwise
-// format_cluster_uri of the completed URI (which holds the password: never print it).
-// Throws Error(kInvalidArgument) as parse_store_uri does; also when `password` is set and the
-// URI holds a password too ("given twice"), has no user name (nor SCYLLA_USERNAME), or is not
-// a scylla:// URI. Messages never hold a password.
-std::string complete_from_environment(std::string_view uri, const std::optional<std::string>& password = std::nullopt,
-                                      std::string_view password_source = "the password file");
+using eventstore::BackendUri;
+using eventstore::ClusterUri;
+using eventstore::complete_from_environment;
+using eventstore::format_cluster_uri;
+using eventstore::parse_store_uri;
+using eventstore::password_span;
+using eventstore::PasswordSpan;
+using eventstore::percent_encode;
+using eventstore::StoreLevelOptions;
+using eventstore::StoreUri;
+using eventstore::take_store_level_options;
+using eventstore::without_password;
 
 }  // namespace eventstore::detail

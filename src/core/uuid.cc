@@ -4,17 +4,9 @@
 
 #include <random>
 
+#include "hex_digit.h"
+
 namespace eventstore {
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
 
 Uuid Uuid::random() {
   // Per thread, and seeded again in a child after fork(), so that processes never share a stream.
@@ -46,8 +38,8 @@ std::optional<Uuid> Uuid::parse(std::string_view text) {
       ++i;
       continue;
     }
-    const int high = hex_value(text[i]);
-    const int low = hex_value(text[i + 1]);
+    const int high = detail::hex_digit_value(text[i]);
+    const int low = detail::hex_digit_value(text[i + 1]);
     if (high < 0 || low < 0) return std::nullopt;
     bytes[out++] = static_cast<std::uint8_t>(high * 16 + low);
     i += 2;

@@ -1,14 +1,11 @@
 #include "validation.h"
 
-#include <locale.h>
-#include <stdlib.h>
-
-#include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <unordered_set>
+
+#include "json_text.h"
 
 namespace eventstore::detail {
 namespace {
@@ -21,229 +18,9 @@ void check_identifier(std::string_view what, std::string_view value, const Limit
   if (!is_valid_utf8(value)) throw Error::invalid(std::string(what) + " is not valid UTF-8");
 }
 
-// A strict RFC 8259 validator that builds nothing (no DOM, no allocation for nesting up to 64
-// levels): appends validate every event's data and metadata, so this is on the hot path.
-// Accepts exactly one JSON value with optional surrounding whitespace: strings must be valid
-// UTF-8 with no raw control characters, \u escapes must pair surrogates, numbers must be finite
-// as doubles (like nlohmann::json, which rejects 1e400). Stricter than nlohmann::json::parse
-// in two corners SQLite's json_valid (the read-side check) also refuses: a leading UTF-8 BOM and
-// a NUL byte followed by anything.
-class JsonValidator {
- public:
-  // Deeper nesting is refused: SQLite's json_valid, which reads it back, stops at 2000 levels.
-  static constexpr std::size_t kMaxJsonDepth = 512;
-
-  explicit JsonValidator(std::string_view text) : p_(text.data()), end_(text.data() + text.size()) {}
-
-  // True if the whole text is one JSON value; `first` receives its first character.
-  bool valid(char& first) {
-    skip_ws();
-    if (p_ == end_) return false;
-    first = *p_;
-    if (!value()) return false;
-    skip_ws();
-    return p_ == end_;
-  }
-
- private:
-  void skip_ws() {
-    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
-  }
-  bool literal(std::string_view word) {
-    if (static_cast<std::size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) return false;
-    p_ += word.size();
-    return true;
-  }
-  static int hex(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-  // After "\u": four hex digits.
-  bool code_unit(unsigned& unit) {
-    if (end_ - p_ < 4) return false;
-    unit = 0;
-    for (int i = 0; i < 4; ++i) {
-      const int h = hex(p_[i]);
-      if (h < 0) return false;
-      unit = (unit << 4) | static_cast<unsigned>(h);
-    }
-    p_ += 4;
-    return true;
-  }
-  // Skips whole 8-byte words of printable ASCII other than '"' and '\\', the bulk of most
-  // strings, at about one instruction a byte (the per-byte loop takes ~15).
-  void skip_plain_ascii() {
-    constexpr std::uint64_t kOnes = 0x0101010101010101, kHighs = 0x8080808080808080;
-    // Sets the high bit of each byte that is zero (and maybe of bytes above one): no misses.
-    const auto zero_bytes = [](std::uint64_t v) { return (v - kOnes) & ~v & kHighs; };
-    while (end_ - p_ >= 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p_, sizeof w);
-      const std::uint64_t special = zero_bytes(w ^ (kOnes * '"')) | zero_bytes(w ^ (kOnes * '\\')) |
-                                    ((w - kOnes * 0x20) & ~w & kHighs) |  // a byte below 0x20
-                                    (w & kHighs);                         // a byte of 0x80 or more
-      if (special) return;
-      p_ += 8;
-    }
-  }
-  bool string() {
-    ++p_;  // the opening quote
-    const char* run = p_;  // a run of unescaped bytes, checked as UTF-8 at once if not ASCII
-    bool ascii = true;
-    const auto run_ok = [&] {
-      return ascii || is_valid_utf8(std::string_view(run, static_cast<std::size_t>(p_ - run)));
-    };
-    while (p_ != end_) {
-      const auto c = static_cast<unsigned char>(*p_);
-      if (c == '"') {
-        if (!run_ok()) return false;
-        ++p_;
-        return true;
-      }
-      if (c < 0x20) return false;
-      if (c != '\\') {
-        ascii = ascii && c < 0x80;
-        ++p_;
-        if (c < 0x80) skip_plain_ascii();
-        continue;
-      }
-      if (!run_ok()) return false;
-      ascii = true;
-      if (++p_ == end_) return false;
-      const char e = *p_++;
-      if (e == 'u') {
-        unsigned unit;
-        if (!code_unit(unit)) return false;
-        if (unit >= 0xDC00 && unit <= 0xDFFF) return false;  // a lone low surrogate
-        if (unit >= 0xD800 && unit <= 0xDBFF) {               // must be followed by a low one
-          if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
-          p_ += 2;
-          if (!code_unit(unit) || unit < 0xDC00 || unit > 0xDFFF) return false;
-        }
-      } else if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't') {
-        return false;
-      }
-      run = p_;
-    }
-    return false;
-  }
-  bool digits() {
-    const char* start = p_;
-    while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
-    return p_ != start;
-  }
-  bool number() {
-    const char* start = p_;
-    if (*p_ == '-') ++p_;
-    if (p_ == end_) return false;
-    if (*p_ == '0') {
-      ++p_;
-    } else if (!digits()) {
-      return false;
-    }
-    if (p_ != end_ && *p_ == '.') {
-      ++p_;
-      if (!digits()) return false;
-    }
-    bool exponent = false;
-    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
-      exponent = true;
-      ++p_;
-      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
-      if (!digits()) return false;
-    }
-    // Without an exponent, fewer than 300 characters cannot overflow a double.
-    if (!exponent && p_ - start < 300) return true;
-    // nlohmann::json refuses an overflow, not an underflow (it reads as 0): strtod tells them
-    // apart (infinite or not). In the C locale: plain strtod follows LC_NUMERIC, and under a
-    // comma-decimal locale reads "1.0e400" as 1 (issue 10, item 4).
-    static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", nullptr);
-    const std::string token(start, p_);
-    return std::isfinite(strtod_l(token.c_str(), nullptr, c_locale));
-  }
-  bool value() {
-    // Containers are walked with an explicit stack ('{' or '['), so nesting depth costs no
-    // recursion; `expect_value` is set where a value must come next.
-    std::string stack;
-    for (;;) {
-      skip_ws();
-      if (p_ == end_) return false;
-      // One value.
-      switch (*p_) {
-        case '{':
-          if (stack.size() >= kMaxJsonDepth) return false;
-          ++p_;
-          skip_ws();
-          if (p_ != end_ && *p_ == '}') {
-            ++p_;
-            break;
-          }
-          stack.push_back('{');
-          if (!key()) return false;
-          continue;
-        case '[':
-          if (stack.size() >= kMaxJsonDepth) return false;
-          ++p_;
-          skip_ws();
-          if (p_ != end_ && *p_ == ']') {
-            ++p_;
-            break;
-          }
-          stack.push_back('[');
-          continue;
-        case '"':
-          if (!string()) return false;
-          break;
-        case 't':
-          if (!literal("true")) return false;
-          break;
-        case 'f':
-          if (!literal("false")) return false;
-          break;
-        case 'n':
-          if (!literal("null")) return false;
-          break;
-        default:
-          if (*p_ != '-' && (*p_ < '0' || *p_ > '9')) return false;
-          if (!number()) return false;
-      }
-      // After a value: close containers or move to the next element.
-      for (;;) {
-        if (stack.empty()) return true;
-        skip_ws();
-        if (p_ == end_) return false;
-        const char close = stack.back() == '{' ? '}' : ']';
-        if (*p_ == close) {
-          ++p_;
-          stack.pop_back();
-          continue;
-        }
-        if (*p_ != ',') return false;
-        ++p_;
-        if (stack.back() == '{' && !key()) return false;
-        break;
-      }
-    }
-  }
-  // In an object: "key" ':'.
-  bool key() {
-    skip_ws();
-    if (p_ == end_ || *p_ != '"' || !string()) return false;
-    skip_ws();
-    if (p_ == end_ || *p_ != ':') return false;
-    ++p_;
-    return true;
-  }
-
-  const char* p_;
-  const char* end_;
-};
-
 bool json_ok(const std::string& text, bool object_only) {
-  char first = 0;
-  return JsonValidator(text).valid(first) && (!object_only || first == '{');
+  const JsonText kind = classify_json_text(text);
+  return object_only ? kind == JsonText::kObject : kind != JsonText::kInvalid;
 }
 
 bool identifier_ok(std::string_view value, const Limits& limits) {
@@ -252,10 +29,11 @@ bool identifier_ok(std::string_view value, const Limits& limits) {
 
 // Throws invalid_argument naming `what` unless `text` is JSON (an object when `object_only`).
 void check_json(std::string_view what, const std::string& text, bool object_only) {
-  char first = 0;
-  if (!JsonValidator(text).valid(first)) throw Error::invalid(std::string(what) + " is not valid JSON (or nests deeper than " +
-                         std::to_string(JsonValidator::kMaxJsonDepth) + " levels)");
-  if (object_only && first != '{') throw Error::invalid(std::string(what) + " must be a JSON object");
+  const JsonText kind = classify_json_text(text);
+  if (kind == JsonText::kInvalid)
+    throw Error::invalid(std::string(what) + " is not valid JSON (or nests deeper than " +
+                         std::to_string(kMaxJsonDepth) + " levels)");
+  if (object_only && kind != JsonText::kObject) throw Error::invalid(std::string(what) + " must be a JSON object");
 }
 
 }  // namespace

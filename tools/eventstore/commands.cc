@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "cli.h"
+#include "core/json_text.h"
 #include "event_lines.h"
 #include "retry_hint.h"
 
@@ -15,9 +16,10 @@ using eventstore::ExpectedVersion;
 using eventstore::StreamId;
 
 std::string json_text(std::string_view text, std::string_view what, bool object_only) {
-  const nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
-  if (value.is_discarded()) throw UsageError(std::string(what) + " is not valid JSON: " + std::string(text));
-  if (object_only && !value.is_object())
+  const eventstore::detail::JsonText kind = eventstore::detail::classify_json_text(text);
+  if (kind == eventstore::detail::JsonText::kInvalid)
+    throw UsageError(std::string(what) + " is not valid JSON: " + std::string(text));
+  if (object_only && kind != eventstore::detail::JsonText::kObject)
     throw UsageError(std::string(what) + " must be a JSON object, got: " + std::string(text));
   return std::string(text);
 }

@@ -9,6 +9,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/json_text.h"
 #include "core/validation.h"
 
 namespace eventstore_cli {
@@ -16,73 +17,11 @@ namespace {
 
 using eventstore::EventData;
 
-// The library refuses data and metadata nested deeper than this (src/core/validation.cc); a
-// line is one level more. Deeper lines are refused before nlohmann::json builds them: its
-// parser is iterative, but a line of a million '[' overflowed the stack when the data was
-// re-serialised with dump(), which recurses once per level (docs/RELIABILITY.md, defect 8).
-constexpr std::size_t kMaxValueDepth = 512;
-constexpr std::size_t kMaxLineDepth = kMaxValueDepth + 1;
-
-// The index just past the string whose opening quote is at `i` (escapes skipped).
-std::size_t string_end(std::string_view text, std::size_t i) {
-  for (++i; i < text.size(); ++i) {
-    if (text[i] == '\\') ++i;
-    else if (text[i] == '"') return i + 1;
-  }
-  return text.size();
-}
-
-// True if `text` opens more than `limit` arrays or objects inside each other (outside strings).
-// Only bounds the depth: whether the text is JSON is for the parser to say.
-bool nests_deeper_than(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    const char c = text[i];
-    if (c == '"') {
-      i = string_end(text, i);
-      continue;
-    }
-    ++i;
-    if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-
-bool is_json_whitespace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-std::size_t skip_whitespace(std::string_view text, std::size_t i) {
-  while (i < text.size() && is_json_whitespace(text[i])) ++i;
-  return i;
-}
-
-// The index just past the value that starts at `i`: a string, an array or object (strings and
-// nested brackets skipped), or a number or literal (up to whitespace, ',', '}' or ']').
-std::size_t value_end(std::string_view text, std::size_t i) {
-  if (i >= text.size()) return i;
-  if (text[i] == '"') return string_end(text, i);
-  if (text[i] == '[' || text[i] == '{') {
-    std::size_t depth = 0;
-    while (i < text.size()) {
-      const char c = text[i];
-      if (c == '"') {
-        i = string_end(text, i);
-        continue;
-      }
-      ++i;
-      if (c == '[' || c == '{') ++depth;
-      else if ((c == ']' || c == '}') && --depth == 0) return i;
-    }
-    return i;
-  }
-  while (i < text.size() && !is_json_whitespace(text[i]) && text[i] != ',' && text[i] != '}' &&
-         text[i] != ']')
-    ++i;
-  return i;
-}
+// The library refuses data and metadata nested deeper than kMaxJsonDepth; a line is one level
+// more. Deeper lines are refused before nlohmann::json builds them: its parser is iterative, but
+// a line of a million '[' overflowed the stack when the data was re-serialised with dump(),
+// which recurses once per level (docs/RELIABILITY.md, defect 8).
+constexpr std::size_t kMaxLineDepth = eventstore::detail::kMaxJsonDepth + 1;
 
 // A top-level member of a line: its key as JSON unescapes it, and the exact text of its value.
 struct Member {
@@ -90,33 +29,17 @@ struct Member {
   std::string_view value;
 };
 
-// The members of `line`, a JSON object nlohmann::json has accepted, in the order written. The
+// The members of `line`, a JSON object the acceptor has accepted, in the order written. The
 // values are the line's own text, so that data is stored as written: nlohmann::json would sort
 // keys, keep only a repeated key's last value and round numbers (1.10 -> 1.1,
 // 123456789012345678901234567890 -> 1.2345678901234568e+29, 1e-400 -> 0.0).
 std::vector<Member> top_level_members(std::string_view line, const std::string& where) {
-  const auto not_json = [&] { return UsageError(where + ": not valid JSON"); };
-  std::size_t i = line.starts_with("\xEF\xBB\xBF") ? 3 : 0;  // a BOM, which nlohmann skips
-  i = skip_whitespace(line, i);
-  if (i >= line.size() || line[i] != '{') throw not_json();
   std::vector<Member> members;
-  for (++i;;) {
-    i = skip_whitespace(line, i);
-    if (i >= line.size()) throw not_json();
-    if (line[i] == '}') break;
-    if (line[i] == ',' && !members.empty()) i = skip_whitespace(line, i + 1);
-    if (i >= line.size() || line[i] != '"') throw not_json();
+  for (const eventstore::detail::JsonMember& member : eventstore::detail::json_object_members(line)) {
     // The key's quoted text parsed as JSON: "event\u005fdata" is event_data.
-    const std::size_t key_end = string_end(line, i);
-    const nlohmann::json key = nlohmann::json::parse(line.substr(i, key_end - i), nullptr, false);
-    if (!key.is_string()) throw not_json();
-    i = skip_whitespace(line, key_end);
-    if (i >= line.size() || line[i] != ':') throw not_json();
-    i = skip_whitespace(line, i + 1);
-    const std::size_t end = value_end(line, i);
-    if (end == i) throw not_json();
-    members.push_back(Member{key.get<std::string>(), line.substr(i, end - i)});
-    i = end;
+    const nlohmann::json key = nlohmann::json::parse(member.quoted_key, nullptr, false);
+    if (!key.is_string()) throw UsageError(where + ": not valid JSON");  // not reached: the line was accepted
+    members.push_back(Member{key.get<std::string>(), member.value});
   }
   return members;
 }
@@ -124,17 +47,20 @@ std::vector<Member> top_level_members(std::string_view line, const std::string& 
 // One line of an events file (see parse_event_lines).
 EventData from_line(const std::string& line, std::size_t number) {
   const std::string where = "events file line " + std::to_string(number);
-  if (nests_deeper_than(line, kMaxLineDepth))
-    throw UsageError(where + ": JSON nested deeper than " + std::to_string(kMaxValueDepth) +
+  if (eventstore::detail::json_nests_deeper_than(line, kMaxLineDepth))
+    throw UsageError(where + ": JSON nested deeper than " + std::to_string(eventstore::detail::kMaxJsonDepth) +
                      " levels (the limit of event_data and event_metadata)");
-  // nlohmann::json stops at a NUL byte as at the end of the input, so '{...}\0anything' would
-  // parse; JSON never holds a raw NUL (strings escape it).
-  if (line.find('\0') != std::string::npos) throw UsageError(where + ": not valid JSON");
-  // nlohmann::json validates the line and gives the types; the values stored are the line's text.
-  const nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
-  if (value.is_discarded()) throw UsageError(where + ": not valid JSON");
-  if (!value.is_object()) throw UsageError(where + ": not a JSON object");
-  const std::vector<Member> members = top_level_members(line, where);
+  // A BOM opening a line is not part of its JSON (editors write one at the start of a file).
+  std::string_view json = line;
+  if (json.starts_with("\xEF\xBB\xBF")) json.remove_prefix(3);
+  // The store's acceptor decides what is JSON (core/json_text.h); nlohmann::json then gives the
+  // types of the members, and the values stored are the line's text.
+  const eventstore::detail::JsonText kind = eventstore::detail::classify_json_text(json, kMaxLineDepth);
+  if (kind == eventstore::detail::JsonText::kInvalid) throw UsageError(where + ": not valid JSON");
+  if (kind != eventstore::detail::JsonText::kObject) throw UsageError(where + ": not a JSON object");
+  const nlohmann::json value = nlohmann::json::parse(json, nullptr, false);
+  if (!value.is_object()) throw UsageError(where + ": not valid JSON");  // not reached: accepted above
+  const std::vector<Member> members = top_level_members(json, where);
   // nlohmann::json keeps a repeated key's last value: which one was meant is not ours to guess.
   std::unordered_set<std::string_view> keys;
   for (const Member& member : members)

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "cli.h"
+#include "core/json_text.h"
 #include "core/store_uri.h"
 
 namespace eventstore_cli {
@@ -125,32 +126,11 @@ std::string json_line(const nlohmann::ordered_json& value) {
 std::string stored_json_text(const std::optional<std::string>& text) {
   if (!text) return "null";
   std::string_view json = *text;
-  // A BOM is skipped, as nlohmann::json skips it. nlohmann::json stops at a NUL byte as at the
-  // end of its input: text holding one is not JSON (JSON escapes NUL in strings).
+  // A BOM is skipped, as nlohmann::json skips it.
   if (json.starts_with("\xEF\xBB\xBF")) json.remove_prefix(3);
-  if (json.find('\0') == std::string_view::npos && nlohmann::json::accept(json)) {
-    // Valid JSON (hence valid UTF-8: nlohmann::json checks strings), printed as written but for
-    // the whitespace outside strings, so that it stays on one line. In valid JSON such
-    // whitespace never separates two tokens that would run together ("1 2" is not JSON): it only
-    // stands next to { } [ ] : , or at the ends, so dropping it changes no token.
-    std::string out;
-    out.reserve(json.size());
-    bool in_string = false;
-    for (std::size_t i = 0; i < json.size(); ++i) {
-      const char c = json[i];
-      if (in_string) {
-        out.push_back(c);
-        if (c == '\\') out.push_back(json[++i]);  // valid JSON: an escape is never last
-        else if (c == '"') in_string = false;
-      } else if (c == '"') {
-        in_string = true;
-        out.push_back(c);
-      } else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
-        out.push_back(c);
-      }
-    }
-    return out;
-  }
+  // JSON by the store's own rule (core/json_text.h), printed as written but for the whitespace
+  // outside strings, so that it stays on one line.
+  if (eventstore::detail::is_json_text(json)) return eventstore::detail::without_json_whitespace(json);
   return json_line(*text);  // not JSON (written by another tool): as a string
 }
 

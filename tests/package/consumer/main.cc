@@ -1,5 +1,7 @@
 // Opens memory:, appends one event and reads it back through the installed library, from its
-// stream and from its context's feed. Links nothing but eventstore::eventstore.
+// stream and from its context's feed; catches the library's Error (its type crosses the
+// hidden-visibility boundary of libeventstore.so) and parses a store URI. Links nothing but
+// eventstore::eventstore.
 #include <cstdio>
 
 #include <eventstore/eventstore.h>
@@ -24,6 +26,18 @@ int main() {
     if (page.entries.size() != 1 || page.entries[0].event.event_id != appended.event_ids.at(0) ||
         subscription->position() != 1) {
       std::fprintf(stderr, "consumer: the event is not in the feed\n");
+      return 1;
+    }
+    try {
+      store->append(stream, eventstore::ExpectedVersion::no_stream(), {eventstore::EventData{}});
+      std::fprintf(stderr, "consumer: an invalid append was not refused\n");
+      return 1;
+    } catch (const eventstore::Error& e) {
+      if (e.code() != eventstore::ErrorCode::kInvalidArgument) throw;
+    }
+    const eventstore::StoreUri uri = eventstore::parse_store_uri("scylla://app:s3cret@h1,h2/ks");
+    if (uri.cluster.hosts.size() != 2 || eventstore::without_password("scylla://app:s3cret@h1") != "scylla://app@h1") {
+      std::fprintf(stderr, "consumer: store URI parsing is wrong\n");
       return 1;
     }
     std::printf("consumer ok: version %lld\n", static_cast<long long>(appended.next_expected_version));
