@@ -126,6 +126,29 @@ struct EVENTSTORE_EXPORT SaveResult {
   bool snapshot_written = false;
 };
 
+namespace detail {
+
+// Reports one AggregateStore load or save into its store's sink and tracer (Store::metrics_sink,
+// Store::tracer): the metrics aggregate_* and the spans "eventstore.aggregate.load" / ".save".
+// Costs nothing when the store has neither.
+class EVENTSTORE_EXPORT AggregateOperation {
+ public:
+  AggregateOperation(const Store& store, std::string_view span_name, const StreamId& stream);
+  AggregateOperation(const AggregateOperation&) = delete;
+  AggregateOperation& operator=(const AggregateOperation&) = delete;
+  ~AggregateOperation();  // a span not ended yet ends as failed ("internal")
+
+  void loaded(std::int64_t events_replayed, bool snapshot_used);
+  void saved(std::int64_t events_appended);
+  void failed(const Error& error);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;  // null when the store has no sink and no tracer
+};
+
+}  // namespace detail
+
 template <AggregateState A>
 class AggregateStore {
  public:
@@ -151,15 +174,24 @@ class AggregateStore {
   Aggregate<A> load(const Uuid& id) {
     Aggregate<A> aggregate(id);
     const StreamId stream = stream_of(id);
-    if constexpr (Snapshottable<A>) restore_snapshot(stream, aggregate);
-    std::optional<std::int64_t> replayed = replay(stream, aggregate);
-    if (!replayed) {
-      ignore_snapshot_above_head(stream, aggregate);
-      replayed = replay(stream, aggregate);
-    }
-    if constexpr (Snapshottable<A>) {
-      if (options_.snapshot_on_load_after > 0 && *replayed > options_.snapshot_on_load_after)
-        write_snapshot(stream, aggregate);
+    detail::AggregateOperation report(*store_, "eventstore.aggregate.load", stream);
+    try {
+      if constexpr (Snapshottable<A>) restore_snapshot(stream, aggregate);
+      bool snapshot_used = aggregate.version_ > 0;
+      std::optional<std::int64_t> replayed = replay(stream, aggregate);
+      if (!replayed) {
+        ignore_snapshot_above_head(stream, aggregate);
+        snapshot_used = false;
+        replayed = replay(stream, aggregate);
+      }
+      if constexpr (Snapshottable<A>) {
+        if (options_.snapshot_on_load_after > 0 && *replayed > options_.snapshot_on_load_after)
+          write_snapshot(stream, aggregate);
+      }
+      report.loaded(*replayed, snapshot_used);
+    } catch (const Error& e) {
+      report.failed(e);
+      throw;
     }
     return aggregate;
   }
@@ -183,7 +215,14 @@ class AggregateStore {
     }
     const StreamId stream = stream_of(aggregate.id_);
     const std::int64_t before = aggregate.version_;
-    result.append = store_->append(stream, ExpectedVersion::exact(before), std::move(events));
+    detail::AggregateOperation report(*store_, "eventstore.aggregate.save", stream);
+    try {
+      result.append = store_->append(stream, ExpectedVersion::exact(before), std::move(events));
+    } catch (const Error& e) {
+      report.failed(e);
+      throw;
+    }
+    report.saved(static_cast<std::int64_t>(result.append->event_ids.size()));
     aggregate.version_ = result.append->next_expected_version;
     aggregate.uncommitted_.clear();
     aggregate.uncommitted_ids_.clear();

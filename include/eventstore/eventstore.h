@@ -10,6 +10,7 @@
 #include "eventstore/feed.h"
 #include "eventstore/limits.h"
 #include "eventstore/log.h"
+#include "eventstore/metrics.h"
 #include "eventstore/result.h"
 #include "eventstore/snapshot_policy.h"
 #include "eventstore/snapshot_store.h"
@@ -17,4 +18,5 @@
 #include "eventstore/store_uri.h"
 #include "eventstore/stream_id.h"
 #include "eventstore/subscription.h"
+#include "eventstore/tracing.h"
 #include "eventstore/uuid.h"

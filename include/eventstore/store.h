@@ -21,7 +21,9 @@
 #include "eventstore/export.h"
 #include "eventstore/feed.h"
 #include "eventstore/limits.h"
+#include "eventstore/metrics.h"
 #include "eventstore/snapshot_store.h"
+#include "eventstore/tracing.h"
 
 namespace eventstore {
 
@@ -43,6 +45,10 @@ class EVENTSTORE_EXPORT Store : public EventStore, public SnapshotStore, public 
   // columns to tables created by the seed. Idempotent. An existing keyspace keeps its
   // replication. Throws eventstore::Error.
   virtual void apply_schema(const SchemaOptions& options) { (void)options; }
+  // The sink and the tracer the store was opened with (StoreOptions), or null; the aggregate
+  // store reports its loads through them.
+  virtual const std::shared_ptr<MetricsSink>& metrics_sink() const;
+  virtual const std::shared_ptr<Tracer>& tracer() const;
 };
 
 // Backpressure (docs/semantics.md): an append is in flight from its admission until its
@@ -57,6 +63,10 @@ struct EVENTSTORE_EXPORT StoreOptions {
   std::size_t max_in_flight = 1024;
   // Bytes of the events in flight per store (type + data + metadata of each event); at least 1.
   std::size_t max_in_flight_bytes = 64 * 1024 * 1024;
+  // Where the store reports its metrics (metrics.h); none measured when null.
+  std::shared_ptr<MetricsSink> metrics;
+  // Where the store's operations become spans (tracing.h); none when null.
+  std::shared_ptr<Tracer> tracer;
 };
 
 // Opens the store named by `uri`, bounded by `options` (the URI's max_in_flight and

@@ -23,7 +23,8 @@ std::size_t append_bytes(const std::vector<EventData>& events) {
 // Appends and bytes in flight, and the bound on both.
 class InFlight {
  public:
-  InFlight(std::size_t max_appends, std::size_t max_bytes) : max_appends_(max_appends), max_bytes_(max_bytes) {}
+  InFlight(std::size_t max_appends, std::size_t max_bytes, std::shared_ptr<MetricsSink> metrics)
+      : max_appends_(max_appends), max_bytes_(max_bytes), metrics_(std::move(metrics)) {}
 
   // Admits an append of `bytes` if there is room; otherwise returns the refusal.
   std::optional<Error> try_admit(std::size_t bytes) {
@@ -52,6 +53,7 @@ class InFlight {
       std::lock_guard lock(mutex_);
       --appends_;
       bytes_ -= bytes;
+      report();
       wake = waiting_ > 0;
     }
     // Waiters need different amounts of room: wake them all (only blocking appends wait).
@@ -65,10 +67,18 @@ class InFlight {
   void admit(std::size_t bytes) {
     ++appends_;
     bytes_ += bytes;
+    report();
+  }
+  // Under the lock, so that the gauges' last values are the current ones.
+  void report() {
+    if (!metrics_) return;
+    metrics_->record(metrics::appends_in_flight, {}, static_cast<double>(appends_));
+    metrics_->record(metrics::append_bytes_in_flight, {}, static_cast<double>(bytes_));
   }
 
   const std::size_t max_appends_;
   const std::size_t max_bytes_;
+  const std::shared_ptr<MetricsSink> metrics_;
   std::mutex mutex_;
   std::condition_variable room_;
   std::size_t appends_ = 0;
@@ -105,8 +115,9 @@ class Admission {
 
 class BoundedStore final : public Store {
  public:
-  BoundedStore(std::shared_ptr<Store> inner, std::size_t max_appends, std::size_t max_bytes)
-      : inner_(std::move(inner)), in_flight_(std::make_shared<InFlight>(max_appends, max_bytes)) {}
+  BoundedStore(std::shared_ptr<Store> inner, std::size_t max_appends, std::size_t max_bytes,
+               std::shared_ptr<MetricsSink> metrics)
+      : inner_(std::move(inner)), in_flight_(std::make_shared<InFlight>(max_appends, max_bytes, std::move(metrics))) {}
 
   std::string describe() const override { return inner_->describe(); }
   void apply_schema(const SchemaOptions& options) override { inner_->apply_schema(options); }
@@ -172,8 +183,8 @@ class BoundedStore final : public Store {
 }  // namespace
 
 std::shared_ptr<Store> bound_appends_in_flight(std::shared_ptr<Store> inner, std::size_t max_appends,
-                                               std::size_t max_bytes) {
-  return std::make_shared<BoundedStore>(std::move(inner), max_appends, max_bytes);
+                                               std::size_t max_bytes, std::shared_ptr<MetricsSink> metrics) {
+  return std::make_shared<BoundedStore>(std::move(inner), max_appends, max_bytes, std::move(metrics));
 }
 
 }  // namespace eventstore::detail

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "eventstore/metrics.h"
 #include "eventstore/store.h"
 
 namespace eventstore::detail {
@@ -17,8 +18,9 @@ namespace eventstore::detail {
 //  - One append larger than `max_bytes` is admitted when nothing else is in flight (Limits
 //    bounds its size).
 //  - Every other method (reads, snapshots, feeds, relays) forwards to `inner`.
+//  - With `metrics`, the gauges appends_in_flight and append_bytes_in_flight follow every change.
 // Precondition: max_appends >= 1 and max_bytes >= 1.
 std::shared_ptr<Store> bound_appends_in_flight(std::shared_ptr<Store> inner, std::size_t max_appends,
-                                               std::size_t max_bytes);
+                                               std::size_t max_bytes, std::shared_ptr<MetricsSink> metrics = nullptr);
 
 }  // namespace eventstore::detail

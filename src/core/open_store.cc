@@ -1,5 +1,6 @@
 // open_store: the one place that knows every backend.
 #include "bounded_store.h"
+#include "instrumented_store.h"
 #include "eventstore/store.h"
 #include "memory/memory_store.h"
 #include "sqlite/sqlite_store.h"
@@ -36,7 +37,19 @@ std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& opti
   const std::size_t max_in_flight_bytes = backend.options.max_in_flight_bytes.value_or(options.max_in_flight_bytes);
   if (max_in_flight == 0) throw Error::invalid("StoreOptions::max_in_flight must be at least 1");
   if (max_in_flight_bytes == 0) throw Error::invalid("StoreOptions::max_in_flight_bytes must be at least 1");
-  return detail::bound_appends_in_flight(open_backend(backend.uri, options), max_in_flight, max_in_flight_bytes);
+  std::shared_ptr<Store> bounded = detail::bound_appends_in_flight(open_backend(backend.uri, options), max_in_flight,
+                                                                   max_in_flight_bytes, options.metrics);
+  return detail::instrument(std::move(bounded), options.metrics, options.tracer);
+}
+
+const std::shared_ptr<MetricsSink>& Store::metrics_sink() const {
+  static const std::shared_ptr<MetricsSink> kNone;
+  return kNone;
+}
+
+const std::shared_ptr<Tracer>& Store::tracer() const {
+  static const std::shared_ptr<Tracer> kNone;
+  return kNone;
 }
 
 std::vector<std::string> schema_statements(std::string_view uri, const SchemaOptions& options) {

@@ -1,0 +1,78 @@
+// Metrics: what a store measures, reported into a sink the application provides
+// (StoreOptions::metrics). docs/observability.md lists every metric with its unit and labels.
+//
+// Invariants:
+//  - Nothing is measured, and nothing of this costs, while StoreOptions::metrics is null.
+//  - Every metric is one of the constants of `metrics::` below: its name carries its unit
+//    (Prometheus style: _total for counters, _seconds, _bytes), its label names are fixed, and a
+//    histogram's bucket bounds are fixed and documented.
+//  - Label values are bounded: bounded contexts, aggregate types, outcomes, subscription names;
+//    never aggregate ids or event ids.
+//
+// Thread safety: a sink's record() is called from any thread of the store (the caller's, the
+// driver's, the SQLite writer's), concurrently; it must be thread-safe and quick, and must not
+// call back into the store.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "eventstore/export.h"
+
+namespace eventstore {
+
+enum class MetricType {
+  kCounter,    // record() adds the value (>= 0)
+  kGauge,      // record() sets the value
+  kHistogram,  // record() observes the value
+};
+
+struct EVENTSTORE_EXPORT Metric {
+  std::string_view name;
+  std::string_view help;
+  MetricType type;
+  std::span<const std::string_view> label_names;
+  std::span<const double> buckets;  // histograms: upper bounds, ascending (+Inf is implied)
+};
+
+class EVENTSTORE_EXPORT MetricsSink {
+ public:
+  virtual ~MetricsSink() = default;
+  // `label_values` holds one value per metric.label_names, in that order.
+  virtual void record(const Metric& metric, std::span<const std::string_view> label_values, double value) = 0;
+};
+
+// The outcome label of an append, a read, a snapshot write: "ok" or the ErrorCode's name in
+// snake case ("version_conflict", "outcome_unknown", "invalid_argument", "unavailable", ...).
+namespace metrics {
+
+// Labels: context, aggregate_type, outcome.
+extern EVENTSTORE_EXPORT const Metric appends_total;            // appends answered
+extern EVENTSTORE_EXPORT const Metric append_seconds;           // from the call to the answer (histogram)
+extern EVENTSTORE_EXPORT const Metric read_pages_total;         // pages of stream reads answered
+extern EVENTSTORE_EXPORT const Metric read_page_seconds;        // from a page's request to its delivery (histogram)
+extern EVENTSTORE_EXPORT const Metric snapshot_writes_total;    // outcome "ok" (stored), "refused_older", or an error
+// Labels: context, aggregate_type.
+extern EVENTSTORE_EXPORT const Metric appended_events_total;    // events of acknowledged appends
+extern EVENTSTORE_EXPORT const Metric appended_bytes_total;     // their type + data + metadata bytes
+extern EVENTSTORE_EXPORT const Metric read_events_total;        // events delivered by stream reads
+extern EVENTSTORE_EXPORT const Metric aggregate_load_seconds;   // successful AggregateStore loads (histogram)
+extern EVENTSTORE_EXPORT const Metric aggregate_events_replayed;  // events replayed per load (histogram)
+// Labels: context, aggregate_type, snapshot ("used" or "none").
+extern EVENTSTORE_EXPORT const Metric aggregate_loads_total;    // successful AggregateStore loads
+// No labels (gauges).
+extern EVENTSTORE_EXPORT const Metric appends_in_flight;        // admitted and not yet answered
+extern EVENTSTORE_EXPORT const Metric append_bytes_in_flight;   // their event bytes
+// Labels: context, outcome.
+extern EVENTSTORE_EXPORT const Metric feed_pages_total;         // feed pages read
+// Labels: context.
+extern EVENTSTORE_EXPORT const Metric feed_entries_total;       // entries delivered by feed reads
+extern EVENTSTORE_EXPORT const Metric feed_head;                // the last feed head this process saw (gauge)
+// Labels: context, subscription.
+extern EVENTSTORE_EXPORT const Metric checkpoint_position;      // the last position saved under the name (gauge)
+
+// Every metric above, for documentation and for sinks that declare metrics up front.
+EVENTSTORE_EXPORT std::span<const Metric* const> all();
+
+}  // namespace metrics
+}  // namespace eventstore
