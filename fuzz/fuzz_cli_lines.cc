@@ -212,8 +212,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < events.size(); ++i) {
     const EventData& a = events[i];
     const EventData& b = again[i];
-    if (a.event_type != b.event_type || printed_form(a.data) != b.data ||
-        printed_form(a.metadata) != b.metadata || (a.event_id && a.event_id != b.event_id))
+    if (a.event_type != b.event_type || printed_form(a.data) != b.data || printed_form(a.metadata) != b.metadata ||
+        (a.event_id && a.event_id != b.event_id))
       fail("event " + std::to_string(i + 1) + " changes through read | append: data '" + a.data.value_or("(none)") +
            "' -> '" + b.data.value_or("(none)") + "'");
     // The printed form holds no whitespace outside strings and is the same JSON value.

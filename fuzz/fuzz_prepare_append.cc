@@ -45,9 +45,7 @@ std::string scratch_dir() {
   return tmp && *tmp ? tmp : "/tmp";
 }
 
-std::string sqlite_path() {
-  return scratch_dir() + "/fuzz-prepare-append-" + std::to_string(getpid()) + ".db";
-}
+std::string sqlite_path() { return scratch_dir() + "/fuzz-prepare-append-" + std::to_string(getpid()) + ".db"; }
 
 void round_trip(Store& store, const Limits& store_limits, const StreamId& stream, ExpectedVersion expected,
                 const std::vector<EventData>& events, const char* which) {
@@ -124,7 +122,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (in.ConsumeBool()) e.data = in.ConsumeRandomLengthString(4096);
     if (in.ConsumeBool()) e.metadata = in.ConsumeRandomLengthString(512);
     if (in.ConsumeBool())
-      e.timestamp = Timestamp(std::chrono::milliseconds(in.ConsumeIntegralInRange<std::int64_t>(-62135596800000, 253402300799999)));
+      e.timestamp = Timestamp(
+          std::chrono::milliseconds(in.ConsumeIntegralInRange<std::int64_t>(-62135596800000, 253402300799999)));
   }
 
   std::vector<EventData> prepared = events;
@@ -144,17 +143,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t total = 0;
   for (std::size_t i = 0; i < prepared.size(); ++i) {
     const EventData& e = prepared[i];
-    if (!e.event_id || e.event_id->is_nil() || !ids.insert(*e.event_id).second) fail("accepted a missing, nil or repeated id");
+    if (!e.event_id || e.event_id->is_nil() || !ids.insert(*e.event_id).second)
+      fail("accepted a missing, nil or repeated id");
     if (events[i].event_id && *events[i].event_id != *e.event_id) fail("changed a given event id");
     if (!e.timestamp) fail("left a timestamp unset");
-    if (e.event_type.empty() || e.event_type.size() > limits.max_identifier_bytes || !detail::is_valid_utf8(e.event_type))
+    if (e.event_type.empty() || e.event_type.size() > limits.max_identifier_bytes ||
+        !detail::is_valid_utf8(e.event_type))
       fail("accepted a bad event type");
     if (e.data && !nlohmann::json::accept(*e.data)) fail("accepted data that is not JSON");
     if (e.metadata) {
       const nlohmann::json m = nlohmann::json::parse(*e.metadata, nullptr, false);
       if (!m.is_object()) fail("accepted metadata that is not a JSON object");
     }
-    const std::size_t bytes = e.event_type.size() + (e.data ? e.data->size() : 0) + (e.metadata ? e.metadata->size() : 0);
+    const std::size_t bytes =
+        e.event_type.size() + (e.data ? e.data->size() : 0) + (e.metadata ? e.metadata->size() : 0);
     if (bytes > limits.max_event_bytes) fail("accepted an event over the size limit");
     total += bytes;
   }

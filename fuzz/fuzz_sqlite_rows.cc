@@ -53,7 +53,7 @@ void exec(sqlite3* db, const char* sql) {
 // Binds a value of a fuzzed SQLite type at `index`, or `good` (a well-formed text value, or an
 // integer when `good_int` is set) most of the time.
 void bind_value(FuzzedDataProvider& in, sqlite3_stmt* s, int index, const std::string& good, std::int64_t good_int,
-          bool use_int) {
+                bool use_int) {
   static const sqlite3_destructor_type kTransient = reinterpret_cast<sqlite3_destructor_type>(-1);
   switch (in.ConsumeIntegralInRange<int>(0, 9)) {
     case 0: sqlite3_bind_null(s, index); return;
@@ -183,8 +183,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (snapshot && snapshot->version < 1) fail("a snapshot with a version below 1");
   });
   const ExpectedVersion expected = in.ConsumeBool() ? ExpectedVersion::any() : ExpectedVersion::exact(head);
-  attempt("append", [&] {
-    store->append(kStream, expected, {EventData{std::nullopt, "Appended", "{}", std::nullopt, std::nullopt}});
-  }, {ErrorCode::kCorruption, ErrorCode::kVersionConflict, ErrorCode::kInvalidArgument});
+  attempt("append",
+          [&] {
+            store->append(kStream, expected, {EventData{std::nullopt, "Appended", "{}", std::nullopt, std::nullopt}});
+          },
+          {ErrorCode::kCorruption, ErrorCode::kVersionConflict, ErrorCode::kInvalidArgument});
   return 0;
 }

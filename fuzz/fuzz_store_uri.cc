@@ -6,8 +6,8 @@
 // contains the password the parser found in uri.
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -47,7 +47,8 @@ void check(const std::string& uri, const std::string& password) {
     const eventstore::detail::StoreUri parsed = eventstore::detail::parse_store_uri(uri);
     const eventstore::detail::ClusterUri& cluster = parsed.cluster;
     auto require_utf8 = [&uri](const std::string& part) {
-      if (!eventstore::detail::is_valid_utf8(part)) fail("the parser accepted a part that is not valid UTF-8", uri, part);
+      if (!eventstore::detail::is_valid_utf8(part))
+        fail("the parser accepted a part that is not valid UTF-8", uri, part);
     };
     for (const std::string& host : cluster.hosts) require_utf8(host);
     require_utf8(cluster.username);
@@ -73,7 +74,8 @@ void check(const std::string& uri, const std::string& password) {
         uri.find(password) == uri.rfind(password))
       fail("redact_uri leaves the password in place", uri, redacted);
   } catch (const eventstore::Error& e) {
-    if (e.code() != eventstore::ErrorCode::kInvalidArgument) fail("parse error with a code other than invalid_argument", uri, e.what());
+    if (e.code() != eventstore::ErrorCode::kInvalidArgument)
+      fail("parse error with a code other than invalid_argument", uri, e.what());
     if (!password.empty() && std::string(e.what()).find(password) != std::string::npos &&
         uri.find(password) == uri.rfind(password))
       fail("a parse error message holds the password", uri, e.what());

@@ -93,16 +93,19 @@ class CustomerRevenue {
       const auto created = data.get<OrderCreated>();
       sql("INSERT INTO orders VALUES (?1, ?2, 0)", {order_id, created.customer});
       sql(R"(INSERT INTO customers VALUES (?1, 1, 0, 0)
-             ON CONFLICT (customer) DO UPDATE SET orders = orders + 1)", {created.customer});
+             ON CONFLICT (customer) DO UPDATE SET orders = orders + 1)",
+          {created.customer});
     } else if (event.event_type == OrderPaid::event_type) {
       const auto paid = data.get<OrderPaid>();
       sql("UPDATE orders SET paid_cents = ?2 WHERE order_id = ?1", {order_id, paid.amount_cents});
       sql(R"(UPDATE customers SET revenue_cents = revenue_cents + ?2
-             WHERE customer = (SELECT customer FROM orders WHERE order_id = ?1))", {order_id, paid.amount_cents});
+             WHERE customer = (SELECT customer FROM orders WHERE order_id = ?1))",
+          {order_id, paid.amount_cents});
     } else if (event.event_type == OrderCancelled::event_type) {  // refunds a payment
       sql(R"(UPDATE customers SET cancelled = cancelled + 1,
                revenue_cents = revenue_cents - (SELECT paid_cents FROM orders WHERE order_id = ?1)
-             WHERE customer = (SELECT customer FROM orders WHERE order_id = ?1))", {order_id});
+             WHERE customer = (SELECT customer FROM orders WHERE order_id = ?1))",
+          {order_id});
       sql("UPDATE orders SET paid_cents = 0 WHERE order_id = ?1", {order_id});
     }
   }
@@ -129,8 +132,7 @@ class CustomerRevenue {
     int index = 0;
     for (const Param& param : params) {
       ++index;
-      if (const auto* number = std::get_if<std::int64_t>(&param))
-        sqlite3_bind_int64(raw, index, *number);
+      if (const auto* number = std::get_if<std::int64_t>(&param)) sqlite3_bind_int64(raw, index, *number);
       else  // no destructor (SQLITE_STATIC): the text outlives the statement
         sqlite3_bind_text(raw, index, std::get<std::string>(param).c_str(), -1, nullptr);
     }

@@ -41,12 +41,10 @@ constexpr Sale kEarlierSales[] = {{"bob@example.com", "mug-large", 2, 1250, fals
                                   {"cy@example.com", "tea-green", 3, 650, false},
                                   {"ada@example.com", "lamp-desk", 1, 3499, true}};
 // Placed by a writer thread while the read model follows the feed live.
-constexpr Sale kLiveSales[] = {{"bob@example.com", "book-sicp", 1, 4599, false},
-                               {"ada@example.com", "pen-blue", 5, 199, false},
-                               {"dee@example.com", "headphones", 1, 8999, false},
-                               {"cy@example.com", "socks-wool", 2, 1500, true},
-                               {"dee@example.com", "cable-usb-c", 2, 999, false},
-                               {"bob@example.com", "tea-black", 4, 590, false}};
+constexpr Sale kLiveSales[] = {
+    {"bob@example.com", "book-sicp", 1, 4599, false},  {"ada@example.com", "pen-blue", 5, 199, false},
+    {"dee@example.com", "headphones", 1, 8999, false}, {"cy@example.com", "socks-wool", 2, 1500, true},
+    {"dee@example.com", "cable-usb-c", 2, 999, false}, {"bob@example.com", "tea-black", 4, 590, false}};
 
 std::string money(std::int64_t cents) {
   char text[32];
@@ -64,8 +62,8 @@ int main(int argc, char** argv) {
 
     // ---- 1. One order through its life-cycle, with AggregateStore ------------------------------
     // Snapshot every 4 events so the load below starts from a snapshot.
-    eventstore::AggregateStore<orders::Order> repository(
-        store, kContext, {.snapshot_policy = eventstore::every_n_events(4)});
+    eventstore::AggregateStore<orders::Order> repository(store, kContext,
+                                                         {.snapshot_policy = eventstore::every_n_events(4)});
 
     const eventstore::Uuid id = eventstore::Uuid::random();
     orders::OrderAggregate order = repository.load(id);  // a new order: version 0
@@ -95,8 +93,7 @@ int main(int argc, char** argv) {
     std::printf("version %lld, state %s\n", static_cast<long long>(loaded.version()),
                 nlohmann::json(loaded.state()).dump().c_str());
     const auto stats = repository.stats();
-    std::printf("snapshots written: %llu\n",
-                static_cast<unsigned long long>(stats.snapshots_written));
+    std::printf("snapshots written: %llu\n", static_cast<unsigned long long>(stats.snapshots_written));
     for (const eventstore::RecordedEvent& e : store->read_all(repository.stream_of(id)))
       std::printf("  v%lld %s %s\n", static_cast<long long>(e.version), e.event_type.c_str(),
                   e.data.value_or("null").c_str());

@@ -69,8 +69,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Line, quantity, unit_price_cents)
 
 struct Order {
   static constexpr std::string_view aggregate_type = "order";
-  using Event = std::variant<OrderCreated, ItemAdded, ItemRemoved, OrderPaid, OrderShipped,
-                             OrderCancelled>;
+  using Event = std::variant<OrderCreated, ItemAdded, ItemRemoved, OrderPaid, OrderShipped, OrderCancelled>;
 
   Status status = Status::kNew;
   std::string customer;

@@ -45,7 +45,9 @@ namespace eventstore {
 namespace detail {
 // True when A has an apply() for every alternative of the variant Events.
 template <class A, class E>
-concept AppliesEvent = requires(A& a, const E& e) { a.apply(e); };
+concept AppliesEvent = requires(A& a, const E& e) {
+  a.apply(e);
+};
 template <class A, class Events>
 inline constexpr bool applies_all_v = false;
 template <class A, class... Es>
@@ -60,8 +62,8 @@ concept AggregateState = std::default_initializable<A> && requires {
 
 template <class A>
 concept Snapshottable = requires(const A& a, const nlohmann::json& j) {
-  { nlohmann::json(a) };
-  { j.template get<A>() };
+  {nlohmann::json(a)};
+  {j.template get<A>()};
 };
 
 // One loaded aggregate and the events recorded on it since.
@@ -155,16 +157,13 @@ class AggregateStore {
   using Event = typename A::Event;
 
   // Throws Error(kInvalidArgument) for an empty bounded context or a codec with duplicate names.
-  AggregateStore(std::shared_ptr<Store> store, std::string bounded_context,
-                 AggregateStoreOptions options = {})
+  AggregateStore(std::shared_ptr<Store> store, std::string bounded_context, AggregateStoreOptions options = {})
       : store_(std::move(store)), context_(std::move(bounded_context)), options_(std::move(options)) {
     if (!store_) throw Error::invalid("aggregate store needs a store");
     if (context_.empty()) throw Error::invalid("bounded context must not be empty");
   }
 
-  StreamId stream_of(const Uuid& id) const {
-    return StreamId{context_, std::string(A::aggregate_type), id};
-  }
+  StreamId stream_of(const Uuid& id) const { return StreamId{context_, std::string(A::aggregate_type), id}; }
 
   // The aggregate at its latest version; a new, empty one (version 0) if it has no events.
   // A snapshot above the stream's head is ignored (logged, counted in snapshots_above_head) and
@@ -227,8 +226,8 @@ class AggregateStore {
     aggregate.uncommitted_.clear();
     aggregate.uncommitted_ids_.clear();
     if constexpr (Snapshottable<A>) {
-      const SnapshotContext context{stream, before, aggregate.version_, aggregate.snapshot_version_,
-                                    aggregate.snapshot_time_, now_ms()};
+      const SnapshotContext context{
+          stream, before, aggregate.version_, aggregate.snapshot_version_, aggregate.snapshot_time_, now_ms()};
       if (options_.snapshot_policy && options_.snapshot_policy(context))
         result.snapshot_written = write_snapshot(stream, aggregate);
     }
@@ -239,8 +238,7 @@ class AggregateStore {
   // reloads and runs the command again; on kOutcomeUnknown it saves the same aggregate again
   // (same event ids: the command is applied once). At most `max_attempts` saves in all; then,
   // or on any other error, it throws the last error.
-  SaveResult execute(const Uuid& id, const std::function<void(Aggregate<A>&)>& command,
-                     int max_attempts = 5) {
+  SaveResult execute(const Uuid& id, const std::function<void(Aggregate<A>&)>& command, int max_attempts = 5) {
     Aggregate<A> aggregate = load(id);
     command(aggregate);
     for (int attempt = 1;; ++attempt) {
@@ -337,8 +335,7 @@ class AggregateStore {
   // Never throws: a failed snapshot write is logged and counted.
   bool write_snapshot(const StreamId& stream, Aggregate<A>& aggregate) {
     try {
-      Snapshot snapshot{aggregate.version_, nlohmann::json(aggregate.state_).dump(), std::nullopt,
-                        now_ms()};
+      Snapshot snapshot{aggregate.version_, nlohmann::json(aggregate.state_).dump(), std::nullopt, now_ms()};
       const SnapshotSaveResult saved = store_->save_snapshot(stream, snapshot);
       aggregate.snapshot_version_ = saved.latest_version;
       aggregate.snapshot_time_ = snapshot.timestamp;
@@ -346,8 +343,8 @@ class AggregateStore {
       return saved.stored;
     } catch (const std::exception& e) {
       ++stats_.snapshot_write_failures;
-      log(LogLevel::kWarning, "snapshot of " + to_string(stream) + " at version " +
-                                  std::to_string(aggregate.version_) + " not written: " + e.what());
+      log(LogLevel::kWarning, "snapshot of " + to_string(stream) + " at version " + std::to_string(aggregate.version_) +
+                                  " not written: " + e.what());
       return false;
     }
   }

@@ -65,8 +65,7 @@ class EventCodec<std::variant<Events...>> {
   static Event decode_as(std::string_view type_name, std::string_view json_text) {
     try {
       return Event(std::in_place_type<E>,
-                   nlohmann::json::parse(json_text.empty() ? std::string_view("null") : json_text)
-                       .template get<E>());
+                   nlohmann::json::parse(json_text.empty() ? std::string_view("null") : json_text).template get<E>());
     } catch (const nlohmann::json::exception& e) {
       throw Error(ErrorCode::kCorruption,
                   "event of type '" + std::string(type_name) + "' does not decode: " + e.what());

@@ -39,8 +39,7 @@ EVENTSTORE_EXPORT std::string_view to_string(ErrorCode code) noexcept;
 
 class EVENTSTORE_EXPORT Error : public std::runtime_error {
  public:
-  Error(ErrorCode code, const std::string& message,
-        std::optional<std::int64_t> current_version = std::nullopt);
+  Error(ErrorCode code, const std::string& message, std::optional<std::int64_t> current_version = std::nullopt);
 
   ErrorCode code() const noexcept { return code_; }
   // Set for kVersionConflict: the stream's version seen by the store (0 = no stream).

@@ -32,9 +32,9 @@
 namespace eventstore {
 
 struct EVENTSTORE_EXPORT AppendResult {
-  std::int64_t first_version = 0;  // version of the first appended event
+  std::int64_t first_version = 0;          // version of the first appended event
   std::int64_t next_expected_version = 0;  // the stream's version after the append
-  std::vector<Uuid> event_ids;     // in append order; event i is at first_version + i
+  std::vector<Uuid> event_ids;             // in append order; event i is at first_version + i
 };
 
 enum class Direction { kForward, kBackward };
@@ -78,8 +78,8 @@ class EVENTSTORE_EXPORT EventStore {
   // kInvalidArgument (bad input, a limit exceeded), kVersionConflict, kUnavailable (nothing
   // written), kOutcomeUnknown (retry with the same event ids to find out), kUnauthorized,
   // kInternal. Missing event ids and timestamps are filled in before anything is written.
-  virtual void append_async(const StreamId& stream, ExpectedVersion expected,
-                            std::vector<EventData> events, AppendCallback callback) = 0;
+  virtual void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
+                            AppendCallback callback) = 0;
 
   // Starts a read. Invalid options (page_size, page_bytes, from; see ReadOptions) fail the
   // first page with kInvalidArgument.
@@ -91,8 +91,7 @@ class EVENTSTORE_EXPORT EventStore {
 
   // Blocking forms: throw eventstore::Error. `append` is append_async and a wait, unless a
   // backend has a faster way for a caller that waits anyway (SQLite commits on this thread).
-  virtual AppendResult append(const StreamId& stream, ExpectedVersion expected,
-                              std::vector<EventData> events);
+  virtual AppendResult append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events);
   std::int64_t head(const StreamId& stream);
   // Calls `visit` for every event of the read, page by page, in bounded memory.
   void for_each(const StreamId& stream, const ReadOptions& options,

@@ -80,36 +80,36 @@ struct EVENTSTORE_EXPORT Checkpoint {
 
 // The process that orders a cluster's feed (docs/feed.md, "The relay").
 struct EVENTSTORE_EXPORT RelayLease {
-  std::string owner;          // "host:pid:random" of the relay holding the lease
-  std::int64_t epoch = 0;     // grows with every takeover
-  Timestamp expires{};        // the owner renews before this; after it, another relay takes over
-  bool live = false;          // expires is in the future (by this machine's clock)
+  std::string owner;       // "host:pid:random" of the relay holding the lease
+  std::int64_t epoch = 0;  // grows with every takeover
+  Timestamp expires{};     // the owner renews before this; after it, another relay takes over
+  bool live = false;       // expires is in the future (by this machine's clock)
 };
 
 struct EVENTSTORE_EXPORT FeedStatus {
-  std::int64_t head = 0;                 // the feed's last position; 0 when empty
-  std::vector<Checkpoint> checkpoints;   // by name
-  std::optional<RelayLease> relay;       // cluster only: the lease, if a relay ever ran
+  std::int64_t head = 0;                // the feed's last position; 0 when empty
+  std::vector<Checkpoint> checkpoints;  // by name
+  std::optional<RelayLease> relay;      // cluster only: the lease, if a relay ever ran
 };
 
 // Settings of a relay (cluster backend; the embedded backends need none).
 struct EVENTSTORE_EXPORT RelayOptions {
-  std::string context;                                // the bounded context it orders
-  std::chrono::milliseconds lease{10000};             // lease duration; renewed every lease/3
-  std::chrono::milliseconds poll_interval{20};        // pause between cycles that found nothing
+  std::string context;                                  // the bounded context it orders
+  std::chrono::milliseconds lease{10000};               // lease duration; renewed every lease/3
+  std::chrono::milliseconds poll_interval{20};          // pause between cycles that found nothing
   std::chrono::milliseconds reconcile_interval{60000};  // full scan for events without a marker
-  std::string owner;                                  // default: "host:pid:random"
+  std::string owner;                                    // default: "host:pid:random"
 };
 
 // What a running relay has done, for status lines and metrics.
 struct EVENTSTORE_EXPORT RelayStats {
   bool holds_lease = false;
   std::int64_t epoch = 0;
-  std::int64_t head = 0;                 // last position it knows published
+  std::int64_t head = 0;  // last position it knows published
   std::uint64_t events_published = 0;
-  std::uint64_t repairs = 0;             // events found by reconciliation, not by a marker
+  std::uint64_t repairs = 0;  // events found by reconciliation, not by a marker
   std::uint64_t cycles = 0;
-  std::string last_error;                // empty when the last cycle succeeded
+  std::string last_error;  // empty when the last cycle succeeded
 };
 
 // A relay running on its own thread until destroyed (or stop()). It takes the context's lease,
@@ -132,8 +132,7 @@ class EVENTSTORE_EXPORT FeedStore {
   // One page of `context`'s feed after options.after. Never waits for new entries: at the head
   // the page is empty with last_position == after. Fails with kInvalidArgument (bad context,
   // after < 0, limit out of range), kUnavailable, kUnauthorized, kInternal.
-  virtual void read_feed_async(const std::string& context, const FeedReadOptions& options,
-                               FeedPageCallback callback);
+  virtual void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback);
 
   using PositionCallback = std::function<void(Result<std::int64_t>)>;
   // The feed's last position (0 when empty).
@@ -142,13 +141,12 @@ class EVENTSTORE_EXPORT FeedStore {
   using CheckpointCallback = std::function<void(Result<std::optional<Checkpoint>>)>;
   // The checkpoint stored under `name`, or nullopt. Names are non-empty UTF-8 of at most
   // Limits::max_identifier_bytes.
-  virtual void load_checkpoint_async(const std::string& context, const std::string& name,
-                                     CheckpointCallback callback);
+  virtual void load_checkpoint_async(const std::string& context, const std::string& name, CheckpointCallback callback);
 
   // Moves `name`'s checkpoint to `position` (>= 0) unless it is already higher; answers the
   // position now stored.
-  virtual void save_checkpoint_async(const std::string& context, const std::string& name,
-                                     std::int64_t position, PositionCallback callback);
+  virtual void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
+                                     PositionCallback callback);
 
   using StatusCallback = std::function<void(Result<FeedStatus>)>;
   virtual void feed_status_async(const std::string& context, StatusCallback callback);

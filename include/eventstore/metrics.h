@@ -47,29 +47,29 @@ class EVENTSTORE_EXPORT MetricsSink {
 namespace metrics {
 
 // Labels: context, aggregate_type, outcome.
-extern EVENTSTORE_EXPORT const Metric appends_total;            // appends answered
-extern EVENTSTORE_EXPORT const Metric append_seconds;           // from the call to the answer (histogram)
-extern EVENTSTORE_EXPORT const Metric read_pages_total;         // pages of stream reads answered
-extern EVENTSTORE_EXPORT const Metric read_page_seconds;        // from a page's request to its delivery (histogram)
-extern EVENTSTORE_EXPORT const Metric snapshot_writes_total;    // outcome "ok" (stored), "refused_older", or an error
+extern EVENTSTORE_EXPORT const Metric appends_total;          // appends answered
+extern EVENTSTORE_EXPORT const Metric append_seconds;         // from the call to the answer (histogram)
+extern EVENTSTORE_EXPORT const Metric read_pages_total;       // pages of stream reads answered
+extern EVENTSTORE_EXPORT const Metric read_page_seconds;      // from a page's request to its delivery (histogram)
+extern EVENTSTORE_EXPORT const Metric snapshot_writes_total;  // outcome "ok" (stored), "refused_older", or an error
 // Labels: context, aggregate_type.
-extern EVENTSTORE_EXPORT const Metric appended_events_total;    // events of acknowledged appends
-extern EVENTSTORE_EXPORT const Metric appended_bytes_total;     // their type + data + metadata bytes
-extern EVENTSTORE_EXPORT const Metric read_events_total;        // events delivered by stream reads
-extern EVENTSTORE_EXPORT const Metric aggregate_load_seconds;   // successful AggregateStore loads (histogram)
+extern EVENTSTORE_EXPORT const Metric appended_events_total;      // events of acknowledged appends
+extern EVENTSTORE_EXPORT const Metric appended_bytes_total;       // their type + data + metadata bytes
+extern EVENTSTORE_EXPORT const Metric read_events_total;          // events delivered by stream reads
+extern EVENTSTORE_EXPORT const Metric aggregate_load_seconds;     // successful AggregateStore loads (histogram)
 extern EVENTSTORE_EXPORT const Metric aggregate_events_replayed;  // events replayed per load (histogram)
 // Labels: context, aggregate_type, snapshot ("used" or "none").
-extern EVENTSTORE_EXPORT const Metric aggregate_loads_total;    // successful AggregateStore loads
+extern EVENTSTORE_EXPORT const Metric aggregate_loads_total;  // successful AggregateStore loads
 // No labels (gauges).
-extern EVENTSTORE_EXPORT const Metric appends_in_flight;        // admitted and not yet answered
-extern EVENTSTORE_EXPORT const Metric append_bytes_in_flight;   // their event bytes
+extern EVENTSTORE_EXPORT const Metric appends_in_flight;       // admitted and not yet answered
+extern EVENTSTORE_EXPORT const Metric append_bytes_in_flight;  // their event bytes
 // Labels: context, outcome.
-extern EVENTSTORE_EXPORT const Metric feed_pages_total;         // feed pages read
+extern EVENTSTORE_EXPORT const Metric feed_pages_total;  // feed pages read
 // Labels: context.
-extern EVENTSTORE_EXPORT const Metric feed_entries_total;       // entries delivered by feed reads
-extern EVENTSTORE_EXPORT const Metric feed_head;                // the last feed head this process saw (gauge)
+extern EVENTSTORE_EXPORT const Metric feed_entries_total;  // entries delivered by feed reads
+extern EVENTSTORE_EXPORT const Metric feed_head;           // the last feed head this process saw (gauge)
 // Labels: context, subscription.
-extern EVENTSTORE_EXPORT const Metric checkpoint_position;      // the last position saved under the name (gauge)
+extern EVENTSTORE_EXPORT const Metric checkpoint_position;  // the last position saved under the name (gauge)
 
 // Every metric above, for documentation and for sinks that declare metrics up front.
 EVENTSTORE_EXPORT std::span<const Metric* const> all();

@@ -18,9 +18,9 @@ namespace eventstore {
 
 struct EVENTSTORE_EXPORT SnapshotContext {
   const StreamId& stream;
-  std::int64_t version_before = 0;  // the stream version before the save
-  std::int64_t version_after = 0;   // the stream version after it
-  std::int64_t snapshot_version = 0;  // the latest known snapshot's version, 0 if none
+  std::int64_t version_before = 0;         // the stream version before the save
+  std::int64_t version_after = 0;          // the stream version after it
+  std::int64_t snapshot_version = 0;       // the latest known snapshot's version, 0 if none
   std::optional<Timestamp> snapshot_time;  // when that snapshot was taken
   Timestamp now{};
 };

@@ -23,10 +23,10 @@
 namespace eventstore {
 
 struct EVENTSTORE_EXPORT Snapshot {
-  std::int64_t version = 0;           // the stream version the state was taken at (>= 1)
-  std::string data;                   // JSON text of the aggregate's state
+  std::int64_t version = 0;             // the stream version the state was taken at (>= 1)
+  std::string data;                     // JSON text of the aggregate's state
   std::optional<std::string> metadata;  // JSON object text, or none
-  Timestamp timestamp{};              // when it was taken, UTC milliseconds
+  Timestamp timestamp{};                // when it was taken, UTC milliseconds
 };
 
 struct EVENTSTORE_EXPORT SnapshotSaveResult {
@@ -51,8 +51,7 @@ class EVENTSTORE_EXPORT SnapshotStore {
   // stream's head, including any version of a stream that does not exist; bad JSON; over
   // Limits::max_event_bytes), kUnavailable, kOutcomeUnknown, kUnauthorized, kInternal; nothing
   // is stored on failure.
-  virtual void save_snapshot_async(const StreamId& stream, Snapshot snapshot,
-                                   SaveCallback callback) = 0;
+  virtual void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) = 0;
 
   // Blocking forms: throw eventstore::Error.
   std::optional<Snapshot> load_snapshot(const StreamId& stream);

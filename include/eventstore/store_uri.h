@@ -22,10 +22,10 @@
 namespace eventstore {
 
 struct EVENTSTORE_EXPORT ClusterUri {
-  std::vector<std::string> hosts;  // "host" or "host:port", at least one
-  std::string username;            // percent-decoded; empty when none
-  std::string password;            // percent-decoded; empty when none
-  std::string keyspace;            // empty when the URI names none
+  std::vector<std::string> hosts;              // "host" or "host:port", at least one
+  std::string username;                        // percent-decoded; empty when none
+  std::string password;                        // percent-decoded; empty when none
+  std::string keyspace;                        // empty when the URI names none
   std::map<std::string, std::string> options;  // the query, percent-decoded
 };
 
@@ -97,7 +97,7 @@ EVENTSTORE_EXPORT std::string without_password(std::string_view uri);
 // URI holds a password too ("given twice"), has no user name (nor SCYLLA_USERNAME), or is not
 // a scylla:// URI. Messages never hold a password.
 EVENTSTORE_EXPORT std::string complete_from_environment(std::string_view uri,
-                                                       const std::optional<std::string>& password = std::nullopt,
-                                                       std::string_view password_source = "the password file");
+                                                        const std::optional<std::string>& password = std::nullopt,
+                                                        std::string_view password_source = "the password file");
 
 }  // namespace eventstore

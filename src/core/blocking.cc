@@ -8,15 +8,12 @@
 namespace eventstore {
 
 std::vector<RecordedEvent> EventCursor::next_page() {
-  return detail::wait_for<std::vector<RecordedEvent>>(
-      [this](auto done) { next_page_async(std::move(done)); });
+  return detail::wait_for<std::vector<RecordedEvent>>([this](auto done) { next_page_async(std::move(done)); });
 }
 
-AppendResult EventStore::append(const StreamId& stream, ExpectedVersion expected,
-                                std::vector<EventData> events) {
-  return detail::wait_for<AppendResult>([&](auto done) {
-    append_async(stream, expected, std::move(events), std::move(done));
-  });
+AppendResult EventStore::append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events) {
+  return detail::wait_for<AppendResult>(
+      [&](auto done) { append_async(stream, expected, std::move(events), std::move(done)); });
 }
 
 std::int64_t EventStore::head(const StreamId& stream) {
@@ -40,14 +37,12 @@ std::vector<RecordedEvent> EventStore::read_all(const StreamId& stream, const Re
 }
 
 std::optional<Snapshot> SnapshotStore::load_snapshot(const StreamId& stream) {
-  return detail::wait_for<std::optional<Snapshot>>(
-      [&](auto done) { load_snapshot_async(stream, std::move(done)); });
+  return detail::wait_for<std::optional<Snapshot>>([&](auto done) { load_snapshot_async(stream, std::move(done)); });
 }
 
 SnapshotSaveResult SnapshotStore::save_snapshot(const StreamId& stream, Snapshot snapshot) {
-  return detail::wait_for<SnapshotSaveResult>([&](auto done) {
-    save_snapshot_async(stream, std::move(snapshot), std::move(done));
-  });
+  return detail::wait_for<SnapshotSaveResult>(
+      [&](auto done) { save_snapshot_async(stream, std::move(snapshot), std::move(done)); });
 }
 
 }  // namespace eventstore

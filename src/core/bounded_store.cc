@@ -153,8 +153,7 @@ class BoundedStore final : public Store {
   void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
     inner_->save_snapshot_async(stream, std::move(snapshot), std::move(callback));
   }
-  void read_feed_async(const std::string& context, const FeedReadOptions& options,
-                       FeedPageCallback callback) override {
+  void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback) override {
     inner_->read_feed_async(context, options, std::move(callback));
   }
   void feed_head_async(const std::string& context, PositionCallback callback) override {
@@ -171,9 +170,7 @@ class BoundedStore final : public Store {
   void feed_status_async(const std::string& context, StatusCallback callback) override {
     inner_->feed_status_async(context, std::move(callback));
   }
-  std::unique_ptr<FeedRelay> start_relay(const RelayOptions& options) override {
-    return inner_->start_relay(options);
-  }
+  std::unique_ptr<FeedRelay> start_relay(const RelayOptions& options) override { return inner_->start_relay(options); }
 
  private:
   const std::shared_ptr<Store> inner_;

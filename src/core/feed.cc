@@ -26,8 +26,7 @@ void FeedStore::feed_head_async(const std::string&, PositionCallback callback) {
 void FeedStore::load_checkpoint_async(const std::string&, const std::string&, CheckpointCallback callback) {
   callback(no_feed());
 }
-void FeedStore::save_checkpoint_async(const std::string&, const std::string&, std::int64_t,
-                                      PositionCallback callback) {
+void FeedStore::save_checkpoint_async(const std::string&, const std::string&, std::int64_t, PositionCallback callback) {
   callback(no_feed());
 }
 void FeedStore::feed_status_async(const std::string&, StatusCallback callback) { callback(no_feed()); }
@@ -46,8 +45,7 @@ std::optional<Checkpoint> FeedStore::load_checkpoint(const std::string& context,
       [&](auto done) { load_checkpoint_async(context, name, std::move(done)); });
 }
 
-std::int64_t FeedStore::save_checkpoint(const std::string& context, const std::string& name,
-                                        std::int64_t position) {
+std::int64_t FeedStore::save_checkpoint(const std::string& context, const std::string& name, std::int64_t position) {
   return detail::wait_for<std::int64_t>(
       [&](auto done) { save_checkpoint_async(context, name, position, std::move(done)); });
 }

@@ -106,21 +106,25 @@ class InstrumentedCursor final : public EventCursor {
  public:
   InstrumentedCursor(std::unique_ptr<EventCursor> inner, std::shared_ptr<MetricsSink> metrics,
                      std::shared_ptr<Tracer> tracer, StreamId stream)
-      : inner_(std::move(inner)), metrics_(std::move(metrics)), tracer_(std::move(tracer)), stream_(std::move(stream)) {}
+      : inner_(std::move(inner)),
+        metrics_(std::move(metrics)),
+        tracer_(std::move(tracer)),
+        stream_(std::move(stream)) {}
 
   void next_page_async(PageCallback callback) override {
     auto page_read = std::make_shared<StreamOperation>(metrics_.get(), tracer_.get(), "eventstore.read", stream_);
-    inner_->next_page_async([metrics = metrics_, page_read, callback = std::move(callback)](
-                                Result<std::vector<RecordedEvent>> page) {
-      const Error* error = page ? nullptr : &page.error();
-      page_read->count(metrics::read_pages_total, &metrics::read_page_seconds, error);
-      if (page) {
-        page_read->add(metrics::read_events_total, static_cast<double>(page.value().size()));
-        if (Span* span = page_read->span()) span->set_attribute("eventstore.events", static_cast<std::int64_t>(page.value().size()));
-      }
-      page_read->end_span(error);
-      callback(std::move(page));
-    });
+    inner_->next_page_async(
+        [metrics = metrics_, page_read, callback = std::move(callback)](Result<std::vector<RecordedEvent>> page) {
+          const Error* error = page ? nullptr : &page.error();
+          page_read->count(metrics::read_pages_total, &metrics::read_page_seconds, error);
+          if (page) {
+            page_read->add(metrics::read_events_total, static_cast<double>(page.value().size()));
+            if (Span* span = page_read->span())
+              span->set_attribute("eventstore.events", static_cast<std::int64_t>(page.value().size()));
+          }
+          page_read->end_span(error);
+          callback(std::move(page));
+        });
   }
 
  private:
@@ -176,41 +180,39 @@ class InstrumentedStore final : public Store {
   void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
     if (!metrics_) return inner_->save_snapshot_async(stream, std::move(snapshot), std::move(callback));
     auto write = std::make_shared<StreamOperation>(metrics_.get(), nullptr, "", stream);
-    inner_->save_snapshot_async(stream, std::move(snapshot), [metrics = metrics_, write, callback = std::move(callback)](
-                                                                 Result<SnapshotSaveResult> result) {
-      if (result && !result.value().stored)
-        write->count(metrics::snapshot_writes_total, nullptr, "refused_older");
-      else
-        write->count(metrics::snapshot_writes_total, nullptr, result ? nullptr : &result.error());
-      callback(std::move(result));
-    });
+    inner_->save_snapshot_async(
+        stream, std::move(snapshot),
+        [metrics = metrics_, write, callback = std::move(callback)](Result<SnapshotSaveResult> result) {
+          if (result && !result.value().stored) write->count(metrics::snapshot_writes_total, nullptr, "refused_older");
+          else write->count(metrics::snapshot_writes_total, nullptr, result ? nullptr : &result.error());
+          callback(std::move(result));
+        });
   }
 
-  void read_feed_async(const std::string& context, const FeedReadOptions& options,
-                       FeedPageCallback callback) override {
+  void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback) override {
     if (!metrics_) return inner_->read_feed_async(context, options, std::move(callback));
-    inner_->read_feed_async(context, options, [metrics = metrics_, context, callback = std::move(callback)](
-                                                  Result<FeedPage> page) {
-      const Error* error = page ? nullptr : &page.error();
-      const std::array<std::string_view, 2> with_outcome = {context, outcome_of(error)};
-      metrics->record(metrics::feed_pages_total, with_outcome, 1);
-      if (page) {
-        const std::array<std::string_view, 1> labels = {context};
-        metrics->record(metrics::feed_entries_total, labels, static_cast<double>(page.value().entries.size()));
-      }
-      callback(std::move(page));
-    });
+    inner_->read_feed_async(
+        context, options, [metrics = metrics_, context, callback = std::move(callback)](Result<FeedPage> page) {
+          const Error* error = page ? nullptr : &page.error();
+          const std::array<std::string_view, 2> with_outcome = {context, outcome_of(error)};
+          metrics->record(metrics::feed_pages_total, with_outcome, 1);
+          if (page) {
+            const std::array<std::string_view, 1> labels = {context};
+            metrics->record(metrics::feed_entries_total, labels, static_cast<double>(page.value().entries.size()));
+          }
+          callback(std::move(page));
+        });
   }
   void feed_head_async(const std::string& context, PositionCallback callback) override {
     if (!metrics_) return inner_->feed_head_async(context, std::move(callback));
-    inner_->feed_head_async(context, [metrics = metrics_, context, callback = std::move(callback)](
-                                         Result<std::int64_t> head) {
-      if (head) {
-        const std::array<std::string_view, 1> labels = {context};
-        metrics->record(metrics::feed_head, labels, static_cast<double>(head.value()));
-      }
-      callback(std::move(head));
-    });
+    inner_->feed_head_async(context,
+                            [metrics = metrics_, context, callback = std::move(callback)](Result<std::int64_t> head) {
+                              if (head) {
+                                const std::array<std::string_view, 1> labels = {context};
+                                metrics->record(metrics::feed_head, labels, static_cast<double>(head.value()));
+                              }
+                              callback(std::move(head));
+                            });
   }
   void load_checkpoint_async(const std::string& context, const std::string& name,
                              CheckpointCallback callback) override {
@@ -219,14 +221,15 @@ class InstrumentedStore final : public Store {
   void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
                              PositionCallback callback) override {
     if (!metrics_) return inner_->save_checkpoint_async(context, name, position, std::move(callback));
-    inner_->save_checkpoint_async(context, name, position, [metrics = metrics_, context, name,
-                                                            callback = std::move(callback)](Result<std::int64_t> stored) {
-      if (stored) {
-        const std::array<std::string_view, 2> labels = {context, name};
-        metrics->record(metrics::checkpoint_position, labels, static_cast<double>(stored.value()));
-      }
-      callback(std::move(stored));
-    });
+    inner_->save_checkpoint_async(
+        context, name, position,
+        [metrics = metrics_, context, name, callback = std::move(callback)](Result<std::int64_t> stored) {
+          if (stored) {
+            const std::array<std::string_view, 2> labels = {context, name};
+            metrics->record(metrics::checkpoint_position, labels, static_cast<double>(stored.value()));
+          }
+          callback(std::move(stored));
+        });
   }
   void feed_status_async(const std::string& context, StatusCallback callback) override {
     inner_->feed_status_async(context, std::move(callback));

@@ -69,7 +69,7 @@ class JsonAcceptor {
     }
   }
   bool string() {
-    ++p_;  // the opening quote
+    ++p_;                  // the opening quote
     const char* run = p_;  // a run of unescaped bytes, checked as UTF-8 at once if not ASCII
     bool ascii = true;
     const auto run_ok = [&] {
@@ -97,7 +97,7 @@ class JsonAcceptor {
         unsigned unit;
         if (!code_unit(unit)) return false;
         if (unit >= 0xDC00 && unit <= 0xDFFF) return false;  // a lone low surrogate
-        if (unit >= 0xD800 && unit <= 0xDBFF) {               // must be followed by a low one
+        if (unit >= 0xD800 && unit <= 0xDBFF) {              // must be followed by a low one
           if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
           p_ += 2;
           if (!code_unit(unit) || unit < 0xDC00 || unit > 0xDFFF) return false;

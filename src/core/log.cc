@@ -13,8 +13,8 @@ std::atomic<LogLevel> min_level{LogLevel::kWarning};
 
 void stderr_sink(LogLevel level, std::string_view message) {
   static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
-  std::fprintf(stderr, "eventstore %s: %.*s\n", kNames[static_cast<int>(level)],
-               static_cast<int>(message.size()), message.data());
+  std::fprintf(stderr, "eventstore %s: %.*s\n", kNames[static_cast<int>(level)], static_cast<int>(message.size()),
+               message.data());
 }
 
 LogSink& sink() {

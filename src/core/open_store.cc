@@ -1,7 +1,7 @@
 // open_store: the one place that knows every backend.
 #include "bounded_store.h"
-#include "instrumented_store.h"
 #include "eventstore/store.h"
+#include "instrumented_store.h"
 #include "memory/memory_store.h"
 #include "sqlite/sqlite_store.h"
 #include "store_uri.h"
@@ -15,10 +15,8 @@ namespace {
 std::shared_ptr<Store> open_backend(std::string_view uri, const StoreOptions& options) {
   const detail::StoreUri parsed = detail::parse_store_uri(uri);
   switch (parsed.scheme) {
-    case detail::StoreUri::Scheme::kMemory:
-      return detail::make_memory_store(options);
-    case detail::StoreUri::Scheme::kSqlite:
-      return detail::open_sqlite_store(parsed.sqlite_path, options);
+    case detail::StoreUri::Scheme::kMemory: return detail::make_memory_store(options);
+    case detail::StoreUri::Scheme::kSqlite: return detail::open_sqlite_store(parsed.sqlite_path, options);
     case detail::StoreUri::Scheme::kScylla:
 #ifdef EVENTSTORE_WITH_SCYLLA
       return detail::open_scylla_store(parsed.cluster, redact_uri(uri), options);

@@ -10,9 +10,7 @@ SnapshotPolicy every_n_events(std::int64_t n) {
 }
 
 SnapshotPolicy every_interval(std::chrono::milliseconds interval) {
-  return [interval](const SnapshotContext& c) {
-    return !c.snapshot_time || c.now - *c.snapshot_time >= interval;
-  };
+  return [interval](const SnapshotContext& c) { return !c.snapshot_time || c.now - *c.snapshot_time >= interval; };
 }
 
 SnapshotPolicy never() {

@@ -95,9 +95,10 @@ void SqliteProjection::apply(const FeedPage& page,
     Statement applied(db_,
                       "SELECT version FROM eventstore_projection_streams WHERE name = ?1 AND bounded_context = ?2"
                       " AND aggregate_type = ?3 AND aggregate_id = ?4");
-    Statement record(db_,
-                     "INSERT INTO eventstore_projection_streams(name, bounded_context, aggregate_type, aggregate_id,"
-                     " version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name, bounded_context, aggregate_type, aggregate_id) DO UPDATE SET version = excluded.version");
+    Statement record(
+        db_,
+        "INSERT INTO eventstore_projection_streams(name, bounded_context, aggregate_type, aggregate_id,"
+        " version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name, bounded_context, aggregate_type, aggregate_id) DO UPDATE SET version = excluded.version");
     for (const FeedEntry& entry : page.entries) {
       if (entry.position <= position) continue;  // applied with an earlier page
       const StreamId& stream = entry.event.stream;

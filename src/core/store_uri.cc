@@ -5,10 +5,10 @@
 #include <charconv>
 #include <cstdlib>
 
-#include "hex_digit.h"
-#include "validation.h"
 #include "eventstore/error.h"
 #include "eventstore/store.h"
+#include "hex_digit.h"
+#include "validation.h"
 
 namespace eventstore {
 namespace {
@@ -29,8 +29,7 @@ std::string percent_decode(std::string_view text, std::string_view what) {
       out.push_back(text[i]);
       continue;
     }
-    if (i + 2 >= text.size())
-      throw Error::invalid("store URI: bad percent escape in " + std::string(what));
+    if (i + 2 >= text.size()) throw Error::invalid("store URI: bad percent escape in " + std::string(what));
     const int high = detail::hex_digit_value(text[i + 1]);
     const int low = detail::hex_digit_value(text[i + 2]);
     if (high < 0 || low < 0) throw Error::invalid("store URI: bad percent escape in " + std::string(what));
@@ -58,9 +57,8 @@ void check_host(std::string_view host) {
   const std::size_t colon = host.rfind(':');
   if (colon == std::string_view::npos || host.front() == '[') return;
   const std::string_view port = host.substr(colon + 1);
-  if (colon == 0 || port.empty() || port.size() > 5 ||
-      port.find_first_not_of("0123456789") != std::string_view::npos || std::stoi(std::string(port)) < 1 ||
-      std::stoi(std::string(port)) > 65535)
+  if (colon == 0 || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
+      std::stoi(std::string(port)) < 1 || std::stoi(std::string(port)) > 65535)
     throw Error::invalid("store URI: a host has a bad port (percent-encode '?', '/' and '@' in a password)");
 }
 
@@ -97,8 +95,8 @@ ClusterUri parse_cluster(std::string_view rest) {
       std::string name = percent_decode(pair.substr(0, eq), "an option name");
       // Named only when it looks like one: a '?' inside an unencoded password makes the rest of
       // the password an "option" (docs/RELIABILITY.md, hostile input, defect 2).
-      const bool plain_name = !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
-                                                   std::string::npos;
+      const bool plain_name =
+          !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
       uri.options[name] =
           percent_decode(pair.substr(eq + 1), plain_name ? "the value of option " + name : "the value of an option");
     }
@@ -217,7 +215,8 @@ StoreUri parse_store_uri(std::string_view uri) {
     parsed.scheme = StoreUri::Scheme::kSqlite;
     parsed.sqlite_path = std::string(uri.substr(7));
     if (parsed.sqlite_path.starts_with("//")) parsed.sqlite_path.erase(0, 2);
-    if (parsed.sqlite_path.empty()) throw Error::invalid("store URI: sqlite: needs a file path, as in sqlite:events.db");
+    if (parsed.sqlite_path.empty())
+      throw Error::invalid("store URI: sqlite: needs a file path, as in sqlite:events.db");
   } else if (uri.starts_with(kScyllaPrefix)) {
     parsed.scheme = StoreUri::Scheme::kScylla;
     parsed.cluster = parse_cluster(uri.substr(kScyllaPrefix.size()));

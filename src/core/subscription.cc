@@ -18,8 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 void validate(const SubscriptionOptions& options) {
   if (options.context.empty()) throw Error::invalid("subscription: bounded context must not be empty");
-  if (!detail::is_valid_utf8(options.context))
-    throw Error::invalid("subscription: bounded context is not valid UTF-8");
+  if (!detail::is_valid_utf8(options.context)) throw Error::invalid("subscription: bounded context is not valid UTF-8");
   if (!options.name.empty() && !detail::is_valid_utf8(options.name))
     throw Error::invalid("subscription: checkpoint name is not valid UTF-8");
   if (options.page_size < 1 || options.page_size > 100000)
@@ -60,8 +59,8 @@ Clock::time_point deadline_after(std::chrono::milliseconds max_wait) {
 bool covers(const FeedPage& page, std::int64_t after) { return page.last_position > after; }
 
 Error regressed(std::int64_t after, const FeedPage& page) {
-  return Error(ErrorCode::kInternal, "feed page read after position " + std::to_string(after) +
-                                         " ends at position " + std::to_string(page.last_position));
+  return Error(ErrorCode::kInternal, "feed page read after position " + std::to_string(after) + " ends at position " +
+                                         std::to_string(page.last_position));
 }
 
 // One read of the asynchronous wait: delivers the page when it covers a position, when the
@@ -110,8 +109,7 @@ class PolledSubscription final : public Subscription {
   FeedPage wait_for_page(std::chrono::milliseconds max_wait) {
     if (max_wait < std::chrono::milliseconds::zero())
       throw Error::invalid("subscription: max_wait must not be negative");
-    if (state_->pending.exchange(true))
-      throw Error::invalid("subscription: a page request is already under way");
+    if (state_->pending.exchange(true)) throw Error::invalid("subscription: a page request is already under way");
     struct Release {
       State& state;
       ~Release() { state.pending = false; }

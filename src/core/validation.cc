@@ -13,8 +13,8 @@ namespace {
 void check_identifier(std::string_view what, std::string_view value, const Limits& limits) {
   if (value.empty()) throw Error::invalid(std::string(what) + " must not be empty");
   if (value.size() > limits.max_identifier_bytes)
-    throw Error::invalid(std::string(what) + " is " + std::to_string(value.size()) +
-                         " bytes, over the limit of " + std::to_string(limits.max_identifier_bytes));
+    throw Error::invalid(std::string(what) + " is " + std::to_string(value.size()) + " bytes, over the limit of " +
+                         std::to_string(limits.max_identifier_bytes));
   if (!is_valid_utf8(value)) throw Error::invalid(std::string(what) + " is not valid UTF-8");
 }
 
@@ -65,8 +65,8 @@ bool is_valid_utf8(std::string_view text) {
       if ((next & 0xC0) != 0x80) return false;
       code = (code << 6) | (next & 0x3F);
     }
-    const bool overlong = (length == 2 && code < 0x80) || (length == 3 && code < 0x800) ||
-                          (length == 4 && code < 0x10000);
+    const bool overlong =
+        (length == 2 && code < 0x80) || (length == 3 && code < 0x800) || (length == 4 && code < 0x10000);
     if (overlong || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return false;
     i += length;
   }
@@ -85,8 +85,7 @@ void validate_context(const std::string& context, const Limits& limits) {
 
 void validate_feed_read(const std::string& context, const FeedReadOptions& options, const Limits& limits) {
   validate_context(context, limits);
-  if (options.after < 0)
-    throw Error::invalid("feed position must be at least 0, got " + std::to_string(options.after));
+  if (options.after < 0) throw Error::invalid("feed position must be at least 0, got " + std::to_string(options.after));
   if (options.limit < 1 || options.limit > 100000)
     throw Error::invalid("feed page limit must be 1..100000, got " + std::to_string(options.limit));
 }
@@ -94,7 +93,7 @@ void validate_feed_read(const std::string& context, const FeedReadOptions& optio
 std::int64_t feed_page_end(const FeedReadOptions& options) {
   const auto limit = static_cast<std::int64_t>(options.limit);
   return options.after > std::numeric_limits<std::int64_t>::max() - limit ? std::numeric_limits<std::int64_t>::max()
-                                                                         : options.after + limit;
+                                                                          : options.after + limit;
 }
 
 void validate_checkpoint(const std::string& context, const std::string& name, const Limits& limits) {
@@ -113,12 +112,12 @@ void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vecto
   validate_stream(stream, limits);
   if (events.empty()) throw Error::invalid("an append needs at least one event");
   if (events.size() > limits.max_events_per_append)
-    throw Error::invalid("append of " + std::to_string(events.size()) +
-                         " events is over the limit of " + std::to_string(limits.max_events_per_append));
+    throw Error::invalid("append of " + std::to_string(events.size()) + " events is over the limit of " +
+                         std::to_string(limits.max_events_per_append));
   if (!expected.is_any()) {
     if (expected.version() < 0 || expected.version() > limits.max_version)
-      throw Error::invalid("expected version " + std::to_string(expected.version()) +
-                           " is outside 0.." + std::to_string(limits.max_version));
+      throw Error::invalid("expected version " + std::to_string(expected.version()) + " is outside 0.." +
+                           std::to_string(limits.max_version));
     if (static_cast<std::int64_t>(events.size()) > limits.max_version - expected.version())
       throw Error::invalid("append would take the stream past the maximum version " +
                            std::to_string(limits.max_version));
@@ -148,8 +147,7 @@ void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vecto
       repeated = !ids.insert(*e.event_id).second;
     }
     if (repeated) throw Error::invalid(which() + " repeats the event id " + e.event_id->to_string());
-    e.timestamp = e.timestamp ? std::chrono::time_point_cast<std::chrono::milliseconds>(*e.timestamp)
-                              : now_ms();
+    e.timestamp = e.timestamp ? std::chrono::time_point_cast<std::chrono::milliseconds>(*e.timestamp) : now_ms();
   }
   if (total > limits.max_append_bytes)
     throw Error::invalid("append of " + std::to_string(total) + " bytes is over the limit of " +
@@ -168,8 +166,8 @@ void validate_read(const StreamId& stream, const ReadOptions& options, const Lim
 void validate_snapshot(const StreamId& stream, const Snapshot& snapshot, const Limits& limits) {
   validate_stream(stream, limits);
   if (snapshot.version < 1 || snapshot.version > limits.max_version)
-    throw Error::invalid("snapshot version must be 1.." + std::to_string(limits.max_version) +
-                         ", got " + std::to_string(snapshot.version));
+    throw Error::invalid("snapshot version must be 1.." + std::to_string(limits.max_version) + ", got " +
+                         std::to_string(snapshot.version));
   check_json("snapshot data", snapshot.data, false);
   if (snapshot.metadata) check_json("snapshot metadata", *snapshot.metadata, true);
   const std::size_t bytes = snapshot.data.size() + (snapshot.metadata ? snapshot.metadata->size() : 0);

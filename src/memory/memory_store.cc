@@ -138,9 +138,7 @@ class MemoryStore final : public Store {
     callback(std::move(*result));
   }
 
-
-  void read_feed_async(const std::string& context, const FeedReadOptions& options,
-                       FeedPageCallback callback) override {
+  void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback) override {
     if (auto error = validation_error([&] { validate_feed_read(context, options, limits_); }))
       return callback(std::move(*error));
     FeedPage page;
@@ -160,7 +158,7 @@ class MemoryStore final : public Store {
           entry.event = event;
         } else {
           entry.event = RecordedEvent{event.stream, event.version, event.event_id, event.event_type,
-                                      std::nullopt, std::nullopt, event.timestamp};
+                                      std::nullopt, std::nullopt,  event.timestamp};
         }
       }
       page.last_position = std::max(options.after, last);
@@ -185,8 +183,7 @@ class MemoryStore final : public Store {
     std::optional<Checkpoint> checkpoint;
     {
       std::lock_guard lock(state_->mutex);
-      if (auto it = state_->checkpoints.find({context, name}); it != state_->checkpoints.end())
-        checkpoint = it->second;
+      if (auto it = state_->checkpoints.find({context, name}); it != state_->checkpoints.end()) checkpoint = it->second;
     }
     callback(std::move(checkpoint));
   }
@@ -224,8 +221,7 @@ class MemoryStore final : public Store {
     return feed == state_->feeds.end() ? 0 : static_cast<std::int64_t>(feed->second.size());
   }
 
-  AppendResult append_locked(const StreamId& stream, ExpectedVersion expected,
-                             const std::vector<EventData>& events) {
+  AppendResult append_locked(const StreamId& stream, ExpectedVersion expected, const std::vector<EventData>& events) {
     std::lock_guard lock(state_->mutex);
     std::vector<RecordedEvent>& stored = state_->streams[stream];
     const auto head = static_cast<std::int64_t>(stored.size());
@@ -243,8 +239,8 @@ class MemoryStore final : public Store {
       return make_append_result(retry_at + 1, events);
     if (at != head) {
       if (stored.empty()) state_->streams.erase(stream);
-      throw Error::conflict(head, "version conflict on " + to_string(stream) + ": expected " +
-                                      expected.to_string() + ", stream is at " + std::to_string(head));
+      throw Error::conflict(head, "version conflict on " + to_string(stream) + ": expected " + expected.to_string() +
+                                      ", stream is at " + std::to_string(head));
     }
     if (head + count > limits_.max_version)
       throw Error::invalid("append would take the stream past the maximum version " +
@@ -252,8 +248,8 @@ class MemoryStore final : public Store {
     std::vector<FeedRef>& feed = state_->feeds[stream.bounded_context];
     for (std::int64_t i = 0; i < count; ++i) {
       const EventData& e = events[static_cast<std::size_t>(i)];
-      stored.push_back(RecordedEvent{stream, head + i + 1, *e.event_id, e.event_type, e.data, e.metadata,
-                                     *e.timestamp});
+      stored.push_back(
+          RecordedEvent{stream, head + i + 1, *e.event_id, e.event_type, e.data, e.metadata, *e.timestamp});
       feed.push_back(FeedRef{&stored, head + i + 1});
     }
     return make_append_result(head + 1, events);
@@ -265,8 +261,6 @@ class MemoryStore final : public Store {
 
 }  // namespace
 
-std::shared_ptr<Store> make_memory_store(const StoreOptions& options) {
-  return std::make_shared<MemoryStore>(options);
-}
+std::shared_ptr<Store> make_memory_store(const StoreOptions& options) { return std::make_shared<MemoryStore>(options); }
 
 }  // namespace eventstore::detail

@@ -52,9 +52,7 @@ struct PrometheusMetrics::Impl {
       case MetricType::kCounter:
         s.counters = &prometheus::BuildCounter().Name(name).Help(help).Register(*registry);
         break;
-      case MetricType::kGauge:
-        s.gauges = &prometheus::BuildGauge().Name(name).Help(help).Register(*registry);
-        break;
+      case MetricType::kGauge: s.gauges = &prometheus::BuildGauge().Name(name).Help(help).Register(*registry); break;
       case MetricType::kHistogram:
         s.histograms = &prometheus::BuildHistogram().Name(name).Help(help).Register(*registry);
         break;
@@ -77,8 +75,8 @@ struct PrometheusMetrics::Impl {
     if (s.counters) it->second = &s.counters->Add(labels);
     if (s.gauges) it->second = &s.gauges->Add(labels);
     if (s.histograms)
-      it->second = &s.histograms->Add(labels, prometheus::Histogram::BucketBoundaries(metric.buckets.begin(),
-                                                                                       metric.buckets.end()));
+      it->second = &s.histograms->Add(
+          labels, prometheus::Histogram::BucketBoundaries(metric.buckets.begin(), metric.buckets.end()));
     return it->second;
   }
 };
@@ -118,15 +116,9 @@ void PrometheusMetrics::record(const Metric& metric, std::span<const std::string
   }
   // The series themselves are thread-safe (atomics, or their own lock for histograms).
   switch (metric.type) {
-    case MetricType::kCounter:
-      static_cast<prometheus::Counter*>(series)->Increment(value);
-      break;
-    case MetricType::kGauge:
-      static_cast<prometheus::Gauge*>(series)->Set(value);
-      break;
-    case MetricType::kHistogram:
-      static_cast<prometheus::Histogram*>(series)->Observe(value);
-      break;
+    case MetricType::kCounter: static_cast<prometheus::Counter*>(series)->Increment(value); break;
+    case MetricType::kGauge: static_cast<prometheus::Gauge*>(series)->Set(value); break;
+    case MetricType::kHistogram: static_cast<prometheus::Histogram*>(series)->Observe(value); break;
   }
 }
 

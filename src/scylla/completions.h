@@ -26,8 +26,12 @@ class Done final : public Base {
  public:
   using OnValue = std::function<void(Values...)>;
   Done(OnValue on_value, OnError on_error) : on_value_(std::move(on_value)), on_error_(std::move(on_error)) {}
-  void on_ok(Values... values) noexcept override { guarded([&] { on_value_(std::move(values)...); }); }
-  void on_error(const bridge::BridgeError& error) noexcept override { guarded([&] { on_error_(error); }); }
+  void on_ok(Values... values) noexcept override {
+    guarded([&] { on_value_(std::move(values)...); });
+  }
+  void on_error(const bridge::BridgeError& error) noexcept override {
+    guarded([&] { on_error_(error); });
+  }
 
  private:
   OnValue on_value_;

@@ -27,19 +27,16 @@ inline Error to_error(const bridge::BridgeError& e, const std::string& what) {
   std::string message = what + ": " + to_std(e.message);
   switch (e.kind) {
     case bridge::ErrorKind::Unavailable:
-    case bridge::ErrorKind::Closed:
-      return Error(ErrorCode::kUnavailable, message);
-    case bridge::ErrorKind::OutcomeUnknown:
-      return Error(ErrorCode::kOutcomeUnknown, message);
-    case bridge::ErrorKind::Unauthorized:
-      return Error(ErrorCode::kUnauthorized, message);
+    case bridge::ErrorKind::Closed: return Error(ErrorCode::kUnavailable, message);
+    case bridge::ErrorKind::OutcomeUnknown: return Error(ErrorCode::kOutcomeUnknown, message);
+    case bridge::ErrorKind::Unauthorized: return Error(ErrorCode::kUnauthorized, message);
     case bridge::ErrorKind::InvalidArgument:
       // The store's statements are fixed and their values validated: what the server refuses
       // as invalid is a table, keyspace or column that is not there.
-      if (e.server_error == bridge::ServerError::Invalid) message += " (create the schema with: eventstore schema apply)";
+      if (e.server_error == bridge::ServerError::Invalid)
+        message += " (create the schema with: eventstore schema apply)";
       return Error(ErrorCode::kInvalidArgument, message);
-    default:
-      return Error(ErrorCode::kInternal, message);
+    default: return Error(ErrorCode::kInternal, message);
   }
 }
 

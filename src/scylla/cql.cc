@@ -54,35 +54,26 @@ bridge::CqlValue to_bridge(const Value& value) {
 
 Value from_bridge(const bridge::CqlValue& v) {
   switch (v.kind) {
-    case bridge::CqlKind::Null:
-      return Null{};
-    case bridge::CqlKind::Text:
-      return to_std(v.text);
-    case bridge::CqlKind::Int:
-      return static_cast<std::int32_t>(v.number);
-    case bridge::CqlKind::BigInt:
-      return static_cast<std::int64_t>(v.number);
+    case bridge::CqlKind::Null: return Null{};
+    case bridge::CqlKind::Text: return to_std(v.text);
+    case bridge::CqlKind::Int: return static_cast<std::int32_t>(v.number);
+    case bridge::CqlKind::BigInt: return static_cast<std::int64_t>(v.number);
     case bridge::CqlKind::Uuid: {
       std::array<std::uint8_t, 16> bytes{};
       std::copy(v.uuid.begin(), v.uuid.end(), bytes.begin());
       return Uuid(bytes);
     }
-    case bridge::CqlKind::Timestamp:
-      return Timestamp(std::chrono::milliseconds(v.number));
-    case bridge::CqlKind::Boolean:
-      return v.boolean;
+    case bridge::CqlKind::Timestamp: return Timestamp(std::chrono::milliseconds(v.number));
+    case bridge::CqlKind::Boolean: return v.boolean;
   }
   throw Error(ErrorCode::kInternal, "cql: the bridge answered a value of an unknown kind");
 }
 
 bridge::CqlConsistency to_bridge(Consistency c) {
   switch (c) {
-    case Consistency::kSerial:
-      return bridge::CqlConsistency::Serial;
-    case Consistency::kOne:
-      return bridge::CqlConsistency::One;
-    case Consistency::kQuorum:
-      break;
+    case Consistency::kSerial: return bridge::CqlConsistency::Serial;
+    case Consistency::kOne: return bridge::CqlConsistency::One;
+    case Consistency::kQuorum: break;
   }
   return bridge::CqlConsistency::Quorum;
 }
@@ -128,8 +119,8 @@ class RowsDone final : public bridge::CqlCompletion {
   NamedRowsCallback callback_;
 };
 
-void run(const std::shared_ptr<Connection>& connection, std::vector<Statement> statements, bool batch,
-         Options options, NamedRowsCallback callback) {
+void run(const std::shared_ptr<Connection>& connection, std::vector<Statement> statements, bool batch, Options options,
+         NamedRowsCallback callback) {
   bridge::CqlRequest request{};
   try {
     if (statements.empty()) throw Error::invalid("cql: a request without statements");
@@ -153,8 +144,8 @@ void run(const std::shared_ptr<Connection>& connection, std::vector<Statement> s
 
 [[noreturn]] void wrong_type(const Value& value, const char* wanted) {
   static constexpr const char* kNames[] = {"null", "text", "int", "bigint", "uuid", "timestamp", "boolean"};
-  throw Error(ErrorCode::kInternal, std::string("cql: a column read as ") + wanted + " holds a " +
-                                        kNames[value.index()] + " value");
+  throw Error(ErrorCode::kInternal,
+              std::string("cql: a column read as ") + wanted + " holds a " + kNames[value.index()] + " value");
 }
 
 template <class T>

@@ -23,8 +23,8 @@ constexpr int kMaxUnknownCheckpointRounds = 2;
 
 class CheckpointSave : public std::enable_shared_from_this<CheckpointSave> {
  public:
-  CheckpointSave(std::shared_ptr<Connection> connection, std::string context, std::string name,
-                 std::int64_t position, FeedStore::PositionCallback callback)
+  CheckpointSave(std::shared_ptr<Connection> connection, std::string context, std::string name, std::int64_t position,
+                 FeedStore::PositionCallback callback)
       : connection_(std::move(connection)),
         context_(std::move(context)),
         name_(std::move(name)),

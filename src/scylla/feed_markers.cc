@@ -118,10 +118,11 @@ Uuid make_timeuuid(Timestamp time) {
 
 Timestamp timeuuid_time(const Uuid& id) {
   const auto& b = id.bytes();
-  const std::uint64_t ticks = (static_cast<std::uint64_t>(b[6] & 0x0F) << 56) | (static_cast<std::uint64_t>(b[7]) << 48) |
-                              (static_cast<std::uint64_t>(b[4]) << 40) | (static_cast<std::uint64_t>(b[5]) << 32) |
-                              (static_cast<std::uint64_t>(b[0]) << 24) | (static_cast<std::uint64_t>(b[1]) << 16) |
-                              (static_cast<std::uint64_t>(b[2]) << 8) | static_cast<std::uint64_t>(b[3]);
+  const std::uint64_t ticks = (static_cast<std::uint64_t>(b[6] & 0x0F) << 56) |
+                              (static_cast<std::uint64_t>(b[7]) << 48) | (static_cast<std::uint64_t>(b[4]) << 40) |
+                              (static_cast<std::uint64_t>(b[5]) << 32) | (static_cast<std::uint64_t>(b[0]) << 24) |
+                              (static_cast<std::uint64_t>(b[1]) << 16) | (static_cast<std::uint64_t>(b[2]) << 8) |
+                              static_cast<std::uint64_t>(b[3]);
   const auto unix_ticks = static_cast<std::int64_t>(ticks - kUuidEpochOffset);
   return Timestamp(std::chrono::milliseconds(unix_ticks / 10000));
 }
@@ -194,8 +195,14 @@ void MarkerWriter::write(const StreamId& stream, const Uuid& first_event_id, std
   const Timestamp time = now_ms();
   const std::int64_t bucket = marker_bucket(time);
   const auto shard = static_cast<std::int32_t>(marker_shard(stream.aggregate_id));
-  bridge::FeedMarker row{stream.bounded_context, bucket, shard, make_timeuuid(time).bytes(), stream.aggregate_type,
-                         stream.aggregate_id.bytes(), first_event_id.bytes(), event_count};
+  bridge::FeedMarker row{stream.bounded_context,
+                         bucket,
+                         shard,
+                         make_timeuuid(time).bytes(),
+                         stream.aggregate_type,
+                         stream.aggregate_id.bytes(),
+                         first_event_id.bytes(),
+                         event_count};
   Pending marker{std::move(row), time, std::move(callback)};
   // The partition's key; the context is last, so no separator can be ambiguous.
   std::string key = std::to_string(bucket) + ":" + std::to_string(shard) + ":" + stream.bounded_context;

@@ -37,8 +37,7 @@ std::string feed_place(const std::string& context, std::int64_t position) {
 // A column of a row the relay wrote whole: a null there is a damaged row.
 template <class T, class Get>
 T required(const Row& row, std::size_t i, const char* column, const Get& get, const std::string& where) {
-  if (i >= row.size() || cql::is_null(row[i]))
-    throw Error(ErrorCode::kCorruption, where + " has no " + column);
+  if (i >= row.size() || cql::is_null(row[i])) throw Error(ErrorCode::kCorruption, where + " has no " + column);
   return get(row[i]);
 }
 
@@ -151,8 +150,8 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
       versions[{entry.event.stream.aggregate_type, entry.event.stream.aggregate_id}].insert(entry.event.version);
     for (const auto& [stream, set] : versions) {
       for (std::int64_t version : set) {
-        const bool same_stream = !runs_.empty() && runs_.back().aggregate_type == stream.first &&
-                                 runs_.back().aggregate_id == stream.second;
+        const bool same_stream =
+            !runs_.empty() && runs_.back().aggregate_type == stream.first && runs_.back().aggregate_id == stream.second;
         if (same_stream && runs_.back().to + 1 == version && version - runs_.back().from < kMaxRunEvents) {
           runs_.back().to = version;
         } else {
@@ -165,14 +164,14 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
   void read_run(std::size_t i) {
     const Run& run = runs_[i];
     auto self = shared_from_this();
-    cql::execute(connection_,
-                 {"SELECT event_version, event_id, event_data, event_metadata FROM " +
-                      cql::table(connection_, "event_store") +
-                      " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? AND event_version >= ? "
-                      "AND event_version <= ?",
-                  {context_, run.aggregate_id, run.aggregate_type, static_cast<std::int32_t>(run.from),
-                   static_cast<std::int32_t>(run.to)}},
-                 kQuorumRead, [self, i](Result<Rows> rows) { self->on_run(i, std::move(rows)); });
+    cql::execute(
+        connection_,
+        {"SELECT event_version, event_id, event_data, event_metadata FROM " + cql::table(connection_, "event_store") +
+             " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? AND event_version >= ? "
+             "AND event_version <= ?",
+         {context_, run.aggregate_id, run.aggregate_type, static_cast<std::int32_t>(run.from),
+          static_cast<std::int32_t>(run.to)}},
+        kQuorumRead, [self, i](Result<Rows> rows) { self->on_run(i, std::move(rows)); });
   }
 
   void on_run(std::size_t i, Result<Rows> rows) {
@@ -232,8 +231,7 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
       auto found = payloads_.find(EventKey{event.stream.aggregate_type, event.stream.aggregate_id, event.version});
       const std::string what = feed_place(context_, entry.position) + " references version " +
                                std::to_string(event.version) + " of " + to_string(event.stream);
-      if (found == payloads_.end())
-        throw Error(ErrorCode::kCorruption, what + ", which event_store does not hold");
+      if (found == payloads_.end()) throw Error(ErrorCode::kCorruption, what + ", which event_store does not hold");
       if (found->second.event_id != event.event_id)
         throw Error(ErrorCode::kCorruption, what + " with event id " + event.event_id.to_string() +
                                                 ", but event_store holds event " + found->second.event_id.to_string());
@@ -306,8 +304,7 @@ class HeadSearch : public std::enable_shared_from_this<HeadSearch> {
   // lies in (full, partial]. Its last position is the head, or the end of the bucket before it
   // when it is empty.
   void bisect_forward(std::int64_t full, std::int64_t partial, std::int64_t partial_last) {
-    if (partial - full <= 1)
-      return callback_(partial_last > 0 ? partial_last : feed_bucket_end(full));
+    if (partial - full <= 1) return callback_(partial_last > 0 ? partial_last : feed_bucket_end(full));
     const std::int64_t mid = full + (partial - full) / 2;
     last_in(mid, [full, partial, partial_last, mid](HeadSearch& self, std::int64_t last) {
       if (last == feed_bucket_end(mid)) return self.bisect_forward(mid, partial, partial_last);
@@ -329,25 +326,25 @@ class HeadSearch : public std::enable_shared_from_this<HeadSearch> {
   // The last position in `bucket` (0 when it has none): its last row, or its static head.
   void last_in(std::int64_t bucket, Then then) {
     if (++reads_ > kMaxReads)
-      return callback_(Error(ErrorCode::kInternal, "feed head of '" + context_ + "': not found in " +
-                                                       std::to_string(kMaxReads) + " reads"));
+      return callback_(Error(ErrorCode::kInternal,
+                             "feed head of '" + context_ + "': not found in " + std::to_string(kMaxReads) + " reads"));
     auto self = shared_from_this();
-    cql::execute(connection_,
-                 {"SELECT head, position FROM " + cql::table(connection_, "feed") +
-                      " WHERE bounded_context = ? AND bucket = ? ORDER BY position DESC LIMIT 1",
-                  {context_, bucket}},
-                 kQuorumRead, [self, then = std::move(then)](Result<Rows> rows) {
-                   step(self->callback_, [&] {
-                     if (!rows.ok()) return self->callback_(rows.error());
-                     std::int64_t last = 0;
-                     for (const Row& row : rows.value()) {
-                       if (row.size() < 2) throw Error(ErrorCode::kInternal, "feed head: a short row");
-                       last = std::max({last, cql::optional_int64(row[0]).value_or(0),
-                                        cql::optional_int64(row[1]).value_or(0)});
-                     }
-                     then(*self, last);
-                   });
-                 });
+    cql::execute(
+        connection_,
+        {"SELECT head, position FROM " + cql::table(connection_, "feed") +
+             " WHERE bounded_context = ? AND bucket = ? ORDER BY position DESC LIMIT 1",
+         {context_, bucket}},
+        kQuorumRead, [self, then = std::move(then)](Result<Rows> rows) {
+          step(self->callback_, [&] {
+            if (!rows.ok()) return self->callback_(rows.error());
+            std::int64_t last = 0;
+            for (const Row& row : rows.value()) {
+              if (row.size() < 2) throw Error(ErrorCode::kInternal, "feed head: a short row");
+              last = std::max({last, cql::optional_int64(row[0]).value_or(0), cql::optional_int64(row[1]).value_or(0)});
+            }
+            then(*self, last);
+          });
+        });
   }
 
   // Galloping and bisecting over 2^63 positions take at most about 2 * 47 reads.
@@ -429,30 +426,30 @@ void scylla_feed_status(const std::shared_ptr<Connection>& connection, const std
         lease.live = expires && *expires > now_ms();
         status->relay = std::move(lease);
       }
-      find_head(connection, context, hint_of(relay.value()), [connection, context, callback, status](
-                                                                 Result<std::int64_t> head) {
-        step(callback, [&] {
-          if (!head.ok()) return callback(head.error());
-          status->head = head.value();
-          cql::execute(connection,
-                       {"SELECT name, position, updated FROM " + cql::table(connection, "feed_checkpoints") +
-                            " WHERE bounded_context = ? LIMIT 100000",
-                        {context}},
-                       kQuorumRead, [callback, status](Result<Rows> rows) {
-                         step(callback, [&] {
-                           if (!rows.ok()) return callback(rows.error());
-                           for (const Row& row : rows.value()) {
-                             const std::optional<std::int64_t> position = cql::optional_int64(row.at(1));
-                             if (!position) continue;
-                             status->checkpoints.push_back(
-                                 Checkpoint{cql::text(row.at(0)), *position,
-                                            cql::optional_timestamp(row.at(2)).value_or(Timestamp{})});
-                           }
-                           callback(std::move(*status));
-                         });
-                       });
-        });
-      });
+      find_head(connection, context, hint_of(relay.value()),
+                [connection, context, callback, status](Result<std::int64_t> head) {
+                  step(callback, [&] {
+                    if (!head.ok()) return callback(head.error());
+                    status->head = head.value();
+                    cql::execute(connection,
+                                 {"SELECT name, position, updated FROM " + cql::table(connection, "feed_checkpoints") +
+                                      " WHERE bounded_context = ? LIMIT 100000",
+                                  {context}},
+                                 kQuorumRead, [callback, status](Result<Rows> rows) {
+                                   step(callback, [&] {
+                                     if (!rows.ok()) return callback(rows.error());
+                                     for (const Row& row : rows.value()) {
+                                       const std::optional<std::int64_t> position = cql::optional_int64(row.at(1));
+                                       if (!position) continue;
+                                       status->checkpoints.push_back(
+                                           Checkpoint{cql::text(row.at(0)), *position,
+                                                      cql::optional_timestamp(row.at(2)).value_or(Timestamp{})});
+                                     }
+                                     callback(std::move(*status));
+                                   });
+                                 });
+                  });
+                });
     });
   });
 }

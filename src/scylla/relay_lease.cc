@@ -49,8 +49,8 @@ milliseconds ScyllaRelay::acquire() {
                  cql::Consistency::kQuorum, false);
   } else {
     // Conditioned on everything observed, the expiry included: a renewal in between wins.
-    std::string cql = "UPDATE " + table("feed_relay") +
-                      " SET owner = ?, epoch = ?, lease_expires = ? WHERE bounded_context = ? IF ";
+    std::string cql =
+        "UPDATE " + table("feed_relay") + " SET owner = ?, epoch = ?, lease_expires = ? WHERE bounded_context = ? IF ";
     std::vector<cql::Value> values{options_.owner, new_epoch, expires, options_.context};
     cql += owner ? "owner = ?" : "owner = null";
     if (owner) values.emplace_back(*owner);
@@ -64,8 +64,8 @@ milliseconds ScyllaRelay::acquire() {
   holding_ = true;
   epoch_ = new_epoch;
   renewed(sent);
-  log(LogLevel::kInfo, what() + ": took the lease, epoch " + std::to_string(epoch_) +
-                           (owner ? " (from " + *owner + ")" : ""));
+  log(LogLevel::kInfo,
+      what() + ": took the lease, epoch " + std::to_string(epoch_) + (owner ? " (from " + *owner + ")" : ""));
   return milliseconds(0);
 }
 
@@ -80,10 +80,10 @@ void ScyllaRelay::keep_lease() {
   const Steady::time_point now = Steady::now();
   if (now >= deadline_) throw LeaseLost{};
   if (now < renew_at_) return;
-  const Rows answer = run({"UPDATE " + table("feed_relay") +
-                               " SET lease_expires = ? WHERE bounded_context = ? IF owner = ? AND epoch = ?",
-                           {now_ms() + options_.lease, options_.context, options_.owner, epoch_}},
-                          cql::Consistency::kQuorum, false);
+  const Rows answer = run(
+      {"UPDATE " + table("feed_relay") + " SET lease_expires = ? WHERE bounded_context = ? IF owner = ? AND epoch = ?",
+       {now_ms() + options_.lease, options_.context, options_.owner, epoch_}},
+      cql::Consistency::kQuorum, false);
   if (!cql::applied(answer)) throw LeaseLost{};
   renewed(now);
 }
@@ -99,9 +99,9 @@ void ScyllaRelay::require_lease() {
 // After a feed batch whose condition failed: does the lease row still name this relay?
 bool ScyllaRelay::lease_still_mine() {
   if (tuning_.ignore_lease) return true;
-  const Rows rows = run({"SELECT owner, epoch FROM " + table("feed_relay") + " WHERE bounded_context = ?",
-                         {options_.context}},
-                        cql::Consistency::kSerial);
+  const Rows rows =
+      run({"SELECT owner, epoch FROM " + table("feed_relay") + " WHERE bounded_context = ?", {options_.context}},
+          cql::Consistency::kSerial);
   return !rows.empty() && !cql::is_null(rows[0][0]) && cql::text(rows[0][0]) == options_.owner &&
          cql::optional_int64(rows[0][1]) == epoch_;
 }
@@ -125,7 +125,8 @@ void ScyllaRelay::release() {
     write_progress();
     write_relay_row(true);
     if (!tuning_.ignore_lease)
-      run({"UPDATE " + table("feed_relay") + " SET lease_expires = ? WHERE bounded_context = ? IF owner = ? AND epoch = ?",
+      run({"UPDATE " + table("feed_relay") +
+               " SET lease_expires = ? WHERE bounded_context = ? IF owner = ? AND epoch = ?",
            {Timestamp{}, options_.context, options_.owner, epoch_}},
           cql::Consistency::kQuorum, false);
     log(LogLevel::kInfo, what() + ": gave up the lease at epoch " + std::to_string(epoch_));

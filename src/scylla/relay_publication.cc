@@ -108,12 +108,11 @@ auto ScyllaRelay::read_streams(const std::map<Stream, bool>& streams) -> std::ma
     for (const auto& [stream, is_serial] : streams) {
       if (is_serial != serial) continue;
       order.push_back(stream);
-      statements.push_back({"SELECT event_version, event_id, event_type, event_timestamp FROM " +
-                                 table("event_store") +
-                                 " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? AND "
-                                 "event_version > ? LIMIT " +
-                                 std::to_string(kStreamReadLimit),
-                             {options_.context, stream.id, stream.type, published_.at(stream)}});
+      statements.push_back({"SELECT event_version, event_id, event_type, event_timestamp FROM " + table("event_store") +
+                                " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? AND "
+                                "event_version > ? LIMIT " +
+                                std::to_string(kStreamReadLimit),
+                            {options_.context, stream.id, stream.type, published_.at(stream)}});
     }
     const std::vector<Rows> results =
         run_all(std::move(statements), serial ? cql::Consistency::kSerial : cql::Consistency::kQuorum);
@@ -157,19 +156,18 @@ void ScyllaRelay::publish(const std::vector<Entry>& entries, bool repair) {
     require_lease();
     const std::int64_t bucket = head_ / kFeedBucketSize;
     const std::int64_t room = (bucket + 1) * kFeedBucketSize - head_;
-    const std::size_t count =
-        std::min({static_cast<std::size_t>(room), kMaxBatchEntries, entries.size() - next});
+    const std::size_t count = std::min({static_cast<std::size_t>(room), kMaxBatchEntries, entries.size() - next});
     const std::int64_t new_head = head_ + static_cast<std::int64_t>(count);
     std::vector<cql::Statement> statements;
     statements.reserve(count + 1);
     if (head_ == bucket * kFeedBucketSize) {
-      statements.push_back({"UPDATE " + table("feed") +
-                                " SET head = ? WHERE bounded_context = ? AND bucket = ? IF head = null",
-                            {new_head, options_.context, bucket}});
+      statements.push_back(
+          {"UPDATE " + table("feed") + " SET head = ? WHERE bounded_context = ? AND bucket = ? IF head = null",
+           {new_head, options_.context, bucket}});
     } else {
-      statements.push_back({"UPDATE " + table("feed") +
-                                " SET head = ? WHERE bounded_context = ? AND bucket = ? IF head = ?",
-                            {new_head, options_.context, bucket, head_}});
+      statements.push_back(
+          {"UPDATE " + table("feed") + " SET head = ? WHERE bounded_context = ? AND bucket = ? IF head = ?",
+           {new_head, options_.context, bucket, head_}});
     }
     const std::string insert = "INSERT INTO " + table("feed") +
                                " (bounded_context, bucket, position, aggregate_type, aggregate_id, event_version, "
@@ -182,7 +180,8 @@ void ScyllaRelay::publish(const std::vector<Entry>& entries, bool repair) {
     }
     bool done = false;
     try {
-      done = cql::applied(cql::batch(connection_, std::move(statements), cql::Options{cql::Consistency::kQuorum, false}));
+      done =
+          cql::applied(cql::batch(connection_, std::move(statements), cql::Options{cql::Consistency::kQuorum, false}));
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kOutcomeUnknown) throw;
       done = resolve_unknown_batch(bucket, entries[next].event_id);
@@ -215,10 +214,10 @@ void ScyllaRelay::publish(const std::vector<Entry>& entries, bool repair) {
 // A batch at head_ + 1 whose outcome is unknown: a SERIAL read (which completes or
 // supersedes its Paxos round) of the position it took decides.
 bool ScyllaRelay::resolve_unknown_batch(std::int64_t bucket, const Uuid& first_event_id) {
-  const Rows rows = run({"SELECT event_id FROM " + table("feed") +
-                             " WHERE bounded_context = ? AND bucket = ? AND position = ?",
-                         {options_.context, bucket, head_ + 1}},
-                        cql::Consistency::kSerial);
+  const Rows rows =
+      run({"SELECT event_id FROM " + table("feed") + " WHERE bounded_context = ? AND bucket = ? AND position = ?",
+           {options_.context, bucket, head_ + 1}},
+          cql::Consistency::kSerial);
   return !rows.empty() && !cql::is_null(rows[0][0]) && cql::uuid(rows[0][0]) == first_event_id;
 }
 

@@ -28,8 +28,8 @@ std::int64_t head_of(const bridge::StreamSlice& slice) {
 
 RecordedEvent decode_row(const StreamId& stream, const bridge::EventRow& row) {
   if (row.event_type.empty())
-    throw Error(ErrorCode::kCorruption, "event " + std::to_string(row.version) + " of " + to_string(stream) +
-                                            " has no event_type");
+    throw Error(ErrorCode::kCorruption,
+                "event " + std::to_string(row.version) + " of " + to_string(stream) + " has no event_type");
   RecordedEvent event;
   event.stream = stream;
   event.version = row.version;

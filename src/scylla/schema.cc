@@ -43,8 +43,7 @@ std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const Sc
   }
   for (const auto& [datacenter, factor] : options.datacenters) {
     if (datacenter.empty()) throw Error::invalid("a data centre name must not be empty");
-    if (factor < 1)
-      throw Error::invalid("replication factor of data centre '" + datacenter + "' must be at least 1");
+    if (factor < 1) throw Error::invalid("replication factor of data centre '" + datacenter + "' must be at least 1");
     replication += ", " + quoted(datacenter) + ": " + std::to_string(factor);
   }
   replication += "}";

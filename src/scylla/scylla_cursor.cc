@@ -89,29 +89,30 @@ class ScyllaCursor final : public EventCursor {
     if (state->done || state->remaining == 0) return callback(std::vector<RecordedEvent>{});
     const std::uint64_t rows = rows_to_fetch(*state);
     state->last_fetch_rows = rows;
-    (*state->cursor)->next_page(
-        static_cast<std::int32_t>(rows),
-        done<PageDone>(
-            [state, callback](rust::Vec<bridge::EventRow> page, bool more) mutable {
-              try {
-                for (const bridge::EventRow& row : page) {
-                  if (state->remaining == 0) break;
-                  state->fetched.push_back(decode_row(state->stream, row));
-                  state->largest_event_bytes = std::max(state->largest_event_bytes, bytes_of(state->fetched.back()));
-                  --state->remaining;
-                }
-              } catch (const Error& e) {
-                state->done = true;
-                state->fetched.clear();
-                return callback(e);
-              }
-              if (!more) state->done = true;
-              fetch(state, std::move(callback));
-            },
-            [state, callback](const bridge::BridgeError& e) {
-              state->done = true;
-              callback(to_error(e, "read of " + to_string(state->stream)));
-            }));
+    (*state->cursor)
+        ->next_page(static_cast<std::int32_t>(rows),
+                    done<PageDone>(
+                        [state, callback](rust::Vec<bridge::EventRow> page, bool more) mutable {
+                          try {
+                            for (const bridge::EventRow& row : page) {
+                              if (state->remaining == 0) break;
+                              state->fetched.push_back(decode_row(state->stream, row));
+                              state->largest_event_bytes =
+                                  std::max(state->largest_event_bytes, bytes_of(state->fetched.back()));
+                              --state->remaining;
+                            }
+                          } catch (const Error& e) {
+                            state->done = true;
+                            state->fetched.clear();
+                            return callback(e);
+                          }
+                          if (!more) state->done = true;
+                          fetch(state, std::move(callback));
+                        },
+                        [state, callback](const bridge::BridgeError& e) {
+                          state->done = true;
+                          callback(to_error(e, "read of " + to_string(state->stream)));
+                        }));
   }
 
   std::shared_ptr<State> state_;

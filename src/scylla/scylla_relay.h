@@ -44,15 +44,15 @@ namespace eventstore::detail::relay {
 using Steady = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::int64_t kFeedBucketSize = 65536;    // positions per feed partition
-constexpr std::size_t kMaxBatchEntries = 500;      // feed entries per conditional batch
-constexpr std::int32_t kStreamReadLimit = 1000;    // events per stream read
-constexpr std::int32_t kMarkerPageLimit = 5000;    // markers per shard read
-constexpr std::int32_t kScanPageLimit = 1000;      // streams per reconciliation page
-constexpr std::int64_t kMaxBucketsPerCycle = 30;   // marker buckets (minutes) read per cycle
-constexpr std::size_t kMaxInFlight = 64;           // requests out at once
-constexpr std::size_t kMaxCachedStreams = 1000000; // published versions kept in memory
-constexpr milliseconds kFastOverlap{1000};         // each marker read starts this before the last
+constexpr std::int64_t kFeedBucketSize = 65536;              // positions per feed partition
+constexpr std::size_t kMaxBatchEntries = 500;                // feed entries per conditional batch
+constexpr std::int32_t kStreamReadLimit = 1000;              // events per stream read
+constexpr std::int32_t kMarkerPageLimit = 5000;              // markers per shard read
+constexpr std::int32_t kScanPageLimit = 1000;                // streams per reconciliation page
+constexpr std::int64_t kMaxBucketsPerCycle = 30;             // marker buckets (minutes) read per cycle
+constexpr std::size_t kMaxInFlight = 64;                     // requests out at once
+constexpr std::size_t kMaxCachedStreams = 1000000;           // published versions kept in memory
+constexpr milliseconds kFastOverlap{1000};                   // each marker read starts this before the last
 constexpr milliseconds kFirstStartLookBack{10 * 60 * 1000};  // a context's first relay
 constexpr milliseconds kMaxBackoff{1000};
 constexpr milliseconds kProgressEvery{200};   // feed_progress writes, at most
@@ -199,8 +199,8 @@ class ScyllaRelay final : public FeedRelay {
   std::optional<Timestamp> hint_scanned_to_;
 
   std::int64_t head_ = 0;
-  std::map<Stream, std::int32_t> published_;  // per stream, the highest version published
-  std::set<Stream> progress_dirty_;           // published_ not yet in feed_progress
+  std::map<Stream, std::int32_t> published_;    // per stream, the highest version published
+  std::set<Stream> progress_dirty_;             // published_ not yet in feed_progress
   std::unordered_map<Uuid, Timestamp> recent_;  // event ids published lately
   std::unordered_map<Uuid, Timestamp> seen_;    // marker ids read lately, with their times
   std::vector<Marker> pending_;                 // markers whose appends are not published yet

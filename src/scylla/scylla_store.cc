@@ -19,13 +19,13 @@
 #include "core/blocking.h"
 #include "core/validation.h"
 #include "eventstore/log.h"
-#include "scylla/feed_markers.h"
-#include "scylla/relay.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
 #include "scylla/completions.h"
 #include "scylla/connection.h"
 #include "scylla/feed_checkpoints.h"
+#include "scylla/feed_markers.h"
 #include "scylla/feed_reader.h"
+#include "scylla/relay.h"
 #include "scylla/rows.h"
 #include "scylla/scylla_cursor.h"
 #include "scylla/session_config.h"
@@ -40,7 +40,7 @@ namespace bridge = ::eventstore::bridge;
 // so with W writers racing a given append loses k rounds in a row with probability about
 // ((W-1)/W)^k: 16 was lost 12% of the time with 8 writers, 100 about once in 10^6.
 constexpr int kMaxAnyAttempts = 100;
-constexpr int kMaxUnappliedRetries = 2;   // a timed-out append that proved not applied
+constexpr int kMaxUnappliedRetries = 2;  // a timed-out append that proved not applied
 
 // What an append batch requires of the static stream_version column. Normally the expected
 // version (null for a new stream). For a stream whose events outrun the column (written by the
@@ -66,9 +66,11 @@ StaticCondition for_head_of(const bridge::StreamSlice& slice) {
 // One append, from validation to its answer; may take several round trips (see the header).
 class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   friend class BatchDone;
+
  public:
   AppendOperation(std::shared_ptr<Connection> connection, std::shared_ptr<const FeedSettings> feed,
-                  std::shared_ptr<MarkerWriter> markers, StreamId stream, ExpectedVersion expected, std::vector<EventData> events, EventStore::AppendCallback callback)
+                  std::shared_ptr<MarkerWriter> markers, StreamId stream, ExpectedVersion expected,
+                  std::vector<EventData> events, EventStore::AppendCallback callback)
       : connection_(std::move(connection)),
         feed_(std::move(feed)),
         markers_(std::move(markers)),
@@ -104,25 +106,26 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   // still be on its way, so any later failure that is not such a proof is an unknown outcome too.
   void fail(Error error) {
     if (!maybe_applied_ || error.code() == ErrorCode::kVersionConflict) return finish(std::move(error));
-    finish(Error(ErrorCode::kOutcomeUnknown, std::string(error.what()) + "; an earlier attempt of this append timed "
-                                             "out and may yet apply: retry it with the same event ids"));
+    finish(Error(ErrorCode::kOutcomeUnknown, std::string(error.what()) +
+                                                 "; an earlier attempt of this append timed "
+                                                 "out and may yet apply: retry it with the same event ids"));
   }
 
   void conflict(std::int64_t current) {
-    fail(Error::conflict(current, "version conflict on " + to_string(stream_) + ": expected " +
-                                      expected_.to_string() + ", stream is at " + std::to_string(current)));
+    fail(Error::conflict(current, "version conflict on " + to_string(stream_) + ": expected " + expected_.to_string() +
+                                      ", stream is at " + std::to_string(current)));
   }
 
   // An "any" append that lost kMaxAnyAttempts races in a row: none of its batches applied.
   void too_much_contention() {
-    fail(Error(ErrorCode::kUnavailable, "append to " + to_string(stream_) + " lost " +
-                                            std::to_string(kMaxAnyAttempts) +
+    fail(Error(ErrorCode::kUnavailable, "append to " + to_string(stream_) + " lost " + std::to_string(kMaxAnyAttempts) +
                                             " races for the head to other writers; nothing was written"));
   }
 
   OnError fail_with(const std::string& what) {
     auto self = shared_from_this();
-    return [self, what](const bridge::BridgeError& e) { self->fail(to_error(e, what + " " + to_string(self->stream_))); };
+    return
+        [self, what](const bridge::BridgeError& e) { self->fail(to_error(e, what + " " + to_string(self->stream_))); };
   }
 
   // "any": one SERIAL read of the head and the ids of the last events: a retry of events already
@@ -201,23 +204,24 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
     // still free after the column moved): one consistent SERIAL read of the head and the
     // versions this batch tried decides.
     auto self = shared_from_this();
-    connection_->session->serial_read(
-        key_, static_cast<std::int32_t>(at + 1), static_cast<std::int32_t>(at + count()),
-        done<SliceDone>(
-            [self, at, condition](bridge::StreamSlice slice) {
-              if (is_same_append(self->events_, ids_in(slice)))
-                return self->finish(make_append_result(at + 1, self->events_));
-              const std::int64_t head = head_of(slice);
-              const StaticCondition now = for_head_of(slice);
-              if (!slice.events.empty()) self->proven_not_applied();
-              if (self->expected_.is_any()) {
-                if (++self->any_attempts_ >= kMaxAnyAttempts) return self->too_much_contention();
-                return self->attempt(head, now);
-              }
-              if (head == at && now.adopting && !condition.adopting) return self->attempt(at, now);
-              self->conflict(head);
-            },
-            fail_with("head read of")));
+    connection_->session->serial_read(key_, static_cast<std::int32_t>(at + 1), static_cast<std::int32_t>(at + count()),
+                                      done<SliceDone>(
+                                          [self, at, condition](bridge::StreamSlice slice) {
+                                            if (is_same_append(self->events_, ids_in(slice)))
+                                              return self->finish(make_append_result(at + 1, self->events_));
+                                            const std::int64_t head = head_of(slice);
+                                            const StaticCondition now = for_head_of(slice);
+                                            if (!slice.events.empty()) self->proven_not_applied();
+                                            if (self->expected_.is_any()) {
+                                              if (++self->any_attempts_ >= kMaxAnyAttempts)
+                                                return self->too_much_contention();
+                                              return self->attempt(head, now);
+                                            }
+                                            if (head == at && now.adopting && !condition.adopting)
+                                              return self->attempt(at, now);
+                                            self->conflict(head);
+                                          },
+                                          fail_with("head read of")));
   }
 
   // A write whose outcome is unknown is resolved by a SERIAL read of the versions it wrote:
@@ -226,7 +230,8 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   // while the stream is still at `at`, so a retry with the same event ids settles it, and when
   // every retry times out too the answer stays "unknown", never "nothing was written".
   void on_error(std::int64_t at, const bridge::BridgeError& error) {
-    if (error.kind != bridge::ErrorKind::OutcomeUnknown) return fail(to_error(error, "append to " + to_string(stream_)));
+    if (error.kind != bridge::ErrorKind::OutcomeUnknown)
+      return fail(to_error(error, "append to " + to_string(stream_)));
     maybe_applied_ = true;
     const std::string first_error = to_std(error.message);
     auto self = shared_from_this();
@@ -243,7 +248,8 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
               const std::int64_t head = head_of(slice);
               if (slice.events.empty() && head == at) {
                 if (++self->unapplied_retries_ <= kMaxUnappliedRetries) {
-                  log(LogLevel::kInfo, what + "a serial read found it was not applied; retrying with the same event ids");
+                  log(LogLevel::kInfo,
+                      what + "a serial read found it was not applied; retrying with the same event ids");
                   return self->attempt(at, for_head_of(slice));
                 }
                 log(LogLevel::kInfo, what + "it was not applied when read back, but it timed out on every retry");
@@ -252,8 +258,8 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                                               " attempts; a request still in flight may yet apply it: retry "
                                               "it with the same event ids"));
               }
-              log(LogLevel::kInfo, what + "a serial read found it was not applied: the stream is at " +
-                                       std::to_string(head));
+              log(LogLevel::kInfo,
+                  what + "a serial read found it was not applied: the stream is at " + std::to_string(head));
               if (!slice.events.empty()) self->proven_not_applied();
               if (self->expected_.is_any()) {
                 if (++self->any_attempts_ >= kMaxAnyAttempts) return self->too_much_contention();
@@ -263,8 +269,8 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
             },
             [self, at, first_error](const bridge::BridgeError& e) {
               const std::string what = "append to " + to_string(self->stream_) + " at version " +
-                                       std::to_string(at + 1) + " may or may not have been applied (" +
-                                       first_error + "), and reading it back failed: " + to_std(e.message);
+                                       std::to_string(at + 1) + " may or may not have been applied (" + first_error +
+                                       "), and reading it back failed: " + to_std(e.message);
               log(LogLevel::kInfo, what);
               self->finish(Error(ErrorCode::kOutcomeUnknown, what + "; retry it with the same event ids"));
             }));
@@ -280,9 +286,9 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   EventStore::AppendCallback callback_;
   int any_attempts_ = 0;
   int unapplied_retries_ = 0;
-  bool maybe_applied_ = false;  // an attempt's outcome was unknown, and nothing proved it failed
+  bool maybe_applied_ = false;            // an attempt's outcome was unknown, and nothing proved it failed
   std::optional<Timestamp> marker_time_;  // of the last feed marker written
-  bool marker_owed_ = false;  // the last marker write failed, and no marker was written since
+  bool marker_owed_ = false;              // the last marker write failed, and no marker was written since
   // While an attempt's marker goes beside its batch: the parts still to complete, and the
   // batch's answer until both have.
   bool joining_ = false;
@@ -313,7 +319,7 @@ class BatchDone final : public bridge::AppendCompletion {
 void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
   if (at + count() > connection_->limits.max_version)
     return fail(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
-                                 std::to_string(connection_->limits.max_version)));
+                               std::to_string(connection_->limits.max_version)));
   if (!markers_ || (marker_time_ && now_ms() - *marker_time_ <= feed_->marker_refresh_after()))
     return send_batch(at, condition);
   if (!markers_->proven()) return mark_then_send(at, condition);
@@ -411,10 +417,9 @@ void AppendOperation::send_batch(std::int64_t at, StaticCondition condition) {
     rows.push_back(std::move(row));
   }
   auto self = shared_from_this();
-  connection_->session->append_batch(
-      key_, condition.has_value, condition.value,
-      static_cast<std::int32_t>(at + count()), std::move(rows),
-      std::make_unique<BatchDone>(std::move(self), at, condition));
+  connection_->session->append_batch(key_, condition.has_value, condition.value,
+                                     static_cast<std::int32_t>(at + count()), std::move(rows),
+                                     std::make_unique<BatchDone>(std::move(self), at, condition));
 }
 
 class ScyllaStore final : public Store {
@@ -492,7 +497,8 @@ class ScyllaStore final : public Store {
                     AppendCallback callback) override {
     if (auto error = validation_error([&] { prepare_append(stream, expected, events, connection_->limits); }))
       return callback(std::move(*error));
-    std::make_shared<AppendOperation>(connection_, feed_, markers_, stream, expected, std::move(events), std::move(callback))
+    std::make_shared<AppendOperation>(connection_, feed_, markers_, stream, expected, std::move(events),
+                                      std::move(callback))
         ->start();
   }
 
@@ -503,12 +509,11 @@ class ScyllaStore final : public Store {
   void head_async(const StreamId& stream, HeadCallback callback) override {
     if (auto error = validation_error([&] { validate_stream(stream, connection_->limits); }))
       return callback(std::move(*error));
-    connection_->session->read_head(
-        key_of(stream), /*serial=*/false,
-        done<SliceDone>([callback](bridge::StreamSlice slice) { callback(head_of(slice)); },
-                        [callback, stream](const bridge::BridgeError& e) {
-                          callback(to_error(e, "head of " + to_string(stream)));
-                        }));
+    connection_->session->read_head(key_of(stream), /*serial=*/false,
+                                    done<SliceDone>([callback](bridge::StreamSlice slice) { callback(head_of(slice)); },
+                                                    [callback, stream](const bridge::BridgeError& e) {
+                                                      callback(to_error(e, "head of " + to_string(stream)));
+                                                    }));
   }
 
   void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
@@ -520,8 +525,7 @@ class ScyllaStore final : public Store {
   }
 
   // The feed's read side: feed_reader.h, feed_checkpoints.h.
-  void read_feed_async(const std::string& context, const FeedReadOptions& options,
-                       FeedPageCallback callback) override {
+  void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback) override {
     scylla_read_feed(connection_, context, options, std::move(callback));
   }
 

@@ -59,9 +59,10 @@ bridge::SessionConfig session_config_from(const ClusterUri& uri) {
     } else if (key == "feed" || key == "relay") {
       // The feed's options: feed_settings_from (feed_markers.h).
     } else {
-      throw Error::invalid("unknown store URI option '" + key +
-                           "' (known: dc, consistency, timeout_ms, resolve_timeout_ms, connect_timeout_ms, workers, tls, "
-                           "ca_file, cert_file, key_file, feed, relay)");
+      throw Error::invalid(
+          "unknown store URI option '" + key +
+          "' (known: dc, consistency, timeout_ms, resolve_timeout_ms, connect_timeout_ms, workers, tls, "
+          "ca_file, cert_file, key_file, feed, relay)");
     }
   }
   // A TLS file with tls=false would connect in plaintext and send the password in clear.

@@ -37,10 +37,8 @@ std::optional<Snapshot> checked_snapshot(const StreamId& stream, const bridge::S
   } else {
     Limits any_size = limits;
     any_size.max_event_bytes = std::numeric_limits<std::size_t>::max();
-    if (auto error = validation_error([&] { validate_snapshot(stream, snapshot, any_size); }))
-      damage = error->what();
-    else
-      return snapshot;
+    if (auto error = validation_error([&] { validate_snapshot(stream, snapshot, any_size); })) damage = error->what();
+    else return snapshot;
   }
   log(LogLevel::kWarning, "the snapshot of " + to_string(stream) + " is damaged (" + damage + "); it is skipped");
   return std::nullopt;
@@ -81,9 +79,9 @@ void save_below_head(std::shared_ptr<Connection> connection, const StreamId& str
                       callback(SnapshotSaveResult{false, load.found ? load.snapshot.version : 0});
                     },
                     [stream, callback](const bridge::BridgeError& e) {
-                      callback(Error(ErrorCode::kOutcomeUnknown, "snapshot of " + to_string(stream) +
-                                                                     " written, but reading it back failed: " +
-                                                                     to_std(e.message)));
+                      callback(Error(ErrorCode::kOutcomeUnknown,
+                                     "snapshot of " + to_string(stream) +
+                                         " written, but reading it back failed: " + to_std(e.message)));
                     }));
           },
           save_failed(callback, stream)));
@@ -113,16 +111,17 @@ void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId
   if (auto error = validation_error([&] { validate_snapshot(stream, snapshot, connection->limits); }))
     return callback(std::move(*error));
   const bridge::Session& session = *connection->session;
-  session.read_head(
-      key_of(stream), /*serial=*/false,
-      done<SliceDone>(
-          [connection = std::move(connection), stream, snapshot = std::move(snapshot),
-           callback](bridge::StreamSlice slice) mutable {
-            const std::int64_t head = head_of(slice);
-            if (snapshot.version > head) return callback(snapshot_above_head(stream, snapshot.version, head));
-            save_below_head(std::move(connection), stream, std::move(snapshot), head, std::move(callback));
-          },
-          save_failed(callback, stream)));
+  session.read_head(key_of(stream), /*serial=*/false,
+                    done<SliceDone>(
+                        [connection = std::move(connection), stream, snapshot = std::move(snapshot),
+                         callback](bridge::StreamSlice slice) mutable {
+                          const std::int64_t head = head_of(slice);
+                          if (snapshot.version > head)
+                            return callback(snapshot_above_head(stream, snapshot.version, head));
+                          save_below_head(std::move(connection), stream, std::move(snapshot), head,
+                                          std::move(callback));
+                        },
+                        save_failed(callback, stream)));
 }
 
 }  // namespace eventstore::detail

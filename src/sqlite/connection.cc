@@ -35,11 +35,9 @@ Error sqlite_error(int rc, sqlite3* db, const SqliteOptions& options, std::strin
   switch (primary) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return Error(ErrorCode::kUnavailable,
-                   where + "the file is locked by another connection (waited busy_timeout=" +
-                       std::to_string(options.busy_timeout_ms) + " ms); nothing was written");
-    case SQLITE_FULL:
-      return Error(ErrorCode::kUnavailable, where + "the disk or file is full (" + detail + ")");
+      return Error(ErrorCode::kUnavailable, where + "the file is locked by another connection (waited busy_timeout=" +
+                                                std::to_string(options.busy_timeout_ms) + " ms); nothing was written");
+    case SQLITE_FULL: return Error(ErrorCode::kUnavailable, where + "the disk or file is full (" + detail + ")");
     case SQLITE_READONLY:
     case SQLITE_PERM:
     case SQLITE_AUTH:
@@ -52,16 +50,13 @@ Error sqlite_error(int rc, sqlite3* db, const SqliteOptions& options, std::strin
       return Error(ErrorCode::kUnavailable,
                    where + "cannot open " + options.file + " (" + (sys ? std::strerror(sys) : detail) + ")");
     case SQLITE_NOTADB:
-      return Error(ErrorCode::kCorruption, options.display + ": " + options.file +
-                                               " is not an eventstore SQLite file (" + detail + ")");
-    case SQLITE_CORRUPT:
-      return Error(ErrorCode::kCorruption, where + options.file + " is corrupt (" + detail + ")");
+      return Error(ErrorCode::kCorruption,
+                   options.display + ": " + options.file + " is not an eventstore SQLite file (" + detail + ")");
+    case SQLITE_CORRUPT: return Error(ErrorCode::kCorruption, where + options.file + " is corrupt (" + detail + ")");
     case SQLITE_IOERR:
       return Error(ErrorCode::kUnavailable, where + "I/O error on " + options.file + " (" + detail + ")");
-    case SQLITE_NOMEM:
-      return Error(ErrorCode::kUnavailable, where + "out of memory");
-    default:
-      return Error(ErrorCode::kInternal, where + detail + " (sqlite code " + std::to_string(rc) + ")");
+    case SQLITE_NOMEM: return Error(ErrorCode::kUnavailable, where + "out of memory");
+    default: return Error(ErrorCode::kInternal, where + detail + " (sqlite code " + std::to_string(rc) + ")");
   }
 }
 

@@ -10,7 +10,9 @@
 namespace eventstore::detail {
 
 SqliteCursor::SqliteCursor(std::shared_ptr<ReaderPool> pool, StreamId stream, ReadOptions options)
-    : pool_(std::move(pool)), stream_(std::move(stream)), options_(options),
+    : pool_(std::move(pool)),
+      stream_(std::move(stream)),
+      options_(options),
       aggregate_id_(stream_.aggregate_id.to_string()) {
   remaining_ = options_.limit.value_or(UINT64_MAX);
   const bool forward = options_.direction == Direction::kForward;
@@ -60,8 +62,9 @@ std::vector<RecordedEvent> SqliteCursor::fetch() {
       if (!page.empty() || forward || continued_) {
         const std::int64_t expected = page.empty() ? next_ : page.back().version + (forward ? 1 : -1);
         if (event.version != expected)
-          throw corrupt_row(pool_->options(), stream_, "is missing version " + std::to_string(expected) +
-                                              " (found " + std::to_string(event.version) + ")");
+          throw corrupt_row(
+              pool_->options(), stream_,
+              "is missing version " + std::to_string(expected) + " (found " + std::to_string(event.version) + ")");
       }
       page.push_back(std::move(event));
     }

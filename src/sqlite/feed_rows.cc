@@ -32,13 +32,12 @@ void FeedRows::append(Connection& c, const std::vector<Job>& batch, const std::v
   std::vector<Pending> feeds;  // in order of first appearance; usually one
   // The last positions this writer committed are the file's while no other connection has
   // committed since (the pager's data version, read inside this transaction, is unchanged).
-  if (const std::optional<unsigned> version = data_version(c); !version || version != version_)
-    last_.clear();
+  if (const std::optional<unsigned> version = data_version(c); !version || version != version_) last_.clear();
   written_.clear();
   const auto flush = [&c, this](Pending& feed) {
     if (!feed.last) {
-      const auto known = std::find_if(last_.begin(), last_.end(),
-                                      [&feed](const auto& k) { return k.first == *feed.context; });
+      const auto known =
+          std::find_if(last_.begin(), last_.end(), [&feed](const auto& k) { return k.first == *feed.context; });
       feed.last = known != last_.end() ? known->second : feed_head_of(c, *feed.context);
     }
     feed.events.insert(feed.events.begin(), '[');
@@ -68,8 +67,9 @@ void FeedRows::append(Connection& c, const std::vector<Job>& batch, const std::v
       out += job->aggregate_id;
       out += "\",";
       std::array<char, 24> digits;
-      const auto end = std::to_chars(digits.data(), digits.data() + digits.size(),
-                                     job->inserted_from + static_cast<std::int64_t>(k)).ptr;
+      const auto end =
+          std::to_chars(digits.data(), digits.data() + digits.size(), job->inserted_from + static_cast<std::int64_t>(k))
+              .ptr;
       out.append(digits.data(), end);
       out += ']';
       ++feed->count;

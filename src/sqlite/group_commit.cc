@@ -82,15 +82,15 @@ void GroupCommit::commit_batch(std::vector<Job>& batch, std::vector<JobResult>& 
   // BUSY or FULL at COMMIT: nothing reached the file. Anything else (an I/O error while
   // writing the WAL) may have left the commit in the log: the outcome is unknown.
   if (primary != SQLITE_BUSY && primary != SQLITE_FULL && primary != SQLITE_NOMEM)
-    error = Error(ErrorCode::kOutcomeUnknown,
-                  std::string(error.what()) + " (retry with the same event ids to find out)");
+    error =
+        Error(ErrorCode::kOutcomeUnknown, std::string(error.what()) + " (retry with the same event ids to find out)");
   roll_back_quietly(c);
   // Every job's result is void: those that succeeded were not (or maybe not) committed, and
   // a conflict may have been observed against appends of this batch that are now undone.
   const Error undone(ErrorCode::kUnavailable, std::string(error.what()));
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    const ErrorCode code = std::visit(
-        [](const auto& r) { return r.ok() ? ErrorCode::kInternal : r.error().code(); }, results[i]);
+    const ErrorCode code =
+        std::visit([](const auto& r) { return r.ok() ? ErrorCode::kInternal : r.error().code(); }, results[i]);
     if (std::visit([](const auto& r) { return r.ok(); }, results[i])) {
       results[i] = failure_for(batch[i], error);
     } else if (code == ErrorCode::kVersionConflict) {
@@ -100,9 +100,7 @@ void GroupCommit::commit_batch(std::vector<Job>& batch, std::vector<JobResult>& 
 }
 
 JobResult GroupCommit::run_job(AppendJob& job) { return JobResult(std::in_place_index<0>, append(job)); }
-JobResult GroupCommit::run_job(SnapshotJob& job) {
-  return JobResult(std::in_place_index<1>, save_snapshot_row(job));
-}
+JobResult GroupCommit::run_job(SnapshotJob& job) { return JobResult(std::in_place_index<1>, save_snapshot_row(job)); }
 JobResult GroupCommit::run_job(CheckpointJob& job) {
   return JobResult(std::in_place_index<2>, save_checkpoint_row(job));
 }
@@ -212,8 +210,8 @@ std::int64_t GroupCommit::save_checkpoint_row(const CheckpointJob& job) {
   q.text(1, job.context);
   q.text(2, job.name);
   if (!q.step("read a checkpoint") || sqlite3_column_type(q.get(), 0) != SQLITE_INTEGER)
-    throw Error(ErrorCode::kCorruption, c.options().display + ": checkpoint '" + job.name + "' of " +
-                                            job.context + " has a damaged position");
+    throw Error(ErrorCode::kCorruption,
+                c.options().display + ": checkpoint '" + job.name + "' of " + job.context + " has a damaged position");
   return sqlite3_column_int64(q.get(), 0);
 }
 

@@ -41,8 +41,7 @@ class GroupCommit {
   JobResult run_job(SnapshotJob& job);
   JobResult run_job(CheckpointJob& job);
   Result<AppendResult> append(AppendJob& job);
-  std::vector<Uuid> ids_at(const StreamId& stream, const std::string& aggregate_id, std::int64_t first,
-                           std::int64_t n);
+  std::vector<Uuid> ids_at(const StreamId& stream, const std::string& aggregate_id, std::int64_t first, std::int64_t n);
   Result<SnapshotSaveResult> save_snapshot_row(const SnapshotJob& job);
   std::int64_t save_checkpoint_row(const CheckpointJob& job);
 

@@ -18,12 +18,9 @@ std::size_t job_bytes(const Job& job) {
 
 JobResult failure_for(const Job& job, const Error& error) {
   switch (job.index()) {
-    case 0:
-      return JobResult(std::in_place_index<0>, error);
-    case 1:
-      return JobResult(std::in_place_index<1>, error);
-    default:
-      return JobResult(std::in_place_index<2>, error);
+    case 0: return JobResult(std::in_place_index<0>, error);
+    case 1: return JobResult(std::in_place_index<1>, error);
+    default: return JobResult(std::in_place_index<2>, error);
   }
 }
 

@@ -31,8 +31,7 @@ class ReaderPool {
   // A read connection, handed back to the pool when the lease ends.
   class Lease {
    public:
-    Lease(ReaderPool& pool, std::unique_ptr<Connection> connection)
-        : pool_(pool), connection_(std::move(connection)) {}
+    Lease(ReaderPool& pool, std::unique_ptr<Connection> connection) : pool_(pool), connection_(std::move(connection)) {}
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     ~Lease() { pool_.give_back(std::move(connection_)); }

@@ -99,8 +99,7 @@ std::int64_t feed_head_of(Connection& c, const std::string& context) {
   q.step("read the feed's head");
   if (sqlite3_column_type(q.get(), 0) == SQLITE_NULL) return 0;
   if (sqlite3_column_type(q.get(), 0) != SQLITE_INTEGER)
-    throw Error(ErrorCode::kCorruption, c.options().display + ": the feed of " + context +
-                                            " has a damaged position");
+    throw Error(ErrorCode::kCorruption, c.options().display + ": the feed of " + context + " has a damaged position");
   return sqlite3_column_int64(q.get(), 0);
 }
 
@@ -118,8 +117,8 @@ FeedPage read_feed_page(Connection& c, const std::string& context, const FeedRea
   while (q.step("read the feed")) {
     sqlite3_stmt* row = q.get();
     const std::int64_t position = sqlite3_column_int64(row, 8);
-    const std::string where = c.options().display + ": the feed of " + context + " at position " +
-                              std::to_string(position);
+    const std::string where =
+        c.options().display + ": the feed of " + context + " at position " + std::to_string(position);
     // Dense: each row is the position after the previous one.
     if (position != page.last_position + 1)
       throw Error(ErrorCode::kCorruption, where + " follows position " + std::to_string(page.last_position));

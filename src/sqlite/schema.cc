@@ -75,8 +75,7 @@ constexpr const char* kFeedBackfillSql =
 std::string switch_to_wal(Connection& c) {
   std::string mode = c.query_text("PRAGMA journal_mode", "read the journal mode");
   if (mode == "wal") return mode;
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(c.options().busy_timeout_ms);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(c.options().busy_timeout_ms);
   for (;;) {
     try {
       return c.query_text("PRAGMA journal_mode = WAL", "switch to WAL mode");
@@ -104,10 +103,10 @@ bool check_identity(Connection& c) {
     return version < kSchemaVersion;
   }
   if (app == 0 && version == 0 && objects == 0) return true;
-  throw Error(ErrorCode::kCorruption,
-              o.display + ": " + o.file + " is an SQLite file but not an eventstore SQLite file (application_id " +
-                  std::to_string(app) + ", user_version " + std::to_string(version) + ", " +
-                  std::to_string(objects) + " schema objects)");
+  throw Error(ErrorCode::kCorruption, o.display + ": " + o.file +
+                                          " is an SQLite file but not an eventstore SQLite file (application_id " +
+                                          std::to_string(app) + ", user_version " + std::to_string(version) + ", " +
+                                          std::to_string(objects) + " schema objects)");
 }
 
 }  // namespace
@@ -117,8 +116,8 @@ void open_schema(Connection& c) {
   check_identity(c);  // before anything changes a file that may not be ours
   const std::string mode = switch_to_wal(c);
   if (mode != "wal")
-    throw Error(ErrorCode::kUnavailable, o.display + ": cannot switch " + o.file +
-                                             " to WAL mode (journal_mode is '" + mode + "')");
+    throw Error(ErrorCode::kUnavailable,
+                o.display + ": cannot switch " + o.file + " to WAL mode (journal_mode is '" + mode + "')");
   apply_write_pragmas(c);
   c.run(kBegin, "create the schema");
   try {

@@ -79,15 +79,14 @@ class SqliteStore final : public Store {
 
   void head_async(const StreamId& stream, HeadCallback callback) override {
     if (auto error = validation_error([&] { validate_stream(stream, limits_); })) return callback(std::move(*error));
-    callback(on_reader<std::int64_t>(*readers_, [&](Connection& c) {
-      return head_of(c, stream, stream.aggregate_id.to_string(), "read head");
-    }));
+    callback(on_reader<std::int64_t>(
+        *readers_, [&](Connection& c) { return head_of(c, stream, stream.aggregate_id.to_string(), "read head"); }));
   }
 
   void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
     if (auto error = validation_error([&] { validate_stream(stream, limits_); })) return callback(std::move(*error));
-    callback(on_reader<std::optional<Snapshot>>(*readers_,
-                                                [&](Connection& c) { return load_snapshot_row(c, stream); }));
+    callback(
+        on_reader<std::optional<Snapshot>>(*readers_, [&](Connection& c) { return load_snapshot_row(c, stream); }));
   }
 
   void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
@@ -97,8 +96,7 @@ class SqliteStore final : public Store {
     writer_->enqueue(SnapshotJob{stream, std::move(snapshot), std::move(callback)});
   }
 
-  void read_feed_async(const std::string& context, const FeedReadOptions& options,
-                       FeedPageCallback callback) override {
+  void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback) override {
     if (auto error = validation_error([&] { validate_feed_read(context, options, limits_); }))
       return callback(std::move(*error));
     callback(on_reader<FeedPage>(*readers_, [&](Connection& c) { return read_feed_page(c, context, options); }));

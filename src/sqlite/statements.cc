@@ -9,25 +9,25 @@ namespace {
 // The validity columns let SQLite check stored JSON while it reads the row (json_valid is its
 // strict RFC 8259 parser); CASE keeps json_type away from malformed text.
 #define ES_STREAM_KEY "bounded_context = ?1 AND aggregate_id = ?2 AND aggregate_type = ?3"
-#define ES_EVENT_COLUMNS                                                                         \
-  "event_version, event_id, event_type, event_data, event_timestamp, event_metadata, "          \
-  "(event_data IS NULL OR json_valid(event_data)), "                                            \
-  "CASE WHEN event_metadata IS NULL THEN 1 WHEN json_valid(event_metadata) "                     \
+#define ES_EVENT_COLUMNS                                                               \
+  "event_version, event_id, event_type, event_data, event_timestamp, event_metadata, " \
+  "(event_data IS NULL OR json_valid(event_data)), "                                   \
+  "CASE WHEN event_metadata IS NULL THEN 1 WHEN json_valid(event_metadata) "           \
   "THEN json_type(event_metadata) = 'object' ELSE 0 END"
 // A page of a feed: positions ?2 < position <= ?3 of the event_feed rows (each listing the
 // events at first_position, first_position + 1, ...; ?4 = ?3 + kMaxFeedRowEvents - 1 ends the
 // scan), each joined to its event. Columns 0-7 as ES_EVENT_COLUMNS (ES_FEED_DATA gives 3-7),
 // then position, aggregate type, aggregate id, version.
-#define ES_FEED_PAGE(ES_FEED_DATA)                                                               \
-  "SELECT e.event_version, e.event_id, e.event_type, " ES_FEED_DATA                             \
-  ", f.position, f.aggregate_type, f.aggregate_id, f.event_version "                            \
+#define ES_FEED_PAGE(ES_FEED_DATA)                                                                       \
+  "SELECT e.event_version, e.event_id, e.event_type, " ES_FEED_DATA                                      \
+  ", f.position, f.aggregate_type, f.aggregate_id, f.event_version "                                     \
   "FROM (SELECT r.first_position + j.key AS position, json_extract(j.value, '$[0]') AS aggregate_type, " \
   "json_extract(j.value, '$[1]') AS aggregate_id, json_extract(j.value, '$[2]') AS event_version "       \
-  "FROM event_feed r, json_each(r.events) j "                                                    \
-  "WHERE r.bounded_context = ?1 AND r.last_position > ?2 AND r.last_position <= ?4 "            \
-  "AND r.first_position <= ?3) f "                                                               \
-  "LEFT JOIN event_store e ON e.bounded_context = ?1 AND e.aggregate_id = f.aggregate_id "       \
-  "AND e.aggregate_type = f.aggregate_type AND e.event_version = f.event_version "               \
+  "FROM event_feed r, json_each(r.events) j "                                                            \
+  "WHERE r.bounded_context = ?1 AND r.last_position > ?2 AND r.last_position <= ?4 "                     \
+  "AND r.first_position <= ?3) f "                                                                       \
+  "LEFT JOIN event_store e ON e.bounded_context = ?1 AND e.aggregate_id = f.aggregate_id "               \
+  "AND e.aggregate_type = f.aggregate_type AND e.event_version = f.event_version "                       \
   "WHERE f.position > ?2 AND f.position <= ?3 ORDER BY f.position"
 
 constexpr std::array<const char*, kStmtCount> kSql = {

@@ -19,7 +19,7 @@ constexpr std::size_t kMaxFeedRowEvents = 1000;
 
 // ?1 ?2 ?3 are the stream: bounded_context, aggregate_id, aggregate_type (where a statement has them).
 enum Stmt : std::size_t {
-  kBegin,           // BEGIN IMMEDIATE
+  kBegin,  // BEGIN IMMEDIATE
   kCommit,
   kRollback,
   kSavepoint,       // SAVEPOINT job
@@ -34,14 +34,14 @@ enum Stmt : std::size_t {
   kSnapshotUpsert,  // ?4 version, ?5 data, ?6 timestamp, ?7 metadata; ?8 the stream's head: a stored
                     // snapshot above it is replaced whatever its version
   kSnapshotVersion,
-  kFeedRead,        // context ?1, positions ?2 < p <= ?3, ?4 = ?3 + kMaxFeedRowEvents - 1: event
-                    // rows, then 8 position, 9 aggregate_type, 10 aggregate_id, 11 event_version
-  kFeedReadRefs,    // as kFeedRead, with NULL data and metadata (the filter needs only the type)
-  kFeedHead,        // max(last_position) of context ?1 (NULL when empty)
-  kFeedInsert,      // ?1 context, ?2 last_position, ?3 first_position, ?4 events (JSON array)
-  kCheckpointLoad,  // position, updated_ms of context ?1, name ?2
+  kFeedRead,          // context ?1, positions ?2 < p <= ?3, ?4 = ?3 + kMaxFeedRowEvents - 1: event
+                      // rows, then 8 position, 9 aggregate_type, 10 aggregate_id, 11 event_version
+  kFeedReadRefs,      // as kFeedRead, with NULL data and metadata (the filter needs only the type)
+  kFeedHead,          // max(last_position) of context ?1 (NULL when empty)
+  kFeedInsert,        // ?1 context, ?2 last_position, ?3 first_position, ?4 events (JSON array)
+  kCheckpointLoad,    // position, updated_ms of context ?1, name ?2
   kCheckpointUpsert,  // ?1 context, ?2 name, ?3 position, ?4 updated_ms; returns the position if it moved
-  kCheckpointList,  // name, position, updated_ms of context ?1, by name
+  kCheckpointList,    // name, position, updated_ms of context ?1, by name
   kStmtCount
 };
 

@@ -8,7 +8,8 @@
 namespace eventstore::detail {
 
 Writer::Writer(std::unique_ptr<Connection> connection, const Limits& limits)
-    : options_(connection->options()), group_commit_(std::move(connection), limits),
+    : options_(connection->options()),
+      group_commit_(std::move(connection), limits),
       checkpointer_(std::make_unique<Checkpointer>(options_)) {
   checkpointer_->watch(group_commit_.db());  // the thread has not started: no one else uses it yet
   thread_ = std::thread([this] {

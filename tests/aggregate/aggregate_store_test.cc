@@ -110,7 +110,9 @@ class UnavailableAppends final : public Store {
   }
   std::unique_ptr<EventCursor> read(const StreamId& s, const ReadOptions& o) override { return inner_->read(s, o); }
   void head_async(const StreamId& s, HeadCallback cb) override { inner_->head_async(s, std::move(cb)); }
-  void load_snapshot_async(const StreamId& s, LoadCallback cb) override { inner_->load_snapshot_async(s, std::move(cb)); }
+  void load_snapshot_async(const StreamId& s, LoadCallback cb) override {
+    inner_->load_snapshot_async(s, std::move(cb));
+  }
   void save_snapshot_async(const StreamId& s, Snapshot snap, SaveCallback cb) override {
     inner_->save_snapshot_async(s, std::move(snap), std::move(cb));
   }
@@ -164,7 +166,8 @@ TEST(AggregateStore, ABrokenSnapshotIsReplacedByTheNextOne) {
   EXPECT_EQ(counters.stats().snapshot_decode_failures, 1u);
   EXPECT_EQ(b.state().total, 5);
   EXPECT_EQ(b.version(), 5);
-  set_log_sink([](LogLevel, std::string_view m) { std::fprintf(stderr, "%.*s\n", static_cast<int>(m.size()), m.data()); });
+  set_log_sink(
+      [](LogLevel, std::string_view m) { std::fprintf(stderr, "%.*s\n", static_cast<int>(m.size()), m.data()); });
 }
 
 TEST(AggregateStore, ANewerSnapshotFromElsewhereIsKeptAndNotCountedAsAFailure) {
@@ -174,9 +177,9 @@ TEST(AggregateStore, ANewerSnapshotFromElsewhereIsKeptAndNotCountedAsAFailure) {
   // Between this save's append and its snapshot write, another process appends and stores a
   // snapshot at a higher version.
   SnapshotPolicy policy = [&store, &stream](const SnapshotContext&) {
-    store->append(stream, ExpectedVersion::exact(1),
-                  std::vector<EventData>(49, EventData{std::nullopt, "Added", R"({"amount":2})", std::nullopt,
-                                                       std::nullopt}));
+    store->append(
+        stream, ExpectedVersion::exact(1),
+        std::vector<EventData>(49, EventData{std::nullopt, "Added", R"({"amount":2})", std::nullopt, std::nullopt}));
     store->save_snapshot(stream, Snapshot{50, R"({"total":99,"adds":1,"resets":0})", std::nullopt, now_ms()});
     return true;
   };

@@ -10,8 +10,8 @@ RetryCommand one_event() {
   RetryCommand command;
   command.stream = {"shop", "order", "0de30000-0000-8000-8000-000000000001"};
   command.expected_version = "no-stream";
-  command.events = {AppendEvent{"OrderCreated", R"({"customer":"ada"})", std::nullopt,
-                                "11111111-2222-4333-8444-555555555555"}};
+  command.events = {
+      AppendEvent{"OrderCreated", R"({"customer":"ada"})", std::nullopt, "11111111-2222-4333-8444-555555555555"}};
   return command;
 }
 
@@ -43,8 +43,8 @@ TEST(ShellQuote, QuotesOnlyWhatAShellWouldChange) {
 TEST(RetryHint, EventGroupsWithTheirIds) {
   RetryCommand command = one_event();
   command.store = "sqlite:/tmp/shop.db";
-  command.events.push_back(AppendEvent{"Noted", std::nullopt, R"({"by":"o'hara"})",
-                                       "11111111-2222-4333-8444-555555555556"});
+  command.events.push_back(
+      AppendEvent{"Noted", std::nullopt, R"({"by":"o'hara"})", "11111111-2222-4333-8444-555555555556"});
   const std::vector<std::string> lines = lines_of(format_retry_hint(command));
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_TRUE(lines[0].starts_with("eventstore: hint: ")) << lines[0];
@@ -88,8 +88,9 @@ TEST(RetryHint, EventsFileGetsTheIdsOfItsEvents) {
   command.event_ids = {"11111111-2222-4333-8444-555555555555", "11111111-2222-4333-8444-555555555556"};
   const std::vector<std::string> lines = lines_of(format_retry_hint(command));
   ASSERT_EQ(lines.size(), 2u);
-  EXPECT_TRUE(lines[1].ends_with(" --expected-version no-stream --events-file events.jsonl --event-ids "
-                                 "11111111-2222-4333-8444-555555555555,11111111-2222-4333-8444-555555555556"))
+  EXPECT_TRUE(
+      lines[1].ends_with(" --expected-version no-stream --events-file events.jsonl --event-ids "
+                         "11111111-2222-4333-8444-555555555555,11111111-2222-4333-8444-555555555556"))
       << lines[1];
 
   command.events_file = "-";

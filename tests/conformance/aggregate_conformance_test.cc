@@ -136,8 +136,8 @@ TEST_P(AggregateConformance, WrittenSnapshotsHoldTheStateAtTheirVersion) {
 }
 
 TEST_P(AggregateConformance, SnapshotThatFailsToDecodeIsSkippedWithAWarning) {
-  for (const std::string& bad : std::vector<std::string>{R"({"unexpected":true})", R"([1,2,3])", R"({"total":"many","adds":1,"resets":0})",
-                                 R"("just a string")"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           R"({"unexpected":true})", R"([1,2,3])", R"({"total":"many","adds":1,"resets":0})", R"("just a string")"}) {
     SCOPED_TRACE(bad);
     const Uuid id = Uuid::random();
     {
@@ -257,8 +257,8 @@ TEST_P(AggregateConformance, UserPredicateSeesTheSaveAndDecides) {
   };
   auto seen = std::make_shared<std::vector<Seen>>();
   SnapshotPolicy policy = [seen](const SnapshotContext& c) {
-    seen->push_back(Seen{c.stream, c.version_before, c.version_after, c.snapshot_version,
-                         c.snapshot_time.has_value(), c.now});
+    seen->push_back(
+        Seen{c.stream, c.version_before, c.version_after, c.snapshot_version, c.snapshot_time.has_value(), c.now});
     return c.version_after >= 4 && c.snapshot_version == 0;
   };
   const Uuid id = Uuid::random();
@@ -390,8 +390,8 @@ TEST_P(AggregateConformance, ExecuteRetriesOnConflict) {
     ++calls;
     if (calls == 1) {
       // Another writer gets there first.
-      store().append(stream_of(id), ExpectedVersion::any(), {EventData{std::nullopt, "Added", R"({"amount":100})",
-                                                                       std::nullopt, std::nullopt}});
+      store().append(stream_of(id), ExpectedVersion::any(),
+                     {EventData{std::nullopt, "Added", R"({"amount":100})", std::nullopt, std::nullopt}});
     }
     a.record(Added{1});
   });
@@ -435,7 +435,8 @@ TEST_P(AggregateConformance, ConcurrentExecutesAllApply) {
     threads.emplace_back([&] {
       for (int i = 0; i < per_thread; ++i) {
         try {
-          plain->execute(id, [](Aggregate<Counter>& a) { a.record(Added{1}); }, 1000);
+          plain->execute(
+              id, [](Aggregate<Counter>& a) { a.record(Added{1}); }, 1000);
         } catch (const std::exception&) {
           ++failures;
         }

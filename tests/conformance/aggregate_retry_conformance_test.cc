@@ -20,8 +20,7 @@ class FirstAppendOutcomeUnknown final : public Store {
   FirstAppendOutcomeUnknown(std::shared_ptr<Store> inner, Mode mode) : inner_(std::move(inner)), mode_(mode) {}
 
   std::string describe() const override { return "first-append-unknown(" + inner_->describe() + ")"; }
-  void append_async(const StreamId& s, ExpectedVersion e, std::vector<EventData> events,
-                    AppendCallback cb) override {
+  void append_async(const StreamId& s, ExpectedVersion e, std::vector<EventData> events, AppendCallback cb) override {
     ++appends;
     if (appends > 1) return inner_->append_async(s, e, std::move(events), std::move(cb));
     if (mode_ == Mode::kApplied) lost_result = inner_->append(s, e, std::move(events));
@@ -198,8 +197,7 @@ TEST_P(AggregateRetryConformance, ExecuteCountsUnknownOutcomesAgainstMaxAttempts
   EXPECT_EQ(lossy->appends, 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, AggregateRetryConformance, ::testing::ValuesIn(all_store_factories()),
-                         factory_name);
+INSTANTIATE_TEST_SUITE_P(Backends, AggregateRetryConformance, ::testing::ValuesIn(all_store_factories()), factory_name);
 
 }  // namespace
 }  // namespace eventstore::testing

@@ -296,8 +296,9 @@ TEST_P(Backpressure, TenThousandAppendsOfOneMibStayInBoundedMemory) {
     }
   }
   EXPECT_GE(admitted, 1u);
-  std::printf("[ backpressure ] %s: %zu of %zu appends of 1 MiB admitted; resident set grew by %zu MiB (bound %zu MiB)\n",
-              GetParam().name.c_str(), admitted, started, growth / kMiB, bound / kMiB);
+  std::printf(
+      "[ backpressure ] %s: %zu of %zu appends of 1 MiB admitted; resident set grew by %zu MiB (bound %zu MiB)\n",
+      GetParam().name.c_str(), admitted, started, growth / kMiB, bound / kMiB);
 #ifdef __SANITIZE_ADDRESS__
   // Besides its quarantine, AddressSanitizer pads every block: no bound holds.
   std::printf("[ backpressure ] NOT CHECKED under AddressSanitizer: the resident-set bound\n");

@@ -57,8 +57,7 @@ class SnapshotWriteFailingStore final : public Store {
       : inner_(std::move(inner)), mode_(mode) {}
 
   std::string describe() const override { return "failing-snapshots(" + inner_->describe() + ")"; }
-  void append_async(const StreamId& s, ExpectedVersion e, std::vector<EventData> events,
-                    AppendCallback cb) override {
+  void append_async(const StreamId& s, ExpectedVersion e, std::vector<EventData> events, AppendCallback cb) override {
     inner_->append_async(s, e, std::move(events), std::move(cb));
   }
   std::unique_ptr<EventCursor> read(const StreamId& s, const ReadOptions& o) override { return inner_->read(s, o); }

@@ -69,7 +69,8 @@ class FeedConformance : public StoreTest {
       std::this_thread::sleep_for(20ms);
       all = read_whole_feed(limit, with_data);
     }
-    EXPECT_GE(all.size(), count) << "the feed did not reach " << count << " entries in " << kPublishWait.count() << " s";
+    EXPECT_GE(all.size(), count) << "the feed did not reach " << count << " entries in " << kPublishWait.count()
+                                 << " s";
     return all;
   }
 

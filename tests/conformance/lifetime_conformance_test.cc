@@ -125,7 +125,8 @@ TEST_P(StoreLifetime, LastReferenceDroppedInAHeadCallback) {
   const auto log = std::make_shared<CallLog>();
   Store& raw = *doomed;
   raw.head_async(stream, [store = std::move(doomed), log, stream](Result<std::int64_t> r) mutable {
-    log->record("released", r, [](std::int64_t head) { return head == 1; }, "the head is not 1");
+    log->record(
+        "released", r, [](std::int64_t head) { return head == 1; }, "the head is not 1");
     start_more_and_release(store, log, stream, 1);
   });
   ASSERT_TRUE(log->wait_for(kAll));
@@ -139,13 +140,12 @@ TEST_P(StoreLifetime, LastReferenceDroppedInAReadPageCallback) {
   doomed->append(stream, ExpectedVersion::no_stream(), events(3));
   std::unique_ptr<EventCursor> cursor = doomed->read(stream, forward(std::nullopt, std::nullopt, 2));
   const auto log = std::make_shared<CallLog>();
-  cursor->next_page_async(
-      [store = std::move(doomed), log, stream](Result<std::vector<RecordedEvent>> r) mutable {
-        log->record(
-            "released", r, [](const auto& page) { return versions_of(page) == range(1, 2); },
-            "the first page is not versions 1, 2");
-        start_more_and_release(store, log, stream, 3);
-      });
+  cursor->next_page_async([store = std::move(doomed), log, stream](Result<std::vector<RecordedEvent>> r) mutable {
+    log->record(
+        "released", r, [](const auto& page) { return versions_of(page) == range(1, 2); },
+        "the first page is not versions 1, 2");
+    start_more_and_release(store, log, stream, 3);
+  });
   ASSERT_TRUE(log->wait_for(kAll));
   log->expect_each_once_and_ok(kAll);
   cursor.reset();
@@ -175,7 +175,8 @@ TEST_P(StoreLifetime, LastReferenceDroppedInASnapshotLoadCallback) {
   const auto log = std::make_shared<CallLog>();
   Store& raw = *doomed;
   raw.load_snapshot_async(stream, [store = std::move(doomed), log, stream](Result<std::optional<Snapshot>> r) mutable {
-    log->record("released", r, [](const auto& snapshot) { return !snapshot; }, "a snapshot that was never saved");
+    log->record(
+        "released", r, [](const auto& snapshot) { return !snapshot; }, "a snapshot that was never saved");
     start_more_and_release(store, log, stream, 1);
   });
   ASSERT_TRUE(log->wait_for(kAll));

@@ -74,9 +74,7 @@ class RecordingTracer final : public Tracer {
       std::lock_guard lock(tracer_.mutex_);
       tracer_.spans_[index_].attributes[std::string(key)] = std::string(value);
     }
-    void set_attribute(std::string_view key, std::int64_t value) override {
-      set_attribute(key, std::to_string(value));
-    }
+    void set_attribute(std::string_view key, std::int64_t value) override { set_attribute(key, std::to_string(value)); }
     void end(std::string_view outcome, std::string_view) override {
       std::lock_guard lock(tracer_.mutex_);
       tracer_.spans_[index_].outcome = std::string(outcome);
@@ -144,8 +142,10 @@ TEST_P(Observability, AppendsAreCountedByOutcomeWithTheirEventsAndBytes) {
   EXPECT_ES_ERROR(observed_->append(stream, ExpectedVersion::no_stream(), events(1)), ErrorCode::kVersionConflict);
   EXPECT_ES_ERROR(observed_->append(stream, ExpectedVersion::any(), {event("")}), ErrorCode::kInvalidArgument);
   std::promise<void> done;
-  observed_->append_async(stream, ExpectedVersion::exact(2), events(1),
-                          [&](Result<AppendResult> r) { EXPECT_TRUE(r.ok()); done.set_value(); });
+  observed_->append_async(stream, ExpectedVersion::exact(2), events(1), [&](Result<AppendResult> r) {
+    EXPECT_TRUE(r.ok());
+    done.set_value();
+  });
   done.get_future().wait();
 
   const std::string order = labels("Order");
@@ -252,7 +252,8 @@ TEST_P(Observability, AppendSpansCarryTheOperationAndTheTraceContextReachesReade
   ASSERT_EQ(read.size(), 2u);
   for (const RecordedEvent& e : read) EXPECT_EQ(traceparent_of(e), RecordingTracer::kTraceparent);
   // The application's own metadata is kept as written, the member added in front.
-  EXPECT_EQ(read[0].metadata, std::string(R"({"traceparent":")") + RecordingTracer::kTraceparent + R"(","user":"ann"})");
+  EXPECT_EQ(read[0].metadata,
+            std::string(R"({"traceparent":")") + RecordingTracer::kTraceparent + R"(","user":"ann"})");
 }
 
 TEST_P(Observability, AStoreWithoutSinkOrTracerReportsNothing) {

@@ -29,8 +29,9 @@ class ReadBudget : public StoreTest {
     std::unique_ptr<EventCursor> cursor = store().read(stream, options);
     for (std::vector<RecordedEvent> page = cursor->next_page(); !page.empty(); page = cursor->next_page()) {
       EXPECT_LE(page.size(), options.page_size);
-      const std::size_t bytes = std::accumulate(page.begin(), page.end(), std::size_t{0},
-                                                [](std::size_t sum, const RecordedEvent& e) { return sum + bytes_of(e); });
+      const std::size_t bytes =
+          std::accumulate(page.begin(), page.end(), std::size_t{0},
+                          [](std::size_t sum, const RecordedEvent& e) { return sum + bytes_of(e); });
       EXPECT_TRUE(bytes <= options.page_bytes || page.size() == 1)
           << page.size() << " events of " << bytes << " bytes in a page of at most " << options.page_bytes;
       for (const RecordedEvent& e : page) versions.push_back(e.version);

@@ -53,8 +53,7 @@ class StoreTest : public ::testing::TestWithParam<StoreFactory> {
   // `n` events with fresh ids; data {"i": first_index + k}.
   static std::vector<EventData> events(int n, int first_index = 1, const std::string& type = "Happened") {
     std::vector<EventData> out;
-    for (int k = 0; k < n; ++k)
-      out.push_back(event(type, R"({"i":)" + std::to_string(first_index + k) + "}"));
+    for (int k = 0; k < n; ++k) out.push_back(event(type, R"({"i":)" + std::to_string(first_index + k) + "}"));
     return out;
   }
 

@@ -5,9 +5,9 @@
 #include <barrier>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <future>
 #include <limits>
-#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -354,8 +354,7 @@ TEST_P(StoreConformance, PagingAcrossManyPages) {
   std::size_t index = 0;
   bool data_ok = true;
   store().for_each(stream, forward(std::nullopt, std::nullopt, 100), [&](const RecordedEvent& e) {
-    if (index >= ids.size() || e.event_id != ids[index] ||
-        e.data != R"({"i":)" + std::to_string(index + 1) + "}")
+    if (index >= ids.size() || e.event_id != ids[index] || e.data != R"({"i":)" + std::to_string(index + 1) + "}")
       data_ok = false;
     ++index;
   });
@@ -418,23 +417,30 @@ TEST_P(StoreConformance, MetadataRoundTrips) {
 
 TEST_P(StoreConformance, DataRoundTripsAsAppendedIncludingNone) {
   const StreamId stream = new_stream();
-  const std::vector<std::optional<std::string>> datas{
-      std::nullopt, "null", "{}", "[]", "\"\"", "0", "-12.5e3", "true", R"([1,"two",{"three":[null]}])",
-      R"({ "spaced" : [ 1 , 2 ] })"};
+  const std::vector<std::optional<std::string>> datas{std::nullopt,
+                                                      "null",
+                                                      "{}",
+                                                      "[]",
+                                                      "\"\"",
+                                                      "0",
+                                                      "-12.5e3",
+                                                      "true",
+                                                      R"([1,"two",{"three":[null]}])",
+                                                      R"({ "spaced" : [ 1 , 2 ] })"};
   std::vector<EventData> batch;
   for (const auto& d : datas) batch.push_back(event("Data", d));
   store().append(stream, ExpectedVersion::no_stream(), batch);
   const std::vector<RecordedEvent> read = store().read_all(stream);
   ASSERT_EQ(read.size(), datas.size());
-  for (std::size_t i = 0; i < datas.size(); ++i)
-    EXPECT_EQ(read[i].data, datas[i]) << "event " << i + 1;
+  for (std::size_t i = 0; i < datas.size(); ++i) EXPECT_EQ(read[i].data, datas[i]) << "event " << i + 1;
 }
 
 TEST_P(StoreConformance, GivenTimestampsKeepMillisecondPrecision) {
   const StreamId stream = new_stream();
   using std::chrono::milliseconds;
   // A clock reading with a sub-millisecond part, brought to the API's millisecond type.
-  const auto precise = std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(1'700'000'000'123'456));
+  const auto precise =
+      std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(1'700'000'000'123'456));
   const Timestamp truncated = std::chrono::time_point_cast<milliseconds>(precise);
   ASSERT_EQ(truncated.time_since_epoch().count(), 1'700'000'000'123);
   const Timestamp given(milliseconds(1'234'567'890'987));
@@ -622,7 +628,8 @@ TEST_P(InvalidInput, BadEventTypesAreRejected) {
 
 TEST_P(InvalidInput, BadDataAndMetadataAreRejected) {
   const StreamId stream = new_stream();
-  for (const std::string& bad : std::vector<std::string>{"", "{", "not json", "{\"a\":}", "[1,2", "{} {}", "'single'", "NaN", "\xff", "\"\xff\"", "{\"k\":\"\xc3\"}"})
+  for (const std::string& bad : std::vector<std::string>{"", "{", "not json", "{\"a\":}", "[1,2", "{} {}", "'single'",
+                                                         "NaN", "\xff", "\"\xff\"", "{\"k\":\"\xc3\"}"})
     expect_rejected(stream, ExpectedVersion::any(), {event("E", bad)}, "data '" + bad + "'");
   for (const std::string& not_object : std::vector<std::string>{"[1]", "1", "\"text\"", "null", "true", "[]"})
     expect_rejected(stream, ExpectedVersion::any(), {event("E", "{}", not_object)}, "metadata " + not_object);
@@ -738,8 +745,8 @@ TEST_P(InvalidInput, CustomLimitsAreEnforced) {
   EXPECT_EQ(code_of(ExpectedVersion::any(), events(4)), invalid) << "4 events, limit 3";
   EXPECT_EQ(code_of(ExpectedVersion::any(), {event("E", "\"" + std::string(98, 'x') + "\"")}), invalid)
       << "event of 1 + 100 bytes, limit 100";
-  EXPECT_EQ(code_of(ExpectedVersion::any(), {event("E", "\"" + std::string(80, 'x') + "\""),
-                                             event("E", "\"" + std::string(80, 'x') + "\"")}),
+  EXPECT_EQ(code_of(ExpectedVersion::any(),
+                    {event("E", "\"" + std::string(80, 'x') + "\""), event("E", "\"" + std::string(80, 'x') + "\"")}),
             invalid)
       << "append of 2 * 83 bytes, limit 150";
   EXPECT_EQ(code_of(ExpectedVersion::any(), {event("Eleven_Long")}), invalid) << "event type of 11 bytes";
@@ -884,10 +891,8 @@ TEST_P(StoreConformance, ManyAsyncAppendsInFlightFromOneThreadCompleteExactlyOnc
                          [shared, i](Result<AppendResult> r) {
                            std::lock_guard lock(shared->mutex);
                            ++shared->calls[i];
-                           if (r.ok())
-                             shared->results[i] = r.value();
-                           else
-                             shared->errors.push_back("append " + std::to_string(i) + ": " + r.error().what());
+                           if (r.ok()) shared->results[i] = r.value();
+                           else shared->errors.push_back("append " + std::to_string(i) + ": " + r.error().what());
                            ++shared->done;
                            shared->cv.notify_all();
                          });

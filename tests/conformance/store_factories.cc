@@ -75,8 +75,7 @@ std::shared_ptr<Store> open_cluster(const StoreOptions& options) {
     // replication). A new keyspace gets one replica per listed host, at most the seed's 3.
     const std::string hosts = std::getenv("SCYLLA_HOSTS");
     SchemaOptions schema;
-    schema.replication_factor =
-        std::min<int>(3, 1 + static_cast<int>(std::count(hosts.begin(), hosts.end(), ',')));
+    schema.replication_factor = std::min<int>(3, 1 + static_cast<int>(std::count(hosts.begin(), hosts.end(), ',')));
     shared->apply_schema(schema);
   }
   const StoreOptions defaults;
@@ -107,14 +106,14 @@ void remove_temp_files() {
 std::vector<StoreFactory> all_store_factories() {
   std::vector<StoreFactory> factories;
   factories.push_back({"memory", [](const StoreOptions& o) { return open_store("memory:", o); }, "", false, {}});
-  factories.push_back({"sqlite",
-                       [](const StoreOptions& o) {
-                         return open_store("sqlite:" + (fresh_temp_dir() / "events.db").string(), o);
-                       },
-                       "", false, [] {
-                         const std::string uri = "sqlite:" + (fresh_temp_dir() / "events.db").string();
-                         return std::function<std::shared_ptr<Store>()>([uri] { return open_store(uri); });
-                       }});
+  factories.push_back(
+      {"sqlite",
+       [](const StoreOptions& o) { return open_store("sqlite:" + (fresh_temp_dir() / "events.db").string(), o); }, "",
+       false,
+       [] {
+         const std::string uri = "sqlite:" + (fresh_temp_dir() / "events.db").string();
+         return std::function<std::shared_ptr<Store>()>([uri] { return open_store(uri); });
+       }});
 #ifdef EVENTSTORE_WITH_SCYLLA
   const char* hosts = std::getenv("SCYLLA_HOSTS");
   if (hosts && *hosts) {

@@ -22,16 +22,15 @@ inline void PrintTo(const Timestamp& t, std::ostream* os) { *os << format_rfc333
 }  // namespace eventstore
 
 // Expects `statement` to throw eventstore::Error with `expected_code`; other exceptions fail.
-#define EXPECT_ES_ERROR(statement, expected_code)                                              \
-  do {                                                                                         \
-    try {                                                                                      \
-      statement;                                                                               \
-      ADD_FAILURE() << "expected " << ::eventstore::to_string(expected_code)                   \
-                    << " but no error was thrown by: " #statement;                             \
-    } catch (const ::eventstore::Error& es_error_) {                                           \
-      EXPECT_EQ(es_error_.code(), expected_code) << "message: " << es_error_.what()            \
-                                                 << "\n  statement: " #statement;              \
-    }                                                                                          \
+#define EXPECT_ES_ERROR(statement, expected_code)                                                                    \
+  do {                                                                                                               \
+    try {                                                                                                            \
+      statement;                                                                                                     \
+      ADD_FAILURE() << "expected " << ::eventstore::to_string(expected_code)                                         \
+                    << " but no error was thrown by: " #statement;                                                   \
+    } catch (const ::eventstore::Error& es_error_) {                                                                 \
+      EXPECT_EQ(es_error_.code(), expected_code) << "message: " << es_error_.what() << "\n  statement: " #statement; \
+    }                                                                                                                \
   } while (0)
 
 namespace eventstore::testing {

@@ -17,20 +17,19 @@ std::string nested(std::size_t depth) { return std::string(depth, '[') + std::st
 TEST(ClassifyJsonText, TellsObjectsFromOtherValues) {
   EXPECT_EQ(classify_json_text(R"( {"a":[1,2,{"b":null}]} )"), JsonText::kObject);
   EXPECT_EQ(classify_json_text("{}"), JsonText::kObject);
-  for (const std::string& other : {"[]"s, "1"s, "-0.5e-3"s, "\"s\""s, "true"s, "false"s, "null"s, "\t[1]\r\n"s,
-                                   "1e-400"s, "\"\\ud83d\\ude00\""s})
+  for (const std::string& other :
+       {"[]"s, "1"s, "-0.5e-3"s, "\"s\""s, "true"s, "false"s, "null"s, "\t[1]\r\n"s, "1e-400"s, "\"\\ud83d\\ude00\""s})
     EXPECT_EQ(classify_json_text(other), JsonText::kOtherValue) << other;
 }
 
 TEST(ClassifyJsonText, RefusesWhatTheStoreRefuses) {
-  for (const std::string& bad :
-       {""s, " "s, "{"s, "[1,]"s, "{\"a\":1,}"s, "01"s, "1 2"s, "1e400"s, "nul"s, "'a'"s,
-        "\xEF\xBB\xBF{}"s,       // a BOM: SQLite's json_valid refuses it
-        "{}\0{}"s, "\"a\0\""s,   // a NUL byte, outside or inside a string
-        "\"\\ud800\""s,          // a lone high surrogate
-        "\"\\udc00\""s,          // a lone low surrogate
-        "\"\xC3\""s,             // truncated UTF-8
-        "\"a\nb\""s})            // a raw control character
+  for (const std::string& bad : {""s, " "s, "{"s, "[1,]"s, "{\"a\":1,}"s, "01"s, "1 2"s, "1e400"s, "nul"s, "'a'"s,
+                                 "\xEF\xBB\xBF{}"s,      // a BOM: SQLite's json_valid refuses it
+                                 "{}\0{}"s, "\"a\0\""s,  // a NUL byte, outside or inside a string
+                                 "\"\\ud800\""s,         // a lone high surrogate
+                                 "\"\\udc00\""s,         // a lone low surrogate
+                                 "\"\xC3\""s,            // truncated UTF-8
+                                 "\"a\nb\""s})           // a raw control character
     EXPECT_EQ(classify_json_text(bad), JsonText::kInvalid) << ::testing::PrintToString(bad);
 }
 

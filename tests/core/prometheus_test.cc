@@ -51,15 +51,22 @@ TEST(PrometheusMetrics, AScrapeShowsWhatTheStoreDid) {
   const std::string body = scrape(metrics->listening_ports().front());
   EXPECT_NE(body.find("# TYPE eventstore_appends_total counter"), std::string::npos) << body;
   EXPECT_NE(body.find(R"(eventstore_appends_total{aggregate_type="Order",context="sales",outcome="ok"} 1)"),
-            std::string::npos) << body;
-  EXPECT_NE(body.find(R"(eventstore_appends_total{aggregate_type="Order",context="sales",outcome="version_conflict"} 1)"),
-            std::string::npos) << body;
+            std::string::npos)
+      << body;
+  EXPECT_NE(
+      body.find(R"(eventstore_appends_total{aggregate_type="Order",context="sales",outcome="version_conflict"} 1)"),
+      std::string::npos)
+      << body;
   EXPECT_NE(body.find(R"(eventstore_appended_events_total{aggregate_type="Order",context="sales"} 1)"),
-            std::string::npos) << body;
+            std::string::npos)
+      << body;
   EXPECT_NE(body.find(R"(eventstore_append_seconds_count{aggregate_type="Order",context="sales",outcome="ok"} 1)"),
-            std::string::npos) << body;
-  EXPECT_NE(body.find(R"(eventstore_append_seconds_bucket{aggregate_type="Order",context="sales",outcome="ok",le="5"} 1)"),
-            std::string::npos) << body;
+            std::string::npos)
+      << body;
+  EXPECT_NE(
+      body.find(R"(eventstore_append_seconds_bucket{aggregate_type="Order",context="sales",outcome="ok",le="5"} 1)"),
+      std::string::npos)
+      << body;
   EXPECT_NE(body.find("eventstore_appends_in_flight 0"), std::string::npos) << body;
 }
 

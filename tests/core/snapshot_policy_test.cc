@@ -15,9 +15,9 @@ SnapshotContext save(std::int64_t before, std::int64_t after, std::int64_t snaps
 TEST(EveryNEvents, FiresWhenASaveReachesOrCrossesAMultiple) {
   const SnapshotPolicy every10 = every_n_events(10);
   EXPECT_TRUE(every10(save(9, 10)));
-  EXPECT_TRUE(every10(save(9, 12)));   // one save of 3 events crossing 10
+  EXPECT_TRUE(every10(save(9, 12)));  // one save of 3 events crossing 10
   EXPECT_TRUE(every10(save(0, 10)));
-  EXPECT_TRUE(every10(save(5, 25)));   // crossing two multiples
+  EXPECT_TRUE(every10(save(5, 25)));  // crossing two multiples
   EXPECT_TRUE(every10(save(19, 20)));
   EXPECT_FALSE(every10(save(10, 11)));
   EXPECT_FALSE(every10(save(10, 19)));

@@ -56,8 +56,7 @@ TEST(StoreLevelOptions, TheLastOfRepeatedOptionsWins) {
 TEST(StoreLevelOptions, BadValuesAreInvalidAndNameTheOption) {
   for (const char* value : {"", "0", "-1", "+3", "x", "1.5", "4k", " 4", "99999999999999999999999"}) {
     SCOPED_TRACE(value);
-    EXPECT_NE(invalid_message(std::string("memory:?max_in_flight=") + value).find("max_in_flight "),
-              std::string::npos);
+    EXPECT_NE(invalid_message(std::string("memory:?max_in_flight=") + value).find("max_in_flight "), std::string::npos);
     EXPECT_NE(invalid_message(std::string("sqlite:a.db?max_in_flight_bytes=") + value).find("max_in_flight_bytes"),
               std::string::npos);
     EXPECT_NE(invalid_message(std::string("scylla://h?dc=x&max_in_flight_bytes=") + value).find("max_in_flight_bytes"),

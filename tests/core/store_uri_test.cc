@@ -78,23 +78,23 @@ TEST(StoreUri, BadPortsAndHostsAreRejected) {
 }
 
 TEST(StoreUri, BadUserinfoAndOptionsAreRejected) {
-  invalid_message("scylla://:secret@h1");          // a password without a user
-  invalid_message("scylla://u:bad%zzpct@h1");      // bad escape in the password
-  invalid_message("scylla://u:bad%4@h1");          // truncated escape
-  invalid_message("scylla://h1?dc");               // option without a value
-  invalid_message("scylla://h1?=x");               // option without a name
+  invalid_message("scylla://:secret@h1");      // a password without a user
+  invalid_message("scylla://u:bad%zzpct@h1");  // bad escape in the password
+  invalid_message("scylla://u:bad%4@h1");      // truncated escape
+  invalid_message("scylla://h1?dc");           // option without a value
+  invalid_message("scylla://h1?=x");           // option without a name
 }
 
 TEST(StoreUri, ErrorMessagesNeverHoldThePassword) {
   const std::string secret = "S3cr3tPw";
-  for (const std::string& uri : std::vector<std::string>{"scylla://user:" + secret + "@h1:0", "scylla://user:" + secret + "@h1:99999/ks",
-                                "scylla://user:" + secret + "@", "scylla://:" + secret + "@h1",
-                                "scylla://user:" + secret + "%zz@h1", "scylla://user:" + secret + "@h1?dc",
-                                "cassandra://user:" + secret + "@h1:9042", "scylladb://user:" + secret + "@h1",
-                                "Scylla://user:" + secret + "@h1", "scylla:/user:" + secret + "@h1",
-                                "postgres://user:" + secret + "@localhost/db",
-                                // A '?' that should have been percent-encoded ends the host list early.
-                                "scylla://user:" + secret + "?x@h1"}) {
+  for (const std::string& uri : std::vector<std::string>{
+           "scylla://user:" + secret + "@h1:0", "scylla://user:" + secret + "@h1:99999/ks",
+           "scylla://user:" + secret + "@", "scylla://:" + secret + "@h1", "scylla://user:" + secret + "%zz@h1",
+           "scylla://user:" + secret + "@h1?dc", "cassandra://user:" + secret + "@h1:9042",
+           "scylladb://user:" + secret + "@h1", "Scylla://user:" + secret + "@h1", "scylla:/user:" + secret + "@h1",
+           "postgres://user:" + secret + "@localhost/db",
+           // A '?' that should have been percent-encoded ends the host list early.
+           "scylla://user:" + secret + "?x@h1"}) {
     SCOPED_TRACE(uri);
     const std::string message = invalid_message(uri);
     EXPECT_EQ(message.find(secret), std::string::npos) << "the error message shows the password: " << message;
@@ -109,7 +109,9 @@ TEST(StoreUri, InvalidUtf8InAnyPartIsInvalidArgumentNamingThePart) {
       {"scylla://u:%FF@h1", "password"},
       {"scylla://u:pw%C3@h1", "password"},
       {"scylla://h1/ks%FF", "keyspace"},
-      {"scylla://h\xFF" "1", "host"},
+      {"scylla://h\xFF"
+       "1",
+       "host"},
       {"scylla://h1?dc=%FF", "dc"},
       {"scylla://h1?ca_file=%FF", "ca_file"},
       {"scylla://h1?cert_file=%ED%A0%80", "cert_file"},
@@ -158,7 +160,7 @@ TEST(RedactUri, ReplacesThePasswordOnly) {
 // The parser accepts these URIs and takes the password from them: redaction must hide it.
 TEST(RedactUri, HidesEveryPasswordTheParserAccepts) {
   for (const std::string& uri : std::vector<std::string>{"scylla://u:pass/word@h1", "scylla://u:p@ss@h1",
-                                "scylla://u:secret@h1/ks", "scylla://u:s:e:c@h1"}) {
+                                                         "scylla://u:secret@h1/ks", "scylla://u:s:e:c@h1"}) {
     SCOPED_TRACE(uri);
     const StoreUri parsed = parse_store_uri(uri);
     ASSERT_FALSE(parsed.cluster.password.empty());
@@ -187,18 +189,16 @@ class EnvGuard {
   }
   ~EnvGuard() {
     for (const auto& [name, value] : saved_) {
-      if (value)
-        ::setenv(name.c_str(), value->c_str(), 1);
-      else
-        ::unsetenv(name.c_str());
+      if (value) ::setenv(name.c_str(), value->c_str(), 1);
+      else ::unsetenv(name.c_str());
     }
   }
   static void set(const char* name, const char* value) { ::setenv(name, value, 1); }
   static void unset_for_test(const char* name) { ::unsetenv(name); }
 
  private:
-  static constexpr const char* kNames[] = {"EVENTSTORE_STORE",  "SCYLLA_HOSTS",    "SCYLLA_USERNAME",
-                                           "SCYLLA_PASSWORD",   "SCYLLA_KEYSPACE", "SCYLLA_HOSTSELECTIONPOLICY",
+  static constexpr const char* kNames[] = {"EVENTSTORE_STORE", "SCYLLA_HOSTS",    "SCYLLA_USERNAME",
+                                           "SCYLLA_PASSWORD",  "SCYLLA_KEYSPACE", "SCYLLA_HOSTSELECTIONPOLICY",
                                            "SCYLLA_CA_FILE"};
   std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
@@ -347,7 +347,8 @@ TEST(WithoutPassword, DropsThePasswordKeepsTheRest) {
 }
 
 TEST(FormatClusterUri, ParsesBackToTheSameValues) {
-  const ClusterUri uri = parse_store_uri("scylla://a%20b:p%40%3A%2F@h1:9042,[::1]:9042/k%20s?dc=e%26u&ca_file=%2Fa%3Db").cluster;
+  const ClusterUri uri =
+      parse_store_uri("scylla://a%20b:p%40%3A%2F@h1:9042,[::1]:9042/k%20s?dc=e%26u&ca_file=%2Fa%3Db").cluster;
   EXPECT_EQ(format_cluster_uri(uri), "scylla://a%20b:p%40%3A%2F@h1:9042,[::1]:9042/k%20s?ca_file=%2Fa%3Db&dc=e%26u");
   const ClusterUri again = parse_store_uri(format_cluster_uri(uri)).cluster;
   EXPECT_EQ(again.username, uri.username);
@@ -370,7 +371,8 @@ std::optional<Error> open_error(const std::string& uri) {
 }
 
 TEST(ClusterOptions, TlsFalseWithATlsFileIsInvalidArgumentNamingThem) {
-  if (const auto e = open_error("scylla://127.0.0.1:1"); e && std::string(e->what()).find("no scylla://") != std::string::npos)
+  if (const auto e = open_error("scylla://127.0.0.1:1");
+      e && std::string(e->what()).find("no scylla://") != std::string::npos)
     GTEST_SKIP() << "this build has no scylla:// backend";
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
       {"ca_file=/etc/ca.pem&tls=false", {"tls=false", "ca_file"}},
@@ -404,8 +406,9 @@ TEST(ClusterOptions, TlsFalseWithATlsFileIsInvalidArgumentNamingThem) {
 
 // Issue 10, item 12: invalid UTF-8 reached the driver's Rust strings (a plain C++ exception).
 TEST(ClusterOptions, InvalidUtf8NeverReachesTheDriver) {
-  for (const char* uri : {"scylla://u:%FF@127.0.0.1:1", "scylla://127.0.0.1:1?dc=%FF", "scylla://127.0.0.1:1?ca_file=%FF",
-                          "scylla://u%FF@127.0.0.1:1", "scylla://127.0.0.1:1/ks%FF"}) {
+  for (const char* uri :
+       {"scylla://u:%FF@127.0.0.1:1", "scylla://127.0.0.1:1?dc=%FF", "scylla://127.0.0.1:1?ca_file=%FF",
+        "scylla://u%FF@127.0.0.1:1", "scylla://127.0.0.1:1/ks%FF"}) {
     SCOPED_TRACE(uri);
     try {
       open_store(uri);

@@ -17,37 +17,53 @@ using std::string_literals::operator""s;
 
 TEST(IsValidUtf8, AcceptsWellFormedText) {
   for (const std::string& ok : {""s, "plain ascii"s, "\x7f"s, "a\0b"s,  // NUL is a character
-                                "\xc2\x80"s,                          // U+0080, smallest 2-byte
-                                "\xc3\xa9"s,                          // é
-                                "\xdf\xbf"s,                          // U+07FF, largest 2-byte
-                                "\xe0\xa0\x80"s,                      // U+0800, smallest 3-byte
-                                "\xe2\x82\xac"s,                      // €
-                                "\xed\x9f\xbf"s,                      // U+D7FF, just below the surrogates
-                                "\xee\x80\x80"s,                      // U+E000, just above them
-                                "\xef\xbf\xbf"s,                      // U+FFFF
-                                "\xf0\x90\x80\x80"s,                  // U+10000, smallest 4-byte
-                                "\xf0\x9f\x98\x80"s,                  // 😀
-                                "\xf4\x8f\xbf\xbf"s,                  // U+10FFFF, the last code point
+                                "\xc2\x80"s,                            // U+0080, smallest 2-byte
+                                "\xc3\xa9"s,                            // é
+                                "\xdf\xbf"s,                            // U+07FF, largest 2-byte
+                                "\xe0\xa0\x80"s,                        // U+0800, smallest 3-byte
+                                "\xe2\x82\xac"s,                        // €
+                                "\xed\x9f\xbf"s,                        // U+D7FF, just below the surrogates
+                                "\xee\x80\x80"s,                        // U+E000, just above them
+                                "\xef\xbf\xbf"s,                        // U+FFFF
+                                "\xf0\x90\x80\x80"s,                    // U+10000, smallest 4-byte
+                                "\xf0\x9f\x98\x80"s,                    // 😀
+                                "\xf4\x8f\xbf\xbf"s,                    // U+10FFFF, the last code point
                                 "Zoë 🍕 日本語 ключ"s}) {
     EXPECT_TRUE(is_valid_utf8(ok)) << ::testing::PrintToString(ok);
   }
 }
 
 TEST(IsValidUtf8, RejectsMalformedText) {
-  for (const std::string& bad : {
-           "\x80"s, "\xbf"s, "a\x80"s,                // lone continuation bytes
-           "\xc0\x80"s, "\xc1\xbf"s,                  // overlong 2-byte (C0, C1 leads)
-           "\xe0\x80\x80"s, "\xe0\x9f\xbf"s,          // overlong 3-byte
-           "\xf0\x80\x80\x80"s, "\xf0\x8f\xbf\xbf"s,  // overlong 4-byte
-           "\xed\xa0\x80"s, "\xed\xaf\xbf"s, "\xed\xb0\x80"s, "\xed\xbf\xbf"s,  // UTF-16 surrogates
-           "\xed\xa0\xbd\xed\xb8\x80"s,               // a surrogate pair (CESU-8)
-           "\xf4\x90\x80\x80"s,                       // U+110000, past the last code point
-           "\xf5\x80\x80\x80"s, "\xf7\xbf\xbf\xbf"s,  // leads F5..F7
-           "\xf8\x88\x80\x80\x80"s, "\xfc\x84\x80\x80\x80\x80"s,  // 5- and 6-byte forms
-           "\xfe"s, "\xff"s,                                      // never in UTF-8
-           "\xc3"s, "\xe2\x82"s, "\xf0\x9f\x98"s, "ab\xc3"s,      // truncated at the end
-           "\xc3\x28"s, "\xe2\x28\xa1"s, "\xe2\x82\x28"s, "\xf0\x28\x8c\xbc"s,  // bad continuation
-           "\xf0\x9f\x98\x80\x80"s}) {  // a valid character followed by a stray continuation
+  for (const std::string& bad : {"\x80"s,
+                                 "\xbf"s,
+                                 "a\x80"s,  // lone continuation bytes
+                                 "\xc0\x80"s,
+                                 "\xc1\xbf"s,  // overlong 2-byte (C0, C1 leads)
+                                 "\xe0\x80\x80"s,
+                                 "\xe0\x9f\xbf"s,  // overlong 3-byte
+                                 "\xf0\x80\x80\x80"s,
+                                 "\xf0\x8f\xbf\xbf"s,  // overlong 4-byte
+                                 "\xed\xa0\x80"s,
+                                 "\xed\xaf\xbf"s,
+                                 "\xed\xb0\x80"s,
+                                 "\xed\xbf\xbf"s,              // UTF-16 surrogates
+                                 "\xed\xa0\xbd\xed\xb8\x80"s,  // a surrogate pair (CESU-8)
+                                 "\xf4\x90\x80\x80"s,          // U+110000, past the last code point
+                                 "\xf5\x80\x80\x80"s,
+                                 "\xf7\xbf\xbf\xbf"s,  // leads F5..F7
+                                 "\xf8\x88\x80\x80\x80"s,
+                                 "\xfc\x84\x80\x80\x80\x80"s,  // 5- and 6-byte forms
+                                 "\xfe"s,
+                                 "\xff"s,  // never in UTF-8
+                                 "\xc3"s,
+                                 "\xe2\x82"s,
+                                 "\xf0\x9f\x98"s,
+                                 "ab\xc3"s,  // truncated at the end
+                                 "\xc3\x28"s,
+                                 "\xe2\x28\xa1"s,
+                                 "\xe2\x82\x28"s,
+                                 "\xf0\x28\x8c\xbc"s,         // bad continuation
+                                 "\xf0\x9f\x98\x80\x80"s}) {  // a valid character followed by a stray continuation
     EXPECT_FALSE(is_valid_utf8(bad)) << ::testing::PrintToString(bad);
   }
 }
@@ -136,8 +152,8 @@ TEST(PrepareAppend, RefusesJsonNestedDeeperThan512Levels) {
 // nlohmann::json's parser.
 TEST(PrepareAppend, JsonStringsAgreeWithNlohmannAtEveryOffset) {
   const StreamId s = good_stream();
-  for (const std::string& special : {"\""s, "\\n"s, "\\q"s, "\\"s, "\x01"s, "\x1f"s, "\x7f"s, "\xc3\xa9"s,
-                                     "\xc3"s, "\xed\xa0\x80"s, "\xf0\x9f\x98\x80"s, "\x80"s, " "s, "~"s}) {
+  for (const std::string& special : {"\""s, "\\n"s, "\\q"s, "\\"s, "\x01"s, "\x1f"s, "\x7f"s, "\xc3\xa9"s, "\xc3"s,
+                                     "\xed\xa0\x80"s, "\xf0\x9f\x98\x80"s, "\x80"s, " "s, "~"s}) {
     for (std::size_t length = 0; length <= 26; ++length) {
       for (std::size_t at = 0; at <= length; ++at) {
         const std::string text = "[\"" + std::string(at, 'x') + special + std::string(length - at, 'y') + "\"]";
@@ -160,7 +176,7 @@ TEST(PrepareAppend, ChecksTheByteLimitsExactly) {
   limits.max_append_bytes = 25;
   std::vector<EventData> at_limit{event("E", "\"1234567\"")};  // 1 + 9 = 10 bytes
   EXPECT_NO_THROW(prepare_append(good_stream(), ExpectedVersion::any(), at_limit, limits));
-  message_of(good_stream(), ExpectedVersion::any(), {event("E", "\"12345678\"")}, limits);  // 11 bytes
+  message_of(good_stream(), ExpectedVersion::any(), {event("E", "\"12345678\"")}, limits);       // 11 bytes
   message_of(good_stream(), ExpectedVersion::any(), {event("E", "1", "{\"a\":1234}")}, limits);  // 1+1+10
   // 3 events of 10 bytes = 30 > 25; 2 + one of 5 = 25 is fine.
   message_of(good_stream(), ExpectedVersion::any(),
@@ -241,8 +257,8 @@ class CommaDecimalLocale : public ::testing::Test {
   void generate_locale() {
     locale_dir_ = std::filesystem::temp_directory_path() / ("eventstore-locale-" + Uuid::random().to_string());
     std::filesystem::create_directories(locale_dir_);
-    const std::string command = "localedef -i de_DE -f UTF-8 '" + (locale_dir_ / "de_DE.UTF-8").string() +
-                                "' >/dev/null 2>&1";
+    const std::string command =
+        "localedef -i de_DE -f UTF-8 '" + (locale_dir_ / "de_DE.UTF-8").string() + "' >/dev/null 2>&1";
     // localedef exits 1 on mere warnings; whether setlocale then works is what counts.
     const int status = std::system(command.c_str());
     ::setenv("LOCPATH", locale_dir_.c_str(), 1);
@@ -271,8 +287,8 @@ TEST_F(CommaDecimalLocale, JsonNumbersAreCheckedTheSameInEveryLocale) {
   EXPECT_FALSE(accepted(R"({"amount":1.0e400})"));
   EXPECT_TRUE(accepted(R"({"amount":1.5})"));
   for (const std::string& number :
-       {"1.0e400"s, "-1.0e400"s, "1.8e308"s, "1.7976931348623157e308"s, "1.5"s, "1.5e3"s, "-0.5E-3"s,
-        "1e-400"s, "0.000001e-400"s, "4.9e-324"s, "0.0e99999999999999999999"s, "0.001e311"s, "123.456e-2"s,
+       {"1.0e400"s, "-1.0e400"s, "1.8e308"s, "1.7976931348623157e308"s, "1.5"s, "1.5e3"s, "-0.5E-3"s, "1e-400"s,
+        "0.000001e-400"s, "4.9e-324"s, "0.0e99999999999999999999"s, "0.001e311"s, "123.456e-2"s,
         "1" + std::string(400, '0'), "1" + std::string(400, '0') + ".5", "0." + std::string(400, '0') + "1",
         "1" + std::string(300, '0') + "e10", "0.0000001e314"s, "1" + std::string(20, '0') + "e-420"}) {
     // nlohmann::json follows the locale correctly (it swaps in the locale's decimal point).
@@ -286,8 +302,7 @@ TEST(ValidateSnapshot, ChecksVersionJsonAndSize) {
   EXPECT_NO_THROW(validate_snapshot(s, Snapshot{1, "[1]", "{\"a\":1}", now_ms()}, Limits{}));
   EXPECT_ES_ERROR(validate_snapshot(s, Snapshot{0, "{}", std::nullopt, now_ms()}, Limits{}),
                   ErrorCode::kInvalidArgument);
-  EXPECT_ES_ERROR(validate_snapshot(s, Snapshot{1, "", std::nullopt, now_ms()}, Limits{}),
-                  ErrorCode::kInvalidArgument);
+  EXPECT_ES_ERROR(validate_snapshot(s, Snapshot{1, "", std::nullopt, now_ms()}, Limits{}), ErrorCode::kInvalidArgument);
   EXPECT_ES_ERROR(validate_snapshot(s, Snapshot{1, "{}", "1", now_ms()}, Limits{}), ErrorCode::kInvalidArgument);
   Limits small;
   small.max_event_bytes = 4;

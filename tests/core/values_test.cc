@@ -78,7 +78,8 @@ TEST(Log, SinkAndLevel) {
   set_log_level(LogLevel::kWarning);
   set_log_sink(nullptr);
   log(LogLevel::kError, "silenced");
-  set_log_sink([](LogLevel, std::string_view m) { std::fprintf(stderr, "%.*s\n", static_cast<int>(m.size()), m.data()); });
+  set_log_sink(
+      [](LogLevel, std::string_view m) { std::fprintf(stderr, "%.*s\n", static_cast<int>(m.size()), m.data()); });
   ASSERT_EQ(lines.size(), 3u);
   EXPECT_EQ(lines[0].second, "shown");
   EXPECT_EQ(lines[1].second, "now shown");

@@ -30,8 +30,8 @@ Report run(const std::shared_ptr<eventstore::Store>& store, bool retry_unknown) 
 
 void expect_kind(Fault fault, int every, bool retry_unknown, const std::string& kind) {
   const Report report = run(make_faulty_store(fault, every), retry_unknown);
-  EXPECT_GT(report.violation_counts.count(kind), 0u)
-      << to_string(fault) << " was not reported as " << kind << ":\n" << summary_text(report);
+  EXPECT_GT(report.violation_counts.count(kind), 0u) << to_string(fault) << " was not reported as " << kind << ":\n"
+                                                     << summary_text(report);
 }
 
 TEST(HistoryChecker, CorrectStoresPass) {
@@ -288,7 +288,7 @@ TEST(FeedChecker, RepeatsFollowTheDuplicateRule) {
   repeated.push_back(t.at(4, 2, t.b));  // b again, same stream, version and id
   FeedHistory h = t.history({Synthetic::reader(0, repeated)}, 4);
   expect_only(t.check(h), {{"feed_duplicate", 1}});  // memory:, sqlite: never repeat
-  h.duplicates_allowed = true;                     // a cluster may
+  h.duplicates_allowed = true;                       // a cluster may
   const Report allowed = t.check(h);
   expect_only(allowed, {});
   EXPECT_EQ(allowed.feed->duplicates, 1u);

@@ -252,8 +252,8 @@ class Checker {
       }
       bool whole = present == intent.ids.size();
       for (std::size_t i = 0; whole && i < intent.ids.size(); ++i)
-        whole = stored[intent.ids[i]] ==
-                std::make_pair(intent.stream, intent.expected + 1 + static_cast<std::int64_t>(i));
+        whole =
+            stored[intent.ids[i]] == std::make_pair(intent.stream, intent.expected + 1 + static_cast<std::int64_t>(i));
       if (!whole) {
         violation("an append in flight at the kill is partly stored (" + std::to_string(present) + " of " +
                   std::to_string(intent.ids.size()) + ") or misplaced");
@@ -274,8 +274,7 @@ class Checker {
       }
     }
     for (const auto& [id, where] : stored) {
-      if (never_.count(id))
-        violation("event " + id.to_string() + " of an append found not applied appeared later");
+      if (never_.count(id)) violation("event " + id.to_string() + " of an append found not applied appeared later");
       else if (!attempted.count(id))
         violation("event " + id.to_string() + " at stream " + std::to_string(where.first) + " version " +
                   std::to_string(where.second) + " belongs to no append");
@@ -318,17 +317,19 @@ class Checker {
 
 // Parses argv into `o`; answers nothing to go on, else the exit code to end with (0 after --help).
 std::optional<int> parse(int argc, char** argv, Options& o) {
-  CLI::App app{"sqlite_crash: the embedded store under kill -9 (a child appends, the parent kills it with SIGKILL at "
-               "a random moment, reopens the file and checks it), repeated --kills times on the same file. "
-               "Exit status 0 when no violation was found, 1 otherwise, 2 on a usage or setup error.",
-               "sqlite_crash"};
+  CLI::App app{
+      "sqlite_crash: the embedded store under kill -9 (a child appends, the parent kills it with SIGKILL at "
+      "a random moment, reopens the file and checks it), repeated --kills times on the same file. "
+      "Exit status 0 when no violation was found, 1 otherwise, 2 on a usage or setup error.",
+      "sqlite_crash"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--file", o.file, "The SQLite file (default: $TMPDIR/sqlite-crash-<pid>.db)")->type_name("PATH");
   app.add_option("--kills", o.kills, "Child runs, each killed with SIGKILL (default 30)")->type_name("N");
   app.add_option("--max-ms", o.max_ms, "A child is killed after a random 0..MS milliseconds (default 200)")
       ->type_name("MS");
   app.add_option("--threads", o.threads, "Appending threads of the child (default 3)")->type_name("T");
-  app.add_option("--pace-us", o.pace_us, "Pause of each child thread between appends, 0..2*US microseconds (default 500)")
+  app.add_option("--pace-us", o.pace_us,
+                 "Pause of each child thread between appends, 0..2*US microseconds (default 500)")
       ->type_name("US");
   app.add_option("--seed", o.seed, "Random seed (default: from the clock)")->type_name("S");
   app.add_flag("--keep", o.keep, "Keep the file also when no violation was found");
@@ -386,15 +387,17 @@ int main(int argc, char** argv) {
     }
     close(fds[1]);
     // Read what the child reports until the kill time, then kill it and drain the pipe.
-    const auto kill_at = std::chrono::steady_clock::now() +
-                         std::chrono::milliseconds(static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(o.max_ms)));
+    const auto kill_at =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds(static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(o.max_ms)));
     std::string data;
     char buffer[65536];
     bool killed = false;
     for (;;) {
       int timeout = -1;
       if (!killed) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(kill_at - std::chrono::steady_clock::now());
         if (left.count() <= 0) {
           kill(pid, SIGKILL);
           killed = true;
@@ -426,9 +429,8 @@ int main(int argc, char** argv) {
   std::cout << "sqlite_crash: kills=" << o.kills << " acked_appends=" << totals.acked_appends
             << " acked_events=" << totals.acked_events << " inflight_applied=" << totals.inflight_applied
             << " inflight_not_applied=" << totals.inflight_not_applied << " conflicts=" << totals.conflicts
-            << " child_errors=" << totals.child_errors
-            << " violations=" << totals.violations << " seconds=" << static_cast<int>(seconds) << " seed=" << o.seed
-            << "\n";
+            << " child_errors=" << totals.child_errors << " violations=" << totals.violations
+            << " seconds=" << static_cast<int>(seconds) << " seed=" << o.seed << "\n";
   if (totals.violations == 0 && !o.keep) remove_files(o.file);
   if (totals.violations > 0) std::cout << "sqlite_crash: FAIL (file kept: " << o.file << ")\n";
   return totals.violations == 0 ? 0 : 1;

@@ -194,8 +194,8 @@ int main(int argc, char** argv) {
         std::printf(" bridge %.1f us CPU %.0f us wall", bridge_rounds.back().cpu_us, bridge_rounds.back().wall_us);
       std::printf("\n");
     }
-    std::printf("%d sequential appends x %d event(s) of %d data bytes, %d rounds, median round:\n", appends,
-                per_append, data_bytes, rounds);
+    std::printf("%d sequential appends x %d event(s) of %d data bytes, %d rounds, median round:\n", appends, per_append,
+                data_bytes, rounds);
     if (with_store) {
       const Figures s = median(store_rounds);
       std::printf("  through the store : %7.1f us client CPU per append, %7.0f us wall\n", s.cpu_us, s.wall_us);

@@ -21,10 +21,10 @@ inline bool have_cluster() {
   return hosts && *hosts;
 }
 
-#define SKIP_WITHOUT_CLUSTER()                                                                   \
-  do {                                                                                           \
-    if (!::eventstore::testing::have_cluster())                                                  \
-      GTEST_SKIP() << "SKIPPED: SCYLLA_HOSTS is not set, so this cluster test did NOT run. "     \
+#define SKIP_WITHOUT_CLUSTER()                                                                      \
+  do {                                                                                              \
+    if (!::eventstore::testing::have_cluster())                                                     \
+      GTEST_SKIP() << "SKIPPED: SCYLLA_HOSTS is not set, so this cluster test did NOT run. "        \
                       "Start scripts/local-cassandra and eval \"$(scripts/local-cassandra env)\"."; \
   } while (0)
 

@@ -82,16 +82,14 @@ void publish(const std::string& context, std::int64_t first, const std::vector<R
     const std::int64_t last =
         std::min<std::int64_t>(feed_bucket_end(bucket), first + static_cast<std::int64_t>(refs.size()) - 1);
     const auto heads = cql::execute(
-        connection(), {"SELECT head FROM " + table("feed") + " WHERE bounded_context = ? AND bucket = ? LIMIT 1",
-                       {context, bucket}},
+        connection(),
+        {"SELECT head FROM " + table("feed") + " WHERE bounded_context = ? AND bucket = ? LIMIT 1", {context, bucket}},
         {cql::Consistency::kSerial, true});
     const std::optional<std::int64_t> old = heads.empty() ? std::nullopt : cql::optional_int64(heads[0][0]);
     std::vector<cql::Statement> batch;
     const std::string update = "UPDATE " + table("feed") + " SET head = ? WHERE bounded_context = ? AND bucket = ? ";
-    if (old)
-      batch.push_back({update + "IF head = ?", {last, context, bucket, *old}});
-    else
-      batch.push_back({update + "IF head = null", {last, context, bucket}});
+    if (old) batch.push_back({update + "IF head = ?", {last, context, bucket, *old}});
+    else batch.push_back({update + "IF head = null", {last, context, bucket}});
     for (; position <= last; ++position, ++i) {
       const Ref& r = refs[i];
       batch.push_back({"INSERT INTO " + table("feed") +
@@ -107,10 +105,9 @@ void publish(const std::string& context, std::int64_t first, const std::vector<R
 
 void set_relay_row(const std::string& context, std::int64_t head, std::chrono::milliseconds expires_in,
                    const std::string& owner = "host:1:abc", std::int64_t epoch = 3) {
-  cql::execute(connection(),
-               {"INSERT INTO " + table("feed_relay") +
-                    " (bounded_context, owner, epoch, lease_expires, head) VALUES (?, ?, ?, ?, ?)",
-                {context, owner, epoch, now_ms() + expires_in, head}});
+  cql::execute(connection(), {"INSERT INTO " + table("feed_relay") +
+                                  " (bounded_context, owner, epoch, lease_expires, head) VALUES (?, ?, ?, ?, ?)",
+                              {context, owner, epoch, now_ms() + expires_in, head}});
 }
 
 FeedPage read(const std::string& context, std::int64_t after, std::uint32_t limit, bool with_data = false,
@@ -141,7 +138,7 @@ struct BoundaryFeed {
   std::string context = fresh_context("feedrd");
   std::vector<Ref> orders;
   std::vector<Ref> invoices;
-  std::vector<Ref> published;  // by position - kFirst
+  std::vector<Ref> published;                                  // by position - kFirst
   static constexpr std::int64_t kFirst = kFeedBucketSize - 6;  // 65530
   static constexpr std::int64_t kLast = kFirst + 15;           // 65545
 
@@ -194,11 +191,12 @@ TEST(ScyllaCql, TypedValuesRoundTrip) {
                                   "event_id, event_type, event_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                               {context, std::int64_t{7}, std::int64_t{9}, std::string("t\xc3\xa9"), id,
                                std::int32_t{-2}, event, cql::Null{}, at}});
-  const auto rows = cql::execute(
-      connection(), {"SELECT position, aggregate_type, aggregate_id, event_version, event_id, event_type, "
-                     "event_timestamp, head FROM " + table("feed") + " WHERE bounded_context = ? AND bucket = ?",
-                     {context, std::int64_t{7}}},
-      {cql::Consistency::kOne, true});
+  const auto rows = cql::execute(connection(),
+                                 {"SELECT position, aggregate_type, aggregate_id, event_version, event_id, event_type, "
+                                  "event_timestamp, head FROM " +
+                                      table("feed") + " WHERE bounded_context = ? AND bucket = ?",
+                                  {context, std::int64_t{7}}},
+                                 {cql::Consistency::kOne, true});
   ASSERT_EQ(rows.size(), 1u);
   const auto& row = rows[0];
   ASSERT_EQ(row.size(), 8u);
@@ -217,15 +215,15 @@ TEST(ScyllaCql, TypedValuesRoundTrip) {
   std::array<std::uint8_t, 16> bytes = Uuid::random().bytes();
   bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x10);
   const Uuid marker(bytes);
-  cql::execute(connection(), {"INSERT INTO " + table("feed_markers") +
-                                  " (bounded_context, bucket, shard, marker_id, aggregate_type, aggregate_id, "
-                                  "first_event_id, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                              {context, std::int64_t{1}, std::int32_t{2}, marker, std::string("order"), id, event,
-                               std::int32_t{3}}});
-  const auto markers = cql::execute(
-      connection(), {"SELECT marker_id, event_count, TTL(event_count) FROM " + table("feed_markers") +
-                         " WHERE bounded_context = ? AND bucket = ? AND shard = ?",
-                     {context, std::int64_t{1}, std::int32_t{2}}});
+  cql::execute(connection(),
+               {"INSERT INTO " + table("feed_markers") +
+                    " (bounded_context, bucket, shard, marker_id, aggregate_type, aggregate_id, "
+                    "first_event_id, event_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                {context, std::int64_t{1}, std::int32_t{2}, marker, std::string("order"), id, event, std::int32_t{3}}});
+  const auto markers =
+      cql::execute(connection(), {"SELECT marker_id, event_count, TTL(event_count) FROM " + table("feed_markers") +
+                                      " WHERE bounded_context = ? AND bucket = ? AND shard = ?",
+                                  {context, std::int64_t{1}, std::int32_t{2}}});
   ASSERT_EQ(markers.size(), 1u);
   EXPECT_EQ(cql::uuid(markers[0][0]), marker);
   EXPECT_EQ(cql::int32(markers[0][1]), 3);
@@ -265,7 +263,11 @@ TEST(ScyllaCql, ConditionalResultsAndErrors) {
             }),
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([&] { cql::execute(connection(), {"SELEC 1", {}}); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([&] { cql::execute(connection(), {"SELECT x FROM " + table("no_such_table"), {}}); }, &message),
+  EXPECT_EQ(code_of(
+                [&] {
+                  cql::execute(connection(), {"SELECT x FROM " + table("no_such_table"), {}});
+                },
+                &message),
             ErrorCode::kInvalidArgument);
   EXPECT_NE(message.find("schema apply"), std::string::npos) << message;
   EXPECT_EQ(code_of([&] { cql::batch(connection(), {}); }), ErrorCode::kInvalidArgument);
@@ -524,13 +526,13 @@ TEST(ScyllaFeedCheckpoints, ForwardOnly) {
   EXPECT_EQ(code_of([&] { cluster()->save_checkpoint(context, "projector", -1); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([&] { cluster()->save_checkpoint(context, "", 1); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(code_of([&] { cluster()->save_checkpoint("", "x", 1); }), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(code_of([&] { cluster()->load_checkpoint(context, std::string(300, 'n')); }),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(code_of([&] { cluster()->load_checkpoint(context, std::string(300, 'n')); }), ErrorCode::kInvalidArgument);
   EXPECT_EQ(cluster()->load_checkpoint(context, "projector")->position, 70000) << "bad saves wrote nothing";
 
   // A row without a position (written by someone else) is taken over.
-  cql::execute(connection(), {"INSERT INTO " + table("feed_checkpoints") + " (bounded_context, name, updated) "
-                                                                           "VALUES (?, ?, ?)",
+  cql::execute(connection(), {"INSERT INTO " + table("feed_checkpoints") +
+                                  " (bounded_context, name, updated) "
+                                  "VALUES (?, ?, ?)",
                               {context, std::string("bare"), now_ms()}});
   EXPECT_EQ(cluster()->load_checkpoint(context, "bare"), std::nullopt);
   EXPECT_EQ(cluster()->save_checkpoint(context, "bare", 3), 3);
@@ -607,8 +609,9 @@ TEST(ScyllaFeedStatus, HeadCheckpointsAndLease) {
   EXPECT_EQ(status.head, BoundaryFeed::kLast);
 
   // A relay that gave its lease up (no owner, no expiry): still reported, not live.
-  cql::execute(connection(), {"UPDATE " + table("feed_relay") + " SET owner = null, lease_expires = null WHERE "
-                                                                 "bounded_context = ?",
+  cql::execute(connection(), {"UPDATE " + table("feed_relay") +
+                                  " SET owner = null, lease_expires = null WHERE "
+                                  "bounded_context = ?",
                               {feed.context}});
   status = cluster()->feed_status(feed.context);
   ASSERT_TRUE(status.relay.has_value());

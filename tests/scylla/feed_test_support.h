@@ -61,8 +61,8 @@ inline RawFeed read_raw_feed(Store& store, const std::string& context) {
     if (rows.empty()) break;
     for (const cql::Row& row : rows) {
       if (cql::is_null(row[0])) continue;
-      feed.rows.push_back({cql::int64(row[0]), cql::text(row[1]), cql::uuid(row[2]), cql::int32(row[3]),
-                           cql::uuid(row[4])});
+      feed.rows.push_back(
+          {cql::int64(row[0]), cql::text(row[1]), cql::uuid(row[2]), cql::int32(row[3]), cql::uuid(row[4])});
     }
     feed.head = cql::is_null(rows[0][5]) ? 0 : cql::int64(rows[0][5]);
   }
@@ -102,8 +102,7 @@ inline void expect_well_formed(const RawFeed& feed) {
       continue;
     }
     std::int32_t& last = last_version[{row.type, row.id}];
-    EXPECT_EQ(row.version, last + 1) << "stream " << row.id.to_string() << " out of order at position "
-                                     << row.position;
+    EXPECT_EQ(row.version, last + 1) << "stream " << row.id.to_string() << " out of order at position " << row.position;
     last = row.version;
   }
 }

@@ -146,11 +146,12 @@ TEST(ScyllaRelay, TwoRelaysRacingNeverFork) {
   }
   const std::uint64_t published = first->stats().events_published + second->stats().events_published;
   EXPECT_EQ(published, feed.rows.size()) << "the relays' counts and the feed disagree";
-  std::printf("two racing relays: %zu events, %zu feed entries (%zu duplicates), %llu and %llu by each, %zu "
-              "positions observed while racing\n",
-              ids.size(), feed.rows.size(), feed.rows.size() - ids.size(),
-              static_cast<unsigned long long>(first->stats().events_published),
-              static_cast<unsigned long long>(second->stats().events_published), observed.size());
+  std::printf(
+      "two racing relays: %zu events, %zu feed entries (%zu duplicates), %llu and %llu by each, %zu "
+      "positions observed while racing\n",
+      ids.size(), feed.rows.size(), feed.rows.size() - ids.size(),
+      static_cast<unsigned long long>(first->stats().events_published),
+      static_cast<unsigned long long>(second->stats().events_published), observed.size());
 }
 
 // Two ordinary relays: only one holds the lease at a time, and the feed is exact.
@@ -213,8 +214,8 @@ TEST(ScyllaRelay, TakeoverAfterARelayProcessDiesWithinLeaseAndPoll) {
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_addclose(&actions, out[0]);
-  std::vector<std::string> args{EVENTSTORE_CLI_PATH, "relay", "--context", context, "--lease-ms", "1500",
-                                "--poll-ms", "10"};
+  std::vector<std::string> args{EVENTSTORE_CLI_PATH, "relay", "--context", context,
+                                "--lease-ms",        "1500",  "--poll-ms", "10"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -226,7 +227,8 @@ TEST(ScyllaRelay, TakeoverAfterARelayProcessDiesWithinLeaseAndPoll) {
   FILE* lines = ::fdopen(out[0], "r");
   char line[1024];
   bool holding = false;
-  while (!holding && std::fgets(line, sizeof line, lines)) holding = std::string(line).find("\"holds_lease\":true") != std::string::npos;
+  while (!holding && std::fgets(line, sizeof line, lines))
+    holding = std::string(line).find("\"holds_lease\":true") != std::string::npos;
   ASSERT_TRUE(holding) << "the relay process never took the lease";
   const auto waiting = store->start_relay(relay_options(context, lease));
   std::this_thread::sleep_for(lease);
@@ -273,7 +275,8 @@ TEST(ScyllaRelay, CliRelayExitsZeroOnSigtermAndGivesUpTheLease) {
   FILE* lines = ::fdopen(out[0], "r");
   char line[1024];
   bool holding = false;
-  while (!holding && std::fgets(line, sizeof line, lines)) holding = std::string(line).find("\"holds_lease\":true") != std::string::npos;
+  while (!holding && std::fgets(line, sizeof line, lines))
+    holding = std::string(line).find("\"holds_lease\":true") != std::string::npos;
   ASSERT_TRUE(holding);
   const auto waiting = store->start_relay(relay_options(context, 5000ms));
   ::kill(pid, SIGTERM);
@@ -302,9 +305,8 @@ TEST(ScyllaRelay, ARelayWhoseLeaseWasTakenStopsPublishing) {
   ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == before; }, 20s));
   const auto connection = detail::scylla_connection(*store);
   const std::string table = keyspace() + ".feed_relay";
-  const auto rows =
-      cql::execute(connection, {"SELECT epoch FROM " + table + " WHERE bounded_context = ?", {context}},
-                   {cql::Consistency::kSerial, true});
+  const auto rows = cql::execute(connection, {"SELECT epoch FROM " + table + " WHERE bounded_context = ?", {context}},
+                                 {cql::Consistency::kSerial, true});
   ASSERT_EQ(rows.size(), 1u);
   const std::int64_t epoch = cql::int64(rows[0][0]);
   const auto stolen = cql::execute(
@@ -315,9 +317,10 @@ TEST(ScyllaRelay, ARelayWhoseLeaseWasTakenStopsPublishing) {
   ASSERT_TRUE(cql::boolean(stolen[0][0]));
   const auto taken = Clock::now();
   ASSERT_TRUE(eventually([&] { return !holds_lease(*relay); }, lease + 2s));
-  std::printf("a stolen lease noticed after %lld ms (lease %lld ms)\n",
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - taken).count()),
-              static_cast<long long>(lease.count()));
+  std::printf(
+      "a stolen lease noticed after %lld ms (lease %lld ms)\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - taken).count()),
+      static_cast<long long>(lease.count()));
   const std::int64_t head = read_raw_feed(*store, context).head;
   const std::uint64_t published = relay->stats().events_published;
   const std::set<Uuid> during = append_many(*store, context, 2, 2);
@@ -361,8 +364,8 @@ TEST(ScyllaRelay, ReconciliationPublishesEventsWithoutMarkersAsRepairs) {
         *store, "BEGIN BATCH INSERT INTO " + keyspace() +
                     ".event_store (bounded_context, aggregate_id, aggregate_type, event_id, event_type, event_version, "
                     "event_data, event_timestamp, event_metadata) VALUES ('" +
-                    context + "', " + seed_stream.to_string() + ", 'order', " + id.to_string() +
-                    ", 'Seeded', " + std::to_string(version) + ", '{}', toTimestamp(now()), 'null') IF NOT EXISTS; APPLY BATCH");
+                    context + "', " + seed_stream.to_string() + ", 'order', " + id.to_string() + ", 'Seeded', " +
+                    std::to_string(version) + ", '{}', toTimestamp(now()), 'null') IF NOT EXISTS; APPLY BATCH");
   }
   RelayOptions options = relay_options(context);
   options.reconcile_interval = 500ms;
@@ -396,19 +399,22 @@ TEST(ScyllaRelay, ARejectedAppendNeverAppears) {
     EXPECT_EQ(e.code(), ErrorCode::kVersionConflict) << e.what();
   }
   // Its marker is there.
-  const auto markers = cql::execute(
-      detail::scylla_connection(*store),
-      {"SELECT first_event_id FROM " + keyspace() + ".feed_markers WHERE bounded_context = ? AND bucket = ? AND shard = ?",
-       {context, detail::marker_bucket(now_ms()), static_cast<std::int32_t>(detail::marker_shard(stream.aggregate_id))}});
+  const auto markers = cql::execute(detail::scylla_connection(*store),
+                                    {"SELECT first_event_id FROM " + keyspace() +
+                                         ".feed_markers WHERE bounded_context = ? AND bucket = ? AND shard = ?",
+                                     {context, detail::marker_bucket(now_ms()),
+                                      static_cast<std::int32_t>(detail::marker_shard(stream.aggregate_id))}});
   bool marked = false;
   for (const cql::Row& row : markers) marked = marked || cql::uuid(row[0]) == *rejected.front().event_id;
   bool marked_earlier = false;  // the minute may have turned between the append and the read
   if (!marked) {
-    const auto earlier = cql::execute(
-        detail::scylla_connection(*store),
-        {"SELECT first_event_id FROM " + keyspace() + ".feed_markers WHERE bounded_context = ? AND bucket = ? AND shard = ?",
-         {context, detail::marker_bucket(now_ms()) - 1, static_cast<std::int32_t>(detail::marker_shard(stream.aggregate_id))}});
-    for (const cql::Row& row : earlier) marked_earlier = marked_earlier || cql::uuid(row[0]) == *rejected.front().event_id;
+    const auto earlier = cql::execute(detail::scylla_connection(*store),
+                                      {"SELECT first_event_id FROM " + keyspace() +
+                                           ".feed_markers WHERE bounded_context = ? AND bucket = ? AND shard = ?",
+                                       {context, detail::marker_bucket(now_ms()) - 1,
+                                        static_cast<std::int32_t>(detail::marker_shard(stream.aggregate_id))}});
+    for (const cql::Row& row : earlier)
+      marked_earlier = marked_earlier || cql::uuid(row[0]) == *rejected.front().event_id;
   }
   EXPECT_TRUE(marked || marked_earlier) << "the rejected append wrote no marker";
   const auto next = events(1);
@@ -432,11 +438,10 @@ TEST(ScyllaRelay, TheUriOptionRunsARelayForTheStoresLifetime) {
   ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == ids; }, 20s));
   const auto connection = detail::scylla_connection(*store);
   store.reset();
-  const auto rows = cql::execute(connection,
-                                 {"SELECT lease_expires, head FROM " + keyspace() +
-                                      ".feed_relay WHERE bounded_context = ?",
-                                  {context}},
-                                 {cql::Consistency::kSerial, true});
+  const auto rows = cql::execute(
+      connection,
+      {"SELECT lease_expires, head FROM " + keyspace() + ".feed_relay WHERE bounded_context = ?", {context}},
+      {cql::Consistency::kSerial, true});
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_LE(cql::timestamp(rows[0][0]), now_ms()) << "the lease was not given up";
   EXPECT_EQ(cql::int64(rows[0][1]), static_cast<std::int64_t>(ids.size()));
@@ -452,12 +457,13 @@ TEST(ScyllaRelay, AnAppendWhoseMarkerFailsWritesNothing) {
   detail::execute_statement(*store, "CREATE KEYSPACE IF NOT EXISTS " + bare +
                                         " WITH replication = {'class': 'NetworkTopologyStrategy', "
                                         "'replication_factor': 1}");
-  detail::execute_statement(*store, "CREATE TABLE IF NOT EXISTS " + bare +
-                                        ".event_store (bounded_context varchar, aggregate_id uuid, aggregate_type "
-                                        "varchar, event_id uuid, event_type varchar, event_version int, event_data "
-                                        "varchar, event_timestamp timestamp, event_metadata varchar, stream_version int "
-                                        "static, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), "
-                                        "event_version))");
+  detail::execute_statement(*store,
+                            "CREATE TABLE IF NOT EXISTS " + bare +
+                                ".event_store (bounded_context varchar, aggregate_id uuid, aggregate_type "
+                                "varchar, event_id uuid, event_type varchar, event_version int, event_data "
+                                "varchar, event_timestamp timestamp, event_metadata varchar, stream_version int "
+                                "static, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), "
+                                "event_version))");
   detail::execute_statement(*store, "CREATE TABLE IF NOT EXISTS " + bare +
                                         ".aggregate_snapshot (bounded_context varchar, aggregate_id uuid, "
                                         "aggregate_type varchar, snapshot_data varchar, snapshot_version int, "
@@ -477,7 +483,9 @@ TEST(ScyllaRelay, AnAppendWhoseMarkerFailsWritesNothing) {
   }
   EXPECT_EQ(bare_store->head(stream), 0);
   uri.options["feed"] = "false";
-  EXPECT_EQ(detail::open_scylla_store(uri, "bare", {})->append(stream, ExpectedVersion::no_stream(), events(1)).first_version, 1);
+  EXPECT_EQ(
+      detail::open_scylla_store(uri, "bare", {})->append(stream, ExpectedVersion::no_stream(), events(1)).first_version,
+      1);
 }
 
 // Routes the marker writes of one stream through `on_marker` (the others proceed at once), for
@@ -485,12 +493,11 @@ TEST(ScyllaRelay, AnAppendWhoseMarkerFailsWritesNothing) {
 class MarkerHookGuard {
  public:
   MarkerHookGuard(StreamId stream, std::function<void(std::function<void(std::optional<Error>)>)> on_marker) {
-    detail::set_marker_write_hook_for_tests(
-        [stream = std::move(stream), on_marker = std::move(on_marker)](
-            const StreamId& of, std::function<void(std::optional<Error>)> proceed) {
-          if (of == stream) return on_marker(std::move(proceed));
-          proceed(std::nullopt);
-        });
+    detail::set_marker_write_hook_for_tests([stream = std::move(stream), on_marker = std::move(on_marker)](
+                                                const StreamId& of, std::function<void(std::optional<Error>)> proceed) {
+      if (of == stream) return on_marker(std::move(proceed));
+      proceed(std::nullopt);
+    });
   }
   ~MarkerHookGuard() { detail::set_marker_write_hook_for_tests({}); }
   MarkerHookGuard(const MarkerHookGuard&) = delete;
@@ -669,8 +676,8 @@ TEST(ScyllaRelayUri, FeedOptionsAreCheckedBeforeConnecting) {
       EXPECT_EQ(e.code(), ErrorCode::kUnavailable) << good << ": " << e.what();
     }
   }
-  const detail::FeedSettings settings = detail::feed_settings_from(
-      detail::parse_store_uri("scylla://h?relay=a%2Cb,c&timeout_ms=1000&feed=0").cluster);
+  const detail::FeedSettings settings =
+      detail::feed_settings_from(detail::parse_store_uri("scylla://h?relay=a%2Cb,c&timeout_ms=1000&feed=0").cluster);
   EXPECT_FALSE(settings.markers);
   EXPECT_EQ(settings.relay_contexts, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(settings.settle_window(), 4000ms);
@@ -763,10 +770,13 @@ TEST(ScyllaRelay, DeliveryDelayFromAckToFeed) {
     delays.push_back(std::chrono::duration<double, std::milli>(it->second - at).count());
   }
   std::sort(delays.begin(), delays.end());
-  const auto pct = [&](double p) { return delays[static_cast<std::size_t>(p * static_cast<double>(delays.size() - 1))]; };
-  std::printf("ack-to-feed delay over %zu appends (poll 20 ms, reader every 5 ms): p50 %.1f ms, p90 %.1f ms, p99 %.1f "
-              "ms, max %.1f ms (negative: seen before the writer's ack returned)\n",
-              delays.size(), pct(0.5), pct(0.9), pct(0.99), delays.back());
+  const auto pct = [&](double p) {
+    return delays[static_cast<std::size_t>(p * static_cast<double>(delays.size() - 1))];
+  };
+  std::printf(
+      "ack-to-feed delay over %zu appends (poll 20 ms, reader every 5 ms): p50 %.1f ms, p90 %.1f ms, p99 %.1f "
+      "ms, max %.1f ms (negative: seen before the writer's ack returned)\n",
+      delays.size(), pct(0.5), pct(0.9), pct(0.99), delays.back());
   EXPECT_LT(pct(0.99), 2000.0);
   EXPECT_EQ(relay->stats().repairs, 0u);
 }

@@ -31,9 +31,7 @@ std::string random_context(const std::string& prefix) {
   return prefix + "_" + hex.substr(0, 20);
 }
 
-StreamId fresh_stream(const std::string& prefix) {
-  return StreamId{random_context(prefix), "order", Uuid::random()};
-}
+StreamId fresh_stream(const std::string& prefix) { return StreamId{random_context(prefix), "order", Uuid::random()}; }
 
 EventData event(const std::string& type, const std::string& data = "{}") {
   EventData e;
@@ -65,10 +63,10 @@ std::string with_option(const std::string& uri, const std::string& option) {
   return uri + (uri.find('?') == std::string::npos ? "?" : "&") + option;
 }
 
-#define SKIP_WITHOUT_CLUSTER()                                                                   \
-  do {                                                                                           \
-    if (!have_cluster())                                                                         \
-      GTEST_SKIP() << "SKIPPED: SCYLLA_HOSTS is not set, so this cluster test did NOT run. "     \
+#define SKIP_WITHOUT_CLUSTER()                                                                      \
+  do {                                                                                              \
+    if (!have_cluster())                                                                            \
+      GTEST_SKIP() << "SKIPPED: SCYLLA_HOSTS is not set, so this cluster test did NOT run. "        \
                       "Start scripts/local-cassandra and eval \"$(scripts/local-cassandra env)\"."; \
   } while (0)
 
@@ -126,7 +124,7 @@ TEST(ScyllaUri, UnknownAndMalformedOptionsAreInvalid) {
       "scylla://127.0.0.1:1/ks?timeout_ms=0",
       "scylla://127.0.0.1:1/ks?resolve_timeout_ms=x",
       "scylla://127.0.0.1:1/ks?tls=maybe",
-      "scylla://127.0.0.1:1/ks?tls=true",                    // no ca_file
+      "scylla://127.0.0.1:1/ks?tls=true",                     // no ca_file
       "scylla://127.0.0.1:1/ks?ca_file=/x.pem&cert_file=/c",  // cert without key
       "scylla://127.0.0.1:1/ks?ca_file=/x.pem&key_file=/k",   // key without cert
       "scylla://127.0.0.1:1/1bad",                            // keyspace must start with a letter
@@ -406,8 +404,8 @@ TEST(ScyllaCluster, SnapshotsNeverGoBackwardsUnderRacingWriters) {
   const auto final_snapshot = store->load_snapshot(stream);
   ASSERT_TRUE(final_snapshot.has_value());
   EXPECT_EQ(final_snapshot->version, max_saved.load());
-  std::printf("racing snapshot writers: %d stored, %d kept an equal or newer one, final version %lld\n",
-              stored.load(), kept.load(), static_cast<long long>(final_snapshot->version));
+  std::printf("racing snapshot writers: %d stored, %d kept an equal or newer one, final version %lld\n", stored.load(),
+              kept.load(), static_cast<long long>(final_snapshot->version));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -458,7 +456,8 @@ class ResolutionLog {
 // Four events of 256 KiB: a 1 MiB batch, slow enough to outlast a short client timeout.
 std::vector<EventData> big_append() {
   std::vector<EventData> batch;
-  for (int i = 0; i < 4; ++i) batch.push_back(event("Big", "\"" + std::string(256 * 1024, static_cast<char>('a' + i)) + "\""));
+  for (int i = 0; i < 4; ++i)
+    batch.push_back(event("Big", "\"" + std::string(256 * 1024, static_cast<char>('a' + i)) + "\""));
   return batch;
 }
 
@@ -486,8 +485,8 @@ std::map<std::string, int> append_and_settle(Store& store, Store& reference, con
         EXPECT_NE(std::string(e.what()).find("feed marker"), std::string::npos) << e.what();
         EXPECT_EQ(reference.head(stream), head) << "an append refused before its batch wrote events";
       } else {
-        EXPECT_EQ(e.code(), ErrorCode::kOutcomeUnknown) << "a lone writer got " << to_string(e.code()) << ": "
-                                                        << e.what();
+        EXPECT_EQ(e.code(), ErrorCode::kOutcomeUnknown)
+            << "a lone writer got " << to_string(e.code()) << ": " << e.what();
       }
       const AppendResult r = reference.append(stream, ExpectedVersion::exact(head), batch);
       EXPECT_EQ(r.first_version, head + 1);
@@ -530,8 +529,8 @@ TEST(ScyllaCluster, TimedOutAppendsResolveWithoutDuplicatesOrLoss) {
   std::int64_t head = 0;
   for (const int timeout_ms : {1, 4, 15}) {
     // A short write timeout, a generous one for the read-back.
-    auto store = open_store(with_option(cluster_uri(), "timeout_ms=" + std::to_string(timeout_ms) +
-                                                           "&resolve_timeout_ms=20000"));
+    auto store = open_store(
+        with_option(cluster_uri(), "timeout_ms=" + std::to_string(timeout_ms) + "&resolve_timeout_ms=20000"));
     const auto outcomes = append_and_settle(*store, *reference, stream, 4, head);
     std::printf("timeout_ms=%d resolve_timeout_ms=20000: %s\n", timeout_ms, summary(outcomes).c_str());
   }
@@ -585,8 +584,8 @@ TEST(ScyllaCluster, AppendToAHungNodeIsOutcomeUnknownThenARetrySettlesIt) {
   ASSERT_EQ(std::system(resume), 0) << resume;
   // Nothing answered: the write may have reached the node, so the answer is "unknown" (or
   // "unavailable" when the request could not even be sent).
-  EXPECT_TRUE(code == ErrorCode::kOutcomeUnknown || code == ErrorCode::kUnavailable) << to_string(code) << ": "
-                                                                                      << message;
+  EXPECT_TRUE(code == ErrorCode::kOutcomeUnknown || code == ErrorCode::kUnavailable)
+      << to_string(code) << ": " << message;
   std::printf("append to a hung node: %s: %s\n", std::string(to_string(code)).c_str(), message.c_str());
   const AppendResult r = reference->append(stream, ExpectedVersion::exact(1), batch);
   EXPECT_EQ(r.first_version, 2);
@@ -644,8 +643,7 @@ TEST(ScyllaCluster, LocalQuorumConsistencyWorks) {
   store->append(stream, ExpectedVersion::no_stream(), events(2));
   store->append(stream, ExpectedVersion::exact(2), events(1));
   EXPECT_EQ(store->read_all(stream).size(), 3u);
-  EXPECT_EQ(code_of([&] { store->append(stream, ExpectedVersion::exact(2), events(1)); }),
-            ErrorCode::kVersionConflict);
+  EXPECT_EQ(code_of([&] { store->append(stream, ExpectedVersion::exact(2), events(1)); }), ErrorCode::kVersionConflict);
 }
 
 }  // namespace

@@ -45,9 +45,10 @@ std::string raw_bench_refusal(const std::string& uri) {
 TEST(SessionConfig, TheStoreAndTheRawBenchRefuseTheSameUris) {
   // tls=yes once meant "no TLS" to the raw benchmark, which had a parser of its own.
   for (const std::string uri :
-       {"scylla://127.0.0.1:1/ks?tls=yes", "scylla://127.0.0.1:1/ks?tls=true", "scylla://127.0.0.1:1/ks?tls=false&ca_file=/ca.pem",
-        "scylla://127.0.0.1:1/ks?cert_file=/c.pem&ca_file=/ca.pem", "scylla://127.0.0.1:1/ks?timeout_ms=0",
-        "scylla://127.0.0.1:1/ks?consistency=one", "scylla://127.0.0.1:1/ks?no_such_option=1"}) {
+       {"scylla://127.0.0.1:1/ks?tls=yes", "scylla://127.0.0.1:1/ks?tls=true",
+        "scylla://127.0.0.1:1/ks?tls=false&ca_file=/ca.pem", "scylla://127.0.0.1:1/ks?cert_file=/c.pem&ca_file=/ca.pem",
+        "scylla://127.0.0.1:1/ks?timeout_ms=0", "scylla://127.0.0.1:1/ks?consistency=one",
+        "scylla://127.0.0.1:1/ks?no_such_option=1"}) {
     const std::string refusal = store_refusal(uri);
     EXPECT_NE(refusal, "(opened)") << uri;
     EXPECT_EQ(raw_bench_refusal(uri), refusal) << uri;

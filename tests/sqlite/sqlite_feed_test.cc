@@ -96,8 +96,8 @@ TEST(SqliteFeed, BackfillsAFileWrittenBeforeTheFeed) {
     const auto insert = [&raw](const es::StreamId& s, int version, long long ms) {
       raw.exec("INSERT INTO event_store VALUES (" + sql_quote(s.bounded_context) + ", " +
                sql_quote(s.aggregate_id.to_string()) + ", " + sql_quote(s.aggregate_type) + ", " +
-               std::to_string(version) + ", " + sql_quote(es::Uuid::random().to_string()) +
-               ", 'Happened', '{}', " + std::to_string(ms) + ", NULL)");
+               std::to_string(version) + ", " + sql_quote(es::Uuid::random().to_string()) + ", 'Happened', '{}', " +
+               std::to_string(ms) + ", NULL)");
     };
     insert(a, 1, 1000);
     insert(b, 1, 2000);
@@ -129,10 +129,11 @@ TEST(SqliteFeed, FailedAppendsLeaveNoPosition) {
   auto store = open(dir.file());
   {
     Raw raw(dir.file());
-    raw.exec("CREATE TRIGGER poison BEFORE INSERT ON event_store WHEN NEW.event_type = 'Poison' "
-             "BEGIN SELECT RAISE(ABORT, 'poisoned event'); END;"
-             "CREATE TRIGGER poison_feed BEFORE INSERT ON event_feed WHEN NEW.bounded_context = 'poisoned' "
-             "BEGIN SELECT RAISE(ABORT, 'poisoned feed'); END;");
+    raw.exec(
+        "CREATE TRIGGER poison BEFORE INSERT ON event_store WHEN NEW.event_type = 'Poison' "
+        "BEGIN SELECT RAISE(ABORT, 'poisoned event'); END;"
+        "CREATE TRIGGER poison_feed BEFORE INSERT ON event_feed WHEN NEW.bounded_context = 'poisoned' "
+        "BEGIN SELECT RAISE(ABORT, 'poisoned feed'); END;");
   }
   const es::StreamId s = stream_of();
   std::vector<std::string> expected;

@@ -19,9 +19,9 @@ TEST(SqliteStore, CreatesTheSeedTablesInWalMode) {
   EXPECT_EQ(raw.one("PRAGMA user_version"), "2");
   std::vector<std::string> columns;
   for (const std::string& row : raw.rows("SELECT name FROM pragma_table_info('event_store')")) columns.push_back(row);
-  EXPECT_EQ(columns, (std::vector<std::string>{"bounded_context", "aggregate_id", "aggregate_type", "event_version",
-                                               "event_id", "event_type", "event_data", "event_timestamp",
-                                               "event_metadata"}));
+  EXPECT_EQ(columns,
+            (std::vector<std::string>{"bounded_context", "aggregate_id", "aggregate_type", "event_version", "event_id",
+                                      "event_type", "event_data", "event_timestamp", "event_metadata"}));
   columns.clear();
   for (const std::string& row : raw.rows("SELECT name FROM pragma_table_info('aggregate_snapshot')"))
     columns.push_back(row);
@@ -82,8 +82,9 @@ TEST(SqliteStore, LockedFileIsUnavailableAndWritesNothing) {
   const es::Error error = error_of([&] { store->append(stream, es::ExpectedVersion::no_stream(), one_event()); });
   EXPECT_EQ(error.code(), es::ErrorCode::kUnavailable) << error.what();
   EXPECT_NE(std::string(error.what()).find(dir.file()), std::string::npos) << error.what();
-  const es::Error snapshot_error =
-      error_of([&] { store->save_snapshot(stream, es::Snapshot{1, "{}", std::nullopt, es::now_ms()}); });
+  const es::Error snapshot_error = error_of([&] {
+    store->save_snapshot(stream, es::Snapshot{1, "{}", std::nullopt, es::now_ms()});
+  });
   EXPECT_EQ(snapshot_error.code(), es::ErrorCode::kUnavailable) << snapshot_error.what();
   // Reads still work while another connection writes (WAL).
   EXPECT_EQ(store->head(stream), 0);
@@ -206,9 +207,10 @@ TEST(SqliteStore, MalformedRowsAreCorruption) {
   };
   for (const Case& c : cases) {
     const es::StreamId stream = stream_of();
-    raw.exec("INSERT INTO event_store (bounded_context, aggregate_id, aggregate_type, event_version, event_id, "
-             "event_type, event_data, event_timestamp, event_metadata) VALUES ('sales', " +
-             sql_quote(stream.aggregate_id.to_string()) + ", 'Order', " + c.values + ")");
+    raw.exec(
+        "INSERT INTO event_store (bounded_context, aggregate_id, aggregate_type, event_version, event_id, "
+        "event_type, event_data, event_timestamp, event_metadata) VALUES ('sales', " +
+        sql_quote(stream.aggregate_id.to_string()) + ", 'Order', " + c.values + ")");
     const es::Error error = error_of([&] { store->read_all(stream); });
     EXPECT_EQ(error.code(), es::ErrorCode::kCorruption) << c.name << ": " << error.what();
   }
@@ -240,8 +242,8 @@ TEST(SqliteStore, DamagedVersionIsCorruption) {
   Raw raw(dir.file());
   for (const std::string version : {"'seven'", "9223372036854775807"}) {
     const es::StreamId stream = stream_of();
-    raw.exec("INSERT INTO event_store VALUES ('sales', " + sql_quote(stream.aggregate_id.to_string()) +
-             ", 'Order', " + version + ", " + sql_quote(es::Uuid::random().to_string()) + ", 'Created', NULL, 0, NULL)");
+    raw.exec("INSERT INTO event_store VALUES ('sales', " + sql_quote(stream.aggregate_id.to_string()) + ", 'Order', " +
+             version + ", " + sql_quote(es::Uuid::random().to_string()) + ", 'Created', NULL, 0, NULL)");
     EXPECT_EQ(error_of([&] { store->head(stream); }).code(), es::ErrorCode::kCorruption) << version;
     EXPECT_EQ(error_of([&] { store->append(stream, es::ExpectedVersion::any(), {event("Created")}); }).code(),
               es::ErrorCode::kCorruption)

@@ -36,7 +36,8 @@ TEST(SqliteLifetime, StoreReleasedOnItsWriterThreadClosesItsFiles) {
   const es::StreamId stream{"sales", "Order", es::Uuid::random()};
   {
     std::shared_ptr<es::Store> store = es::open_store("sqlite:" + database.string());
-    store->append(stream, es::ExpectedVersion::no_stream(), {es::EventData{std::nullopt, "Placed", "{}", std::nullopt, std::nullopt}});
+    store->append(stream, es::ExpectedVersion::no_stream(),
+                  {es::EventData{std::nullopt, "Placed", "{}", std::nullopt, std::nullopt}});
     ASSERT_GT(descriptors_on(database), 0);
     std::promise<std::thread::id> released_on;
     es::Store& raw = *store;

@@ -107,10 +107,10 @@ TEST(SqliteStore, GroupCommitIsolatesConflictsAndRetries) {
   };
   std::vector<es::EventData> two = {event(), event("Paid")};  // partly bad: whole append fails
   submit(0, a, es::ExpectedVersion::no_stream(), one_event(a1));
-  submit(1, a, es::ExpectedVersion::no_stream(), one_event());           // conflict at 1
-  submit(2, b, es::ExpectedVersion::no_stream(), std::move(two));        // fine
-  submit(3, a, es::ExpectedVersion::no_stream(), one_event(a1));         // retry of 0
-  submit(4, b, es::ExpectedVersion::exact(5), one_event());              // conflict at 2
+  submit(1, a, es::ExpectedVersion::no_stream(), one_event());     // conflict at 1
+  submit(2, b, es::ExpectedVersion::no_stream(), std::move(two));  // fine
+  submit(3, a, es::ExpectedVersion::no_stream(), one_event(a1));   // retry of 0
+  submit(4, b, es::ExpectedVersion::exact(5), one_event());        // conflict at 2
   {
     std::unique_lock lock(mutex);
     ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return pending == 0; }));
@@ -148,7 +148,8 @@ TEST(SqliteStore, SeveralProcessesAppendToOneFile) {
       try {
         auto store = open(dir.file(), "?busy_timeout=10000");
         for (int i = 0; i < kAppends; ++i) {
-          es::EventData e = event("Appended", "{\"process\":" + std::to_string(p) + ",\"i\":" + std::to_string(i) + "}");
+          es::EventData e =
+              event("Appended", "{\"process\":" + std::to_string(p) + ",\"i\":" + std::to_string(i) + "}");
           e.event_id = fork_safe_id(p, i);
           for (;;) {
             const std::int64_t head = store->head(stream);
@@ -266,7 +267,8 @@ TEST(SqliteStore, SnapshotsNeverGoBackwards) {
   const es::StreamId stream = stream_of();
   store->append(stream, es::ExpectedVersion::no_stream(), std::vector<es::EventData>(7, event()));
   auto save = [&](std::int64_t v) {
-    return store->save_snapshot(stream, es::Snapshot{v, "{\"v\":" + std::to_string(v) + "}", R"({"m":1})", es::now_ms()});
+    return store->save_snapshot(stream,
+                                es::Snapshot{v, "{\"v\":" + std::to_string(v) + "}", R"({"m":1})", es::now_ms()});
   };
   EXPECT_TRUE(save(5).stored);
   const es::SnapshotSaveResult older = save(3);

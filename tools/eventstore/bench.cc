@@ -103,12 +103,14 @@ class Driver {
       result.cpu_before = Usage::now();
     }
     auto planned_end = [&] {
-      return args_.ops ? Clock::time_point::max() : (measuring ? window_start : warm_end) + to_duration(args_.duration_s);
+      return args_.ops ? Clock::time_point::max()
+                       : (measuring ? window_start : warm_end) + to_duration(args_.duration_s);
     };
     std::vector<Completion> done;
     fill(start);
     for (;;) {
-      Clock::time_point wake = std::min(Clock::now() + std::chrono::milliseconds(100), measuring ? planned_end() : warm_end);
+      Clock::time_point wake =
+          std::min(Clock::now() + std::chrono::milliseconds(100), measuring ? planned_end() : warm_end);
       sink_.take(done, wake);
       for (const Completion& c : done) {
         const bool counted = measuring && !stopping && c.end >= window_start;
@@ -193,7 +195,8 @@ class Driver {
     }
     free_streams_.push_back(s.stream);
     if (!counted) return;
-    const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(c.end - s.start).count());
+    const auto ns =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(c.end - s.start).count());
     if (c.outcome == Outcome::kApplied) {
       ++result.ops;
       result.all.record(ns);
@@ -224,7 +227,8 @@ class Driver {
     char detail[160];
     const double elapsed = measuring ? seconds(now - window_start) : 0;
     std::snprintf(detail, sizeof detail, "%llu ops  %.0f ops/s  %llu in flight%s",
-                  static_cast<unsigned long long>(result.ops), elapsed > 0 ? static_cast<double>(result.ops) / elapsed : 0.0,
+                  static_cast<unsigned long long>(result.ops),
+                  elapsed > 0 ? static_cast<double>(result.ops) / elapsed : 0.0,
                   static_cast<unsigned long long>(in_flight_), stopping ? "  (draining)" : "");
     progress_.update(measuring ? "run" : "warm-up", fraction, detail);
   }
@@ -329,7 +333,8 @@ void print_human(const nlohmann::ordered_json& j) {
   }
   row("conflicts", std::to_string(j["conflicts"].get<std::uint64_t>()));
   std::string errors;
-  for (const auto& [kind, n] : j["errors"].items()) errors += (errors.empty() ? "" : ",") + kind + "=" + std::to_string(n.get<std::uint64_t>());
+  for (const auto& [kind, n] : j["errors"].items())
+    errors += (errors.empty() ? "" : ",") + kind + "=" + std::to_string(n.get<std::uint64_t>());
   row("errors", errors.empty() ? "0" : errors);
   row("cpu_us_per_op", num(j["cpu_us_per_op"].get<double>(), 1));
   row("client cores busy", num(j["cpu_cores"].get<double>(), 2));
@@ -343,7 +348,8 @@ void validate(const BenchArgs& args) {
   if (args.concurrency < 1 || args.concurrency > 100000) throw UsageError("--concurrency must be 1..100000");
   if (args.streams != 0 && args.streams < args.concurrency)
     throw UsageError("--streams must be at least --concurrency (one request in flight per stream)");
-  if (args.events_per_append < 1 || args.events_per_append > 1000) throw UsageError("--events-per-append must be 1..1000");
+  if (args.events_per_append < 1 || args.events_per_append > 1000)
+    throw UsageError("--events-per-append must be 1..1000");
   if (args.event_size < 16 || args.event_size > 1024 * 1024) throw UsageError("--event-size must be 16..1048576 bytes");
   if (!(args.duration_s > 0)) throw UsageError("--duration-s must be > 0");
   if (!(args.warmup_s >= 0)) throw UsageError("--warmup-s must be >= 0");
@@ -400,7 +406,8 @@ namespace {
 
 // Options every bench command has (each in its place in the command's --help).
 void add_event_size(CLI::App* command, BenchArgs& args) {
-  command->add_option("--event-size", args.event_size, "Bytes of JSON data per event (default 100)")->type_name("BYTES");
+  command->add_option("--event-size", args.event_size, "Bytes of JSON data per event (default 100)")
+      ->type_name("BYTES");
 }
 
 void add_output_flags(CLI::App* command, BenchArgs& args) {
@@ -414,9 +421,13 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
   CLI::App* bench = app.add_subcommand("bench", "Measure throughput, latency and client CPU (docs/BENCHMARKS.md)");
   bench->require_subcommand(1);
   auto common = [&args](CLI::App* c) {
-    c->add_option("--streams", args.streams, "Streams written, at least --concurrency (default: --concurrency)")->type_name("N");
-    c->add_option("--concurrency", args.concurrency, "Requests in flight, all from one client thread; with --blocking, threads (default 16)")->type_name("N");
-    c->add_option("--events-per-append", args.events_per_append, "Events per append, 1..1000 (default 1)")->type_name("N");
+    c->add_option("--streams", args.streams, "Streams written, at least --concurrency (default: --concurrency)")
+        ->type_name("N");
+    c->add_option("--concurrency", args.concurrency,
+                  "Requests in flight, all from one client thread; with --blocking, threads (default 16)")
+        ->type_name("N");
+    c->add_option("--events-per-append", args.events_per_append, "Events per append, 1..1000 (default 1)")
+        ->type_name("N");
     add_event_size(c, args);
     c->add_option("--duration-s", args.duration_s, "Measured seconds after the warm-up (default 10)")->type_name("S");
     c->add_option("--ops", args.ops, "Stop after N measured operations instead of --duration-s")->type_name("N");
@@ -437,25 +448,38 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
       "  eventstore --store scylla://127.0.0.1/es_bench bench append --concurrency 256 --raw --json");
   CLI::App* mixed = bench->add_subcommand("mixed", "Appends and reads of the latest events, mixed");
   common(mixed);
-  mixed->add_option("--read-ratio", args.read_ratio, "Share of requests that are reads, 0..1 (default 0.5)")->type_name("R");
-  mixed->add_option("--read-events", args.read_events, "A read returns the stream's latest N events (default 10)")->type_name("N");
+  mixed->add_option("--read-ratio", args.read_ratio, "Share of requests that are reads, 0..1 (default 0.5)")
+      ->type_name("R");
+  mixed->add_option("--read-events", args.read_events, "A read returns the stream's latest N events (default 10)")
+      ->type_name("N");
   mixed->footer("Example:\n  eventstore --store sqlite:/tmp/b.db bench mixed --concurrency 16 --read-ratio 0.8");
   CLI::App* load = bench->add_subcommand("load", "Time to load an aggregate by stream length, snapshots off and on");
-  load->add_option("--lengths", args.lengths, "Stream lengths (default 10,100,1000,10000,100000)")->delimiter(',')->type_name("N,N,...");
-  load->add_option("--snapshot-every", args.snapshot_every, "Snapshot every N events (default 100, the library's default)")->type_name("N");
+  load->add_option("--lengths", args.lengths, "Stream lengths (default 10,100,1000,10000,100000)")
+      ->delimiter(',')
+      ->type_name("N,N,...");
+  load->add_option("--snapshot-every", args.snapshot_every,
+                   "Snapshot every N events (default 100, the library's default)")
+      ->type_name("N");
   load->add_option("--repeats", args.repeats, "Loads per length and mode (default 20)")->type_name("N");
-  load->add_option("--max-point-s", args.max_point_s, "Stop repeating a length and mode after S seconds, with at least 3 loads (default 20)")->type_name("S");
-  load->add_option("--populate-batch", args.populate_batch, "Events per append while filling the streams (default 500)")->type_name("N");
+  load->add_option("--max-point-s", args.max_point_s,
+                   "Stop repeating a length and mode after S seconds, with at least 3 loads (default 20)")
+      ->type_name("S");
+  load->add_option("--populate-batch", args.populate_batch, "Events per append while filling the streams (default 500)")
+      ->type_name("N");
   add_event_size(load, args);
   load->add_option("--page-size", args.page_size, "Events per round trip while loading (default 1000)")->type_name("N");
   add_output_flags(load, args);
   load->footer("Example:\n  eventstore --store sqlite:/tmp/b.db bench load --lengths 10,1000,100000 --repeats 10");
   CLI::App* feed = bench->add_subcommand(
       "feed", "The feed: append ceiling, ack-to-delivery latency of a live subscription, catch-up read rate");
-  feed->add_option("--concurrency", args.concurrency, "Appending threads of the ceiling phase (default 16)")->type_name("N");
-  feed->add_option("--rate", args.rate, "Events/s appended while measuring delivery (default: half the ceiling)")->type_name("R");
-  feed->add_option("--duration-s", args.duration_s, "Seconds of the ceiling and of the delivery phase (default 10)")->type_name("S");
-  feed->add_option("--warmup-s", args.warmup_s, "Seconds of the ceiling phase before measuring (default 2)")->type_name("S");
+  feed->add_option("--concurrency", args.concurrency, "Appending threads of the ceiling phase (default 16)")
+      ->type_name("N");
+  feed->add_option("--rate", args.rate, "Events/s appended while measuring delivery (default: half the ceiling)")
+      ->type_name("R");
+  feed->add_option("--duration-s", args.duration_s, "Seconds of the ceiling and of the delivery phase (default 10)")
+      ->type_name("S");
+  feed->add_option("--warmup-s", args.warmup_s, "Seconds of the ceiling phase before measuring (default 2)")
+      ->type_name("S");
   add_event_size(feed, args);
   feed->add_option("--page-size", args.page_size, "Positions per feed page (default 1000)")->type_name("N");
   add_output_flags(feed, args);

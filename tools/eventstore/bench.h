@@ -14,28 +14,28 @@ class App;
 namespace eventstore_cli {
 
 struct BenchArgs {
-  std::string mode;                  // "append", "mixed", "load" or "feed"
+  std::string mode;  // "append", "mixed", "load" or "feed"
   // append / mixed
-  std::uint64_t streams = 0;         // 0: as many as --concurrency
-  std::uint64_t concurrency = 16;    // requests in flight, all issued from one thread (or --blocking)
+  std::uint64_t streams = 0;       // 0: as many as --concurrency
+  std::uint64_t concurrency = 16;  // requests in flight, all issued from one thread (or --blocking)
   std::uint64_t events_per_append = 1;
-  std::uint64_t event_size = 100;    // bytes of JSON data per event
+  std::uint64_t event_size = 100;  // bytes of JSON data per event
   double duration_s = 10;
   std::optional<std::uint64_t> ops;  // stop after this many measured operations instead
   double warmup_s = 2;
-  double read_ratio = 0.5;           // mixed: share of reads
-  std::uint64_t read_events = 10;    // mixed: a read returns the stream's latest N events
-  bool raw = false;                  // the ceiling: the same work without the store's layers
-  bool blocking = false;             // --concurrency threads calling the blocking API instead
+  double read_ratio = 0.5;         // mixed: share of reads
+  std::uint64_t read_events = 10;  // mixed: a read returns the stream's latest N events
+  bool raw = false;                // the ceiling: the same work without the store's layers
+  bool blocking = false;           // --concurrency threads calling the blocking API instead
   // load
   std::vector<std::int64_t> lengths{10, 100, 1000, 10000, 100000};
   std::int64_t snapshot_every = 100;
   std::uint64_t repeats = 20;
-  double max_point_s = 20;           // per stream length and mode
+  double max_point_s = 20;  // per stream length and mode
   std::uint64_t populate_batch = 500;
   std::uint64_t page_size = 1000;
   // feed (also --concurrency, --event-size, --duration-s, --warmup-s, --page-size)
-  std::optional<double> rate;        // delivery phase events/s; default half the measured ceiling
+  std::optional<double> rate;  // delivery phase events/s; default half the measured ceiling
   // output
   bool json = false;
   bool quiet = false;

@@ -89,8 +89,8 @@ enum class Outcome : std::uint8_t {
 struct Completion {
   std::uint32_t slot = 0;
   Outcome outcome = Outcome::kApplied;
-  const char* error_kind = "";       // static string: error code name
-  std::int64_t current_version = -1; // for a conflict, when known
+  const char* error_kind = "";        // static string: error code name
+  std::int64_t current_version = -1;  // for a conflict, when known
   Clock::time_point end{};
 };
 

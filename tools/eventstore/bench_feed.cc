@@ -40,7 +40,8 @@ double median(std::vector<double> v) {
 }
 
 // Phase 1: events/s with --concurrency blocking appenders, one stream each.
-double measure_ceiling(eventstore::Store& store, const std::string& context, const BenchArgs& args, Progress& progress) {
+double measure_ceiling(eventstore::Store& store, const std::string& context, const BenchArgs& args,
+                       Progress& progress) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> acked{0};
   std::vector<std::thread> threads;
@@ -88,8 +89,8 @@ struct Delivery {
   double rate = 0;
   std::uint64_t appended = 0;
   std::uint64_t delivered = 0;
-  std::uint64_t missing = 0;         // acknowledged, never delivered within the wait
-  std::uint64_t before_ack = 0;      // delivered before the append's callback ran (counted as 0 ms)
+  std::uint64_t missing = 0;     // acknowledged, never delivered within the wait
+  std::uint64_t before_ack = 0;  // delivered before the append's callback ran (counted as 0 ms)
   Histogram latency;
 };
 
@@ -108,7 +109,9 @@ Delivery measure_delivery(std::shared_ptr<eventstore::Store> store, const std::s
   for (std::uint64_t s = 0; s < kStreams; ++s) streams.push_back(StreamId{context, "BenchFeed", Uuid::random()});
 
   const Clock::time_point t0 = Clock::now();
-  const auto since_t0 = [t0] { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count(); };
+  const auto since_t0 = [t0] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - t0).count();
+  };
   std::vector<std::atomic<std::int64_t>> acked_at(count);
   std::vector<std::int64_t> delivered_at(count, -1);
   for (auto& a : acked_at) a = -1;
@@ -146,7 +149,8 @@ Delivery measure_delivery(std::shared_ptr<eventstore::Store> store, const std::s
   std::atomic<std::uint64_t> in_flight{0};
   std::uint64_t next_stream = 0;
   for (std::uint64_t i = 0; i < count; ++i) {
-    const auto due = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(i) / rate));
+    const auto due =
+        t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(static_cast<double>(i) / rate));
     std::this_thread::sleep_until(due);
     std::uint64_t s = next_stream;
     for (std::uint64_t tried = 0; busy[s].load() && tried < kStreams; ++tried) s = (s + 1) % kStreams;
@@ -302,7 +306,8 @@ int run_feed(const std::string& uri, BenchArgs& args) {
     std::printf("  delivery at              %10.1f events/s  %llu delivered, %llu missing\n", d.rate,
                 static_cast<unsigned long long>(d.delivered), static_cast<unsigned long long>(d.missing));
     std::printf("  ack to delivery          p50 %.3f ms  p95 %.3f ms  p99 %.3f ms  max %.3f ms\n",
-                d.latency.quantile_ms(0.5), d.latency.quantile_ms(0.95), d.latency.quantile_ms(0.99), d.latency.max_ms());
+                d.latency.quantile_ms(0.5), d.latency.quantile_ms(0.95), d.latency.quantile_ms(0.99),
+                d.latency.max_ms());
     std::printf("  catch-up (%llu events)   subscription %.0f events/s, paged read %.0f events/s, ratio %.3f\n",
                 static_cast<unsigned long long>(c.events), median(c.subscription_rates), median(c.paged_rates),
                 j["subscription_to_paged"].get<double>());

@@ -105,7 +105,8 @@ int run_load(const std::string& uri, const BenchArgs& args) {
       at += count;
       filled += count;
       char detail[64];
-      std::snprintf(detail, sizeof detail, "%lld / %lld events", static_cast<long long>(filled), static_cast<long long>(total));
+      std::snprintf(detail, sizeof detail, "%lld / %lld events", static_cast<long long>(filled),
+                    static_cast<long long>(total));
       progress.update("fill", static_cast<double>(filled) / static_cast<double>(total), detail);
     }
     const std::int64_t at = (n / args.snapshot_every) * args.snapshot_every;
@@ -144,8 +145,9 @@ int run_load(const std::string& uri, const BenchArgs& args) {
       char detail[96];
       std::snprintf(detail, sizeof detail, "%lld events, load %llu/%llu", static_cast<long long>(n),
                     static_cast<unsigned long long>(r + 1), static_cast<unsigned long long>(args.repeats));
-      progress.update("load", (static_cast<double>(i) + static_cast<double>(r + 1) / static_cast<double>(args.repeats)) /
-                                  static_cast<double>(args.lengths.size()),
+      progress.update("load",
+                      (static_cast<double>(i) + static_cast<double>(r + 1) / static_cast<double>(args.repeats)) /
+                          static_cast<double>(args.lengths.size()),
                       detail);
       if (r + 1 >= 3 && seconds(Clock::now() - point_start) > 2 * args.max_point_s) break;
     }
@@ -187,11 +189,13 @@ int run_load(const std::string& uri, const BenchArgs& args) {
   std::printf("eventstore bench load  %s  (snapshot every %lld events, %zu-byte events, page %llu)\n",
               j["store"].get<std::string>().c_str(), static_cast<long long>(args.snapshot_every), data.size(),
               static_cast<unsigned long long>(args.page_size));
-  std::printf("  %10s  %-9s  %9s  %6s  %11s  %11s\n", "events", "snapshots", "replayed", "loads", "median ms", "p95 ms");
+  std::printf("  %10s  %-9s  %9s  %6s  %11s  %11s\n", "events", "snapshots", "replayed", "loads", "median ms",
+              "p95 ms");
   for (const auto& o : list)
-    std::printf("  %10lld  %-9s  %9lld  %6zu  %11.3f  %11.3f\n", static_cast<long long>(o["events"].get<std::int64_t>()),
-                o["snapshots"].get<bool>() ? "on" : "off", static_cast<long long>(o["replayed"].get<std::int64_t>()),
-                o["loads"].get<std::size_t>(), o["median_ms"].get<double>(), o["p95_ms"].get<double>());
+    std::printf("  %10lld  %-9s  %9lld  %6zu  %11.3f  %11.3f\n",
+                static_cast<long long>(o["events"].get<std::int64_t>()), o["snapshots"].get<bool>() ? "on" : "off",
+                static_cast<long long>(o["replayed"].get<std::int64_t>()), o["loads"].get<std::size_t>(),
+                o["median_ms"].get<double>(), o["p95_ms"].get<double>());
   std::printf("  filled in %.1f s; peak RSS %.1f MB\n", fill_s, j["peak_rss_mb"].get<double>());
   return 0;
 }

@@ -56,8 +56,8 @@ class RawScylla {
 
   // A paged read of the stream: forward from version `from`, or backward from the head, at most
   // `limit` events, `page_size` per page. Completes once every page has arrived.
-  virtual void read(std::size_t stream, bool backward, std::int64_t from, std::int64_t limit,
-                    std::int32_t page_size, RawDone done, void* context) = 0;
+  virtual void read(std::size_t stream, bool backward, std::int64_t from, std::int64_t limit, std::int32_t page_size,
+                    RawDone done, void* context) = 0;
 };
 
 }  // namespace eventstore_cli::bench

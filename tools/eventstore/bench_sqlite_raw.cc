@@ -131,8 +131,7 @@ class RawLoop final : public ThreadLoop {
 RunResult run_raw_sqlite(const std::string& uri, const BenchArgs& args, Progress& progress) {
   // The store creates the file, switches it to WAL and creates the schema, as for the store run.
   eventstore::open_store(uri).reset();
-  const SqliteOptions options =
-      eventstore::detail::parse_options(eventstore::detail::parse_store_uri(uri).sqlite_path);
+  const SqliteOptions options = eventstore::detail::parse_options(eventstore::detail::parse_store_uri(uri).sqlite_path);
   std::vector<std::unique_ptr<ThreadLoop>> loops;
   for (std::uint64_t i = 0; i < args.concurrency; ++i) loops.push_back(std::make_unique<RawLoop>(options, args));
   return run_thread_loops(loops, args, progress);

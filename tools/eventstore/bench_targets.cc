@@ -49,8 +49,8 @@ class StoreTarget final : public AsyncTarget {
                            c.slot = slot;
                            if (!r.ok()) {
                              const eventstore::Error& e = r.error();
-                             c.outcome = e.code() == ErrorCode::kVersionConflict ? Outcome::kConflict
-                                                                                 : Outcome::kFailed;
+                             c.outcome =
+                                 e.code() == ErrorCode::kVersionConflict ? Outcome::kConflict : Outcome::kFailed;
                              c.error_kind = kind_of(e.code());
                              c.current_version = e.current_version().value_or(-1);
                            }
@@ -131,9 +131,8 @@ class BlockingStoreLoop final : public ThreadLoop {
       e.data = data_;
     }
     try {
-      stream.version =
-          store_->append(stream.id, eventstore::ExpectedVersion::exact(stream.version), std::move(events))
-              .next_expected_version;
+      stream.version = store_->append(stream.id, eventstore::ExpectedVersion::exact(stream.version), std::move(events))
+                           .next_expected_version;
       return kApplied;
     } catch (const eventstore::Error& e) {
       if (e.code() == ErrorCode::kVersionConflict && e.current_version()) {
@@ -239,7 +238,8 @@ std::unique_ptr<AsyncTarget> make_store_target(const std::string& uri, const Ben
 RunResult run_blocking(const std::string& uri, const BenchArgs& args, Progress& progress) {
   const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
   std::vector<std::unique_ptr<ThreadLoop>> loops;
-  for (std::uint64_t i = 0; i < args.concurrency; ++i) loops.push_back(std::make_unique<BlockingStoreLoop>(store, args));
+  for (std::uint64_t i = 0; i < args.concurrency; ++i)
+    loops.push_back(std::make_unique<BlockingStoreLoop>(store, args));
   return run_thread_loops(loops, args, progress);
 }
 

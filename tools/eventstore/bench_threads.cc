@@ -18,7 +18,8 @@ void ThreadLoop::run(const BenchArgs& args, const std::atomic<int>& phase, std::
     const Outcome outcome = is_read ? read(stream) : append(stream);
     const Clock::time_point end = Clock::now();
     if (phase.load(std::memory_order_relaxed) != 1) continue;
-    const auto ns = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
+    const auto ns =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count());
     if (outcome == kApplied) {
       ++result.ops;
       result.all.record(ns);
@@ -38,8 +39,7 @@ void ThreadLoop::run(const BenchArgs& args, const std::atomic<int>& phase, std::
   }
 }
 
-RunResult run_thread_loops(std::vector<std::unique_ptr<ThreadLoop>>& loops, const BenchArgs& args,
-                           Progress& progress) {
+RunResult run_thread_loops(std::vector<std::unique_ptr<ThreadLoop>>& loops, const BenchArgs& args, Progress& progress) {
   const std::uint64_t streams = args.streams ? args.streams : args.concurrency;
   for (std::uint64_t s = 0; s < streams; ++s) loops[s % loops.size()]->add_stream();
   std::atomic<int> phase{args.warmup_s > 0 ? 0 : 1};
@@ -63,7 +63,8 @@ RunResult run_thread_loops(std::vector<std::unique_ptr<ThreadLoop>>& loops, cons
         window_start = Clock::now();
         phase.store(1);
       } else {
-        progress.update("warm-up", std::chrono::duration<double>(now - start) / std::chrono::duration<double>(warm), "");
+        progress.update("warm-up", std::chrono::duration<double>(now - start) / std::chrono::duration<double>(warm),
+                        "");
       }
       continue;
     }

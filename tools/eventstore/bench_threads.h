@@ -34,7 +34,6 @@ class ThreadLoop {
 
 // Starts one thread per loop, measures after the warm-up, stops after the duration or the
 // operation count, and merges the loops' results.
-RunResult run_thread_loops(std::vector<std::unique_ptr<ThreadLoop>>& loops, const BenchArgs& args,
-                           Progress& progress);
+RunResult run_thread_loops(std::vector<std::unique_ptr<ThreadLoop>>& loops, const BenchArgs& args, Progress& progress);
 
 }  // namespace eventstore_cli::bench

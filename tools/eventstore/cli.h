@@ -27,8 +27,7 @@ struct UsageError : std::runtime_error {
 // first, then `hint`, which ends in a newline).
 class ErrorWithHint : public eventstore::Error {
  public:
-  ErrorWithHint(const eventstore::Error& error, std::string hint)
-      : eventstore::Error(error), hint_(std::move(hint)) {}
+  ErrorWithHint(const eventstore::Error& error, std::string hint) : eventstore::Error(error), hint_(std::move(hint)) {}
   const std::string& hint() const noexcept { return hint_; }
 
  private:
@@ -45,8 +44,7 @@ struct StreamArgs {
 // Validates the three parts (UUID syntax, non-empty names); throws UsageError.
 eventstore::StreamId parse_stream(const StreamArgs& args);
 // A decimal integer in [min, max]; throws UsageError naming `what`.
-std::int64_t parse_integer(std::string_view text, std::string_view what, std::int64_t min,
-                           std::int64_t max);
+std::int64_t parse_integer(std::string_view text, std::string_view what, std::int64_t min, std::int64_t max);
 // "any", "no-stream" or a version >= 0.
 eventstore::ExpectedVersion parse_expected_version(std::string_view text);
 // A UUID in canonical form; throws UsageError naming `what`.
@@ -97,9 +95,9 @@ struct AppendEvent {
 struct AppendArgs {
   StreamArgs stream;
   std::string expected_version;
-  std::vector<AppendEvent> events;  // from --event groups
+  std::vector<AppendEvent> events;         // from --event groups
   std::optional<std::string> events_file;  // or from a file, "-" for stdin
-  std::optional<std::string> event_ids;  // with events_file: "ID,ID,...", one per event
+  std::optional<std::string> event_ids;    // with events_file: "ID,ID,...", one per event
   // For the retry command printed after an unknown outcome (retry_hint.h).
   std::optional<std::string> store_as_typed;  // none when the store came from the environment
   std::optional<std::string> password_file;

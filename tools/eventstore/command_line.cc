@@ -55,8 +55,8 @@ std::vector<AppendEvent> group_events(const CLI::App& append, const AppendEventO
     else continue;
     if (!field) throw UsageError(option->get_name() + " must follow an --event TYPE");
     if (*field)
-      throw UsageError("--event " + std::to_string(events.size()) + " (" + events.back().type +
-                       ") has " + option->get_name() + " twice");
+      throw UsageError("--event " + std::to_string(events.size()) + " (" + events.back().type + ") has " +
+                       option->get_name() + " twice");
     *field = value;
   }
   return events;
@@ -65,11 +65,16 @@ std::vector<AppendEvent> group_events(const CLI::App& append, const AppendEventO
 // --context, --aggregate-type, --event-type, --no-data and --page-size of feed read and subscribe.
 void add_feed_filter_options(CLI::App* command, FeedArgs& args) {
   command->add_option("--context", args.context, "Bounded context")->type_name("NAME")->required();
-  command->add_option("--aggregate-type", args.aggregate_types,
-                      "Only events of this aggregate type (repeatable: any of them)")
-      ->type_name("TYPE")->expected(1)->take_all();
+  command
+      ->add_option("--aggregate-type", args.aggregate_types,
+                   "Only events of this aggregate type (repeatable: any of them)")
+      ->type_name("TYPE")
+      ->expected(1)
+      ->take_all();
   command->add_option("--event-type", args.event_types, "Only events of this type (repeatable: any of them)")
-      ->type_name("TYPE")->expected(1)->take_all();
+      ->type_name("TYPE")
+      ->expected(1)
+      ->take_all();
   command->add_flag("--no-data", args.no_data, "Leave out event_data and event_metadata (a lighter read)");
   command->add_option("--page-size", args.page_size, "Feed positions read per round trip, 1..100000 (default 1000)")
       ->type_name("N");
@@ -87,17 +92,23 @@ void add_runner(std::vector<Command>& commands, CLI::App* command, std::shared_p
 void add_append_command(CLI::App& app, std::vector<Command>& commands) {
   auto args = std::make_shared<AppendArgs>();
   auto options = std::make_shared<AppendEventOptions>();
-  CLI::App* append = app.add_subcommand("append", "Append events to a stream; prints the new version and the events' ids");
+  CLI::App* append =
+      app.add_subcommand("append", "Append events to a stream; prints the new version and the events' ids");
   add_stream_options(append, args->stream);
-  append->add_option("--expected-version", args->expected_version,
-                     "N (the stream must be at version N; 0 = must not exist), no-stream, or any")
+  append
+      ->add_option("--expected-version", args->expected_version,
+                   "N (the stream must be at version N; 0 = must not exist), no-stream, or any")
       ->type_name("N|no-stream|any")
       ->required();
-  options->event = append->add_option("--event", options->types, "Starts an event of this TYPE (repeat for more events)");
+  options->event =
+      append->add_option("--event", options->types, "Starts an event of this TYPE (repeat for more events)");
   options->data = append->add_option("--data", options->datas, "JSON value: the data of the preceding --event");
-  options->metadata = append->add_option("--metadata", options->metadatas, "JSON object: the metadata of the preceding --event");
-  options->event_id = append->add_option("--event-id", options->event_id_values, "UUID of the preceding --event (default: a random one)");
-  for (CLI::Option* o : {options->event, options->data, options->metadata, options->event_id}) o->expected(1)->take_all();
+  options->metadata =
+      append->add_option("--metadata", options->metadatas, "JSON object: the metadata of the preceding --event");
+  options->event_id = append->add_option("--event-id", options->event_id_values,
+                                         "UUID of the preceding --event (default: a random one)");
+  for (CLI::Option* o : {options->event, options->data, options->metadata, options->event_id})
+    o->expected(1)->take_all();
   options->event->type_name("TYPE");
   options->data->type_name("JSON");
   options->metadata->type_name("JSON");
@@ -126,24 +137,28 @@ void add_append_command(CLI::App& app, std::vector<Command>& commands) {
       "Exit code 3 on a version conflict (nothing written; the message holds the current version).\n"
       "Exit code 6 (outcome unknown) prints on stderr the command that retries the append with the same\n"
       "event ids, which is safe: an append that was applied is not written twice.");
-  commands.push_back({append, [append, args, options](const StoreChoice& store) {
+  commands.push_back({append,
+                      [append, args, options](const StoreChoice& store) {
                         args->store_as_typed = store.as_typed;
                         args->password_file = store.password_file;
                         args->events = group_events(*append, *options);
                         if (*options->events_file) args->events_file = options->events_file_value;
                         if (*options->event_ids) args->event_ids = options->event_ids_value;
                         return run_append(store.uri, *args);
-                      }, {}});
+                      },
+                      {}});
 }
 
 void add_read_command(CLI::App& app, std::vector<Command>& commands) {
   auto args = std::make_shared<ReadArgs>();
   CLI::App* read = app.add_subcommand("read", "Print a stream's events, one JSON object per line");
   add_stream_options(read, args->stream);
-  read->add_option("--from", args->from, "First version to print (inclusive); default 1, or the head with --backward")->type_name("N");
+  read->add_option("--from", args->from, "First version to print (inclusive); default 1, or the head with --backward")
+      ->type_name("N");
   read->add_option("--limit", args->limit, "Print at most N events")->type_name("N");
   read->add_flag("--backward", args->backward, "Newest first");
-  read->add_option("--page-size", args->page_size, "Events fetched per round trip, 1..100000 (default 1000)")->type_name("N");
+  read->add_option("--page-size", args->page_size, "Events fetched per round trip, 1..100000 (default 1000)")
+      ->type_name("N");
   read->footer(
       "Each line has the keys bounded_context, aggregate_type, aggregate_id, event_version,\n"
       "event_id, event_type, event_timestamp (RFC 3339, UTC, ms), event_data, event_metadata.\n"
@@ -158,7 +173,8 @@ void add_head_command(CLI::App& app, std::vector<Command>& commands) {
   auto args = std::make_shared<StreamArgs>();
   CLI::App* head = app.add_subcommand("head", "Print a stream's current version (0 if it does not exist)");
   add_stream_options(head, *args);
-  head->footer("Example:\n  eventstore head --context shop --type order --id 0de30000-0000-8000-8000-000000000001\n  2");
+  head->footer(
+      "Example:\n  eventstore head --context shop --type order --id 0de30000-0000-8000-8000-000000000001\n  2");
   add_runner(commands, head, args, run_head);
 }
 
@@ -167,7 +183,8 @@ void add_snapshot_commands(CLI::App& app, std::vector<Command>& commands) {
   CLI::App* snapshot = app.add_subcommand("snapshot", "Inspect snapshots");
   CLI::App* show = snapshot->add_subcommand("show", "Print the latest snapshot of a stream as one JSON line, or null");
   add_stream_options(show, *args);
-  snapshot->footer("Example:\n  eventstore snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019");
+  snapshot->footer(
+      "Example:\n  eventstore snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019");
   show->footer(
       "Keys: snapshot_version, snapshot_timestamp, snapshot_data, snapshot_metadata.\n"
       "Example:\n  eventstore snapshot show --context demo --type order --id 0de30000-0000-8000-8000-000000000019");
@@ -177,9 +194,11 @@ void add_snapshot_commands(CLI::App& app, std::vector<Command>& commands) {
 
 void add_demo_command(CLI::App& app, std::vector<Command>& commands) {
   auto args = std::make_shared<DemoArgs>();
-  CLI::App* demo = app.add_subcommand("demo", "Drive example orders through their life-cycle and show what the store does");
+  CLI::App* demo =
+      app.add_subcommand("demo", "Drive example orders through their life-cycle and show what the store does");
   demo->add_option("--orders", args->orders, "Orders to drive in this run, 1..1000000 (default 100)")->type_name("N");
-  demo->add_option("--snapshot-every", args->snapshot_every, "Snapshot policy: every N events, 1..1000000 (default 10)")->type_name("N");
+  demo->add_option("--snapshot-every", args->snapshot_every, "Snapshot policy: every N events, 1..1000000 (default 10)")
+      ->type_name("N");
   demo->add_flag("--quiet", args->quiet, "No progress bar");
   demo->footer(
       "Orders live in bounded context 'demo', aggregate type 'order', with ids\n"
@@ -201,10 +220,13 @@ void add_schema_commands(CLI::App& app, std::vector<Command>& commands) {
   CLI::App* schema = app.add_subcommand("schema", "Manage the store's schema");
   CLI::App* apply = schema->add_subcommand("apply", "Create the tables (and keyspace) the store needs, if missing");
   CLI::Option* replication_factor =
-      apply->add_option("--replication-factor", options->replication_factor,
-                        "scylla://: replicas in every data centre of a new keyspace (default 3)")->type_name("N");
-  CLI::Option* datacenter = apply->add_option("--datacenter", options->datacenters,
-                                              "scylla://: N replicas in data centre DC (repeatable)")->type_name("DC:N");
+      apply
+          ->add_option("--replication-factor", options->replication_factor,
+                       "scylla://: replicas in every data centre of a new keyspace (default 3)")
+          ->type_name("N");
+  CLI::Option* datacenter =
+      apply->add_option("--datacenter", options->datacenters, "scylla://: N replicas in data centre DC (repeatable)")
+          ->type_name("DC:N");
   replication_factor->excludes(datacenter);
   apply->add_flag("--print", options->print, "Print the statements instead of running them");
   apply->footer(
@@ -214,11 +236,12 @@ void add_schema_commands(CLI::App& app, std::vector<Command>& commands) {
       "  eventstore --store scylla://10.0.0.1/event_sourcing schema apply --datacenter dc1:3 --datacenter dc2:3");
   schema->footer("Example:\n  eventstore --store sqlite:shop.db schema apply");
   commands.push_back({schema, {}, "schema needs a command: apply (run 'eventstore schema --help')"});
-  commands.push_back({apply, [options](const StoreChoice& store) {
-                        return run_schema_apply(
-                            store.uri, parse_schema_request(options->replication_factor, options->datacenters,
-                                                            options->print));
-                      }, {}});
+  commands.push_back({apply,
+                      [options](const StoreChoice& store) {
+                        return run_schema_apply(store.uri, parse_schema_request(options->replication_factor,
+                                                                                options->datacenters, options->print));
+                      },
+                      {}});
 }
 
 void add_feed_commands(CLI::App& app, std::vector<Command>& commands) {
@@ -241,7 +264,8 @@ void add_feed_commands(CLI::App& app, std::vector<Command>& commands) {
       "  eventstore feed read --context shop\n"
       "  eventstore feed read --context shop --from 1200 --event-type OrderPaid --follow");
   auto status_context = std::make_shared<std::string>();
-  CLI::App* status = feed->add_subcommand("status", "Print the feed's head, its subscribers' checkpoints and its relay as one JSON object");
+  CLI::App* status = feed->add_subcommand(
+      "status", "Print the feed's head, its subscribers' checkpoints and its relay as one JSON object");
   status->add_option("--context", *status_context, "Bounded context")->type_name("NAME")->required();
   status->footer(
       "Keys: head (the last position, 0 when empty); checkpoints: [{name, position, lag (head - position),\n"
@@ -258,10 +282,12 @@ void add_feed_commands(CLI::App& app, std::vector<Command>& commands) {
 void add_subscribe_command(CLI::App& app, std::vector<Command>& commands) {
   auto args = std::make_shared<FeedArgs>();
   CLI::App* subscribe = app.add_subcommand(
-      "subscribe", "Print a named subscriber's new feed entries as 'feed read' does, saving its checkpoint after each page");
+      "subscribe",
+      "Print a named subscriber's new feed entries as 'feed read' does, saving its checkpoint after each page");
   add_feed_filter_options(subscribe, *args);
   subscribe->add_option("--name", args->name, "The subscriber's name: its checkpoint is stored under it")
-      ->type_name("NAME")->required();
+      ->type_name("NAME")
+      ->required();
   subscribe->add_flag("--follow", args->follow,
                       "At the head, keep waiting for new entries until SIGINT or SIGTERM (then exit code 0)");
   subscribe->add_flag("--from-end", args->from_end,
@@ -280,10 +306,15 @@ void add_subscribe_command(CLI::App& app, std::vector<Command>& commands) {
 
 void add_relay_command(CLI::App& app, std::vector<Command>& commands) {
   auto args = std::make_shared<RelayArgs>();
-  CLI::App* relay = app.add_subcommand("relay", "Run the relay that orders a bounded context's feed on a cluster, until SIGINT or SIGTERM");
+  CLI::App* relay = app.add_subcommand(
+      "relay", "Run the relay that orders a bounded context's feed on a cluster, until SIGINT or SIGTERM");
   relay->add_option("--context", args->context, "Bounded context")->type_name("NAME")->required();
-  relay->add_option("--lease-ms", args->lease_ms, "Lease duration, 300..3600000 (default 10000); renewed every third of it")->type_name("N");
-  relay->add_option("--poll-ms", args->poll_ms, "Pause between cycles that found nothing, 1..60000 (default 20)")->type_name("N");
+  relay
+      ->add_option("--lease-ms", args->lease_ms,
+                   "Lease duration, 300..3600000 (default 10000); renewed every third of it")
+      ->type_name("N");
+  relay->add_option("--poll-ms", args->poll_ms, "Pause between cycles that found nothing, 1..60000 (default 20)")
+      ->type_name("N");
   relay->footer(
       "One relay per context publishes at a time (it holds the context's lease); start two or more\n"
       "for fail-over: another takes over within the lease after one dies, at once after one stops.\n"

@@ -68,7 +68,8 @@ int run_append(const std::string& uri, const AppendArgs& args) {
   if (args.events_file && !args.events.empty())
     throw UsageError("give either --event groups or --events-file, not both");
   std::vector<EventData> events;
-  if (args.event_ids && !args.events_file) throw UsageError("--event-ids goes with --events-file (use --event-id after each --event)");
+  if (args.event_ids && !args.events_file)
+    throw UsageError("--event-ids goes with --events-file (use --event-id after each --event)");
   if (args.events_file) {
     events = read_events_file(*args.events_file);
     if (events.empty()) throw UsageError("the events file " + *args.events_file + " holds no events");
@@ -82,8 +83,8 @@ int run_append(const std::string& uri, const AppendArgs& args) {
 
   // The ids are drawn here rather than by the store so that an unknown outcome can print them:
   // a retry with the same ids is idempotent.
-  RetryCommand retry{args.store_as_typed, args.password_file, args.stream, args.expected_version, args.events,
-                     args.events_file, {}};
+  RetryCommand retry{args.store_as_typed, args.password_file, args.stream, args.expected_version,
+                     args.events,         args.events_file,   {}};
   const bool some_id_drawn =
       std::any_of(events.begin(), events.end(), [](const EventData& event) { return !event.event_id; });
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -101,9 +102,8 @@ int run_append(const std::string& uri, const AppendArgs& args) {
     if (e.code() != eventstore::ErrorCode::kVersionConflict) throw;
     const std::int64_t current = e.current_version().value_or(-1);
     throw eventstore::Error(eventstore::ErrorCode::kVersionConflict,
-                            "version conflict on " + eventstore::to_string(stream) +
-                                ": expected version " + expected.to_string() +
-                                ", current version " + std::to_string(current),
+                            "version conflict on " + eventstore::to_string(stream) + ": expected version " +
+                                expected.to_string() + ", current version " + std::to_string(current),
                             e.current_version());
   }
   nlohmann::ordered_json out;
@@ -126,16 +126,15 @@ int run_read(const std::string& uri, const ReadArgs& args) {
   const eventstore::Limits limits;
   if (args.from) options.from = parse_integer(*args.from, "--from", 1, limits.max_version);
   if (args.limit)
-    options.limit = static_cast<std::uint64_t>(
-        parse_integer(*args.limit, "--limit", 0, std::numeric_limits<std::int64_t>::max()));
+    options.limit =
+        static_cast<std::uint64_t>(parse_integer(*args.limit, "--limit", 0, std::numeric_limits<std::int64_t>::max()));
   options.page_size = static_cast<std::uint32_t>(parse_integer(args.page_size, "--page-size", 1, 100000));
 
   const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
   if (options.limit && *options.limit == 0) return 0;
   // Page by page: memory stays bounded by --page-size and the default page byte budget (4 MiB),
   // whatever the stream's length.
-  store->for_each(stream, options,
-                  [](const eventstore::RecordedEvent& event) { print_line(event_json_line(event)); });
+  store->for_each(stream, options, [](const eventstore::RecordedEvent& event) { print_line(event_json_line(event)); });
   return 0;
 }
 

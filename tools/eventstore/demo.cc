@@ -63,9 +63,9 @@ struct Product {
   std::int64_t price_cents;
 };
 constexpr Product kCatalog[] = {
-    {"book-dune", 1899},   {"book-sicp", 4599},     {"pen-blue", 199},      {"pen-red", 199},
-    {"mug-large", 1250},   {"tea-green", 650},      {"tea-black", 590},     {"lamp-desk", 3499},
-    {"cable-usb-c", 999},  {"socks-wool", 1500},    {"notebook-a5", 450},   {"headphones", 8999},
+    {"book-dune", 1899},  {"book-sicp", 4599},  {"pen-blue", 199},    {"pen-red", 199},
+    {"mug-large", 1250},  {"tea-green", 650},   {"tea-black", 590},   {"lamp-desk", 3499},
+    {"cable-usb-c", 999}, {"socks-wool", 1500}, {"notebook-a5", 450}, {"headphones", 8999},
 };
 
 using Command = std::function<void(OrderAggregate&)>;
@@ -78,9 +78,8 @@ std::vector<Save> plan(std::int64_t number) {
     const Product& product = kCatalog[rng.between(0, std::size(kCatalog) - 1)];
     const std::int64_t quantity = rng.between(1, 4);
     skus.insert(product.sku);
-    save.push_back([product, quantity](OrderAggregate& o) {
-      orders::add_item(o, product.sku, quantity, product.price_cents);
-    });
+    save.push_back(
+        [product, quantity](OrderAggregate& o) { orders::add_item(o, product.sku, quantity, product.price_cents); });
   };
   std::vector<Save> saves(1);
   const std::string customer = "customer-" + std::to_string(number % 50) + "@example.com";
@@ -138,7 +137,8 @@ struct RunStats {
 void drive(eventstore::AggregateStore<Order>& repository, std::int64_t number, RunStats& stats) {
   const std::vector<Save> saves = plan(number);
   std::vector<std::int64_t> version_before(1, 0);  // version_before[k]: version when save k starts
-  for (const Save& save : saves) version_before.push_back(version_before.back() + static_cast<std::int64_t>(save.size()));
+  for (const Save& save : saves)
+    version_before.push_back(version_before.back() + static_cast<std::int64_t>(save.size()));
   OrderAggregate order = repository.load(order_id(number));
   if (order.version() > 0) ++stats.resumed;
   constexpr int kMaxUnknownInARow = 5;
@@ -245,15 +245,15 @@ class ProgressBar {
 
 // What the read model did: a catch-up, then live while the writer drove the last orders.
 struct FeedRun {
-  std::string read_model;         // its file, or "in memory"
-  std::int64_t started_at = 0;    // its position when opened
+  std::string read_model;       // its file, or "in memory"
+  std::int64_t started_at = 0;  // its position when opened
   std::int64_t caught_up_to = 0;
   std::size_t caught_up_events = 0;
   double catch_up_seconds = 0;
   std::size_t live_events = 0;
   std::size_t live_pages = 0;
-  std::vector<double> lags_ms;    // per live event: from its append to its page being applied
-  double drive_seconds = 0;       // the writer's time in saves
+  std::vector<double> lags_ms;  // per live event: from its append to its page being applied
+  double drive_seconds = 0;     // the writer's time in saves
 };
 
 // Catches `read_model` up with the feed, then follows it while a writer thread drives `live` (in
@@ -330,13 +330,14 @@ void print_feed(eventstore::Store& store, const orders::CustomerRevenue& read_mo
   std::printf("feed head:          %lld (every event of context '%s', at positions 1, 2, 3, ...)\n",
               static_cast<long long>(store.feed_head(kContext)), kContext);
   std::printf("catch-up:           read model (%s) from position %lld to %lld: %zu events in %.3f s\n",
-              run.read_model.c_str(), static_cast<long long>(run.started_at),
-              static_cast<long long>(run.caught_up_to), run.caught_up_events, run.catch_up_seconds);
+              run.read_model.c_str(), static_cast<long long>(run.started_at), static_cast<long long>(run.caught_up_to),
+              run.caught_up_events, run.catch_up_seconds);
   std::sort(run.lags_ms.begin(), run.lags_ms.end());
   if (!run.lags_ms.empty())
-    std::printf("live:               %zu events in %zu pages while the last orders were saved; append to "
-                "read model: median %.0f ms, max %.0f ms\n",
-                run.live_events, run.live_pages, run.lags_ms[run.lags_ms.size() / 2], run.lags_ms.back());
+    std::printf(
+        "live:               %zu events in %zu pages while the last orders were saved; append to "
+        "read model: median %.0f ms, max %.0f ms\n",
+        run.live_events, run.live_pages, run.lags_ms[run.lags_ms.size() / 2], run.lags_ms.back());
   std::int64_t orders = 0, cancelled = 0, revenue = 0;
   const std::vector<orders::CustomerTotals> customers = read_model.customers();
   for (const orders::CustomerTotals& c : customers) {
@@ -434,8 +435,8 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
   std::printf("snapshots taken:    %llu (every %lld events)\n",
               static_cast<unsigned long long>(repository.stats().snapshots_written), static_cast<long long>(every));
   const std::int64_t tail = stats.biggest_version - snapshot_version;
-  std::printf("load with snapshot: %.3f ms (order #%lld: snapshot at version %lld + %lld event%s)\n",
-              with_snapshot_ms, static_cast<long long>(stats.biggest), static_cast<long long>(snapshot_version),
+  std::printf("load with snapshot: %.3f ms (order #%lld: snapshot at version %lld + %lld event%s)\n", with_snapshot_ms,
+              static_cast<long long>(stats.biggest), static_cast<long long>(snapshot_version),
               static_cast<long long>(tail), tail == 1 ? "" : "s");
   std::printf("load by replay:     %.3f ms (all %lld events from version 1; median of 7 loads each)\n", replay_ms,
               static_cast<long long>(stats.biggest_version));

@@ -64,8 +64,7 @@ EventData from_line(const std::string& line, std::size_t number) {
   // nlohmann::json keeps a repeated key's last value: which one was meant is not ours to guess.
   std::unordered_set<std::string_view> keys;
   for (const Member& member : members)
-    if (!keys.insert(member.key).second)
-      throw UsageError(where + ": key '" + member.key + "' appears twice");
+    if (!keys.insert(member.key).second) throw UsageError(where + ": key '" + member.key + "' appears twice");
   const auto text_of = [&](std::string_view key) {
     for (const Member& member : members)
       if (member.key == key) return std::string(member.value);
@@ -88,8 +87,8 @@ EventData from_line(const std::string& line, std::size_t number) {
       if (!field.is_string()) throw UsageError(where + ": event_id must be a UUID string");
       event.event_id = parse_uuid(field.get<std::string>(), where + ": event_id");
       if (event.event_id->is_nil()) throw UsageError(where + ": event_id must not be the nil UUID");
-    } else if (key != "bounded_context" && key != "aggregate_type" && key != "aggregate_id" &&
-               key != "event_version" && key != "event_timestamp") {
+    } else if (key != "bounded_context" && key != "aggregate_type" && key != "aggregate_id" && key != "event_version" &&
+               key != "event_timestamp") {
       throw UsageError(where + ": unknown key '" + key +
                        "' (expected event_type, event_data, event_metadata, event_id)");
     }

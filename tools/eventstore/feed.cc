@@ -139,8 +139,8 @@ int run_feed_read(const std::string& uri, const FeedArgs& args) {
   options.start = eventstore::StartPosition::after(from);
   std::optional<std::uint64_t> limit;
   if (args.limit)
-    limit = static_cast<std::uint64_t>(
-        parse_integer(*args.limit, "--limit", 0, std::numeric_limits<std::int64_t>::max()));
+    limit =
+        static_cast<std::uint64_t>(parse_integer(*args.limit, "--limit", 0, std::numeric_limits<std::int64_t>::max()));
   if (limit && *limit >= 1 && *limit < options.page_size && options.filter.empty())
     options.page_size = static_cast<std::uint32_t>(*limit);
 

@@ -72,8 +72,9 @@ int run(int argc, char** argv) {
   app.fallthrough();  // --store may also follow the command
   app.footer(kStoreHelp);
   std::string store_uri;
-  CLI::Option* store_opt = app.add_option("--store", store_uri, "Store URI (see below); default: $EVENTSTORE_STORE or sqlite:eventstore.db")
-      ->type_name("URI");
+  CLI::Option* store_opt =
+      app.add_option("--store", store_uri, "Store URI (see below); default: $EVENTSTORE_STORE or sqlite:eventstore.db")
+          ->type_name("URI");
   std::string password_file;
   CLI::Option* password_file_opt =
       app.add_option("--password-file", password_file,
@@ -95,7 +96,8 @@ int run(int argc, char** argv) {
   add_subscribe_command(app, commands);
   auto bench_args = std::make_shared<BenchArgs>();
   CLI::App* bench = add_bench_command(app, *bench_args);
-  commands.push_back({bench, [bench_args, bench](const StoreChoice& store) { return run_bench(store.uri, *bench_args, *bench); }, {}});
+  commands.push_back(
+      {bench, [bench_args, bench](const StoreChoice& store) { return run_bench(store.uri, *bench_args, *bench); }, {}});
   add_relay_command(app, commands);
   commands.insert(commands.end(), schema_commands.begin(), schema_commands.end());
 

@@ -42,8 +42,7 @@ int run_relay(const std::string& uri, const RelayArgs& args) {
   if (args.poll_ms)
     options.poll_interval = std::chrono::milliseconds(parse_integer(*args.poll_ms, "--poll-ms", 1, 60000));
   if (options.poll_interval >= options.lease / 3)
-    throw UsageError("--poll-ms must be below a third of the lease (" + std::to_string(options.lease.count()) +
-                     " ms)");
+    throw UsageError("--poll-ms must be below a third of the lease (" + std::to_string(options.lease.count()) + " ms)");
   // Checked before opening: an embedded store has nothing to relay (and sqlite: would create a
   // file).
   namespace detail = eventstore::detail;
@@ -69,8 +68,8 @@ int run_relay(const std::string& uri, const RelayArgs& args) {
   while (g_signal.load() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     const eventstore::RelayStats now = relay->stats();
-    const bool changed = now.holds_lease != last.holds_lease || now.epoch != last.epoch ||
-                         now.last_error != last.last_error;
+    const bool changed =
+        now.holds_lease != last.holds_lease || now.epoch != last.epoch || now.last_error != last.last_error;
     if (changed || Clock::now() - printed >= kEvery) {
       print_json_line(status_line(options.context, now));
       std::fflush(stdout);

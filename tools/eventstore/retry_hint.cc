@@ -5,8 +5,9 @@
 namespace eventstore_cli {
 
 std::string shell_quote(std::string_view word) {
-  const bool plain = !word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                             "0123456789_@%+=:,./-") == std::string_view::npos;
+  const bool plain = !word.empty() && word.find_first_not_of(
+                                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_@%+=:,./-") == std::string_view::npos;
   if (plain) return std::string(word);
   std::string quoted = "'";
   for (const char c : word) {
@@ -58,7 +59,8 @@ std::string format_retry_hint(const RetryCommand& command) {
   if (command.events_file && *command.events_file == "-")
     hint += "eventstore: hint: give it the same events on stdin\n";
   if (password_left_out)
-    hint += "eventstore: hint: the password is left out of --store: give it with --password-file FILE or SCYLLA_PASSWORD\n";
+    hint +=
+        "eventstore: hint: the password is left out of --store: give it with --password-file FILE or SCYLLA_PASSWORD\n";
   return hint;
 }
 

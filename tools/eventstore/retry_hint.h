@@ -15,11 +15,11 @@ struct RetryCommand {
   std::optional<std::string> store;          // --store as typed; none when it came from the environment
   std::optional<std::string> password_file;  // --password-file as typed
   StreamArgs stream;
-  std::string expected_version;              // as typed
-  std::vector<AppendEvent> events;           // the --event groups, each with its event_id set
-  std::optional<std::string> events_file;    // or the --events-file as typed ("-" = stdin)
-  std::vector<std::string> event_ids;        // with events_file: every event's id in file order,
-                                             // empty when every line has its own event_id
+  std::string expected_version;            // as typed
+  std::vector<AppendEvent> events;         // the --event groups, each with its event_id set
+  std::optional<std::string> events_file;  // or the --events-file as typed ("-" = stdin)
+  std::vector<std::string> event_ids;      // with events_file: every event's id in file order,
+                                           // empty when every line has its own event_id
 };
 
 // `word` as one shell word: unchanged when it holds only characters no shell treats specially,

@@ -45,8 +45,7 @@ void set_secret_source(std::string_view uri) {
   const std::string_view password = uri.substr(span->colon + 1, span->at - span->colon - 1);
   if (password.empty()) return;
   secrets().emplace_back(password);
-  if (std::string decoded = percent_decode(password); decoded != password)
-    secrets().push_back(std::move(decoded));
+  if (std::string decoded = percent_decode(password); decoded != password) secrets().push_back(std::move(decoded));
 }
 
 void add_secret(std::string_view password) {
@@ -63,15 +62,15 @@ std::string read_password_file(const std::string& path) {
   std::getline(in, line);
   if (in.bad()) throw UsageError("--password-file " + path + ": cannot read it: " + std::strerror(errno));
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line.empty()) throw UsageError("--password-file " + path + ": its first line is empty (it must hold the password)");
+  if (line.empty())
+    throw UsageError("--password-file " + path + ": its first line is empty (it must hold the password)");
   add_secret(line);
   return line;
 }
 
 std::string scrub(std::string message) {
   for (const std::string& secret : secrets()) {
-    for (std::size_t at = message.find(secret); at != std::string::npos;
-         at = message.find(secret, at + 3))
+    for (std::size_t at = message.find(secret); at != std::string::npos; at = message.find(secret, at + 3))
       message.replace(at, secret.size(), "***");
   }
   return message;
@@ -79,14 +78,12 @@ std::string scrub(std::string message) {
 
 std::string printable_uri(std::string_view uri) { return scrub(eventstore::redact_uri(uri)); }
 
-std::int64_t parse_integer(std::string_view text, std::string_view what, std::int64_t min,
-                           std::int64_t max) {
+std::int64_t parse_integer(std::string_view text, std::string_view what, std::int64_t min, std::int64_t max) {
   std::int64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min ||
-      value > max)
-    throw UsageError(std::string(what) + " must be an integer in " + std::to_string(min) + ".." +
-                     std::to_string(max) + ", got '" + std::string(text) + "'");
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
+    throw UsageError(std::string(what) + " must be an integer in " + std::to_string(min) + ".." + std::to_string(max) +
+                     ", got '" + std::string(text) + "'");
   return value;
 }
 
@@ -97,8 +94,8 @@ eventstore::ExpectedVersion parse_expected_version(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < 0 ||
       value > eventstore::Limits{}.max_version)
-    throw UsageError("--expected-version must be a version >= 0, 'any' or 'no-stream', got '" +
-                     std::string(text) + "'");
+    throw UsageError("--expected-version must be a version >= 0, 'any' or 'no-stream', got '" + std::string(text) +
+                     "'");
   return eventstore::ExpectedVersion::exact(value);
 }
 
@@ -158,8 +155,8 @@ std::string event_json_line(const eventstore::RecordedEvent& e, nlohmann::ordere
   out["event_type"] = e.event_type;
   out["event_timestamp"] = eventstore::format_rfc3339(e.timestamp);
   if (!with_data) return json_line(out);
-  return json_line_with(out, {{"event_data", stored_json_text(e.data)},
-                              {"event_metadata", stored_json_text(e.metadata)}});
+  return json_line_with(out,
+                        {{"event_data", stored_json_text(e.data)}, {"event_metadata", stored_json_text(e.metadata)}});
 }
 
 void print_line(std::string line) {

@@ -62,7 +62,7 @@ namespace {
 // events, so it is dense and never changes (unless a feed fault is injected).
 struct ContextFeed {
   std::map<std::int64_t, FeedEntry> entries;
-  std::int64_t next = 1;  // the next position to assign; the head is next - 1
+  std::int64_t next = 1;                                 // the next position to assign; the head is next - 1
   std::vector<std::pair<std::int64_t, FeedEntry>> held;  // kFeedLate: entries not yet published
   std::map<std::string, Checkpoint> checkpoints;
 };
@@ -77,12 +77,11 @@ struct State {
 
 class FaultyCursor final : public EventCursor {
  public:
-  FaultyCursor(std::vector<RecordedEvent> events, ReadOptions options)
-      : events_(std::move(events)), options_(options) {
+  FaultyCursor(std::vector<RecordedEvent> events, ReadOptions options) : events_(std::move(events)), options_(options) {
     if (options_.direction == Direction::kBackward) std::reverse(events_.begin(), events_.end());
     const std::int64_t from = options_.from.value_or(options_.direction == Direction::kForward ? 1 : INT64_MAX);
-    while (next_ < events_.size() && (options_.direction == Direction::kForward ? events_[next_].version < from
-                                                                               : events_[next_].version > from))
+    while (next_ < events_.size() &&
+           (options_.direction == Direction::kForward ? events_[next_].version < from : events_[next_].version > from))
       ++next_;
     remaining_ = options_.limit.value_or(UINT64_MAX);
   }
@@ -140,8 +139,7 @@ class FaultyStore final : public Store {
     callback(head);
   }
 
-  void read_feed_async(const std::string& context, const FeedReadOptions& options,
-                       FeedPageCallback callback) override {
+  void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback) override {
     if (options.after < 0 || options.limit < 1 || options.limit > 100000)
       return callback(Error::invalid("read_feed: after must be >= 0 and limit 1..100000"));
     FeedPage page;
@@ -262,8 +260,8 @@ class FaultyStore final : public Store {
     if (fire && fault_ == Fault::kFeedReorder && positions.size() >= 2) std::swap(positions[0], positions[1]);
     for (std::size_t i = 0; i < events.size(); ++i) {
       const EventData& e = *events[i];
-      FeedEntry entry{positions[i], RecordedEvent{stream, versions[i], *e.event_id, e.event_type, e.data, e.metadata,
-                                                  *e.timestamp}};
+      FeedEntry entry{positions[i],
+                      RecordedEvent{stream, versions[i], *e.event_id, e.event_type, e.data, e.metadata, *e.timestamp}};
       if (fire && fault_ == Fault::kFeedLate && i == 0) {
         feed.held.emplace_back(entry.position, std::move(entry));
       } else {
@@ -369,9 +367,7 @@ class FaultyStore final : public Store {
 
 }  // namespace
 
-std::shared_ptr<Store> make_faulty_store(Fault fault, int every) {
-  return std::make_shared<FaultyStore>(fault, every);
-}
+std::shared_ptr<Store> make_faulty_store(Fault fault, int every) { return std::make_shared<FaultyStore>(fault, every); }
 
 FeedReaderConfig self_test_feed_config() {
   FeedReaderConfig feed;
@@ -437,8 +433,8 @@ int run_self_test(std::ostream& out) {
     }
     out << (pass ? "PASS " : "FAIL ") << to_string(scenario.fault)
         << (scenario.retry_unknown ? " (retrying unknowns)" : "")
-        << (scenario.max_events == 1 ? " (one event an append: the filtered reader matches none)" : "") << ": " << report.operations << " operations, "
-        << report.acknowledged << " acknowledged, violations:";
+        << (scenario.max_events == 1 ? " (one event an append: the filtered reader matches none)" : "") << ": "
+        << report.operations << " operations, " << report.acknowledged << " acknowledged, violations:";
     if (report.violation_counts.empty()) out << " none";
     for (const auto& [kind, n] : report.violation_counts) out << " " << kind << "=" << n;
     if (report.feed)

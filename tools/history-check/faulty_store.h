@@ -26,17 +26,17 @@ enum class Fault {
   kLostUnknown,     // report unknown, store nothing, then answer a retry with ok (a lie)
   // The feed (the store keeps a correct feed, positions assigned in the append, unless one of
   // these is injected):
-  kFeedHole,          // skip a position: it never holds an entry
-  kFeedLate,          // hold an entry back and publish it after readers passed its position
-  kFeedReorder,       // publish the first two events of an append in swapped positions
-  kFeedDropAck,       // store and acknowledge an append but never publish it
-  kFeedRejected,      // publish the events of an append rejected with a conflict
-  kFeedDisagree,      // one read of a page answers two entries with their events swapped
-  kFeedDuplicate,     // publish an event twice (memory: and sqlite: never repeat one)
+  kFeedHole,             // skip a position: it never holds an entry
+  kFeedLate,             // hold an entry back and publish it after readers passed its position
+  kFeedReorder,          // publish the first two events of an append in swapped positions
+  kFeedDropAck,          // store and acknowledge an append but never publish it
+  kFeedRejected,         // publish the events of an append rejected with a conflict
+  kFeedDisagree,         // one read of a page answers two entries with their events swapped
+  kFeedDuplicate,        // publish an event twice (memory: and sqlite: never repeat one)
   kCheckpointBackwards,  // a checkpoint save stores a position below the one it was given
-  kCheckpointJump,    // a checkpoint load answers a position beyond the stored one
-  kFilterStall,       // a filtered page ends at its last matching entry (its reader stalls)
-  kFilterLeak,        // a filtered page also holds one entry the filter excludes
+  kCheckpointJump,       // a checkpoint load answers a position beyond the stored one
+  kFilterStall,          // a filtered page ends at its last matching entry (its reader stalls)
+  kFilterLeak,           // a filtered page also holds one entry the filter excludes
 };
 
 bool is_feed_fault(Fault fault);

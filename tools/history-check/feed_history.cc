@@ -12,7 +12,8 @@ namespace {
 
 std::string entry_text(const FeedSeen& e) {
   return "position " + std::to_string(e.position) + ": " +
-         (e.stream == FeedSeen::kForeign ? std::string("a stream not of the run") : "stream " + std::to_string(e.stream)) +
+         (e.stream == FeedSeen::kForeign ? std::string("a stream not of the run")
+                                         : "stream " + std::to_string(e.stream)) +
          " v" + std::to_string(e.version) + " id " + e.event_id.to_string();
 }
 
@@ -38,8 +39,9 @@ void add_ranges(Report& r, const std::string& kind, std::int64_t from, std::int6
     const std::int64_t first = p;
     while (p <= to && missing(p)) ++p;
     const std::int64_t last = p - 1;
-    r.add(kind, prefix + (first == last ? "position " + std::to_string(first)
-                                        : "positions " + std::to_string(first) + ".." + std::to_string(last)) +
+    r.add(kind, prefix +
+                    (first == last ? "position " + std::to_string(first)
+                                   : "positions " + std::to_string(first) + ".." + std::to_string(last)) +
                     suffix);
   }
 }
@@ -49,8 +51,8 @@ bool take_page(const FeedPageSeen& page, const std::string& who, FeedFigures& f,
   ++f.pages;
   if (page.head_before >= 0) f.max_lag = std::max(f.max_lag, page.head_before - page.after);
   if (page.last_position < page.after || page.after < 0) {
-    r.add("feed_page_malformed", who + ": a page after position " + std::to_string(page.after) +
-                                     " ended at position " + std::to_string(page.last_position));
+    r.add("feed_page_malformed", who + ": a page after position " + std::to_string(page.after) + " ended at position " +
+                                     std::to_string(page.last_position));
     return false;
   }
   return true;
@@ -106,7 +108,10 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
   };
   std::vector<Slot> slots(static_cast<std::size_t>(top) + 1);
   auto name_of = [](const FeedReaderLog& reader) {
-    return (reader.subscriber ? "subscriber " : reader.final_read ? "final reader " : reader.filtered ? "filtered reader " : "reader ") +
+    return (reader.subscriber   ? "subscriber "
+            : reader.final_read ? "final reader "
+            : reader.filtered   ? "filtered reader "
+                                : "reader ") +
            std::to_string(reader.reader);
   };
   for (const FeedReaderLog& reader : feed.readers) {
@@ -154,7 +159,8 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
     check_caught_up(reader, who, head, r);
     if (reader.subscriber)
       add_ranges(
-          r, "subscriber_hole", 1, std::min(head, top), [&](std::int64_t p) { return !covered[static_cast<std::size_t>(p)]; },
+          r, "subscriber_hole", 1, std::min(head, top),
+          [&](std::int64_t p) { return !covered[static_cast<std::size_t>(p)]; },
           who + " (restarted " + std::to_string(reader.restarts) + " times from its checkpoint) never read ", "");
 
     // The subscriber's checkpoints only move forward, and only to positions it saved.
@@ -166,18 +172,19 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
       } else if (c.kind == CheckpointSeen::Kind::kSaved) {
         ++f.checkpoint_saves;
         if (c.answered < c.requested)
-          r.add("checkpoint_backwards", who + ": a save of position " + std::to_string(c.requested) +
-                                            " was answered " + std::to_string(c.answered));
+          r.add("checkpoint_backwards", who + ": a save of position " + std::to_string(c.requested) + " was answered " +
+                                            std::to_string(c.answered));
         else if (c.answered < stored_max)
-          r.add("checkpoint_backwards", who + ": a save of position " + std::to_string(c.requested) +
-                                            " was answered " + std::to_string(c.answered) + " after " +
-                                            std::to_string(stored_max) + " had been stored");
+          r.add("checkpoint_backwards", who + ": a save of position " + std::to_string(c.requested) + " was answered " +
+                                            std::to_string(c.answered) + " after " + std::to_string(stored_max) +
+                                            " had been stored");
         saved_max = std::max(saved_max, c.requested);
         stored_max = std::max(stored_max, c.answered);
       } else {
         const std::int64_t loaded = c.none ? 0 : c.answered;
         if (loaded < stored_max)
-          r.add("checkpoint_backwards", who + ": a load answered " + (c.none ? std::string("no checkpoint") : std::to_string(loaded)) +
+          r.add("checkpoint_backwards", who + ": a load answered " +
+                                            (c.none ? std::string("no checkpoint") : std::to_string(loaded)) +
                                             " after " + std::to_string(stored_max) + " had been stored");
         else if (loaded > saved_max)
           r.add("checkpoint_jump", who + ": a load answered " + std::to_string(loaded) +
@@ -205,21 +212,24 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
       std::size_t next = 0;
       for (std::int64_t p = page.after + 1; p <= page.last_position && p <= top; ++p) {
         const FeedSeen* expected = slots[static_cast<std::size_t>(p)].entry;
-        const FeedSeen* got = next < page.entries.size() && page.entries[next].position == p ? &page.entries[next] : nullptr;
+        const FeedSeen* got =
+            next < page.entries.size() && page.entries[next].position == p ? &page.entries[next] : nullptr;
         if (got) ++next;
         if (got) ++f.observations;
         if (got && (!expected || !same_entry(*got, *expected) || !matches(*got)))
-          r.add("filter_wrong", who + " read " + entry_text(*got) +
-                                    (expected ? (same_entry(*got, *expected) ? " (its type is filtered out)"
-                                                                             : "; the feed holds " + entry_text(*expected))
-                                              : "; no other reader saw an entry there"));
+          r.add("filter_wrong",
+                who + " read " + entry_text(*got) +
+                    (expected ? (same_entry(*got, *expected) ? " (its type is filtered out)"
+                                                             : "; the feed holds " + entry_text(*expected))
+                              : "; no other reader saw an entry there"));
         else if (!got && expected && matches(*expected))
           r.add("filter_missed", who + ": a page covering " + std::to_string(page.after + 1) + ".." +
                                      std::to_string(page.last_position) + " skipped " + entry_text(*expected));
       }
       if (next != page.entries.size())
         r.add("feed_page_malformed", who + ": a page covering " + std::to_string(page.after + 1) + ".." +
-                                         std::to_string(page.last_position) + " held entries out of order or outside it");
+                                         std::to_string(page.last_position) +
+                                         " held entries out of order or outside it");
     }
     check_caught_up(reader, who, head, r);
   }
@@ -274,8 +284,8 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
     first_of[e->event_id] = e;
     if (same_version != versions[s].end()) {
       ++f.duplicates;
-      r.add("feed_duplicate_mismatch", entry_text(*e) + " repeats the version of " + entry_text(*same_version->second) +
-                                           " with another event id");
+      r.add("feed_duplicate_mismatch",
+            entry_text(*e) + " repeats the version of " + entry_text(*same_version->second) + " with another event id");
       continue;
     }
     if (e->version < highest[s])
@@ -310,8 +320,9 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
                                    std::to_string(version) + " is not in the feed (head " + std::to_string(head) + ")");
       } else if (it->second->stream < 0 || static_cast<std::size_t>(it->second->stream) != ack->stream ||
                  it->second->version != version) {
-        r.add("feed_misplaced", attempt_text(*ack) + ": event " + ack->ids[i].to_string() + " acknowledged at version " +
-                                    std::to_string(version) + " is in the feed as " + entry_text(*it->second));
+        r.add("feed_misplaced", attempt_text(*ack) + ": event " + ack->ids[i].to_string() +
+                                    " acknowledged at version " + std::to_string(version) + " is in the feed as " +
+                                    entry_text(*it->second));
       } else {
         ++f.acknowledged_in_feed;
       }
@@ -336,7 +347,8 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
                                   e.event_id.to_string() + " is stored but not in the feed");
         continue;
       }
-      if (it->second->stream < 0 || static_cast<std::size_t>(it->second->stream) != s || it->second->version != e.version) {
+      if (it->second->stream < 0 || static_cast<std::size_t>(it->second->stream) != s ||
+          it->second->version != e.version) {
         r.add("feed_misplaced", "stream " + std::to_string(s) + " v" + std::to_string(e.version) + " id " +
                                     e.event_id.to_string() + " is in the feed as " + entry_text(*it->second));
       } else if (f_it != fate.end() && f_it->second == Fate::kUnknown) {
@@ -350,10 +362,8 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
         !stream_known[static_cast<std::size_t>(e->stream)])
       continue;  // its stream's final read failed
     auto f_it = fate.find(id);
-    if (f_it == fate.end())
-      r.add("feed_invented", entry_text(*e) + " belongs to no append of the run");
-    else if (f_it->second == Fate::kRejected)
-      r.add("feed_rejected", entry_text(*e) + " belongs to a rejected append");
+    if (f_it == fate.end()) r.add("feed_invented", entry_text(*e) + " belongs to no append of the run");
+    else if (f_it->second == Fate::kRejected) r.add("feed_rejected", entry_text(*e) + " belongs to a rejected append");
     else
       r.add("feed_not_stored", entry_text(*e) + " is not held by the final read (" +
                                    (f_it->second == Fate::kUnknown ? "an unknown outcome" : "an acknowledged append") +

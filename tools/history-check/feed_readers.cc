@@ -173,8 +173,8 @@ void FeedReaders::run(int index) {
 FeedHistory FeedReaders::finish() {
   FeedHistory history;
   history.duplicates_allowed = config_.duplicates_allowed;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(
-                                           (config_.settle_s + config_.catch_up_s) * 1000));
+  const auto deadline = Clock::now() + std::chrono::milliseconds(
+                                           static_cast<std::int64_t>((config_.settle_s + config_.catch_up_s) * 1000));
   const auto settle = std::chrono::milliseconds(static_cast<std::int64_t>(config_.settle_s * 1000));
   auto read_head = [&]() -> std::optional<std::int64_t> {
     for (;;) {

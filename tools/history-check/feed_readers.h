@@ -24,19 +24,19 @@ namespace historycheck {
 struct ReaderShared;
 
 struct FeedReaderConfig {
-  int readers = 2;                  // the last one is the subscriber; with 3 or more, reader 1 is filtered
-                                    // (event type kNotedType only)
+  int readers = 2;  // the last one is the subscriber; with 3 or more, reader 1 is filtered
+                    // (event type kNotedType only)
   bool subscriber = true;
-  std::string checkpoint_name;      // default: "history-check-<context>"
-  std::uint32_t max_page = 64;      // each page asks for 1..max_page positions
+  std::string checkpoint_name;  // default: "history-check-<context>"
+  std::uint32_t max_page = 64;  // each page asks for 1..max_page positions
   std::chrono::milliseconds poll{5};
-  double kill_probability = 0.03;   // per page: the subscriber drops its position and restarts
-  double save_probability = 0.5;    // per page: the subscriber saves its checkpoint
+  double kill_probability = 0.03;       // per page: the subscriber drops its position and restarts
+  double save_probability = 0.5;        // per page: the subscriber saves its checkpoint
   double stale_save_probability = 0.1;  // per save: also save a lower position (must not move it back)
-  double async_probability = 0.5;  // read_feed_async instead of read_feed
-  bool duplicates_allowed = false;  // recorded in the history for the checker
-  double settle_s = 0;              // after the writers stop, the head must not move for this long
-  double catch_up_s = 300;          // how long the readers get to reach the settled head
+  double async_probability = 0.5;       // read_feed_async instead of read_feed
+  bool duplicates_allowed = false;      // recorded in the history for the checker
+  double settle_s = 0;                  // after the writers stop, the head must not move for this long
+  double catch_up_s = 300;              // how long the readers get to reach the settled head
   std::uint64_t seed = 1;
 };
 

@@ -17,11 +17,13 @@ namespace {
 // The names the records and reports use, one table per enum, in the enum's order; the last is
 // also the name of a value not listed.
 constexpr std::pair<Outcome, const char*> kOutcomeNames[] = {
-    {Outcome::kOk, "ok"},          {Outcome::kConflict, "conflict"}, {Outcome::kUnavailable, "unavailable"},
-    {Outcome::kUnknown, "unknown"}, {Outcome::kInvalid, "invalid"},  {Outcome::kOtherError, "other_error"}};
+    {Outcome::kOk, "ok"},           {Outcome::kConflict, "conflict"}, {Outcome::kUnavailable, "unavailable"},
+    {Outcome::kUnknown, "unknown"}, {Outcome::kInvalid, "invalid"},   {Outcome::kOtherError, "other_error"}};
 static_assert(std::size(kOutcomeNames) == static_cast<std::size_t>(Outcome::kOtherError) + 1);
-constexpr std::pair<ReadCheck, const char*> kReadCheckNames[] = {
-    {ReadCheck::kNone, "none"}, {ReadCheck::kSeen, "seen"}, {ReadCheck::kNotSeen, "not_seen"}, {ReadCheck::kFailed, "failed"}};
+constexpr std::pair<ReadCheck, const char*> kReadCheckNames[] = {{ReadCheck::kNone, "none"},
+                                                                 {ReadCheck::kSeen, "seen"},
+                                                                 {ReadCheck::kNotSeen, "not_seen"},
+                                                                 {ReadCheck::kFailed, "failed"}};
 static_assert(std::size(kReadCheckNames) == static_cast<std::size_t>(ReadCheck::kFailed) + 1);
 
 template <class Enum, std::size_t N>
@@ -66,10 +68,9 @@ std::string ids_text(const std::vector<Uuid>& ids) {
 
 std::string attempt_text(const Attempt& a) {
   std::ostringstream out;
-  out << "op " << a.op << " (process " << a.process << " thread " << a.thread << ", attempt "
-      << a.attempt << ", stream " << a.stream << ", expected "
-      << (a.expected < 0 ? std::string("any") : std::to_string(a.expected)) << ", ids "
-      << ids_text(a.ids) << ")";
+  out << "op " << a.op << " (process " << a.process << " thread " << a.thread << ", attempt " << a.attempt
+      << ", stream " << a.stream << ", expected " << (a.expected < 0 ? std::string("any") : std::to_string(a.expected))
+      << ", ids " << ids_text(a.ids) << ")";
   return out.str();
 }
 
@@ -155,8 +156,8 @@ Attempt attempt_from_json(const nlohmann::json& j) {
 
 std::vector<StoredStream> read_final(eventstore::Store& store, const Plan& plan, double retry_seconds) {
   std::vector<StoredStream> result(plan.streams.size());
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<std::int64_t>(retry_seconds * 1000));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(retry_seconds * 1000));
   for (std::size_t s = 0; s < plan.streams.size(); ++s) {
     const eventstore::StreamId stream = plan.stream(s);
     for (;;) {

@@ -43,7 +43,9 @@ struct Plan {
 // even k, "HistoryCheckNoted" for odd k, so a filtered feed reader (event type Noted) skips some.
 inline constexpr const char* kAppendedType = "HistoryCheckAppended";
 inline constexpr const char* kNotedType = "HistoryCheckNoted";
-inline const char* event_type_of(std::size_t index_in_append) { return index_in_append % 2 ? kNotedType : kAppendedType; }
+inline const char* event_type_of(std::size_t index_in_append) {
+  return index_in_append % 2 ? kNotedType : kAppendedType;
+}
 
 enum class Outcome { kOk, kConflict, kUnavailable, kUnknown, kInvalid, kOtherError };
 const char* to_string(Outcome outcome);
@@ -55,14 +57,14 @@ Outcome outcome_of(eventstore::ErrorCode code);
 enum class ReadCheck { kNone, kSeen, kNotSeen, kFailed };
 
 struct Attempt {
-  std::uint64_t op = 0;   // the logical append
-  int attempt = 1;        // 1, or 2, 3, ... for retries with the same ids after an unknown outcome
+  std::uint64_t op = 0;  // the logical append
+  int attempt = 1;       // 1, or 2, 3, ... for retries with the same ids after an unknown outcome
   int process = 0;
   int thread = 0;
-  std::size_t stream = 0;        // index into Plan::streams
-  std::int64_t expected = 0;     // -1 = ExpectedVersion::any()
-  std::vector<Uuid> ids;         // the event ids sent, in order
-  std::int64_t invoke_ns = 0;    // steady clock (CLOCK_MONOTONIC: comparable across processes)
+  std::size_t stream = 0;      // index into Plan::streams
+  std::int64_t expected = 0;   // -1 = ExpectedVersion::any()
+  std::vector<Uuid> ids;       // the event ids sent, in order
+  std::int64_t invoke_ns = 0;  // steady clock (CLOCK_MONOTONIC: comparable across processes)
   std::int64_t complete_ns = 0;
   Outcome outcome = Outcome::kOtherError;
   // kOk: the result.

@@ -77,7 +77,8 @@ std::optional<int> write_and_follow(const Options& o, const Plan& plan, const st
     feed_config.duplicates_allowed = cluster;
     feed_config.settle_s = o.feed_settle_s.value_or(cluster ? 10.0 : 0.0);
     feed_config.catch_up_s = std::max(600.0, o.final_read_retry_s);
-    feed_config.seed = o.seed.value_or(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
+    feed_config.seed =
+        o.seed.value_or(static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
     std::optional<FeedReaders> readers;
     if (run.feed_readers > 0) {
       readers.emplace(*run.store, plan, feed_config);
@@ -147,8 +148,7 @@ void print_text_report(const Options& o, const Plan& plan, const std::string& sh
        << (o.retry_unknown ? ", retrying unknown outcomes" : "") << "\n";
   if (o.quiet) {
     std::cout << "history-check: " << shown << ": " << report.operations << " operations, " << report.acknowledged
-              << " acknowledged, " << report.unknown << " unknown, " << report.violation_total()
-              << " violations\n";
+              << " acknowledged, " << report.unknown << " unknown, " << report.violation_total() << " violations\n";
   } else {
     std::cout << head.str() << summary_text(report) << "head reads failed: " << run.head_errors << "\n";
     if (o.processes > 1)
@@ -174,8 +174,7 @@ int main(int argc, char** argv) {
   const auto started = std::chrono::steady_clock::now();
   Run run;
   if (const std::optional<int> failed = write_and_follow(o, plan, shown, run)) return *failed;
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const std::vector<StoredStream> stored = read_final(*run.store, plan, o.final_read_retry_s);
   Report report = check_history(plan, run.attempts, stored);
   if (run.feed_history) check_feed(plan, run.attempts, stored, *run.feed_history, report);

@@ -20,7 +20,8 @@ constexpr const char* kDescription =
     "feed must hold every stored event and nothing else, dense, the same for every reader, in\n"
     "version order per stream, and the subscriber's checkpoint must only move forward.";
 
-constexpr const char* kExitStatus = "exit status: 0 no violation; 1 violations; 2 usage or setup error; 3 expectation not met";
+constexpr const char* kExitStatus =
+    "exit status: 0 no violation; 1 violations; 2 usage or setup error; 3 expectation not met";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -81,16 +82,20 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   add_number(app, "--threads", o.threads, "Writer threads per process (default 4)");
   add_number(app, "--processes", o.processes,
              "Writer processes, each running --threads threads (default 1; needs a store shared between "
-             "processes: sqlite: or scylla://)", "P");
+             "processes: sqlite: or scylla://)",
+             "P");
   add_number(app, "--streams", o.streams, "Streams written to (default 4), in a bounded context new to the run", "S");
   add_number(app, "--duration-s", o.duration_s, "Stop starting appends after D seconds (default 10)", "D");
   add_number(app, "--ops", o.ops, "Stop after N appends in all (the duration still bounds the run)");
-  app.add_flag("--retry-unknown", o.retry_unknown, "Retry an unknown outcome with the same event ids until it resolves");
-  add_number(app, "--read-check", o.read_check, "Probability of a read-your-writes check after an ack (default 0.25)", "P");
+  app.add_flag("--retry-unknown", o.retry_unknown,
+               "Retry an unknown outcome with the same event ids until it resolves");
+  add_number(app, "--read-check", o.read_check, "Probability of a read-your-writes check after an ack (default 0.25)",
+             "P");
   add_number(app, "--max-events", o.max_events, "Events per append, 1..N (default 3)");
   add_number(app, "--stale", o.stale,
              "Probability of appending with a stale expected version on purpose, to exercise rejected appends "
-             "(default 0.05)", "P");
+             "(default 0.05)",
+             "P");
   add_number(app, "--seed", o.seed, "Random seed of the workload (default: from the clock)");
   add_number(app, "--final-read-retry-s", o.final_read_retry_s,
              "Keep retrying a failing final read for S seconds (default 60)", "S");
@@ -108,7 +113,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
              "a feed, else 0); the last one is a subscriber killed at random and restarted from its checkpoint");
   add_number(app, "--feed-settle-s", o.feed_settle_s,
              "After the writers stop, wait until the feed's head has not moved for S seconds (default 10 on "
-             "scylla://, where a relay publishes; 0 otherwise)", "S");
+             "scylla://, where a relay publishes; 0 otherwise)",
+             "S");
   add_number(app, "--feed-page", o.feed_page, "Feed readers ask for 1..N positions per page (default 64)");
   add_number(app, "--feed-kill", o.feed_kill, "Probability per page that the subscriber is killed (default 0.03)", "P");
   app.add_flag("--writers-may-die", o.writers_may_die,

@@ -21,7 +21,8 @@ const std::vector<std::pair<std::string, std::string>> kViolationKinds = {
     {"invented", "a stored event belongs to no append of the run"},
     {"doubled", "an event id is stored more than once"},
     {"rejected_stored", "an event of a rejected append (conflict, unavailable, invalid) is stored"},
-    {"resolved_wrong", "an unknown outcome resolved as not applied (a retry got a conflict), yet its events are stored"},
+    {"resolved_wrong",
+     "an unknown outcome resolved as not applied (a retry got a conflict), yet its events are stored"},
     {"partial_append", "some but not all events of an append are stored, or not contiguously"},
     {"conflict_inconsistent", "a conflict reported the expected version as the current one"},
     {"stale_read", "a read started after an acknowledgement did not see it"},
@@ -35,7 +36,8 @@ const std::vector<std::pair<std::string, std::string>> kViolationKinds = {
     {"feed_foreign", "a feed entry of the run's context names a stream the run never wrote"},
     {"feed_hole", "a position between 1 and the head has no entry (or a page passed it without one)"},
     {"feed_late_entry", "an entry appeared at a position a reader had already passed without one"},
-    {"feed_disagreement", "two reads of one position returned different entries (readers disagree, or an entry changed or vanished)"},
+    {"feed_disagreement",
+     "two reads of one position returned different entries (readers disagree, or an entry changed or vanished)"},
     {"feed_head_mismatch", "an entry was read at a position above the final feed head"},
     {"feed_page_malformed", "a page's entries are out of order or outside the positions it covered"},
     {"feed_reordered", "a stream's version first appears in the feed after a higher version of that stream"},
@@ -46,7 +48,8 @@ const std::vector<std::pair<std::string, std::string>> kViolationKinds = {
     {"filter_wrong", "a filtered reader got an entry its filter excludes, or one that differs from the feed's"},
     {"filter_missed", "a filtered reader's page skipped a matching entry of the positions it covered"},
     {"subscriber_hole", "the subscriber, across its restarts from its checkpoint, never saw a position of 1..head"},
-    {"checkpoint_backwards", "a checkpoint save or load answered a position below one stored before (or below the save's request)"},
+    {"checkpoint_backwards",
+     "a checkpoint save or load answered a position below one stored before (or below the save's request)"},
     {"checkpoint_jump", "a checkpoint load answered a position above every position saved"},
 };
 
@@ -67,27 +70,27 @@ nlohmann::json to_json(const Report& r) {
   nlohmann::json counts = nlohmann::json::object();
   for (const auto& [kind, n] : r.violation_counts) counts[kind] = n;
   nlohmann::json j = {{"operations", r.operations},
-          {"logical_appends", r.logical_appends},
-          {"acknowledged", r.acknowledged},
-          {"conflicts", r.conflicts},
-          {"unavailable", r.unavailable},
-          {"unknown", r.unknown},
-          {"invalid", r.invalid},
-          {"other_errors", r.other_errors},
-          {"unknown_resolution",
-           {{"appends_with_unknown_outcome", r.unknown_appends},
-            {"retry_applied", r.unknown_resolved_by_retry_applied},
-            {"retry_not_applied", r.unknown_resolved_by_retry_not_applied},
-            {"final_read_applied", r.unknown_found_applied},
-            {"final_read_not_applied", r.unknown_found_not_applied}}},
-          {"read_checks", r.read_checks},
-          {"read_check_failures", r.read_check_failures},
-          {"events_acknowledged", r.events_acknowledged},
-          {"events_stored", r.events_stored},
-          {"streams", r.streams},
-          {"violations", r.violation_total()},
-          {"violation_counts", counts},
-          {"violation_details", violations}};
+                      {"logical_appends", r.logical_appends},
+                      {"acknowledged", r.acknowledged},
+                      {"conflicts", r.conflicts},
+                      {"unavailable", r.unavailable},
+                      {"unknown", r.unknown},
+                      {"invalid", r.invalid},
+                      {"other_errors", r.other_errors},
+                      {"unknown_resolution",
+                       {{"appends_with_unknown_outcome", r.unknown_appends},
+                        {"retry_applied", r.unknown_resolved_by_retry_applied},
+                        {"retry_not_applied", r.unknown_resolved_by_retry_not_applied},
+                        {"final_read_applied", r.unknown_found_applied},
+                        {"final_read_not_applied", r.unknown_found_not_applied}}},
+                      {"read_checks", r.read_checks},
+                      {"read_check_failures", r.read_check_failures},
+                      {"events_acknowledged", r.events_acknowledged},
+                      {"events_stored", r.events_stored},
+                      {"streams", r.streams},
+                      {"violations", r.violation_total()},
+                      {"violation_counts", counts},
+                      {"violation_details", violations}};
   if (r.feed) {
     const FeedFigures& f = *r.feed;
     j["feed"] = {{"head", f.head},
@@ -114,22 +117,21 @@ std::string summary_text(const Report& r) {
   out << "operations " << r.operations << " (logical appends " << r.logical_appends << "): acknowledged "
       << r.acknowledged << ", conflicts " << r.conflicts << ", unavailable " << r.unavailable << ", unknown "
       << r.unknown << ", invalid " << r.invalid << ", other errors " << r.other_errors << "\n";
-  out << "unknown outcomes: " << r.unknown_appends << " appends; resolved by retry: "
-      << r.unknown_resolved_by_retry_applied << " applied, " << r.unknown_resolved_by_retry_not_applied
-      << " not applied; by the final read: " << r.unknown_found_applied << " applied, "
-      << r.unknown_found_not_applied << " not applied\n";
+  out << "unknown outcomes: " << r.unknown_appends
+      << " appends; resolved by retry: " << r.unknown_resolved_by_retry_applied << " applied, "
+      << r.unknown_resolved_by_retry_not_applied << " not applied; by the final read: " << r.unknown_found_applied
+      << " applied, " << r.unknown_found_not_applied << " not applied\n";
   out << "read-after-ack checks " << r.read_checks << " (" << r.read_check_failures << " reads failed)\n";
-  out << "final read: " << r.streams << " streams, " << r.events_stored << " events stored, "
-      << r.events_acknowledged << " acknowledged\n";
+  out << "final read: " << r.streams << " streams, " << r.events_stored << " events stored, " << r.events_acknowledged
+      << " acknowledged\n";
   if (r.feed) {
     const FeedFigures& f = *r.feed;
     out << "feed: head " << f.head << ", " << f.entries << " entries (" << f.events << " events, " << f.duplicates
         << " duplicates), " << f.acknowledged_in_feed << " acknowledged events and " << f.unknown_applied_in_feed
         << " applied unknown-outcome events found; " << f.readers << " readers (" << f.filtered_readers
-        << " filtered), " << f.pages << " pages, "
-        << f.observations << " entries read, " << f.restarts << " subscriber restarts, " << f.checkpoint_saves
-        << " checkpoint saves (last " << f.final_checkpoint << "), max lag " << f.max_lag << " positions, "
-        << f.read_errors << " read errors\n";
+        << " filtered), " << f.pages << " pages, " << f.observations << " entries read, " << f.restarts
+        << " subscriber restarts, " << f.checkpoint_saves << " checkpoint saves (last " << f.final_checkpoint
+        << "), max lag " << f.max_lag << " positions, " << f.read_errors << " read errors\n";
   }
   out << "violations: " << r.violation_total();
   for (const auto& [kind, n] : r.violation_counts) out << " " << kind << "=" << n;

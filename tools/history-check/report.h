@@ -29,17 +29,17 @@ extern const std::vector<std::pair<std::string, std::string>> kViolationKinds;
 // What the feed readers saw, in figures (check_feed).
 struct FeedFigures {
   std::int64_t head = 0;
-  std::uint64_t entries = 0;          // distinct positions observed
-  std::uint64_t events = 0;           // distinct event ids in the feed
-  std::uint64_t duplicates = 0;       // entries repeating an event seen at a lower position
+  std::uint64_t entries = 0;     // distinct positions observed
+  std::uint64_t events = 0;      // distinct event ids in the feed
+  std::uint64_t duplicates = 0;  // entries repeating an event seen at a lower position
   std::uint64_t readers = 0;
   std::uint64_t filtered_readers = 0;  // of `readers`
   std::uint64_t pages = 0;
-  std::uint64_t observations = 0;     // entries read, all readers, repeats included
-  std::uint64_t restarts = 0;         // subscriber restarts from its checkpoint
+  std::uint64_t observations = 0;  // entries read, all readers, repeats included
+  std::uint64_t restarts = 0;      // subscriber restarts from its checkpoint
   std::uint64_t checkpoint_saves = 0;
   std::int64_t final_checkpoint = 0;
-  std::int64_t max_lag = 0;           // positions between a reader and the head when it read
+  std::int64_t max_lag = 0;  // positions between a reader and the head when it read
   std::uint64_t read_errors = 0;
   std::uint64_t acknowledged_in_feed = 0;
   std::uint64_t unknown_applied_in_feed = 0;
@@ -67,7 +67,7 @@ struct Report {
   std::uint64_t streams = 0;
   std::map<std::string, std::uint64_t> violation_counts;
   std::vector<Violation> violations;  // the first few of each kind
-  std::optional<FeedFigures> feed;  // set by check_feed
+  std::optional<FeedFigures> feed;    // set by check_feed
 
   std::uint64_t violation_total() const;
   void add(const std::string& kind, const std::string& detail);

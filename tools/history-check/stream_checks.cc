@@ -8,8 +8,7 @@ namespace historycheck {
 
 using eventstore::RecordedEvent;
 
-Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
-                     const std::vector<StoredStream>& stored) {
+Report check_history(const Plan& plan, const std::vector<Attempt>& attempts, const std::vector<StoredStream>& stored) {
   Report r;
   r.streams = plan.streams.size();
 
@@ -42,7 +41,8 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
   }
   r.logical_appends = by_op.size();
   for (auto& [op, list] : by_op)
-    std::stable_sort(list.begin(), list.end(), [](const Attempt* x, const Attempt* y) { return x->attempt < y->attempt; });
+    std::stable_sort(list.begin(), list.end(),
+                     [](const Attempt* x, const Attempt* y) { return x->attempt < y->attempt; });
 
   // --- the stored streams -------------------------------------------------------------------
   struct Where {
@@ -81,8 +81,7 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
   for (const auto& [id, where] : stored_at)
     if (where.size() > 1) {
       std::string places;
-      for (const Where& w : where)
-        places += " stream " + std::to_string(w.stream) + " v" + std::to_string(w.version);
+      for (const Where& w : where) places += " stream " + std::to_string(w.stream) + " v" + std::to_string(w.version);
       r.add("doubled", "event " + id.to_string() + " is stored " + std::to_string(where.size()) + " times:" + places);
     }
 
@@ -97,7 +96,8 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
     bool ok_after_unknown = false;
     for (const Attempt* a : list) {
       if (a->ids != first.ids || a->stream != first.stream || a->expected != first.expected)
-        r.add("ack_mismatch", attempt_text(*a) + " retries " + attempt_text(first) + " with different ids or expectation");
+        r.add("ack_mismatch",
+              attempt_text(*a) + " retries " + attempt_text(first) + " with different ids or expectation");
       if (a->outcome == Outcome::kOk) {
         if (ack && (ack->first_version != a->first_version || ack->result_ids != a->result_ids))
           r.add("ack_mismatch", attempt_text(*a) + " was acknowledged at version " + std::to_string(a->first_version) +
@@ -126,8 +126,8 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
           return w.stream == ack->stream && w.version == version;
         });
         if (!in_place)
-          r.add("misplaced_ack", attempt_text(*ack) + ": event " + ack->ids[i].to_string() + " acknowledged at version " +
-                                     std::to_string(version) + " is stored at stream " +
+          r.add("misplaced_ack", attempt_text(*ack) + ": event " + ack->ids[i].to_string() +
+                                     " acknowledged at version " + std::to_string(version) + " is stored at stream " +
                                      std::to_string(it->second.front().stream) + " version " +
                                      std::to_string(it->second.front().version));
       }
@@ -173,8 +173,8 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
   }
   for (const auto& [id, where] : stored_at)
     if (!known_ids.count(id))
-      r.add("invented", "event " + id.to_string() + " at stream " + std::to_string(where.front().stream) +
-                            " version " + std::to_string(where.front().version) + " belongs to no append of the run");
+      r.add("invented", "event " + id.to_string() + " at stream " + std::to_string(where.front().stream) + " version " +
+                            std::to_string(where.front().version) + " belongs to no append of the run");
   return r;
 }
 

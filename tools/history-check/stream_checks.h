@@ -19,7 +19,6 @@ namespace historycheck {
 //     was unknown (nothing invented, nothing doubled), and an unknown append is all or nothing;
 //  4. nothing of a rejected append (conflict, unavailable, invalid) is stored;
 //  5. reads made right after an acknowledgement saw it (recorded in the attempts).
-Report check_history(const Plan& plan, const std::vector<Attempt>& attempts,
-                     const std::vector<StoredStream>& stored);
+Report check_history(const Plan& plan, const std::vector<Attempt>& attempts, const std::vector<StoredStream>& stored);
 
 }  // namespace historycheck

@@ -23,10 +23,16 @@ std::int64_t now_ns() {
 
 class Writer {
  public:
-  Writer(eventstore::Store& store, const Plan& plan, const WorkloadConfig& config, WorkloadStats& stats,
-         int thread, std::atomic<std::uint64_t>& started, Clock::time_point deadline)
-      : store_(store), plan_(plan), config_(config), stats_(stats), thread_(thread), started_(started),
-        deadline_(deadline), known_(plan.streams.size()),
+  Writer(eventstore::Store& store, const Plan& plan, const WorkloadConfig& config, WorkloadStats& stats, int thread,
+         std::atomic<std::uint64_t>& started, Clock::time_point deadline)
+      : store_(store),
+        plan_(plan),
+        config_(config),
+        stats_(stats),
+        thread_(thread),
+        started_(started),
+        deadline_(deadline),
+        known_(plan.streams.size()),
         rng_(config.seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(config.process) * 7919 +
              static_cast<std::uint64_t>(thread)) {}
 
@@ -65,12 +71,13 @@ class Writer {
   }
 
   void append_one(std::size_t s, const eventstore::StreamId& stream, std::int64_t expected) {
-    const std::uint64_t op = (static_cast<std::uint64_t>(config_.process) << 40) |
-                             (static_cast<std::uint64_t>(thread_) << 28) | ++sequence_;
+    const std::uint64_t op =
+        (static_cast<std::uint64_t>(config_.process) << 40) | (static_cast<std::uint64_t>(thread_) << 28) | ++sequence_;
     const std::size_t n = 1 + pick(static_cast<std::size_t>(std::max(1, config_.max_events)));
     std::vector<Uuid> ids;
     for (std::size_t i = 0; i < n; ++i) ids.push_back(Uuid::random());
-    const auto grace_end = deadline_ + std::chrono::milliseconds(static_cast<std::int64_t>(config_.retry_grace_s * 1000));
+    const auto grace_end =
+        deadline_ + std::chrono::milliseconds(static_cast<std::int64_t>(config_.retry_grace_s * 1000));
     for (int attempt = 1;; ++attempt) {
       Attempt a;
       a.op = op;
@@ -160,8 +167,8 @@ class Writer {
       const std::int64_t head = store_.head(stream);
       if (head < a.next_version) {
         a.read_check = ReadCheck::kNotSeen;
-        a.read_detail = "head() is " + std::to_string(head) + " right after an ack at version " +
-                        std::to_string(a.next_version);
+        a.read_detail =
+            "head() is " + std::to_string(head) + " right after an ack at version " + std::to_string(a.next_version);
         return;
       }
       eventstore::ReadOptions options;

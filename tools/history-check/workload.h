@@ -17,18 +17,18 @@ namespace historycheck {
 
 struct WorkloadConfig {
   int threads = 4;
-  int process = 0;                     // this process's index (part of every op id)
-  std::optional<std::uint64_t> ops;    // logical appends to start in all (this process)
-  double duration_s = 10;              // stop starting appends after this long
+  int process = 0;                   // this process's index (part of every op id)
+  std::optional<std::uint64_t> ops;  // logical appends to start in all (this process)
+  double duration_s = 10;            // stop starting appends after this long
   std::uint64_t seed = 1;
-  bool retry_unknown = false;          // retry an unknown outcome with the same ids until resolved
-  int max_retries = 100;               // attempts per append when retrying unknowns
-  double retry_grace_s = 60;           // how long after the deadline unknowns may still be retried
+  bool retry_unknown = false;            // retry an unknown outcome with the same ids until resolved
+  int max_retries = 100;                 // attempts per append when retrying unknowns
+  double retry_grace_s = 60;             // how long after the deadline unknowns may still be retried
   double read_check_probability = 0.25;  // after an ack, read head and the appended range
-  int max_events = 3;                  // events per append: 1..max_events
-  double async_probability = 0.5;      // use append_async instead of the blocking append
-  double read_head_probability = 0.5;  // read head first even when a version is known
-  double stale_probability = 0.05;     // expect one version too few on purpose (a sure conflict)
+  int max_events = 3;                    // events per append: 1..max_events
+  double async_probability = 0.5;        // use append_async instead of the blocking append
+  double read_head_probability = 0.5;    // read head first even when a version is known
+  double stale_probability = 0.05;       // expect one version too few on purpose (a sure conflict)
   // Called (from the writer threads, at once) with each attempt just before its append is sent
   // (outcome kUnknown: what stays if the process dies now) and again with its outcome, so a
   // writer process killed mid-append leaves a history (main.cc writes them as JSON lines).

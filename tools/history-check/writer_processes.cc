@@ -95,8 +95,7 @@ extern "C" void on_supervisor_signal(int) { g_supervisor_stop = 1; }
   int failed = 0;
   auto spawn = [&](bool initial) {
     const int index = next++;
-    const double left =
-        std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
+    const double left = std::chrono::duration<double>(deadline - std::chrono::steady_clock::now()).count();
     std::cout.flush();
     std::cerr.flush();
     const pid_t pid = fork();
@@ -105,8 +104,8 @@ extern "C" void on_supervisor_signal(int) { g_supervisor_stop = 1; }
       ++failed;
       return;
     }
-    if (pid == 0) writer_process(o, plan, index, initial ? o.duration_s : std::max(0.0, left), initial,
-                                 writer_file(parent, index));
+    if (pid == 0)
+      writer_process(o, plan, index, initial ? o.duration_s : std::max(0.0, left), initial, writer_file(parent, index));
     live[pid] = index;
   };
   for (int p = 0; p < o.processes; ++p) spawn(true);

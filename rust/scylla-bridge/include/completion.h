@@ -35,7 +35,7 @@ struct CqlResult;
 struct Session;
 
 class ConnectCompletion {
-public:
+ public:
   virtual ~ConnectCompletion() = default;
   virtual void on_ok(rust::Box<Session> session) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
@@ -43,14 +43,14 @@ public:
 
 // Completion of a request whose success carries no value (schema DDL, prepare).
 class VoidCompletion {
-public:
+ public:
   virtual ~VoidCompletion() = default;
   virtual void on_ok() noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
 class AppendCompletion {
-public:
+ public:
   virtual ~AppendCompletion() = default;
   virtual void on_ok(AppendOutcome outcome) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
@@ -58,7 +58,7 @@ public:
 
 // Head read and serial range read.
 class SliceCompletion {
-public:
+ public:
   virtual ~SliceCompletion() = default;
   virtual void on_ok(StreamSlice slice) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
@@ -67,21 +67,21 @@ public:
 // One page of a ReadCursor. `more` is false once the read is exhausted; a page
 // may be empty while `more` is still true (just ask for the next one).
 class PageCompletion {
-public:
+ public:
   virtual ~PageCompletion() = default;
   virtual void on_ok(rust::Vec<EventRow> rows, bool more) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
 class SnapshotLoadCompletion {
-public:
+ public:
   virtual ~SnapshotLoadCompletion() = default;
   virtual void on_ok(SnapshotLoad result) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
 class SnapshotSaveCompletion {
-public:
+ public:
   virtual ~SnapshotSaveCompletion() = default;
   virtual void on_ok(SnapshotSaveOutcome outcome) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
@@ -89,10 +89,10 @@ public:
 
 // Session::execute_cql: the rows of one statement or batch.
 class CqlCompletion {
-public:
+ public:
   virtual ~CqlCompletion() = default;
   virtual void on_ok(CqlResult result) noexcept = 0;
   virtual void on_error(const BridgeError &error) noexcept = 0;
 };
 
-} // namespace eventstore::bridge
+}  // namespace eventstore::bridge

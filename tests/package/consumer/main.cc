@@ -10,9 +10,9 @@ int main() {
   try {
     auto store = eventstore::open_store("memory:");
     const eventstore::StreamId stream{"consumer", "Greeting", eventstore::Uuid::random()};
-    const eventstore::AppendResult appended = store->append(
-        stream, eventstore::ExpectedVersion::no_stream(),
-        {eventstore::EventData{std::nullopt, "Said", R"({"text":"hello"})", std::nullopt, std::nullopt}});
+    const eventstore::AppendResult appended =
+        store->append(stream, eventstore::ExpectedVersion::no_stream(),
+                      {eventstore::EventData{std::nullopt, "Said", R"({"text":"hello"})", std::nullopt, std::nullopt}});
     const auto events = store->read_all(stream);
     if (events.size() != 1 || events[0].event_id != appended.event_ids.at(0) || store->head(stream) != 1) {
       std::fprintf(stderr, "consumer: the event did not read back\n");
