@@ -120,6 +120,9 @@ class CustomerRevenue {
     const int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     std::unique_ptr<sqlite3, Close> owned(db);
     if (rc != SQLITE_OK) throw std::runtime_error(path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    // Another process on the file (a second demo, a query, one being killed) holds its lock for
+    // moments: wait for it instead of failing with "database is locked".
+    sqlite3_busy_timeout(db, 5000);
     return owned;
   }
 

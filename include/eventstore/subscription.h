@@ -86,7 +86,8 @@ class EVENTSTORE_EXPORT Subscription {
 // Thread safety: one thread at a time; `db` must not be used by others during apply().
 class EVENTSTORE_EXPORT SqliteProjection {
  public:
-  // `db` stays owned by the caller and must outlive the projection. Throws Error.
+  // `db` stays owned by the caller and must outlive the projection; give it a busy timeout
+  // (sqlite3_busy_timeout) when other processes use the same file. Throws Error.
   SqliteProjection(sqlite3* db, std::string name);
 
   // The position stored with the read model (0 before the first page): start the subscription

@@ -2,6 +2,7 @@
 # End-to-end checks of the eventstore CLI contract: outputs and their keys, exit codes, one
 # error line on stderr, nothing written on bad input, password redaction, demo resumption.
 #   tests/cli/cli_test.sh path/to/eventstore
+# Over 500 lines on purpose: the whole CLI contract in one script, so that one run checks it end to end.
 set -u
 # shellcheck source=tests/lib/cli_helpers.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/cli_helpers.sh"

@@ -1,5 +1,6 @@
 // The event store and snapshot store contract (include/eventstore/event_store.h,
 // snapshot_store.h, DESIGN.md "The contract every backend keeps"), run on every backend.
+// Over 500 lines on purpose: the whole contract in one suite, so that a backend's author reads it in one place.
 #include <algorithm>
 #include <atomic>
 #include <barrier>

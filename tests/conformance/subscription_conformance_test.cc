@@ -1,6 +1,7 @@
 // Subscriptions and SqliteProjection on every backend: where a subscription starts, the switch
 // from catch-up to live under a concurrent writer, resuming after a consumer dies, filtered
 // checkpoints, the asynchronous wait, and exactly-once projections into SQLite.
+// Over 500 lines on purpose: one fixture, one file (the suite reads as the contract of subscription.h).
 #include <sqlite3.h>
 
 #include <algorithm>

@@ -3,6 +3,7 @@
 // batch the relay writes (one conditional batch per bucket: UPDATE feed SET head = new IF head =
 // old, or IF head = null for a new bucket, plus plain INSERTs of the positions), so these tests
 // need no relay. Positions sit near the first bucket boundary (65536).
+// Over 500 lines on purpose: one fixture on one node, one file.
 #include <algorithm>
 #include <array>
 #include <atomic>

@@ -4,6 +4,7 @@
 // of events written without markers, rejected appends, and the delivery delay from an append's
 // acknowledgement to its feed entry. The feed is read raw from the feed table (QUORUM), so the
 // checks do not depend on the feed's reader.
+// Over 500 lines on purpose: one fixture on one node, one file (its helpers are in feed_test_support.h).
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>

@@ -4,6 +4,7 @@
 // SCYLLA_USERNAME, SCYLLA_PASSWORD, SCYLLA_HOSTSELECTIONPOLICY, SCYLLA_KEYSPACE, SCYLLA_CA_FILE)
 // through eventstore::default_store_uri(); without SCYLLA_HOSTS the cluster tests skip, loudly.
 // The schema must exist (scripts/run-tests applies it; so does the first test here).
+// Over 500 lines on purpose: one fixture on one cluster, one file.
 #include <algorithm>
 #include <atomic>
 #include <chrono>

@@ -2,6 +2,7 @@
 //! (e.g. `eval "$(scripts/local-cassandra env)"`), and use their own keyspace
 //! (ES_BRIDGE_IT_KEYSPACE, default es_bridge_it; replication factor
 //! ES_BRIDGE_IT_RF, default min(3, number of hosts)).
+//! Over 500 lines on purpose: every live test shares one keyspace set-up and one cluster connection.
 
 use std::sync::mpsc;
 use std::time::Duration;
