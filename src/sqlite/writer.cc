@@ -47,7 +47,7 @@ AppendResult Writer::append(AppendJob job) {
     });
   }
   std::vector<Job> batch;
-  batch.push_back(std::move(job));
+  batch.emplace_back(std::move(job));
   std::vector<JobResult> results;
   group_commit_.commit(batch, results);
   if (hand_back()) wake_.notify_one();  // what was queued meanwhile is the writer thread's
