@@ -80,7 +80,7 @@ std::shared_ptr<Store> open_cluster(const StoreOptions& options) {
   }
   const StoreOptions defaults;
   if (!default_limits(options.limits) || options.max_in_flight != defaults.max_in_flight ||
-      options.max_in_flight_bytes != defaults.max_in_flight_bytes)
+      options.max_in_flight_bytes != defaults.max_in_flight_bytes || options.metrics || options.tracer)
     return open_store(uri, options);
   return shared;
 }
