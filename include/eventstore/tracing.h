@@ -11,7 +11,8 @@
 //  - An append whose span has a W3C trace context (Span::traceparent() not empty) stores it in
 //    the metadata of each of its events as the member "traceparent", unless the application
 //    already set one there; traceparent_of() gives it back to a reader (a projection), so a trace
-//    follows an event from the command to its read models.
+//    follows an event from the command to its read models. The member counts against
+//    Limits::max_event_bytes like the rest of the metadata.
 //
 // Thread safety: start_span() is called from any thread, concurrently. A Span is used by one
 // thread at a time but may end on another thread than the one that started it.

@@ -147,6 +147,7 @@ class InstrumentedStore final : public Store {
   void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
                     AppendCallback callback) override {
     auto append = std::make_shared<AppendOperation>(metrics_.get(), tracer_.get(), stream, expected, events);
+    // `metrics` keeps the sink alive until the answer: the operation holds a plain pointer to it.
     inner_->append_async(stream, expected, std::move(events),
                          [metrics = metrics_, append, callback = std::move(callback)](Result<AppendResult> result) {
                            append->finish(result ? nullptr : &result.error());
