@@ -13,62 +13,6 @@
 namespace eventstore::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-std::string_view error_text(const Error* error) { return error ? std::string_view(error->what()) : std::string_view(); }
-
-std::unique_ptr<Span> start_stream_span(Tracer* tracer, std::string_view name, const StreamId& stream) {
-  if (!tracer) return nullptr;
-  std::unique_ptr<Span> span = tracer->start_span(name);
-  if (!span) return nullptr;
-  span->set_attribute("eventstore.context", stream.bounded_context);
-  span->set_attribute("eventstore.aggregate_type", stream.aggregate_type);
-  span->set_attribute("eventstore.aggregate_id", stream.aggregate_id.to_string());
-  return span;
-}
-
-// One operation on a stream being measured: its labels (copied: the answer may come after the
-// caller's StreamId is gone), its start and its span.
-class StreamOperation {
- public:
-  StreamOperation(MetricsSink* metrics, Tracer* tracer, std::string_view span_name, const StreamId& stream)
-      : metrics_(metrics),
-        context_(stream.bounded_context),
-        aggregate_type_(stream.aggregate_type),
-        span_(start_stream_span(tracer, span_name, stream)) {}
-
-  Span* span() const { return span_.get(); }
-  MetricsSink* metrics() const { return metrics_; }
-
-  // The counter `total` and the histogram `seconds`, labelled with the outcome.
-  void count(const Metric& total, const Metric* seconds, const Error* error) const {
-    count(total, seconds, outcome_of(error));
-  }
-  void count(const Metric& total, const Metric* seconds, std::string_view outcome) const {
-    if (!metrics_) return;
-    const std::array<std::string_view, 3> labels = {context_, aggregate_type_, outcome};
-    metrics_->record(total, labels, 1);
-    if (seconds) metrics_->record(*seconds, labels, seconds_since(start_));
-  }
-  void add(const Metric& counter, double value) const {
-    if (!metrics_) return;
-    const std::array<std::string_view, 2> labels = {context_, aggregate_type_};
-    metrics_->record(counter, labels, value);
-  }
-  void end_span(const Error* error) const {
-    if (span_) span_->end(outcome_of(error), error_text(error));
-  }
-
- private:
-  MetricsSink* metrics_;
-  std::string context_;
-  std::string aggregate_type_;
-  Clock::time_point start_ = Clock::now();
-  std::unique_ptr<Span> span_;
-};
-
 class AppendOperation {
  public:
   AppendOperation(MetricsSink* metrics, Tracer* tracer, const StreamId& stream, ExpectedVersion expected,
@@ -244,6 +188,44 @@ class InstrumentedStore final : public Store {
 };
 
 }  // namespace
+
+StreamOperation::StreamOperation(MetricsSink* metrics, Tracer* tracer, std::string_view span_name,
+                                 const StreamId& stream)
+    : metrics_(metrics), context_(stream.bounded_context), aggregate_type_(stream.aggregate_type) {
+  if (!tracer || !(span_ = tracer->start_span(span_name))) return;
+  span_->set_attribute("eventstore.context", stream.bounded_context);
+  span_->set_attribute("eventstore.aggregate_type", stream.aggregate_type);
+  span_->set_attribute("eventstore.aggregate_id", stream.aggregate_id.to_string());
+}
+
+double StreamOperation::seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void StreamOperation::count(const Metric& total, const Metric* seconds, const Error* error) const {
+  count(total, seconds, outcome_of(error));
+}
+
+void StreamOperation::count(const Metric& total, const Metric* seconds_metric, std::string_view outcome) const {
+  if (!metrics_) return;
+  const std::array<std::string_view, 3> labels = {context_, aggregate_type_, outcome};
+  metrics_->record(total, labels, 1);
+  if (seconds_metric) metrics_->record(*seconds_metric, labels, seconds());
+}
+
+void StreamOperation::add(const Metric& metric, double value) const {
+  if (!metrics_) return;
+  const std::array<std::string_view, 2> labels = {context_, aggregate_type_};
+  metrics_->record(metric, labels, value);
+}
+
+void StreamOperation::end_span(const Error* error) const {
+  end_span(outcome_of(error), error ? std::string_view(error->what()) : std::string_view());
+}
+
+void StreamOperation::end_span(std::string_view outcome, std::string_view error) const {
+  if (span_) span_->end(outcome, error);
+}
 
 std::string_view outcome_of(const Error* error) { return error ? to_string(error->code()) : std::string_view("ok"); }
 
