@@ -71,6 +71,35 @@ extern EVENTSTORE_EXPORT const Metric feed_head;           // the last feed head
 // Labels: context, subscription.
 extern EVENTSTORE_EXPORT const Metric checkpoint_position;  // the last position saved under the name (gauge)
 
+// Inside the backends (docs/observability.md, "Inside the backends").
+// Cluster appends. Labels: context, aggregate_type, reason ("lost_race", "unapplied_retry",
+// "adoption").
+extern EVENTSTORE_EXPORT const Metric cluster_resent_batches_total;  // conditional batches beyond an append's first
+// Labels: context, aggregate_type.
+extern EVENTSTORE_EXPORT const Metric cluster_contention_failures_total;  // "any" appends that lost too many races
+// Labels: context, aggregate_type, resolution ("applied", "not_applied", "still_unknown").
+extern EVENTSTORE_EXPORT const Metric cluster_unknown_outcomes_total;  // batches whose answer was lost
+// SQLite. No labels.
+extern EVENTSTORE_EXPORT const Metric sqlite_group_appends;         // appends per group commit (histogram)
+extern EVENTSTORE_EXPORT const Metric sqlite_group_commit_seconds;  // time of one group commit (histogram)
+extern EVENTSTORE_EXPORT const Metric sqlite_wal_pages;             // the WAL's length after a checkpoint (gauge)
+// Labels: mode ("background": the checkpoint thread; "writer": the committing thread, past the
+// WAL's limit).
+extern EVENTSTORE_EXPORT const Metric sqlite_checkpoints_total;   // checkpoints run
+extern EVENTSTORE_EXPORT const Metric sqlite_checkpoint_seconds;  // their time (histogram)
+// The cluster feed's relay. Labels: context.
+extern EVENTSTORE_EXPORT const Metric relay_lag_seconds;              // oldest unpublished marker's age (gauge)
+extern EVENTSTORE_EXPORT const Metric relay_commit_to_feed_seconds;   // marker written to entries published
+extern EVENTSTORE_EXPORT const Metric relay_published_entries_total;  // feed entries written
+extern EVENTSTORE_EXPORT const Metric relay_repairs_total;            // of which found by reconciliation
+extern EVENTSTORE_EXPORT const Metric relay_lease_held;               // 1 while this process holds the lease
+extern EVENTSTORE_EXPORT const Metric relay_lease_takeovers_total;    // leases taken (each a new epoch)
+// Subscriptions and projections. Labels: context, subscription.
+extern EVENTSTORE_EXPORT const Metric subscription_lag_positions;           // feed head - checkpoint (gauge)
+extern EVENTSTORE_EXPORT const Metric subscription_lag_seconds;             // age of the last delivered entry (gauge)
+extern EVENTSTORE_EXPORT const Metric subscription_duplicates_total;        // entries delivered again
+extern EVENTSTORE_EXPORT const Metric subscription_handler_failures_total;  // handlers that threw
+
 // Every metric above, for documentation and for sinks that declare metrics up front.
 EVENTSTORE_EXPORT std::span<const Metric* const> all();
 

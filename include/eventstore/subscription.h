@@ -21,6 +21,7 @@
 
 #include "eventstore/export.h"
 #include "eventstore/feed.h"
+#include "eventstore/metrics.h"
 #include "eventstore/result.h"
 #include "eventstore/store.h"
 
@@ -89,6 +90,11 @@ class EVENTSTORE_EXPORT SqliteProjection {
   // `db` stays owned by the caller and must outlive the projection; give it a busy timeout
   // (sqlite3_busy_timeout) when other processes use the same file. Throws Error.
   SqliteProjection(sqlite3* db, std::string name);
+  // The same, reporting into `metrics` (may be null) with the labels context (of the entries) and
+  // subscription (`name`): the entries skipped as applied before
+  // (eventstore_subscription_duplicates_total) and each apply() whose `apply` threw
+  // (eventstore_subscription_handler_failures_total).
+  SqliteProjection(sqlite3* db, std::string name, std::shared_ptr<MetricsSink> metrics);
 
   // The position stored with the read model (0 before the first page): start the subscription
   // with StartPosition::after(position()) and no name.
@@ -103,6 +109,7 @@ class EVENTSTORE_EXPORT SqliteProjection {
   sqlite3* db_;
   std::string name_;
   std::int64_t position_ = 0;
+  std::shared_ptr<MetricsSink> metrics_;
 };
 
 }  // namespace eventstore

@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <array>
+#include <string_view>
 #include <utility>
 
 #include "eventstore/subscription.h"
@@ -75,7 +77,19 @@ std::int64_t stored_position(sqlite3* db, const std::string& name) {
   return select.step() ? select.column(0) : 0;
 }
 
+// `value` into `metric`, labelled with the page's context and the projection's name.
+void report(MetricsSink* metrics, const std::string& name, const FeedPage& page, const Metric& metric, double value) {
+  if (!metrics || page.entries.empty()) return;
+  const std::array<std::string_view, 2> labels = {page.entries.front().event.stream.bounded_context, name};
+  metrics->record(metric, labels, value);
+}
+
 }  // namespace
+
+SqliteProjection::SqliteProjection(sqlite3* db, std::string name, std::shared_ptr<MetricsSink> metrics)
+    : SqliteProjection(db, std::move(name)) {
+  metrics_ = std::move(metrics);
+}
 
 SqliteProjection::SqliteProjection(sqlite3* db, std::string name) : db_(db), name_(std::move(name)) {
   if (!db_) throw Error::invalid("SqliteProjection: no database");
@@ -89,6 +103,8 @@ std::int64_t SqliteProjection::position() const { return position_; }
 void SqliteProjection::apply(const FeedPage& page,
                              const std::function<void(sqlite3* db, const FeedEntry& entry)>& apply) {
   exec(db_, "BEGIN IMMEDIATE", "begin");
+  std::int64_t skipped = 0;
+  bool in_handler = false;
   try {
     // Read inside the transaction: another SqliteProjection of the same name may have moved it.
     const std::int64_t position = stored_position(db_, name_);
@@ -100,14 +116,22 @@ void SqliteProjection::apply(const FeedPage& page,
         "INSERT INTO eventstore_projection_streams(name, bounded_context, aggregate_type, aggregate_id,"
         " version) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name, bounded_context, aggregate_type, aggregate_id) DO UPDATE SET version = excluded.version");
     for (const FeedEntry& entry : page.entries) {
-      if (entry.position <= position) continue;  // applied with an earlier page
+      if (entry.position <= position) {  // applied with an earlier page
+        ++skipped;
+        continue;
+      }
       const StreamId& stream = entry.event.stream;
       const std::string id = stream.aggregate_id.to_string();
       applied.text(1, name_).text(2, stream.bounded_context).text(3, stream.aggregate_type).text(4, id);
       const bool seen = applied.step() && entry.event.version <= applied.column(0);
       applied.reset();
-      if (seen) continue;  // a repeated event
+      if (seen) {  // a repeated event
+        ++skipped;
+        continue;
+      }
+      in_handler = true;
       apply(db_, entry);
+      in_handler = false;
       record.text(1, name_).text(2, stream.bounded_context).text(3, stream.aggregate_type).text(4, id);
       record.integer(5, entry.event.version);
       record.step();
@@ -124,8 +148,11 @@ void SqliteProjection::apply(const FeedPage& page,
   } catch (...) {
     // SQLite may have rolled back already (after some errors, or a failed COMMIT).
     if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (in_handler) report(metrics_.get(), name_, page, metrics::subscription_handler_failures_total, 1);
     throw;
   }
+  if (skipped > 0)
+    report(metrics_.get(), name_, page, metrics::subscription_duplicates_total, static_cast<double>(skipped));
 }
 
 }  // namespace eventstore

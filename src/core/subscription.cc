@@ -2,7 +2,11 @@
 // polling. The blocking form sleeps on the caller's thread; the asynchronous form schedules its
 // polls on one timer thread shared by every subscription of the process (src/core/timer.h).
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <map>
+#include <mutex>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -39,6 +43,12 @@ struct State {
   std::atomic<std::int64_t> position{0};
   std::atomic<bool> pending{false};  // a page request is under way
   std::atomic<bool> closed{false};   // the Subscription was destroyed: stop waiting
+  // Metrics: the store's sink for a subscription with a name (null otherwise), the last saved
+  // checkpoint (the starting position before the first save), the highest head seen.
+  std::shared_ptr<MetricsSink> metrics;
+  std::string delivered_key;
+  std::atomic<std::int64_t> checkpoint{0};
+  std::atomic<std::int64_t> head_seen{0};
 
   FeedReadOptions read_options() const {
     FeedReadOptions read;
@@ -49,6 +59,59 @@ struct State {
     return read;
   }
 };
+
+// The highest position delivered under each (store, context, name) in this process, for the
+// entries delivered again after a subscription was reopened from an older checkpoint. Answers the
+// one before `last`.
+std::int64_t exchange_delivered(const std::string& key, std::int64_t last) {
+  static std::mutex mutex;
+  static std::map<std::string, std::int64_t> delivered;
+  const std::lock_guard lock(mutex);
+  std::int64_t& highest = delivered[key];
+  const std::int64_t before = highest;
+  highest = std::max(highest, last);
+  return before;
+}
+
+void report_lag_positions(const State& state) {
+  const std::array<std::string_view, 2> labels = {state.options.context, state.options.name};
+  state.metrics->record(metrics::subscription_lag_positions, labels,
+                        static_cast<double>(std::max<std::int64_t>(state.head_seen - state.checkpoint, 0)));
+}
+
+void see_head(State& state, std::int64_t head) {
+  std::int64_t seen = state.head_seen.load();
+  while (seen < head && !state.head_seen.compare_exchange_weak(seen, head)) {
+  }
+  report_lag_positions(state);
+}
+
+// A page delivered after `after`: entries delivered before, the age of the last one, and the
+// checkpoint's distance from the head (read once more unless the page ends at it).
+void report_delivery(const std::shared_ptr<State>& state, const FeedPage& page, std::int64_t after) {
+  if (!state->metrics) return;
+  const std::array<std::string_view, 2> labels = {state->options.context, state->options.name};
+  const std::int64_t delivered_before = exchange_delivered(state->delivered_key, page.last_position);
+  if (delivered_before > after) {
+    const auto again = std::count_if(page.entries.begin(), page.entries.end(),
+                                     [&](const FeedEntry& e) { return e.position <= delivered_before; });
+    if (again > 0) state->metrics->record(metrics::subscription_duplicates_total, labels, static_cast<double>(again));
+  }
+  if (!page.entries.empty()) {
+    const Timestamp committed = page.entries.back().event.timestamp;
+    if (committed != Timestamp{}) {
+      const double age = std::chrono::duration<double>(now_ms() - committed).count();
+      state->metrics->record(metrics::subscription_lag_seconds, labels, std::max(age, 0.0));
+    }
+  } else if (page.last_position == after) {
+    state->metrics->record(metrics::subscription_lag_seconds, labels, 0);
+  }
+  see_head(*state, page.last_position);
+  if (page.last_position == after) return;  // at the head
+  state->store->feed_head_async(state->options.context, [state](Result<std::int64_t> head) {
+    if (head) see_head(*state, head.value());
+  });
+}
 
 // Far enough to be "never" (a longer max_wait would overflow the clock's nanoseconds).
 Clock::time_point deadline_after(std::chrono::milliseconds max_wait) {
@@ -83,6 +146,7 @@ void poll(const std::shared_ptr<State>& state, Clock::time_point deadline, Subsc
         if (covers(page, after) || now >= deadline || state->closed) {
           state->position = page.last_position;
           state->pending = false;
+          report_delivery(state, page, after);
           return callback(std::move(page));
         }
         const Clock::time_point next = std::min(now + state->options.poll_interval, deadline);
@@ -122,6 +186,7 @@ class PolledSubscription final : public Subscription {
       const Clock::time_point now = Clock::now();
       if (covers(page, read.after) || now >= deadline) {
         state_->position = page.last_position;
+        report_delivery(state_, page, read.after);
         return page;
       }
       std::this_thread::sleep_for(std::min<Clock::duration>(state_->options.poll_interval, deadline - now));
@@ -133,7 +198,13 @@ class PolledSubscription final : public Subscription {
   std::int64_t save_checkpoint() override {
     if (state_->options.name.empty())
       throw Error::invalid("subscription: save_checkpoint needs a subscription with a name");
-    return state_->store->save_checkpoint(state_->options.context, state_->options.name, state_->position);
+    const std::int64_t stored =
+        state_->store->save_checkpoint(state_->options.context, state_->options.name, state_->position);
+    if (state_->metrics) {
+      state_->checkpoint = stored;
+      report_lag_positions(*state_);
+    }
+    return stored;
   }
 
  private:
@@ -159,6 +230,12 @@ std::unique_ptr<Subscription> Subscription::open(std::shared_ptr<Store> store, S
       case StartPosition::Kind::kAfter: state->position = o.start.position; break;
       case StartPosition::Kind::kEnd: state->position = state->store->feed_head(o.context); break;
     }
+  }
+  if (!o.name.empty() && state->store->metrics_sink()) {
+    state->metrics = state->store->metrics_sink();
+    state->delivered_key = state->store->describe() + '\n' + o.context + '\n' + o.name;
+    state->checkpoint = state->position.load();
+    state->head_seen = state->position.load();
   }
   return std::make_unique<PolledSubscription>(std::move(state));
 }

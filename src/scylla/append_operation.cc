@@ -2,11 +2,13 @@
 #include "scylla/append_operation.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstring>
 #include <functional>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <utility>
 
@@ -37,6 +39,14 @@ struct StaticCondition {
   std::int32_t value = 0;
   bool adopting = false;
 };
+
+// One of an append's decisions, counted into the store's sink if it has one (docs/observability.md).
+void count_decision(const Connection& connection, const StreamId& stream, const Metric& metric,
+                    std::string_view label = {}) {
+  if (!connection.metrics) return;
+  const std::array<std::string_view, 3> labels = {stream.bounded_context, stream.aggregate_type, label};
+  connection.metrics->record(metric, std::span(labels).first(metric.label_names.size()), 1);
+}
 
 StaticCondition at_version(std::int64_t at) { return {at > 0, static_cast<std::int32_t>(at), false}; }
 
@@ -103,6 +113,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
 
   // An "any" append that lost kMaxAnyAttempts races in a row: none of its batches applied.
   void too_much_contention() {
+    count_decision(*connection_, stream_, metrics::cluster_contention_failures_total);
     fail(Error(ErrorCode::kUnavailable, "append to " + to_string(stream_) + " lost " + std::to_string(kMaxAnyAttempts) +
                                             " races for the head to other writers; nothing was written"));
   }
@@ -182,6 +193,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
       proven_not_applied();
       if (!expected_.is_any()) return conflict(outcome.stream_version);
       if (++any_attempts_ >= kMaxAnyAttempts) return too_much_contention();
+      count_resent("lost_race");
       return attempt(outcome.stream_version, at_version(outcome.stream_version));
     }
     // Otherwise the answer alone does not tell the head (a stream the seed's library wrote to,
@@ -200,10 +212,13 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                                             if (self->expected_.is_any()) {
                                               if (++self->any_attempts_ >= kMaxAnyAttempts)
                                                 return self->too_much_contention();
+                                              self->count_resent("lost_race");
                                               return self->attempt(head, now);
                                             }
-                                            if (head == at && now.adopting && !condition.adopting)
+                                            if (head == at && now.adopting && !condition.adopting) {
+                                              self->count_resent("adoption");
                                               return self->attempt(at, now);
+                                            }
                                             self->conflict(head);
                                           },
                                           fail_with("head read of")));
@@ -227,12 +242,15 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
               const std::string what = "append to " + to_string(self->stream_) + " at version " +
                                        std::to_string(at + 1) + " timed out (" + first_error + "); ";
               if (is_same_append(self->events_, ids_in(slice))) {
+                self->count_unknown("applied");
                 log(LogLevel::kInfo, what + "a serial read found it applied");
                 return self->finish(make_append_result(at + 1, self->events_));
               }
               const std::int64_t head = head_of(slice);
               if (slice.events.empty() && head == at) {
+                self->count_unknown(self->unapplied_retries_ < kMaxUnappliedRetries ? "not_applied" : "still_unknown");
                 if (++self->unapplied_retries_ <= kMaxUnappliedRetries) {
+                  self->count_resent("unapplied_retry");
                   log(LogLevel::kInfo,
                       what + "a serial read found it was not applied; retrying with the same event ids");
                   return self->attempt(at, for_head_of(slice));
@@ -245,9 +263,11 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
               }
               log(LogLevel::kInfo,
                   what + "a serial read found it was not applied: the stream is at " + std::to_string(head));
+              self->count_unknown("not_applied");
               if (!slice.events.empty()) self->proven_not_applied();
               if (self->expected_.is_any()) {
                 if (++self->any_attempts_ >= kMaxAnyAttempts) return self->too_much_contention();
+                self->count_resent("lost_race");
                 return self->attempt(head, for_head_of(slice));
               }
               self->conflict(head);
@@ -257,8 +277,16 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                                        std::to_string(at + 1) + " may or may not have been applied (" + first_error +
                                        "), and reading it back failed: " + to_std(e.message);
               log(LogLevel::kInfo, what);
+              self->count_unknown("still_unknown");
               self->finish(Error(ErrorCode::kOutcomeUnknown, what + "; retry it with the same event ids"));
             }));
+  }
+
+  void count_resent(std::string_view reason) const {
+    count_decision(*connection_, stream_, metrics::cluster_resent_batches_total, reason);
+  }
+  void count_unknown(std::string_view resolution) const {
+    count_decision(*connection_, stream_, metrics::cluster_unknown_outcomes_total, resolution);
   }
 
   std::shared_ptr<Connection> connection_;

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "eventstore/error.h"
 #include "eventstore/limits.h"
 #include "eventstore/log.h"
+#include "eventstore/metrics.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
 
 namespace eventstore::detail {
@@ -18,6 +20,7 @@ struct Connection {
   rust::Box<bridge::Session> session;
   Limits limits;
   std::string keyspace;
+  std::shared_ptr<MetricsSink> metrics;  // StoreOptions::metrics: what the backend measures inside; may be null
 };
 
 inline std::string to_std(const rust::String& s) { return std::string(s.data(), s.size()); }

@@ -140,6 +140,7 @@ bool ScyllaRelay::cycle(bool force) {
   }
   if (streams.empty()) {
     write_progress(false);
+    report_lag();
     return false;
   }
   std::map<Stream, StreamRead> reads = read_streams(streams);
@@ -179,7 +180,18 @@ bool ScyllaRelay::cycle(bool force) {
     it->next_check = now + std::clamp<milliseconds>(age / 4, options_.poll_interval, kMaxBackoff);
     ++it;
   }
+  report_lag();
   return !entries.empty();
+}
+
+// The age of the oldest marker still pending, a refused append's included until it is settled.
+void ScyllaRelay::report_lag() const {
+  if (!connection_->metrics) return;
+  std::optional<Timestamp> oldest;
+  for (const Marker& marker : pending_)
+    if (!oldest || marker.time < *oldest) oldest = marker.time;
+  const double lag = oldest ? std::chrono::duration<double>(now_ms() - *oldest).count() : 0.0;
+  record(metrics::relay_lag_seconds, std::max(lag, 0.0));
 }
 
 }  // namespace relay

@@ -64,6 +64,7 @@ milliseconds ScyllaRelay::acquire() {
   holding_ = true;
   epoch_ = new_epoch;
   renewed(sent);
+  record(metrics::relay_lease_takeovers_total, 1);
   log(LogLevel::kInfo,
       what() + ": took the lease, epoch " + std::to_string(epoch_) + (owner ? " (from " + *owner + ")" : ""));
   return milliseconds(0);
@@ -115,6 +116,7 @@ void ScyllaRelay::lose_lease(const std::string& why) {
   }
   log(LogLevel::kWarning, what() + ": stopped publishing at epoch " + std::to_string(epoch_) + ": " + why);
   update_stats([](RelayStats& s) { s.holds_lease = false; });
+  record(metrics::relay_lease_held, 0);
 }
 
 // At stop: records the head, then lets the lease expire at once so that another relay takes
@@ -135,6 +137,7 @@ void ScyllaRelay::release() {
   }
   holding_ = false;
   update_stats([](RelayStats& s) { s.holds_lease = false; });
+  record(metrics::relay_lease_held, 0);
 }
 
 // A new term: nothing cached from an earlier one can be trusted (another relay may have
@@ -160,6 +163,7 @@ void ScyllaRelay::on_acquired() {
     s.epoch = epoch_;
     s.head = head_;
   });
+  record(metrics::relay_lease_held, 1);
 }
 
 // The feed's last position, by SERIAL reads of bucket heads from `guess` (a position known

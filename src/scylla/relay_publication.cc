@@ -151,6 +151,10 @@ auto ScyllaRelay::read_streams(const std::map<Stream, bool>& streams) -> std::ma
 // published) or the error of a batch (the entries not yet published stay unpublished: their
 // markers stay pending).
 void ScyllaRelay::publish(const std::vector<Entry>& entries, bool repair) {
+  // For the commit-to-feed time: the marker of each append, by its first event.
+  std::unordered_map<Uuid, Timestamp> marked;
+  if (connection_->metrics && !repair && !entries.empty())
+    for (const Marker& marker : pending_) marked.emplace(marker.first_event_id, marker.time);
   std::size_t next = 0;
   while (next < entries.size()) {
     require_lease();
@@ -200,7 +204,12 @@ void ScyllaRelay::publish(const std::vector<Entry>& entries, bool repair) {
       published = std::max(published, e.version);
       progress_dirty_.insert(e.stream);
       recent_[e.event_id] = now;
+      if (const auto marker = marked.find(e.event_id); marker != marked.end())
+        record(metrics::relay_commit_to_feed_seconds,
+               std::max(std::chrono::duration<double>(now - marker->second).count(), 0.0));
     }
+    record(metrics::relay_published_entries_total, static_cast<double>(count));
+    if (repair) record(metrics::relay_repairs_total, static_cast<double>(count));
     head_ = new_head;
     next += count;
     update_stats([&](RelayStats& s) {

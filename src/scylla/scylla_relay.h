@@ -21,6 +21,7 @@
 // called from any thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -30,11 +31,13 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "eventstore/feed.h"
+#include "scylla/connection.h"
 #include "scylla/cql.h"
 #include "scylla/feed_markers.h"
 #include "scylla/relay.h"
@@ -140,6 +143,14 @@ class ScyllaRelay final : public FeedRelay {
   }
 
   std::string what() const { return "relay of '" + options_.context + "' (" + options_.owner + ")"; }
+
+  // `value` into `metric` (labelled with the context) when the store has a sink.
+  void record(const Metric& metric, double value) const {
+    if (!connection_->metrics) return;
+    const std::array<std::string_view, 1> labels = {options_.context};
+    connection_->metrics->record(metric, labels, value);
+  }
+  void report_lag() const;  // relay.cc
 
   // ---- the loop (relay.cc) ------------------------------------------------------------------
 

@@ -204,7 +204,8 @@ std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::strin
                                         finished(to_error(e, "cannot connect to " + redacted_uri));
                                       }));
   });
-  auto connection = std::make_shared<Connection>(Connection{std::move(session), options.limits, std::move(keyspace)});
+  auto connection = std::make_shared<Connection>(
+      Connection{std::move(session), options.limits, std::move(keyspace), options.metrics});
   auto store = std::make_shared<ScyllaStore>(std::move(connection), redacted_uri, std::move(feed));
   store->start_uri_relays();
   return store;

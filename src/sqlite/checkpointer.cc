@@ -1,13 +1,17 @@
 // The checkpoint thread and the writer's WAL hook (checkpointer.h).
 #include "sqlite/checkpointer.h"
 
+#include <array>
+#include <chrono>
 #include <string>
+#include <utility>
 
 #include "eventstore/log.h"
 
 namespace eventstore::detail {
 
-Checkpointer::Checkpointer(const SqliteOptions& options) : connection_(options, /*create=*/false) {
+Checkpointer::Checkpointer(const SqliteOptions& options, std::shared_ptr<MetricsSink> metrics)
+    : connection_(options, /*create=*/false), metrics_(std::move(metrics)) {
   // A connection checkpoints only once it has read the file and found it in WAL mode.
   connection_.query_text("PRAGMA journal_mode", "open the checkpoint connection");
   thread_ = std::thread([this] { loop(); });
@@ -36,7 +40,7 @@ int Checkpointer::on_commit(void* self, sqlite3* writer, const char*, int pages)
     // stream of commits only the writer can run: it waits for the checkpoint thread's run to
     // end, then copies the rest itself (SQLite's automatic checkpoint would copy all of it).
     MutexLock run(c->run_mutex_);
-    sqlite3_wal_checkpoint_v2(writer, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    c->checkpoint(writer, "writer");
   } else if (pages >= c->next_request_at_) {
     c->next_request_at_ = pages + kCheckpointPages;
     {
@@ -61,11 +65,25 @@ void Checkpointer::loop() {
     int rc;
     {
       MutexLock run(run_mutex_);
-      rc = sqlite3_wal_checkpoint_v2(connection_.db(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      rc = checkpoint(connection_.db(), "background");
     }
     if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
       log(LogLevel::kWarning, std::string(connection_.error(rc, "checkpoint").what()));
   }
+}
+
+int Checkpointer::checkpoint(sqlite3* db, std::string_view mode) {
+  if (!metrics_) return sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  int wal_pages = 0;
+  const auto start = std::chrono::steady_clock::now();
+  const int rc = sqlite3_wal_checkpoint_v2(db, "main", SQLITE_CHECKPOINT_PASSIVE, &wal_pages, nullptr);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  if (rc != SQLITE_OK) return rc;  // it did not run (BUSY: another connection is checkpointing)
+  const std::array<std::string_view, 1> labels = {mode};
+  metrics_->record(metrics::sqlite_checkpoints_total, labels, 1);
+  metrics_->record(metrics::sqlite_checkpoint_seconds, labels, took.count());
+  metrics_->record(metrics::sqlite_wal_pages, {}, wal_pages);
+  return rc;
 }
 
 }  // namespace eventstore::detail

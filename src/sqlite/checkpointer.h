@@ -15,9 +15,12 @@
 
 #include <sqlite3.h>
 
+#include <memory>
+#include <string_view>
 #include <thread>
 
 #include "core/thread_annotations.h"
+#include "eventstore/metrics.h"
 #include "sqlite/connection.h"
 
 namespace eventstore::detail {
@@ -28,7 +31,8 @@ class Checkpointer {
   static constexpr int kCheckpointPages = 1000;
   static constexpr int kWalPagesLimit = 8 * kCheckpointPages;
 
-  explicit Checkpointer(const SqliteOptions& options);
+  // `metrics` (may be null) gets each checkpoint's time and the WAL's length after it.
+  Checkpointer(const SqliteOptions& options, std::shared_ptr<MetricsSink> metrics);
   ~Checkpointer();
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
@@ -41,8 +45,11 @@ class Checkpointer {
   // has copied all of it.
   static int on_commit(void* self, sqlite3* writer, const char* database, int pages);
   void loop() EXCLUDES(mutex_, run_mutex_);
+  // One PASSIVE checkpoint on `db`, measured when there is a sink; the caller holds run_mutex_.
+  int checkpoint(sqlite3* db, std::string_view mode) REQUIRES(run_mutex_);
 
   Connection connection_;  // the checkpoint thread's
+  const std::shared_ptr<MetricsSink> metrics_;
   // Read and written only by the hook, that is by the thread committing at the time.
   int last_pages_ = 0;
   int next_request_at_ = kCheckpointPages;

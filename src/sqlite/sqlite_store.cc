@@ -36,11 +36,11 @@ Result<T> on_reader(ReaderPool& pool, Query&& query) {
 
 class SqliteStore final : public Store {
  public:
-  SqliteStore(SqliteOptions options, const Limits& limits)
+  SqliteStore(SqliteOptions options, const Limits& limits, std::shared_ptr<MetricsSink> metrics)
       : limits_(limits), readers_(std::make_shared<ReaderPool>(options)) {
     auto connection = std::make_unique<Connection>(options, /*create=*/true);
     open_schema(*connection);
-    writer_ = std::make_unique<Writer>(std::move(connection), limits_);
+    writer_ = std::make_unique<Writer>(std::move(connection), limits_, std::move(metrics));
   }
 
   // The deleter of the shared_ptr that open_sqlite_store returns. Dropping the last reference
@@ -137,7 +137,8 @@ class SqliteStore final : public Store {
 }  // namespace
 
 std::shared_ptr<Store> open_sqlite_store(const std::string& path, const StoreOptions& options) {
-  return std::shared_ptr<SqliteStore>(new SqliteStore(parse_options(path), options.limits), &SqliteStore::release);
+  return std::shared_ptr<SqliteStore>(new SqliteStore(parse_options(path), options.limits, options.metrics),
+                                      &SqliteStore::release);
 }
 
 }  // namespace eventstore::detail

@@ -1,16 +1,19 @@
 // The writer thread, its queue, and the blocking append's shortcut (writer.h).
 #include "sqlite/writer.h"
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "core/blocking.h"
 
 namespace eventstore::detail {
 
-Writer::Writer(std::unique_ptr<Connection> connection, const Limits& limits)
+Writer::Writer(std::unique_ptr<Connection> connection, const Limits& limits, std::shared_ptr<MetricsSink> metrics)
     : options_(connection->options()),
+      metrics_(std::move(metrics)),
       group_commit_(std::move(connection), limits),
-      checkpointer_(std::make_unique<Checkpointer>(options_)) {
+      checkpointer_(std::make_unique<Checkpointer>(options_, metrics_)) {
   checkpointer_->watch(group_commit_.db());  // the thread has not started: no one else uses it yet
   thread_ = std::thread([this] {
     loop();
@@ -49,7 +52,7 @@ AppendResult Writer::append(AppendJob job) {
   std::vector<Job> batch;
   batch.emplace_back(std::move(job));
   std::vector<JobResult> results;
-  group_commit_.commit(batch, results);
+  commit(batch, results);
   if (hand_back()) wake_.notify_one();  // what was queued meanwhile is the writer thread's
   return std::get<0>(std::move(results.front())).get();
 }
@@ -75,12 +78,23 @@ void Writer::loop() {
   std::vector<Job> batch;
   std::vector<JobResult> results;
   while (take_batch(batch)) {
-    group_commit_.commit(batch, results);
+    commit(batch, results);
     hand_back();
     complete_all(batch, results);
     batch.clear();
     results.clear();
   }
+}
+
+void Writer::commit(std::vector<Job>& batch, std::vector<JobResult>& results) {
+  if (!metrics_) return group_commit_.commit(batch, results);
+  const auto start = std::chrono::steady_clock::now();
+  group_commit_.commit(batch, results);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  const auto appends =
+      std::count_if(batch.begin(), batch.end(), [](const Job& job) { return std::holds_alternative<AppendJob>(job); });
+  metrics_->record(metrics::sqlite_group_appends, {}, static_cast<double>(appends));
+  metrics_->record(metrics::sqlite_group_commit_seconds, {}, took.count());
 }
 
 bool Writer::take_batch(std::vector<Job>& batch) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/thread_annotations.h"
+#include "eventstore/metrics.h"
 #include "sqlite/checkpointer.h"
 #include "sqlite/group_commit.h"
 
@@ -47,7 +48,8 @@ class Writer {
   static constexpr std::size_t kMaxBatchBytes = 16 * 1024 * 1024;
 
   // `connection` has had open_schema run on it. Starts the checkpointer and the writer thread.
-  Writer(std::unique_ptr<Connection> connection, const Limits& limits);
+  // `metrics` (may be null) gets each group commit's appends and time, and the checkpointer's.
+  Writer(std::unique_ptr<Connection> connection, const Limits& limits, std::shared_ptr<MetricsSink> metrics = nullptr);
   ~Writer();  // close(), then the checkpointer, then the connection
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -67,6 +69,8 @@ class Writer {
 
  private:
   void loop() EXCLUDES(mutex_, committer_);
+  // group_commit_.commit, measured when there is a sink.
+  void commit(std::vector<Job>& batch, std::vector<JobResult>& results) REQUIRES(committer_);
   // Waits for queued jobs and an idle connection, moves a batch into `batch` and claims the
   // connection; false once closing and nothing is queued.
   bool take_batch(std::vector<Job>& batch) EXCLUDES(mutex_) TRY_ACQUIRE(true, committer_);
@@ -76,6 +80,7 @@ class Writer {
   bool hand_back() EXCLUDES(mutex_) RELEASE(committer_);
 
   const SqliteOptions options_;
+  const std::shared_ptr<MetricsSink> metrics_;
   CommitterRole committer_;
   GroupCommit group_commit_ GUARDED_BY(committer_);
   std::unique_ptr<Checkpointer> checkpointer_;  // destroyed before group_commit_ (its connection)

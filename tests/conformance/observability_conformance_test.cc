@@ -1,59 +1,23 @@
 // Metrics and spans (include/eventstore/metrics.h, tracing.h, docs/observability.md) on every
 // backend: a scripted sequence of operations, then the value of each metric it moved.
+#include <sqlite3.h>
+
+#include <chrono>
 #include <future>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "counter_aggregate.h"
+#include "recording_sink.h"
 #include "store_conformance.h"
 
 namespace eventstore::testing {
 namespace {
-
-// Keeps what the store reported: counters summed, gauges' last values, histograms' counts and
-// sums, each by metric name and label values joined with ','.
-class RecordingSink final : public MetricsSink {
- public:
-  void record(const Metric& metric, std::span<const std::string_view> label_values, double value) override {
-    EXPECT_EQ(label_values.size(), metric.label_names.size()) << metric.name;
-    std::string key(metric.name);
-    for (std::string_view v : label_values) key += "," + std::string(v);
-    std::lock_guard lock(mutex_);
-    switch (metric.type) {
-      case MetricType::kCounter:
-        EXPECT_GE(value, 0) << key;
-        values_[key] += value;
-        break;
-      case MetricType::kGauge:
-        values_[key] = value;
-        max_[key] = std::max(max_[key], value);
-        break;
-      case MetricType::kHistogram:
-        values_[key + ":count"] += 1;
-        values_[key + ":sum"] += value;
-        break;
-    }
-  }
-
-  double value(const std::string& key) const {
-    std::lock_guard lock(mutex_);
-    auto it = values_.find(key);
-    return it == values_.end() ? 0 : it->second;
-  }
-  double max(const std::string& key) const {
-    std::lock_guard lock(mutex_);
-    auto it = max_.find(key);
-    return it == max_.end() ? 0 : it->second;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, double> values_;
-  std::map<std::string, double> max_;
-};
 
 struct RecordedSpan {
   std::string name;
@@ -254,6 +218,97 @@ TEST_P(Observability, AppendSpansCarryTheOperationAndTheTraceContextReachesReade
   // The application's own metadata is kept as written, the member added in front.
   EXPECT_EQ(read[0].metadata,
             std::string(R"({"traceparent":")") + RecordingTracer::kTraceparent + R"(","user":"ann"})");
+}
+
+// The feed of context_ once it holds `count` entries (a cluster publishes within the relay's delay).
+FeedPage whole_feed(Store& store, const std::string& context, std::int64_t count) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  FeedReadOptions all;
+  all.limit = 1000;
+  FeedPage page = store.read_feed(context, all);
+  while (page.last_position < count && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    page = store.read_feed(context, all);
+  }
+  EXPECT_EQ(page.last_position, count);
+  return page;
+}
+
+TEST_P(Observability, SubscriptionsReportTheirLagAndTheEntriesDeliveredAgain) {
+  RelayOptions relay_options;
+  relay_options.context = context_;
+  const std::unique_ptr<FeedRelay> relay = observed_->start_relay(relay_options);  // nullptr on the embedded stores
+  // Five events appended a minute ago (by their timestamps).
+  std::vector<EventData> old = events(5);
+  for (EventData& e : old) e.timestamp = now_ms() - std::chrono::minutes(1);
+  observed_->append(new_stream("Order"), ExpectedVersion::no_stream(), old);
+  whole_feed(*observed_, context_, 5);
+
+  SubscriptionOptions options;
+  options.context = context_;
+  options.name = "mailer";
+  options.page_size = 3;
+  options.poll_interval = std::chrono::milliseconds(2);
+  const std::string mailer = "," + context_ + ",mailer";
+  const std::string lag = "eventstore_subscription_lag_positions" + mailer;
+  const std::string lag_seconds = "eventstore_subscription_lag_seconds" + mailer;
+  const std::string duplicates = "eventstore_subscription_duplicates_total" + mailer;
+  {
+    std::unique_ptr<Subscription> subscription = Subscription::open(observed_, options);
+    ASSERT_EQ(subscription->next_page().entries.size(), 3u);  // positions 1..3
+    // The head (5) less the starting position (no checkpoint yet: 0).
+    EXPECT_EQ(sink_->wait_for(lag, [](double v) { return v == 5; }), 5);
+    EXPECT_GE(sink_->value(lag_seconds), 59);
+    EXPECT_LT(sink_->value(lag_seconds), 600);
+    EXPECT_EQ(subscription->save_checkpoint(), 3);
+    EXPECT_EQ(sink_->value(lag), 2);
+    ASSERT_EQ(subscription->next_page().entries.size(), 2u);  // 4..5
+    EXPECT_EQ(sink_->value(lag), 2);
+    EXPECT_TRUE(subscription->next_page().entries.empty());  // at the head
+    EXPECT_EQ(sink_->value(lag_seconds), 0);
+    EXPECT_EQ(sink_->value(duplicates), 0);
+  }
+  // Reopened under its name: it resumes after its checkpoint (3), so 4 and 5 come again.
+  std::unique_ptr<Subscription> restarted = Subscription::open(observed_, options);
+  ASSERT_EQ(restarted->next_page().entries.size(), 2u);
+  EXPECT_EQ(sink_->value(duplicates), 2);
+  EXPECT_EQ(restarted->save_checkpoint(), 5);
+  EXPECT_EQ(sink_->value(lag), 0);
+  // A subscription without a name has no checkpoint: nothing reported under an empty name.
+  options.name.clear();
+  Subscription::open(observed_, options)->next_page();
+  EXPECT_EQ(sink_->records("eventstore_subscription_lag_positions," + context_ + ","), 0);
+}
+
+TEST_P(Observability, AProjectionGivenTheSinkCountsHandlerFailuresAndDuplicates) {
+  RelayOptions relay_options;
+  relay_options.context = context_;
+  const std::unique_ptr<FeedRelay> relay = observed_->start_relay(relay_options);
+  observed_->append(new_stream("Order"), ExpectedVersion::no_stream(), events(4));
+  const FeedPage page = whole_feed(*observed_, context_, 4);
+  ASSERT_EQ(page.entries.size(), 4u);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  {
+    SqliteProjection projection(db, "orders_view", sink_);
+    int applied = 0;
+    EXPECT_THROW(projection.apply(page,
+                                  [&](sqlite3*, const FeedEntry&) {
+                                    if (++applied == 2) throw std::runtime_error("the handler failed");
+                                  }),
+                 std::runtime_error);
+    const std::string view = "," + context_ + ",orders_view";
+    EXPECT_EQ(sink_->value("eventstore_subscription_handler_failures_total" + view), 1);
+    EXPECT_EQ(projection.position(), 0);
+    projection.apply(page, [](sqlite3*, const FeedEntry&) {});
+    EXPECT_EQ(sink_->value("eventstore_subscription_duplicates_total" + view), 0);
+    // The same page again (a consumer that could not save its own checkpoint): all four skipped.
+    projection.apply(page, [](sqlite3*, const FeedEntry&) { ADD_FAILURE() << "applied twice"; });
+    EXPECT_EQ(sink_->value("eventstore_subscription_duplicates_total" + view), 4);
+    EXPECT_EQ(sink_->value("eventstore_subscription_handler_failures_total" + view), 1);
+  }
+  sqlite3_close(db);
 }
 
 TEST_P(Observability, AStoreWithoutSinkOrTracerReportsNothing) {
