@@ -1,0 +1,143 @@
+// What the scylla:// backend measures inside (docs/observability.md, "Inside the backends"),
+// against the real cluster: the append's extra batches and how its unknown outcomes resolved
+// (faults injected into its batches, inject_batch_faults), and the feed relay's publication,
+// lag and lease.
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "backend_store.h"
+#include "conformance/recording_sink.h"
+
+namespace eventstore::testing {
+namespace {
+
+using detail::InjectedBatchFault;
+using namespace std::chrono_literals;
+
+constexpr InjectedBatchFault kLostBeforeSending{false, ErrorCode::kOutcomeUnknown};
+constexpr InjectedBatchFault kAppliedButUnanswered{true, ErrorCode::kOutcomeUnknown};
+
+// The backend's own store (for inject_batch_faults), reporting into `sink`.
+std::shared_ptr<Store> open_measured(std::shared_ptr<MetricsSink> sink) {
+  cluster();  // the schema
+  ::unsetenv("EVENTSTORE_STORE");
+  const std::string uri = default_store_uri();
+  StoreOptions options;
+  options.metrics = std::move(sink);
+  return detail::open_scylla_store(detail::parse_store_uri(uri).cluster, redact_uri(uri), options);
+}
+
+std::string labels(const StreamId& stream) { return "," + stream.bounded_context + "," + stream.aggregate_type; }
+
+// Eight "any" appends to one stream at once: all read the same head, one batch wins each round,
+// the others go again after the new head. Every append succeeds.
+TEST(ScyllaMetrics, RacingAnyAppendsResendTheirBatches) {
+  SKIP_WITHOUT_CLUSTER();
+  cluster();
+  auto sink = std::make_shared<RecordingSink>();
+  StoreOptions options;
+  options.metrics = sink;
+  ::unsetenv("EVENTSTORE_STORE");
+  auto store = open_store(default_store_uri(), options);
+  const StreamId stream = fresh_stream("metrics");
+  std::vector<std::future<void>> appends;
+  for (int i = 0; i < 8; ++i)
+    appends.push_back(
+        std::async(std::launch::async, [&] { store->append(stream, ExpectedVersion::any(), events(1)); }));
+  for (auto& append : appends) EXPECT_NO_THROW(append.get());
+  EXPECT_EQ(store->head(stream), 8);
+  EXPECT_EQ(sink->value("eventstore_appends_total" + labels(stream) + ",ok"), 8);
+  EXPECT_GE(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",lost_race"), 1);
+  EXPECT_EQ(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",unapplied_retry"), 0);
+  EXPECT_EQ(sink->value("eventstore_cluster_contention_failures_total" + labels(stream)), 0);
+  EXPECT_EQ(sink->records("eventstore_cluster_unknown_outcomes_total" + labels(stream) + ",applied"), 0);
+}
+
+TEST(ScyllaMetrics, AnUnansweredBatchThatAppliedResolvesAsApplied) {
+  SKIP_WITHOUT_CLUSTER();
+  auto sink = std::make_shared<RecordingSink>();
+  auto store = open_measured(sink);
+  const StreamId stream = fresh_stream("metrics");
+  detail::inject_batch_faults(*store, {kAppliedButUnanswered});
+  EXPECT_EQ(store->append(stream, ExpectedVersion::no_stream(), events(2)).first_version, 1);
+  const std::string unknown = "eventstore_cluster_unknown_outcomes_total" + labels(stream);
+  EXPECT_EQ(sink->value(unknown + ",applied"), 1);
+  EXPECT_EQ(sink->value(unknown + ",not_applied"), 0);
+  EXPECT_EQ(sink->value(unknown + ",still_unknown"), 0);
+  EXPECT_EQ(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",unapplied_retry"), 0);
+}
+
+TEST(ScyllaMetrics, ALostBatchIsReadBackAsNotAppliedAndSentAgain) {
+  SKIP_WITHOUT_CLUSTER();
+  auto sink = std::make_shared<RecordingSink>();
+  auto store = open_measured(sink);
+  const StreamId stream = fresh_stream("metrics");
+  detail::inject_batch_faults(*store, {kLostBeforeSending});
+  EXPECT_EQ(store->append(stream, ExpectedVersion::no_stream(), events(1)).first_version, 1);
+  const std::string unknown = "eventstore_cluster_unknown_outcomes_total" + labels(stream);
+  EXPECT_EQ(sink->value(unknown + ",not_applied"), 1);
+  EXPECT_EQ(sink->value(unknown + ",applied"), 0);
+  EXPECT_EQ(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",unapplied_retry"), 1);
+}
+
+// Lost on every attempt (the first and its two retries): the last one stays unknown.
+TEST(ScyllaMetrics, ABatchLostOnEveryRetryStaysUnknown) {
+  SKIP_WITHOUT_CLUSTER();
+  auto sink = std::make_shared<RecordingSink>();
+  auto store = open_measured(sink);
+  const StreamId stream = fresh_stream("metrics");
+  detail::inject_batch_faults(*store, {kLostBeforeSending, kLostBeforeSending, kLostBeforeSending});
+  try {
+    store->append(stream, ExpectedVersion::no_stream(), events(1));
+    ADD_FAILURE() << "the append succeeded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kOutcomeUnknown) << e.what();
+  }
+  const std::string unknown = "eventstore_cluster_unknown_outcomes_total" + labels(stream);
+  EXPECT_EQ(sink->value(unknown + ",not_applied"), 2);
+  EXPECT_EQ(sink->value(unknown + ",still_unknown"), 1);
+  EXPECT_EQ(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",unapplied_retry"), 2);
+}
+
+// A relay of a fresh context: takes the lease (one takeover), publishes two appends' three
+// events through their markers, reports no lag once they are out, and gives the lease up at stop.
+TEST(ScyllaMetrics, TheRelayReportsPublicationLagAndLease) {
+  SKIP_WITHOUT_CLUSTER();
+  auto sink = std::make_shared<RecordingSink>();
+  auto store = open_measured(sink);
+  const StreamId first = fresh_stream("metrics");
+  const StreamId second{first.bounded_context, "invoice", Uuid::random()};
+  const std::string context = "," + first.bounded_context;
+  RelayOptions options;
+  options.context = first.bounded_context;
+  options.lease = 3000ms;
+  std::unique_ptr<FeedRelay> relay = store->start_relay(options);
+  ASSERT_NE(relay, nullptr);
+  EXPECT_EQ(sink->wait_for("eventstore_relay_lease_held" + context, [](double v) { return v == 1; }), 1);
+  EXPECT_EQ(sink->value("eventstore_relay_lease_takeovers_total" + context), 1);
+
+  store->append(first, ExpectedVersion::no_stream(), events(2));
+  store->append(second, ExpectedVersion::no_stream(), events(1));
+  EXPECT_EQ(sink->wait_for("eventstore_relay_published_entries_total" + context, [](double v) { return v >= 3; }), 3);
+  const double through_markers = sink->value("eventstore_relay_commit_to_feed_seconds" + context + ":count");
+  EXPECT_GE(through_markers, 1);
+  EXPECT_LE(through_markers, 2);
+  EXPECT_GT(sink->value("eventstore_relay_commit_to_feed_seconds" + context + ":sum"), 0);
+  EXPECT_LT(sink->value("eventstore_relay_commit_to_feed_seconds" + context + ":sum"), 60);
+  // Each append is published through its marker or, if reconciliation found it first, repaired.
+  EXPECT_EQ(through_markers + (sink->value("eventstore_relay_repairs_total" + context) > 0 ? 1 : 0), 2);
+  EXPECT_EQ(sink->wait_for("eventstore_relay_lag_seconds" + context, [](double v) { return v == 0; }), 0);
+  EXPECT_EQ(store->feed_head(first.bounded_context), 3);
+
+  relay->stop();
+  EXPECT_EQ(sink->value("eventstore_relay_lease_held" + context), 0);
+  EXPECT_EQ(sink->value("eventstore_relay_lease_takeovers_total" + context), 1);
+}
+
+}  // namespace
+}  // namespace eventstore::testing
