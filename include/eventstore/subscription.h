@@ -76,6 +76,14 @@ class EVENTSTORE_EXPORT Subscription {
   // Stores position() as the named checkpoint (forward only) and answers the stored position.
   // Throws Error(kInvalidArgument) for a subscription without a name.
   virtual std::int64_t save_checkpoint() = 0;
+
+  // The consumer's handler failed on what was delivered since the last checkpoint: counted
+  // (eventstore_subscription_handler_failures_total, for a named subscription of a store with a
+  // metrics sink), and position() goes back to the last checkpoint this subscription saved (the
+  // starting position before its first save; never forward), so that the next page delivers
+  // those entries again (counted as duplicates). Throws Error(kInvalidArgument) while a page
+  // request is under way.
+  virtual void handler_failed() = 0;
 };
 
 // An exactly-once projection into a SQLite read model: applies a page's entries and stores the

@@ -43,11 +43,11 @@ struct State {
   std::atomic<std::int64_t> position{0};
   std::atomic<bool> pending{false};  // a page request is under way
   std::atomic<bool> closed{false};   // the Subscription was destroyed: stop waiting
-  // Metrics: the store's sink for a subscription with a name (null otherwise), the last saved
-  // checkpoint (the starting position before the first save), the highest head seen.
+  // The last checkpoint saved (the starting position before the first save).
+  std::atomic<std::int64_t> checkpoint{0};
+  // Metrics: the store's sink for a subscription with a name (null otherwise), the highest head seen.
   std::shared_ptr<MetricsSink> metrics;
   std::string delivered_key;
-  std::atomic<std::int64_t> checkpoint{0};
   std::atomic<std::int64_t> head_seen{0};
 
   FeedReadOptions read_options() const {
@@ -200,11 +200,17 @@ class PolledSubscription final : public Subscription {
       throw Error::invalid("subscription: save_checkpoint needs a subscription with a name");
     const std::int64_t stored =
         state_->store->save_checkpoint(state_->options.context, state_->options.name, state_->position);
-    if (state_->metrics) {
-      state_->checkpoint = stored;
-      report_lag_positions(*state_);
-    }
+    state_->checkpoint = stored;
+    if (state_->metrics) report_lag_positions(*state_);
     return stored;
+  }
+
+  void handler_failed() override {
+    if (state_->pending) throw Error::invalid("subscription: a page request is under way");
+    state_->position = std::min(state_->position.load(), state_->checkpoint.load());
+    if (!state_->metrics) return;
+    const std::array<std::string_view, 2> labels = {state_->options.context, state_->options.name};
+    state_->metrics->record(metrics::subscription_handler_failures_total, labels, 1);
   }
 
  private:
@@ -231,10 +237,10 @@ std::unique_ptr<Subscription> Subscription::open(std::shared_ptr<Store> store, S
       case StartPosition::Kind::kEnd: state->position = state->store->feed_head(o.context); break;
     }
   }
+  state->checkpoint = state->position.load();
   if (!o.name.empty() && state->store->metrics_sink()) {
     state->metrics = state->store->metrics_sink();
     state->delivered_key = state->store->describe() + '\n' + o.context + '\n' + o.name;
-    state->checkpoint = state->position.load();
     state->head_seen = state->position.load();
   }
   return std::make_unique<PolledSubscription>(std::move(state));

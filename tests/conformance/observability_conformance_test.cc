@@ -280,6 +280,39 @@ TEST_P(Observability, SubscriptionsReportTheirLagAndTheEntriesDeliveredAgain) {
   EXPECT_EQ(sink_->records("eventstore_subscription_lag_positions," + context_ + ","), 0);
 }
 
+// A consumer whose handler fails goes back to its checkpoint and is given those entries again.
+TEST_P(Observability, AFailedHandlerIsCountedAndItsEntriesComeAgain) {
+  RelayOptions relay_options;
+  relay_options.context = context_;
+  const std::unique_ptr<FeedRelay> relay = observed_->start_relay(relay_options);
+  observed_->append(new_stream("Order"), ExpectedVersion::no_stream(), events(5));
+  whole_feed(*observed_, context_, 5);
+  SubscriptionOptions options;
+  options.context = context_;
+  options.name = "billing";
+  options.page_size = 3;
+  std::unique_ptr<Subscription> subscription = Subscription::open(observed_, options);
+  subscription->next_page();  // 1..3
+  EXPECT_EQ(subscription->save_checkpoint(), 3);
+  EXPECT_EQ(subscription->next_page().entries.size(), 2u);  // 4..5: the handler fails on them
+  subscription->handler_failed();
+  EXPECT_EQ(subscription->position(), 3);
+  const FeedPage again = subscription->next_page();
+  ASSERT_EQ(again.entries.size(), 2u);
+  EXPECT_EQ(again.entries.front().position, 4);
+  const std::string billing = "," + context_ + ",billing";
+  EXPECT_EQ(sink_->value("eventstore_subscription_handler_failures_total" + billing), 1);
+  EXPECT_EQ(sink_->value("eventstore_subscription_duplicates_total" + billing), 2);
+  // Without a checkpoint saved, back to where it started.
+  options.name = "audit";
+  options.start = StartPosition::after(1);
+  std::unique_ptr<Subscription> audit = Subscription::open(observed_, options);
+  audit->next_page();
+  audit->handler_failed();
+  EXPECT_EQ(audit->position(), 1);
+  EXPECT_EQ(sink_->value("eventstore_subscription_handler_failures_total," + context_ + ",audit"), 1);
+}
+
 TEST_P(Observability, AProjectionGivenTheSinkCountsHandlerFailuresAndDuplicates) {
   RelayOptions relay_options;
   relay_options.context = context_;

@@ -104,6 +104,30 @@ TEST(ScyllaMetrics, ABatchLostOnEveryRetryStaysUnknown) {
   EXPECT_EQ(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",unapplied_retry"), 2);
 }
 
+// A stream the seed's library wrote (two events, no stream_version): the first batch, conditioned
+// on the expected version, is refused; a SERIAL read finds the stream at that version, and the
+// batch goes again to adopt it.
+TEST(ScyllaMetrics, AppendingToASeedStreamResendsItsBatchToAdoptIt) {
+  SKIP_WITHOUT_CLUSTER();
+  auto sink = std::make_shared<RecordingSink>();
+  auto store = open_measured(sink);
+  const StreamId stream = fresh_stream("metrics");
+  for (int version = 1; version <= 2; ++version)
+    detail::execute_statement(
+        *store, "BEGIN BATCH INSERT INTO " + keyspace() +
+                    ".event_store (bounded_context, aggregate_id, aggregate_type, event_id, event_type, event_version, "
+                    "event_data, event_timestamp, event_metadata) VALUES ('" +
+                    stream.bounded_context + "', " + stream.aggregate_id.to_string() + ", '" + stream.aggregate_type +
+                    "', " + Uuid::random().to_string() + ", 'Seeded', " + std::to_string(version) +
+                    ", '{}', toTimestamp(now()), 'null') IF NOT EXISTS; APPLY BATCH");
+  EXPECT_EQ(store->append(stream, ExpectedVersion::exact(2), events(1)).first_version, 3);
+  EXPECT_EQ(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",adoption"), 1);
+  EXPECT_EQ(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",lost_race"), 0);
+  // Adopted: the next append needs no second batch.
+  EXPECT_EQ(store->append(stream, ExpectedVersion::exact(3), events(1)).first_version, 4);
+  EXPECT_EQ(sink->value("eventstore_cluster_resent_batches_total" + labels(stream) + ",adoption"), 1);
+}
+
 // A relay of a fresh context: takes the lease (one takeover), publishes two appends' three
 // events through their markers, reports no lag once they are out, and gives the lease up at stop.
 TEST(ScyllaMetrics, TheRelayReportsPublicationLagAndLease) {
