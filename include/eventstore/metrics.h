@@ -6,8 +6,8 @@
 //  - Every metric is one of the constants of `metrics::` below: its name carries its unit
 //    (Prometheus style: _total for counters, _seconds, _bytes), its label names are fixed, and a
 //    histogram's bucket bounds are fixed and documented.
-//  - Label values are bounded: bounded contexts, aggregate types, outcomes, subscription names;
-//    never aggregate ids or event ids.
+//  - Label values are bounded: contexts, aggregate types, outcomes, subscription names and the
+//    fixed words of a reason, resolution or mode (below); never aggregate ids or event ids.
 //
 // Thread safety: a sink's record() is called from any thread of the store (the caller's, the
 // driver's, the SQLite writer's), concurrently; it must be thread-safe and quick, and must not
