@@ -274,6 +274,15 @@ TEST_P(Observability, SubscriptionsReportTheirLagAndTheEntriesDeliveredAgain) {
   EXPECT_EQ(sink_->value(duplicates), 2);
   EXPECT_EQ(restarted->save_checkpoint(), 5);
   EXPECT_EQ(sink_->value(lag), 0);
+  // The asynchronous form reports the same: at the head, an empty page after its wait.
+  std::promise<void> waited;
+  restarted->next_page_async(std::chrono::milliseconds(1), [&](Result<FeedPage> page) {
+    EXPECT_TRUE(page.ok() && page.value().entries.empty());
+    waited.set_value();
+  });
+  waited.get_future().wait();
+  EXPECT_EQ(sink_->value(lag_seconds), 0);
+  EXPECT_EQ(sink_->value(duplicates), 2);
   // A subscription without a name has no checkpoint: nothing reported under an empty name.
   options.name.clear();
   Subscription::open(observed_, options)->next_page();
