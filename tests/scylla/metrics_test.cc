@@ -158,6 +158,12 @@ TEST(ScyllaMetrics, TheRelayReportsPublicationLagAndLease) {
   EXPECT_EQ(sink->wait_for("eventstore_relay_lag_seconds" + context, [](double v) { return v == 0; }), 0);
   EXPECT_EQ(store->feed_head(first.bounded_context), 3);
 
+  // A refused append leaves its marker behind: pending (the relay's lag) until the relay settles it.
+  const StreamId refused{first.bounded_context, "order", Uuid::random()};
+  EXPECT_THROW(store->append(refused, ExpectedVersion::exact(5), events(1)), Error);
+  EXPECT_GT(sink->wait_for("eventstore_relay_lag_seconds" + context, [](double v) { return v > 0; }), 0);
+  EXPECT_EQ(sink->value("eventstore_relay_published_entries_total" + context), 3);
+
   relay->stop();
   EXPECT_EQ(sink->value("eventstore_relay_lease_held" + context), 0);
   EXPECT_EQ(sink->value("eventstore_relay_lease_takeovers_total" + context), 1);
