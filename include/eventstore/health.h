@@ -48,11 +48,11 @@ struct EVENTSTORE_EXPORT HostHealth {
 // The feed relay's lease of one bounded context (the row of table feed_relay; docs/feed.md).
 struct EVENTSTORE_EXPORT RelayLeaseHealth {
   std::string context;
-  std::string owner;        // "host:pid:random" of the relay that last held it; empty if none
-  std::int64_t epoch = 0;   // grows with every takeover
-  Timestamp expires{};      // the holder renews before this
+  std::string owner;               // "host:pid:random" of the relay that last held it; empty if none
+  std::int64_t epoch = 0;          // grows with every takeover
+  Timestamp expires{};             // the holder renews before this
   std::int64_t expires_in_ms = 0;  // expires - now by this machine's clock; negative once lapsed
-  bool live = false;        // expires_in_ms > 0: a relay holds it
+  bool live = false;               // expires_in_ms > 0: a relay holds it
 };
 
 struct EVENTSTORE_EXPORT HealthReport {

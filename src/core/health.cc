@@ -18,8 +18,7 @@ void check_memory_health(HealthReport& report) {
     const std::shared_ptr<Store> store = open_store("memory:");
     (void)store->feed_head("health");
     report.answers = true;
-    report.round_trip_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    report.round_trip_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     report.schema_current = true;
     report.schema = "in memory (no schema)";
   } catch (const Error& e) {
@@ -51,8 +50,7 @@ HealthReport check_health(std::string_view uri, const HealthOptions& options) {
       report.backend = "sqlite";
       detail::check_sqlite_health(parsed.sqlite_path, options, report);
       break;
-    case detail::StoreUri::Scheme::kScylla:
-      report.backend = "scylla";
+    case detail::StoreUri::Scheme::kScylla: report.backend = "scylla";
 #ifdef EVENTSTORE_WITH_SCYLLA
       detail::check_scylla_health(parsed.cluster, options, report);
 #else

@@ -130,8 +130,8 @@ void check_scylla_health(const ClusterUri& uri, const HealthOptions& options, He
     }
   }
   for (const bridge::HostState& host : connection->session->host_states())
-    report.hosts.push_back(HostHealth{to_std(host.address), to_std(host.datacenter), to_std(host.rack),
-                                      host.enabled, host.connected});
+    report.hosts.push_back(
+        HostHealth{to_std(host.address), to_std(host.datacenter), to_std(host.rack), host.enabled, host.connected});
   if (report.schema_current && feed.markers) {
     try {
       read_leases(connection, report);

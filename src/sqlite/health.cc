@@ -56,9 +56,9 @@ void check_sqlite_health(const std::string& path, const HealthOptions& options, 
     report.schema = "application_id " + std::to_string(application_id) + " is not a store's";
     report.problems.push_back(parsed.file + " is not an eventstore file");
   } else if (version != kSchemaVersion) {
-    report.problems.push_back("the schema is revision " + std::to_string(version) + ", this library's is " +
-                              std::to_string(kSchemaVersion) +
-                              (version < kSchemaVersion ? " (opening the store upgrades it)" : " (a newer library wrote it)"));
+    report.problems.push_back(
+        "the schema is revision " + std::to_string(version) + ", this library's is " + std::to_string(kSchemaVersion) +
+        (version < kSchemaVersion ? " (opening the store upgrades it)" : " (a newer library wrote it)"));
   } else {
     report.schema_current = true;
   }

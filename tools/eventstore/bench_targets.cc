@@ -34,7 +34,10 @@ const char* kind_of(ErrorCode code) {
 class StoreTarget final : public AsyncTarget {
  public:
   StoreTarget(const std::string& uri, const BenchArgs& args, Sink& sink)
-      : store_(eventstore::open_store(uri, store_options(args))), args_(args), sink_(sink), data_(payload(args.event_size, 1)) {}
+      : store_(eventstore::open_store(uri, store_options(args))),
+        args_(args),
+        sink_(sink),
+        data_(payload(args.event_size, 1)) {}
 
   std::size_t add_stream() override {
     streams_.push_back(eventstore::StreamId{kContext, kAggregateType, eventstore::Uuid::random()});

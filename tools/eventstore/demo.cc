@@ -26,8 +26,8 @@
 #include <thread>
 
 #include "cli.h"
-#include "metrics_listen.h"
 #include "customer_revenue.h"
+#include "metrics_listen.h"
 #include "order.h"
 
 namespace eventstore_cli {

@@ -19,7 +19,8 @@ std::chrono::milliseconds parse_timeout(const std::string& text) {
   } else if (number.ends_with("s")) {
     number.resize(number.size() - 1);
   }
-  const std::string what = "--timeout '" + text + "' must be seconds (5, 2.5, 5s) or milliseconds (500ms), 1 ms .. 600 s";
+  const std::string what =
+      "--timeout '" + text + "' must be seconds (5, 2.5, 5s) or milliseconds (500ms), 1 ms .. 600 s";
   if (number.empty() || number.find_first_not_of("0123456789.") != std::string::npos ||
       number.find('.') != number.rfind('.') || number.front() == '.' || number.back() == '.')
     throw UsageError(what);

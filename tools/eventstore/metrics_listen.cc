@@ -67,8 +67,7 @@ void validate_metrics_address(const std::string& address) {
     throw UsageError(what + ": the port must be a number 0..65535");
 }
 
-eventstore::StoreOptions metrics_store_options(const std::optional<std::string>& listen_address,
-                                               bool aggregate_only) {
+eventstore::StoreOptions metrics_store_options(const std::optional<std::string>& listen_address, bool aggregate_only) {
   eventstore::StoreOptions options;
   if (!listen_address && !aggregate_only) return options;
   if (listen_address) validate_metrics_address(*listen_address);

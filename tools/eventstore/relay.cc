@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "cli.h"
-#include "metrics_listen.h"
 #include "core/store_uri.h"
+#include "metrics_listen.h"
 
 namespace eventstore_cli {
 namespace {
