@@ -5,8 +5,9 @@
 // Invariants:
 //  - check_health never creates anything: a missing SQLite file is reported, not created, and
 //    no schema is applied.
-//  - healthy() is true exactly when the store answered, its schema is current, and (on a cluster)
-//    the driver holds a connection to at least one host. The relay's lease is reported, not
+//  - healthy() is true exactly when the store answered, its schema is current, nothing else went
+//    wrong (`problems` is empty), and (on a cluster) the driver holds a connection to at least one
+//    host. The relay's lease is reported, not
 //    judged: a feed without a relay is a problem of the feed, not of the store.
 //  - Nothing in a report holds a password (the URI is redacted as redact_uri does).
 //
@@ -52,7 +53,7 @@ struct EVENTSTORE_EXPORT RelayLeaseHealth {
   std::int64_t epoch = 0;          // grows with every takeover
   Timestamp expires{};             // the holder renews before this
   std::int64_t expires_in_ms = 0;  // expires - now by this machine's clock; negative once lapsed
-  bool live = false;               // expires_in_ms > 0: a relay holds it
+  bool live = false;               // owner not empty and expires_in_ms > 0: a relay holds it
 };
 
 struct EVENTSTORE_EXPORT HealthReport {
@@ -62,17 +63,20 @@ struct EVENTSTORE_EXPORT HealthReport {
   // of system.local), and how long that round trip took.
   bool answers = false;
   std::optional<double> round_trip_ms;
-  // The schema is the one this library writes. `schema` says what was checked, e.g.
-  // "user_version 2 (current 2)" or "event_store, aggregate_snapshot, feed tables: present".
+  // The schema is the one this library writes. `schema` says what was checked or what is
+  // missing: SQLite "user_version 2 (current 2)"; a cluster "keyspace KS: event_store, ...
+  // present, event_store with stream_version" (the feed's tables unless the URI says feed=false).
   bool schema_current = false;
   std::string schema;
   // Cluster hosts (empty for memory: and sqlite:).
   std::vector<HostHealth> hosts;
-  // The relays' leases, one per bounded context that ever had a relay (cluster only).
+  // The relays' leases, one per bounded context that ever had a relay (cluster with the feed on,
+  // once the schema is current).
   std::vector<RelayLeaseHealth> relay_leases;
   // Why the store is not healthy, one short sentence each; empty when healthy().
   std::vector<std::string> problems;
 
+  // answers, schema_current, no problems, and on a cluster at least one host connected.
   bool healthy() const;
 };
 
