@@ -58,7 +58,7 @@ HealthReport check_health(std::string_view uri, const HealthOptions& options) {
 #endif
       break;
   }
-  if (report.problems.empty() && !report.healthy()) report.problems.push_back("the driver has no connected host");
+  if (report.problems.empty() && !report.healthy()) report.problems.emplace_back("the driver has no connected host");
   return report;
 }
 

@@ -14,9 +14,6 @@
 namespace eventstore_cli {
 namespace {
 
-constexpr const char* kNoPrometheus =
-    "--metrics-listen and --metrics need a build with prometheus-cpp (Debian: prometheus-cpp-dev); this one has none";
-
 bool all_digits(const std::string& text) {
   if (text.empty()) return false;
   for (char c : text)
@@ -88,7 +85,8 @@ eventstore::StoreOptions metrics_store_options(const std::optional<std::string>&
   options.metrics = std::move(metrics);
   return options;
 #else
-  throw UsageError(kNoPrometheus);
+  throw UsageError(
+      "--metrics-listen and --metrics need a build with prometheus-cpp (Debian: prometheus-cpp-dev); this one has none");
 #endif
 }
 
