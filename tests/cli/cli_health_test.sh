@@ -117,6 +117,38 @@ if [[ "${EVENTSTORE_TEST_BACKENDS:-}" == *scylla* ]]; then
   if [ "$elapsed" -le 20 ]; then ok; else fail "health --timeout 1s took ${elapsed}s on an unreachable cluster"; fi
   run --store 'scylla://127.0.0.1/ks?bogus=1' health
   expect_error 2 "health on a cluster URI with an unknown option"
+
+  # A server that accepts connections and never answers: the check ends at its deadline, --timeout
+  # (plus a quarter second), as unhealthy.
+  SILENT_PORT_FILE=$TMP/silent.port
+  python3 - "$SILENT_PORT_FILE" <<'EOF' &
+import os, socket, sys, time
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(64)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(server.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+server.settimeout(0.2)
+held = []
+end = time.time() + 30
+while time.time() < end:
+    try:
+        held.append(server.accept()[0])
+    except OSError:
+        pass
+EOF
+  BACKGROUND+=("$!")
+  for _ in $(seq 1 100); do [ -s "$SILENT_PORT_FILE" ] && break; sleep 0.05; done
+  start=$(date +%s%N)
+  run --store "scylla://127.0.0.1:$(cat "$SILENT_PORT_FILE")/health_ks" health --timeout 1s
+  elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+  expect_rc 1 "health on a server that never answers"
+  expect_one_line "health on a server that never answers"
+  expect_field 'j["healthy"], j["answers"], j["backend"], j["problems"]' \
+    '[false, false, "scylla", ["no answer within 1000 ms"]]' "a server that never answers"
+  if [ "$elapsed_ms" -ge 1000 ] && [ "$elapsed_ms" -le 3000 ]; then ok
+  else fail "health --timeout 1s on a server that never answers took $elapsed_ms ms, want 1000..3000"; fi
 else
   echo "NOTE: this build has no scylla:// backend: the unreachable-cluster checks did NOT run" >&2
 fi

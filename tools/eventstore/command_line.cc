@@ -337,7 +337,7 @@ void add_health_command(CLI::App& app, std::vector<Command>& commands) {
       "health", "Check that the store answers and its schema is current; one JSON line, exit code 0 or 1");
   health
       ->add_option("--timeout", args->timeout,
-                   "How long the connection and each request may take: seconds (5, 2.5, 5s) or 500ms (default 5s)")
+                   "The check's deadline (also each request's timeout): seconds (5, 2.5, 5s) or 500ms (default 5s)")
       ->type_name("DURATION");
   health->footer(
       "Keys: healthy, store, backend, answers, round_trip_ms, schema_current, schema, hosts (cluster:\n"
