@@ -8,6 +8,7 @@
 #include "eventstore/event_store.h"
 #include "eventstore/expected_version.h"
 #include "eventstore/feed.h"
+#include "eventstore/health.h"
 #include "eventstore/limits.h"
 #include "eventstore/log.h"
 #include "eventstore/metrics.h"

@@ -19,6 +19,7 @@
 #include "bench_core.h"
 #include "bench_targets.h"
 #include "cli.h"
+#include "metrics_listen.h"
 
 namespace eventstore_cli {
 namespace bench {
@@ -267,6 +268,7 @@ nlohmann::ordered_json result_json(const std::string& uri, const BenchArgs& args
   j["store"] = printable_uri(uri);
   j["backend"] = backend_of(uri);
   j["target"] = args.raw ? "raw" : "store";
+  j["metrics"] = args.metrics_listen ? "served" : args.metrics ? "aggregated" : "none";
   j["api"] = args.raw ? "raw" : args.blocking ? "blocking" : "async";
   j["streams"] = args.streams ? args.streams : args.concurrency;
   j["concurrency"] = args.concurrency;
@@ -363,6 +365,10 @@ int run_requests(const std::string& uri, BenchArgs& args) {
   Progress progress(!args.json && !args.quiet);
   RunResult result;
   if (args.raw && args.blocking) throw UsageError("--blocking is a way to call the store: it does not go with --raw");
+  if (args.raw && (args.metrics || args.metrics_listen))
+    throw UsageError("--metrics and --metrics-listen measure the store: they do not go with --raw");
+  if (args.metrics || args.metrics_listen)
+    args.metrics_sink = metrics_store_options(args.metrics_listen, args.metrics).metrics;
   if (args.raw && backend == "sqlite") {
     result = run_raw_sqlite(uri, args, progress);
   } else if (args.blocking) {
@@ -438,6 +444,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
     c->add_flag("--blocking", args.blocking,
                 "Call the store's blocking API from --concurrency threads, one request each at a time, like the "
                 "raw SQLite loop (default: the asynchronous API from one thread)");
+    c->add_flag("--metrics", args.metrics,
+                "Open the store with a metrics sink that aggregates (Prometheus, not served): its cost against none");
+    add_metrics_listen_option(c, args.metrics_listen);
     add_output_flags(c, args);
   };
   CLI::App* append = bench->add_subcommand("append", "Appends with exact expected versions, one in flight per stream");

@@ -3,12 +3,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace CLI {
 class App;
+}
+namespace eventstore {
+class MetricsSink;
 }
 
 namespace eventstore_cli {
@@ -36,6 +40,11 @@ struct BenchArgs {
   std::uint64_t page_size = 1000;
   // feed (also --concurrency, --event-size, --duration-s, --warmup-s, --page-size)
   std::optional<double> rate;  // delivery phase events/s; default half the measured ceiling
+  // append / mixed, on the store (not --raw): its metrics sink (metrics_listen.h). --metrics-listen
+  // serves it; --metrics only aggregates (the cost of a sink, against none). Set by run_bench.
+  std::optional<std::string> metrics_listen;
+  bool metrics = false;
+  std::shared_ptr<eventstore::MetricsSink> metrics_sink;
   // output
   bool json = false;
   bool quiet = false;

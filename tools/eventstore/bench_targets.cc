@@ -19,6 +19,13 @@ constexpr const char* kContext = "bench";
 constexpr const char* kAggregateType = "bench_stream";
 constexpr const char* kEventType = "BenchEvent";
 
+// The store's options: its metrics sink, if the bench was given one.
+eventstore::StoreOptions store_options(const BenchArgs& args) {
+  eventstore::StoreOptions options;
+  options.metrics = args.metrics_sink;
+  return options;
+}
+
 const char* kind_of(ErrorCode code) {
   // to_string(ErrorCode) returns views of static strings.
   return eventstore::to_string(code).data();
@@ -27,7 +34,10 @@ const char* kind_of(ErrorCode code) {
 class StoreTarget final : public AsyncTarget {
  public:
   StoreTarget(const std::string& uri, const BenchArgs& args, Sink& sink)
-      : store_(eventstore::open_store(uri)), args_(args), sink_(sink), data_(payload(args.event_size, 1)) {}
+      : store_(eventstore::open_store(uri, store_options(args))),
+        args_(args),
+        sink_(sink),
+        data_(payload(args.event_size, 1)) {}
 
   std::size_t add_stream() override {
     streams_.push_back(eventstore::StreamId{kContext, kAggregateType, eventstore::Uuid::random()});
@@ -236,7 +246,7 @@ std::unique_ptr<AsyncTarget> make_store_target(const std::string& uri, const Ben
 }
 
 RunResult run_blocking(const std::string& uri, const BenchArgs& args, Progress& progress) {
-  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri, store_options(args));
   std::vector<std::unique_ptr<ThreadLoop>> loops;
   for (std::uint64_t i = 0; i < args.concurrency; ++i)
     loops.push_back(std::make_unique<BlockingStoreLoop>(store, args));

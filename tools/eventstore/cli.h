@@ -119,6 +119,7 @@ struct DemoArgs {
   std::string orders = "100";
   std::string snapshot_every = "10";
   bool quiet = false;
+  std::optional<std::string> metrics_listen;  // HOST:PORT (metrics_listen.h)
 };
 int run_demo(const std::string& uri, const DemoArgs& args);
 
@@ -127,7 +128,14 @@ struct RelayArgs {
   std::string context;
   std::optional<std::string> lease_ms;
   std::optional<std::string> poll_ms;
+  std::optional<std::string> metrics_listen;  // HOST:PORT (metrics_listen.h)
 };
 int run_relay(const std::string& uri, const RelayArgs& args);
+
+// health (health.cc): one JSON line; exit code 0 when healthy, 1 when not.
+struct HealthArgs {
+  std::string timeout = "5s";  // seconds ("5", "2.5", "5s") or milliseconds ("500ms")
+};
+int run_health(const std::string& uri, const HealthArgs& args);
 
 }  // namespace eventstore_cli

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "feed.h"
+#include "metrics_listen.h"
 #include "schema.h"
 
 #ifndef EVENTSTORE_VERSION
@@ -200,6 +201,7 @@ void add_demo_command(CLI::App& app, std::vector<Command>& commands) {
   demo->add_option("--snapshot-every", args->snapshot_every, "Snapshot policy: every N events, 1..1000000 (default 10)")
       ->type_name("N");
   demo->add_flag("--quiet", args->quiet, "No progress bar");
+  add_metrics_listen_option(demo, args->metrics_listen);
   demo->footer(
       "Orders live in bounded context 'demo', aggregate type 'order', with ids\n"
       "0de30000-0000-8000-8000-<order number in hex>. A second run on the same store continues:\n"
@@ -292,6 +294,7 @@ void add_subscribe_command(CLI::App& app, std::vector<Command>& commands) {
                       "At the head, keep waiting for new entries until SIGINT or SIGTERM (then exit code 0)");
   subscribe->add_flag("--from-end", args->from_end,
                       "Without a stored checkpoint, start at the feed's current head (default: from the start)");
+  add_metrics_listen_option(subscribe, args->metrics_listen);
   subscribe->footer(
       "Starts after the checkpoint stored under --name; a new name starts at the start (the head with\n"
       "--from-end) and its checkpoint is stored there at once.\n"
@@ -315,6 +318,7 @@ void add_relay_command(CLI::App& app, std::vector<Command>& commands) {
       ->type_name("N");
   relay->add_option("--poll-ms", args->poll_ms, "Pause between cycles that found nothing, 1..60000 (default 20)")
       ->type_name("N");
+  add_metrics_listen_option(relay, args->metrics_listen);
   relay->footer(
       "One relay per context publishes at a time (it holds the context's lease); start two or more\n"
       "for fail-over: another takes over within the lease after one dies, at once after one stops.\n"
@@ -325,6 +329,26 @@ void add_relay_command(CLI::App& app, std::vector<Command>& commands) {
       "Example:\n"
       "  eventstore relay --context shop");
   add_runner(commands, relay, args, run_relay);
+}
+
+void add_health_command(CLI::App& app, std::vector<Command>& commands) {
+  auto args = std::make_shared<HealthArgs>();
+  CLI::App* health = app.add_subcommand(
+      "health", "Check that the store answers and its schema is current; one JSON line, exit code 0 or 1");
+  health
+      ->add_option("--timeout", args->timeout,
+                   "The check's deadline (also each request's timeout): seconds (5, 2.5, 5s) or 500ms (default 5s)")
+      ->type_name("DURATION");
+  health->footer(
+      "Keys: healthy, store, backend, answers, round_trip_ms, schema_current, schema, hosts (cluster:\n"
+      "[{address, datacenter, rack, enabled, connected}], else []), relay_leases ([{context, owner,\n"
+      "epoch, lease_expires, expires_in_ms, live}]), problems (why it is not healthy).\n"
+      "Exit code 0 when healthy, 1 when not (the line says why), 2 for bad usage. Creates nothing: a\n"
+      "missing SQLite file is unhealthy. Usable as a container liveness probe.\n"
+      "Examples:\n"
+      "  eventstore --store sqlite:shop.db health\n"
+      "  eventstore --store scylla://10.0.0.1/event_sourcing health --timeout 2s");
+  add_runner(commands, health, args, run_health);
 }
 
 std::string version_line() {

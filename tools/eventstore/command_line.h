@@ -48,6 +48,7 @@ void add_schema_commands(CLI::App& app, std::vector<Command>& commands);  // sch
 void add_feed_commands(CLI::App& app, std::vector<Command>& commands);    // feed read, feed status
 void add_subscribe_command(CLI::App& app, std::vector<Command>& commands);
 void add_relay_command(CLI::App& app, std::vector<Command>& commands);
+void add_health_command(CLI::App& app, std::vector<Command>& commands);
 
 // "eventstore <version> (backends: memory, sqlite[, scylla])": scylla only when this build has
 // the cluster backend. Scripts read it to learn what the binary can open.

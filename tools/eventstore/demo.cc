@@ -27,6 +27,7 @@
 
 #include "cli.h"
 #include "customer_revenue.h"
+#include "metrics_listen.h"
 #include "order.h"
 
 namespace eventstore_cli {
@@ -368,7 +369,8 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
   const std::int64_t count = parse_integer(args.orders, "--orders", 1, 1000000);
   const std::int64_t every = parse_integer(args.snapshot_every, "--snapshot-every", 1, 1000000);
 
-  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  const std::shared_ptr<eventstore::Store> store =
+      eventstore::open_store(uri, metrics_store_options(args.metrics_listen));
   eventstore::AggregateStoreOptions options;
   options.snapshot_policy = eventstore::every_n_events(every);
   eventstore::AggregateStore<Order> repository(store, kContext, options);

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "cli.h"
+#include "metrics_listen.h"
 
 namespace eventstore_cli {
 namespace {
@@ -155,7 +156,8 @@ int run_subscribe(const std::string& uri, const FeedArgs& args) {
   options.name = non_empty(args.name, "--name");
   options.start = args.from_end ? eventstore::StartPosition::end() : eventstore::StartPosition::beginning();
 
-  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  const std::shared_ptr<eventstore::Store> store =
+      eventstore::open_store(uri, metrics_store_options(args.metrics_listen));
   const std::unique_ptr<eventstore::Subscription> subscription = eventstore::Subscription::open(store, options);
   // A new subscriber is registered where it starts, so that a later run of --from-end resumes
   // there rather than at a newer head (a stored checkpoint never moves back).

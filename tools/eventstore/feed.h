@@ -25,6 +25,7 @@ struct FeedArgs {
   // subscribe
   std::string name;
   bool from_end = false;
+  std::optional<std::string> metrics_listen;  // HOST:PORT (metrics_listen.h)
 };
 
 int run_feed_read(const std::string& uri, const FeedArgs& args);

@@ -99,6 +99,7 @@ int run(int argc, char** argv) {
   commands.push_back(
       {bench, [bench_args, bench](const StoreChoice& store) { return run_bench(store.uri, *bench_args, *bench); }, {}});
   add_relay_command(app, commands);
+  add_health_command(app, commands);
   commands.insert(commands.end(), schema_commands.begin(), schema_commands.end());
 
   try {

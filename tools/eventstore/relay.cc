@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "core/store_uri.h"
+#include "metrics_listen.h"
 
 namespace eventstore_cli {
 namespace {
@@ -48,6 +49,7 @@ int run_relay(const std::string& uri, const RelayArgs& args) {
   namespace detail = eventstore::detail;
   if (detail::parse_store_uri(detail::take_store_level_options(uri).uri).scheme != detail::StoreUri::Scheme::kScylla)
     throw UsageError(kNoRelay);
+  if (args.metrics_listen) validate_metrics_address(*args.metrics_listen);
 
   struct sigaction action {};
   action.sa_handler = on_signal;
@@ -55,7 +57,8 @@ int run_relay(const std::string& uri, const RelayArgs& args) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
+  const std::shared_ptr<eventstore::Store> store =
+      eventstore::open_store(uri, metrics_store_options(args.metrics_listen));
   std::unique_ptr<eventstore::FeedRelay> relay = store->start_relay(options);
   if (!relay) throw UsageError(kNoRelay);
 

@@ -274,6 +274,20 @@ pub mod ffi {
         event_count: i32,
     }
 
+    /// One host of the cluster as the driver knows it (Session::host_states).
+    #[derive(Debug, Clone)]
+    struct HostState {
+        /// "ip:port" the driver connects to.
+        address: String,
+        /// Empty when the driver does not know it.
+        datacenter: String,
+        rack: String,
+        /// The load balancing may use it (false: filtered out by the host filter).
+        enabled: bool,
+        /// The driver holds at least one open connection to it.
+        connected: bool,
+    }
+
     extern "Rust" {
         type Session;
         type ReadCursor;
@@ -281,6 +295,9 @@ pub mod ffi {
         /// Starts a runtime and connects. Completes with a Session or an error
         /// (Unavailable / Unauthorized / InvalidArgument / Internal).
         fn connect(config: SessionConfig, done: UniquePtr<ConnectCompletion>);
+
+        /// The cluster's hosts as the driver knows them now; no I/O, answers at once.
+        fn host_states(self: &Session) -> Vec<HostState>;
 
         /// Runs one unprepared CQL statement (DDL) and waits for schema agreement.
         fn execute_schema(self: &Session, cql: &str, done: UniquePtr<VoidCompletion>);

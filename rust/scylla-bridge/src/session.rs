@@ -265,6 +265,22 @@ impl Session {
         guarded(|| self.execute_cql_with(request, Cpp::new(done)));
     }
 
+    pub(crate) fn host_states(&self) -> Vec<ffi::HostState> {
+        let _ctx = self.handle.try_current_or_enter();
+        let state = self.core().driver.get_cluster_state();
+        state
+            .get_nodes_info()
+            .iter()
+            .map(|node| ffi::HostState {
+                address: node.address.to_string(),
+                datacenter: node.datacenter.clone().unwrap_or_default(),
+                rack: node.rack.clone().unwrap_or_default(),
+                enabled: node.is_enabled(),
+                connected: node.is_connected(),
+            })
+            .collect()
+    }
+
     pub(crate) fn write_markers(&self, markers: Vec<ffi::FeedMarker>, ttl: i32, done: UniquePtr<ffi::VoidCompletion>) {
         let core = self.core().clone();
         let write = async move { core.write_markers(markers, ttl).await };
