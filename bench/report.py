@@ -135,6 +135,8 @@ def main():
     for r in rows:
         if r["label"] == "curve":
             curve[(r["backend"], r["target"], r["concurrency"])].append(r)
+        elif r["label"] == "seed":  # the raw loop in the seed library's statement shape
+            curve[(r["backend"], "seed", r["concurrency"])].append(r)
         elif r["label"] == "blocking":
             blocking[r["concurrency"]].append(r)
         elif r["label"] == "load":
@@ -200,6 +202,25 @@ def main():
         if worst_cpu:
             targets.append(("Cluster appends: store / raw client CPU per append", "<= 1.10",
                             f"{worst_cpu[0]:.2f} (highest, at {worst_cpu[1]} in flight)", worst_cpu[0] <= 1.10))
+        seed_points = sorted(c for (b, t, c) in curve if b == "scylla" and t == "seed")
+        if seed_points:
+            tp = [(ratio(agg(curve[("scylla", "store", c)], "ops_per_s"), agg(curve[("scylla", "seed", c)], "ops_per_s")),
+                   c) for c in seed_points if ("scylla", "store", c) in curve]
+            tp = [x for x in tp if x[0] is not None]
+            if tp:
+                low = min(tp)
+                targets.append(("Cluster appends: store / seed-shape raw loop throughput, every concurrency", ">= 1.0",
+                                f"{low[0]:.2f} (lowest, at {low[1]} in flight)", low[0] >= 1.0))
+            at = 64 if 64 in seed_points else seed_points[len(seed_points) // 2]
+            s, d = curve.get(("scylla", "store", at), []), curve.get(("scylla", "seed", at), [])
+            srv = ratio(agg(s, "server_cpu_us_per_op"), agg(d, "server_cpu_us_per_op"))
+            if srv is not None:
+                targets.append((f"Cluster appends: server CPU per append, store / seed shape at {at} in flight",
+                                "<= 1.0", f"{srv:.2f}", srv <= 1.0))
+            p99 = ratio(agg(s, "p99_ms"), agg(d, "p99_ms"))
+            if p99 is not None:
+                targets.append((f"Cluster appends: p99, store / seed shape at {at} in flight", "<= 1.0",
+                                f"{p99:.2f}", p99 <= 1.0))
     for b in backends:
         top = max((k[2] for k in curve if k[0] == b), default=None)
         s = curve.get((b, "store", top), [])
@@ -349,6 +370,28 @@ def main():
             w(f"Run-to-run spread of appends/s between the {a.repeats} runs of a point: median "
               f"{100 * statistics.median(spread):.0f}%, largest {100 * max(spread):.0f}%. Peak RSS of the client: "
               f"{min(x['peak_rss_mb'] for x in runs):.0f}–{max(x['peak_rss_mb'] for x in runs):.0f} MB.")
+        w("")
+    seed_points = sorted(c for (b, t, c) in curve if b == "scylla" and t == "seed")
+    if seed_points:
+        w("## What an append costs the server: the store against the seed library's statements")
+        w("")
+        w("The same appends three ways, alternating: the store; the raw loop with the store's batch (`UPDATE "
+          "stream_version ... IF` + `INSERT ... IF NOT EXISTS`); and the raw loop with the seed library's "
+          "(`--shape seed`: one `INSERT ... IF NOT EXISTS` per event, no static column, which keeps none of the "
+          "store's guarantees: it writes gaps when its expected version is ahead). `server µs/op` is the "
+          "Cassandra process's user + system CPU time (/proc) over the measured window, divided by the appends "
+          "completed in it (`bench --server-pid`); the client runs on the same 2 cores.")
+        w("")
+        w("| in flight | store appends/s | raw | seed shape | store / seed | store p99 ms | seed p99 ms "
+          "| server µs/op store | raw | seed shape | server store / seed |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
+        for c in seed_points:
+            s, r, d = (curve.get(("scylla", t, c), []) for t in ("store", "raw", "seed"))
+            w(f"| {c} | {fmt(agg(s, 'ops_per_s'), 0)} | {fmt(agg(r, 'ops_per_s'), 0)} | {fmt(agg(d, 'ops_per_s'), 0)} "
+              f"| {fmt(ratio(agg(s, 'ops_per_s'), agg(d, 'ops_per_s')), 2)} | {fmt(agg(s, 'p99_ms'), 2)} "
+              f"| {fmt(agg(d, 'p99_ms'), 2)} | {fmt(agg(s, 'server_cpu_us_per_op'), 0)} "
+              f"| {fmt(agg(r, 'server_cpu_us_per_op'), 0)} | {fmt(agg(d, 'server_cpu_us_per_op'), 0)} "
+              f"| {fmt(ratio(agg(s, 'server_cpu_us_per_op'), agg(d, 'server_cpu_us_per_op')), 2)} |")
         w("")
     if blocking:
         w("## SQLite through the blocking API")

@@ -430,7 +430,7 @@ void AppendOperation::send_batch(std::int64_t at, StaticCondition condition) {
     rows.push_back(std::move(row));
   }
   auto self = shared_from_this();
-  connection_->session->append_batch(key_, condition.has_value, condition.value,
+  connection_->session->append_batch(key_, bridge::AppendShape::Store, condition.has_value, condition.value,
                                      static_cast<std::int32_t>(at + count()), std::move(rows),
                                      std::make_unique<BatchDone>(std::move(self), at, condition));
 }

@@ -24,6 +24,43 @@
 namespace eventstore_cli {
 namespace bench {
 
+namespace {
+std::vector<int> server_pids;
+
+// utime + stime of /proc/PID/stat (fields 14 and 15), in seconds; -1 if the process is gone.
+double process_cpu_s(int pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  if (!std::getline(file, stat)) return -1;
+  const std::size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(name_end + 2));
+  std::string field;
+  double ticks = 0;
+  for (int index = 3; index <= 15 && fields >> field; ++index)
+    if (index >= 14) ticks += std::strtod(field.c_str(), nullptr);
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+}  // namespace
+
+void set_server_pids(const std::vector<int>& pids) {
+  for (int pid : pids)
+    if (pid <= 0 || process_cpu_s(pid) < 0)
+      throw UsageError("--server-pid " + std::to_string(pid) + ": no such process readable in /proc");
+  server_pids = pids;
+}
+
+bool has_server_pids() { return !server_pids.empty(); }
+
+Usage Usage::now() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  Usage usage{static_cast<double>(u.ru_utime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec) / 1e6,
+              static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6, 0};
+  for (int pid : server_pids) usage.server_s += std::max(0.0, process_cpu_s(pid));
+  return usage;
+}
+
 double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -269,6 +306,7 @@ nlohmann::ordered_json result_json(const std::string& uri, const BenchArgs& args
   j["backend"] = backend_of(uri);
   j["target"] = args.raw ? "raw" : "store";
   j["metrics"] = args.metrics_listen ? "served" : args.metrics ? "aggregated" : "none";
+  if (args.raw && backend_of(uri) == "scylla") j["shape"] = args.shape;
   j["api"] = args.raw ? "raw" : args.blocking ? "blocking" : "async";
   j["streams"] = args.streams ? args.streams : args.concurrency;
   j["concurrency"] = args.concurrency;
@@ -301,6 +339,11 @@ nlohmann::ordered_json result_json(const std::string& uri, const BenchArgs& args
   j["cpu_user_s"] = r3(r.cpu_after.user_s - r.cpu_before.user_s);
   j["cpu_sys_s"] = r3(r.cpu_after.sys_s - r.cpu_before.sys_s);
   j["cpu_cores"] = r3(cpu / window);
+  if (has_server_pids()) {
+    const double server = r.cpu_after.server_s - r.cpu_before.server_s;
+    j["server_cpu_us_per_op"] = r.ops ? r3(server * 1e6 / static_cast<double>(r.ops)) : 0.0;
+    j["server_cores"] = r3(server / window);
+  }
   j["peak_rss_mb"] = r1(peak_rss_mb());
   j["threads"] = r.threads;
   j["max_in_flight"] = r.max_in_flight;
@@ -340,6 +383,10 @@ void print_human(const nlohmann::ordered_json& j) {
   row("errors", errors.empty() ? "0" : errors);
   row("cpu_us_per_op", num(j["cpu_us_per_op"].get<double>(), 1));
   row("client cores busy", num(j["cpu_cores"].get<double>(), 2));
+  if (j.contains("server_cpu_us_per_op")) {
+    row("server_cpu_us_per_op", num(j["server_cpu_us_per_op"].get<double>(), 1));
+    row("server cores busy", num(j["server_cores"].get<double>(), 2));
+  }
   row("peak_rss_mb", num(j["peak_rss_mb"].get<double>(), 1));
   row("threads", std::to_string(j["threads"].get<int>()));
   row("max in flight", std::to_string(j["max_in_flight"].get<std::uint64_t>()));
@@ -369,6 +416,9 @@ int run_requests(const std::string& uri, BenchArgs& args) {
     throw UsageError("--metrics and --metrics-listen measure the store: they do not go with --raw");
   if (args.metrics || args.metrics_listen)
     args.metrics_sink = metrics_store_options(args.metrics_listen, args.metrics).metrics;
+  if (args.shape != "store" && !(args.raw && backend == "scylla"))
+    throw UsageError("--shape is a statement shape of the raw cluster ceiling: it needs --raw and a scylla:// store");
+  set_server_pids(args.server_pids);
   if (args.raw && backend == "sqlite") {
     result = run_raw_sqlite(uri, args, progress);
   } else if (args.blocking) {
@@ -416,6 +466,14 @@ void add_event_size(CLI::App* command, BenchArgs& args) {
       ->type_name("BYTES");
 }
 
+void add_server_pid(CLI::App* command, BenchArgs& args) {
+  command->add_option("--server-pid", args.server_pids,
+                      "Also measure the CPU time of these local server processes (scripts/local-cassandra pid) and "
+                      "report server_cpu_us_per_op")
+      ->delimiter(',')
+      ->type_name("PID,...");
+}
+
 void add_output_flags(CLI::App* command, BenchArgs& args) {
   command->add_flag("--json", args.json, "Print one JSON object instead of the table (no progress bar)");
   command->add_flag("--quiet", args.quiet, "No progress bar");
@@ -447,6 +505,12 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
     c->add_flag("--metrics", args.metrics,
                 "Open the store with a metrics sink that aggregates (Prometheus, not served): its cost against none");
     add_metrics_listen_option(c, args.metrics_listen);
+    c->add_option("--shape", args.shape,
+                  "With --raw on scylla://, the append batch's statements: store (the store's), or seed (the seed "
+                  "library's: INSERT ... IF NOT EXISTS per event, no expected-version check)")
+        ->check(CLI::IsMember({"store", "seed"}))
+        ->type_name("SHAPE");
+    add_server_pid(c, args);
     add_output_flags(c, args);
   };
   CLI::App* append = bench->add_subcommand("append", "Appends with exact expected versions, one in flight per stream");

@@ -126,15 +126,18 @@ class Sink {
   bool waiting_ = false;
 };
 
+// The server processes (a local Cassandra node's pids, --server-pid) whose CPU time every Usage
+// also takes. Set once, before a run. Throws UsageError when one is not a readable process.
+void set_server_pids(const std::vector<int>& pids);
+bool has_server_pids();
+
+// CPU seconds used so far: this process's user and system time, and the server processes'
+// user + system time (0 without server pids).
 struct Usage {
   double user_s = 0;
   double sys_s = 0;
-  static Usage now() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return Usage{static_cast<double>(u.ru_utime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec) / 1e6,
-                 static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6};
-  }
+  double server_s = 0;
+  static Usage now();
 };
 
 double peak_rss_mb();

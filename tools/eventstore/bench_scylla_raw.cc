@@ -104,7 +104,8 @@ class PageDone final : public bridge::PageCompletion {
 
 class RawScyllaImpl final : public RawScylla {
  public:
-  explicit RawScyllaImpl(rust::Box<bridge::Session> session) : session_(std::move(session)) {}
+  RawScyllaImpl(rust::Box<bridge::Session> session, bridge::AppendShape shape)
+      : session_(std::move(session)), shape_(shape) {}
 
   std::size_t add_stream(const std::string& bounded_context, const std::string& aggregate_type,
                          const std::array<std::uint8_t, 16>& aggregate_id) override {
@@ -131,7 +132,7 @@ class RawScyllaImpl final : public RawScylla {
       row.timestamp_ms = events[i].timestamp_ms;
       rows.push_back(std::move(row));
     }
-    session_->append_batch(key(stream), expected > 0, static_cast<std::int32_t>(expected),
+    session_->append_batch(key(stream), shape_, expected > 0, static_cast<std::int32_t>(expected),
                            static_cast<std::int32_t>(expected + static_cast<std::int64_t>(count)), std::move(rows),
                            std::make_unique<AppendDone>(done, context));
   }
@@ -155,13 +156,14 @@ class RawScyllaImpl final : public RawScylla {
   }
 
   rust::Box<bridge::Session> session_;
+  const bridge::AppendShape shape_;
   std::mutex mutex_;
   std::vector<std::unique_ptr<bridge::StreamKey>> keys_;
 };
 
 }  // namespace
 
-std::unique_ptr<RawScylla> RawScylla::connect(std::string_view uri) {
+std::unique_ptr<RawScylla> RawScylla::connect(std::string_view uri, RawShape shape) {
   const eventstore::detail::StoreUri parsed = eventstore::detail::parse_store_uri(uri);
   if (parsed.scheme != eventstore::detail::StoreUri::Scheme::kScylla)
     throw Error::invalid("--raw on a cluster needs a scylla:// URI");
@@ -169,7 +171,8 @@ std::unique_ptr<RawScylla> RawScylla::connect(std::string_view uri) {
   std::promise<rust::Box<bridge::Session>> promise;
   auto future = promise.get_future();
   bridge::connect(std::move(config), std::make_unique<Connected>(promise));
-  return std::make_unique<RawScyllaImpl>(future.get());
+  return std::make_unique<RawScyllaImpl>(
+      future.get(), shape == RawShape::kSeed ? bridge::AppendShape::Seed : bridge::AppendShape::Store);
 }
 
 }  // namespace eventstore_cli::bench

@@ -34,6 +34,11 @@ struct RawEvent {
 // cluster reported for a batch not applied (-1 when unknown). `error_kind` is one of
 // "unavailable", "outcome_unknown", "unauthorized", "invalid_argument", "internal", "closed"
 // (empty unless kFailed).
+// The statements of the raw append batch: the store's (a condition on the static stream_version
+// and IF NOT EXISTS per event), or the seed library's (IF NOT EXISTS per event, no static column;
+// it checks no expected version).
+enum class RawShape { kStore, kSeed };
+
 using RawDone = void (*)(void* context, Outcome outcome, std::int64_t rows, std::int64_t stream_version,
                          const char* error_kind) noexcept;
 
@@ -43,14 +48,14 @@ class RawScylla {
 
   // Parses a scylla:// URI (the store's parser: session_config_from) and connects; blocking.
   // Throws eventstore::Error like open_store.
-  static std::unique_ptr<RawScylla> connect(std::string_view uri);
+  static std::unique_ptr<RawScylla> connect(std::string_view uri, RawShape shape);
 
   // A stream's partition key, converted once. Returns a handle for the calls below.
   virtual std::size_t add_stream(const std::string& bounded_context, const std::string& aggregate_type,
                                  const std::array<std::uint8_t, 16>& aggregate_id) = 0;
 
-  // One conditional batch at expected version `expected` (0: the stream must not exist), the
-  // store's append statement, with events at versions expected+1...
+  // One conditional batch of the connection's shape at expected version `expected` (0: the
+  // stream must not exist), with events at versions expected+1...
   virtual void append(std::size_t stream, std::int64_t expected, const RawEvent* events, std::size_t count,
                       RawDone done, void* context) = 0;
 

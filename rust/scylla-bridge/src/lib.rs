@@ -42,6 +42,17 @@ pub mod ffi {
         Closed = 6,
     }
 
+    /// The statements of one append batch. `Store` is the store's: the static column's
+    /// condition and `IF NOT EXISTS` on every event row. `Seed` is the seed library's, for the
+    /// benchmark only (`eventstore bench --raw --shape seed`): `IF NOT EXISTS` per row and no
+    /// static column, which checks no expected version (it writes gaps when ahead).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    #[repr(u8)]
+    enum AppendShape {
+        Store = 0,
+        Seed = 1,
+    }
+
     /// The server's own error behind a failure, for the few the C++ side acts on (a schema
     /// statement refused, a table or keyspace missing); None when the failure is not a server
     /// error (a timeout, a broken connection, the bridge's own checks).
@@ -305,13 +316,15 @@ pub mod ffi {
         /// Prepares every statement now (otherwise done lazily on first use).
         fn prepare_statements(self: &Session, done: UniquePtr<VoidCompletion>);
 
-        /// One conditional batch on the stream's partition:
+        /// One conditional batch on the stream's partition, of the statements `shape` names:
         /// UPDATE stream_version = new_head IF stream_version = expected
         /// (has_expected false: IF stream_version = null) + one
-        /// INSERT ... IF NOT EXISTS per row.
+        /// INSERT ... IF NOT EXISTS per row (AppendShape::Seed: only the INSERTs).
+        #[allow(clippy::too_many_arguments)]
         fn append_batch(
             self: &Session,
             key: &StreamKey,
+            shape: AppendShape,
             has_expected: bool,
             expected: i32,
             new_head: i32,

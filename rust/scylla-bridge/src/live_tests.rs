@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use scylla::value::Row;
 
-use crate::ffi::{AppendOutcome, BridgeError, ErrorKind, EventRow, ExistingEvent, SessionConfig, Snapshot, StreamKey};
+use crate::ffi::{
+    AppendOutcome, AppendShape, BridgeError, ErrorKind, EventRow, ExistingEvent, SessionConfig, Snapshot, StreamKey,
+};
 use crate::runtime::Completion;
 use crate::Session;
 
@@ -120,7 +122,7 @@ fn evs(from: i32, to: i32) -> Vec<EventRow> {
 
 fn append(s: &Session, k: &StreamKey, expected: Option<i32>, rows: &[EventRow]) -> Result<AppendOutcome, BridgeError> {
     let head = rows.last().unwrap().version;
-    call(|d| s.append_with(k, expected, head, rows.to_vec(), d))
+    call(|d| s.append_with(k, AppendShape::Store, expected, head, rows.to_vec(), d))
 }
 
 fn read_all(s: &Session, k: &StreamKey, from: i32, to: i32, desc: bool, page: i32) -> (Vec<EventRow>, usize) {
@@ -248,7 +250,7 @@ fn live_append_conflicts_reads_snapshots() {
     // Errors are classified.
     let e = call(|d| s.execute_schema_with("SELEC nonsense", d)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument, "{e:?}");
-    let e = call(|d| s.append_with(&k, Some(40), 41, Vec::new(), d)).unwrap_err();
+    let e = call(|d| s.append_with(&k, AppendShape::Store, Some(40), 41, Vec::new(), d)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidArgument);
 }
 

@@ -21,8 +21,8 @@ use crate::cql::PreparedCache;
 use crate::decode::{decode_cas_result, CasView};
 use crate::errors::{err, from_execution, internal, invalid};
 use crate::ffi::{
-    AppendOutcome, BatchFault, BridgeError, ErrorKind, EventRow, Snapshot, SnapshotLoad, SnapshotSaveOutcome,
-    StreamKey, StreamSlice,
+    AppendOutcome, AppendShape, BatchFault, BridgeError, ErrorKind, EventRow, Snapshot, SnapshotLoad,
+    SnapshotSaveOutcome, StreamKey, StreamSlice,
 };
 use crate::runtime::Effect;
 use crate::statements::Statements;
@@ -199,6 +199,7 @@ impl Core {
     pub(crate) async fn append(
         &self,
         key: StreamKey,
+        shape: AppendShape,
         expected: Option<i32>,
         new_head: i32,
         rows: Vec<EventRow>,
@@ -211,10 +212,12 @@ impl Core {
             return Err(err(kind, "injected fault: the append batch was not sent"));
         }
         let st = self.stmts().await?;
-        let batch = st.append_batch(rows.len());
+        let batch = st.append_batch(shape, rows.len())?;
         let (bc, id, at) = pk(&key);
         let mut values = Vec::with_capacity(rows.len() + 1);
-        values.push(AppendValues::Head((new_head, bc, id, at, expected)));
+        if shape != AppendShape::Seed {
+            values.push(AppendValues::Head((new_head, bc, id, at, expected)));
+        }
         for r in &rows {
             values.push(row_values(&key, r));
         }

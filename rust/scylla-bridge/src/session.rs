@@ -12,8 +12,8 @@ use tokio::runtime::Handle;
 use crate::config::{base_policy, resolve, session_builder};
 use crate::errors::{connect_hint, err, internal, invalid, new_session_kind, redact};
 use crate::ffi::{
-    self, AppendOutcome, CqlRequest, CqlResult, ErrorKind, EventRow, SessionConfig, Snapshot, SnapshotLoad,
-    SnapshotSaveOutcome, StreamKey, StreamSlice,
+    self, AppendOutcome, AppendShape, CqlRequest, CqlResult, ErrorKind, EventRow, SessionConfig, Snapshot,
+    SnapshotLoad, SnapshotSaveOutcome, StreamKey, StreamSlice,
 };
 use crate::ops::{Core, ReadSpec, DEFAULT_PAGE_SIZE};
 use crate::routing::LwtRingPolicy;
@@ -143,9 +143,11 @@ impl Session {
         spawn_request(&self.handle, Effect::Read, done, async move { core.stmts().await.map(|_| ()) });
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn append_with(
         &self,
         key: &StreamKey,
+        shape: AppendShape,
         expected: Option<i32>,
         new_head: i32,
         rows: Vec<EventRow>,
@@ -153,12 +155,9 @@ impl Session {
     ) {
         let core = self.core().clone();
         let key = key.clone();
-        spawn_request(
-            &self.handle,
-            Effect::Write,
-            done,
-            async move { core.append(key, expected, new_head, rows).await },
-        );
+        spawn_request(&self.handle, Effect::Write, done, async move {
+            core.append(key, shape, expected, new_head, rows).await
+        });
     }
 
     pub fn read_head_with(&self, key: &StreamKey, serial: bool, done: impl Completion<StreamSlice>) {
@@ -232,13 +231,14 @@ impl Session {
     pub(crate) fn append_batch(
         &self,
         key: &StreamKey,
+        shape: AppendShape,
         has_expected: bool,
         expected: i32,
         new_head: i32,
         rows: Vec<EventRow>,
         done: UniquePtr<ffi::AppendCompletion>,
     ) {
-        guarded(|| self.append_with(key, has_expected.then_some(expected), new_head, rows, Cpp::new(done)));
+        guarded(|| self.append_with(key, shape, has_expected.then_some(expected), new_head, rows, Cpp::new(done)));
     }
 
     pub(crate) fn inject_batch_faults(&self, faults: Vec<ffi::BatchFault>) {

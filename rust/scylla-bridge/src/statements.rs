@@ -8,8 +8,8 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
 use crate::config::Resolved;
-use crate::errors::from_prepare;
-use crate::ffi::BridgeError;
+use crate::errors::{from_prepare, invalid};
+use crate::ffi::{AppendShape, BridgeError};
 
 const PK: &str = "bounded_context = ? AND aggregate_id = ? AND aggregate_type = ?";
 pub(crate) const EVENT_COLUMNS: &str =
@@ -95,7 +95,8 @@ pub(crate) struct Statements {
     pub(crate) snapshot_update_null: PreparedStatement,
     pub(crate) snapshot_update_exact: PreparedStatement,
     lwt_policy: Arc<dyn LoadBalancingPolicy>,
-    batches: Mutex<Vec<Option<Arc<Batch>>>>,
+    /// Built batches by shape (Store, Seed) and row count.
+    batches: Mutex<[Vec<Option<Arc<Batch>>>; 2]>,
 }
 
 async fn prepare(driver: &DriverSession, cql: &str) -> Result<PreparedStatement, BridgeError> {
@@ -143,13 +144,15 @@ impl Statements {
             snapshot_update_null: lwt(prepare(driver, &cql.snapshot_update_null).await?),
             snapshot_update_exact: lwt(prepare(driver, &cql.snapshot_update_exact).await?),
             lwt_policy,
-            batches: Mutex::new(vec![None; CACHED_BATCH_SIZES + 1]),
+            batches: Mutex::new(std::array::from_fn(|_| vec![None; CACHED_BATCH_SIZES + 1])),
         })
     }
 
-    fn build_batch(&self, rows: usize) -> Batch {
+    fn build_batch(&self, shape: AppendShape, rows: usize) -> Batch {
         let mut b = Batch::new(BatchType::Logged);
-        b.append_statement(self.append_head.clone());
+        if shape != AppendShape::Seed {
+            b.append_statement(self.append_head.clone());
+        }
         for _ in 0..rows {
             b.append_statement(self.append_row.clone());
         }
@@ -158,14 +161,19 @@ impl Statements {
         b
     }
 
-    /// The conditional append batch for `rows` events (head UPDATE first, so
-    /// the driver computes the partition token from it).
-    pub(crate) fn append_batch(&self, rows: usize) -> Arc<Batch> {
+    /// The conditional append batch of `shape` for `rows` events (its first statement gives the
+    /// driver the partition token: the head UPDATE, or the first INSERT of the seed's shape).
+    pub(crate) fn append_batch(&self, shape: AppendShape, rows: usize) -> Result<Arc<Batch>, BridgeError> {
+        let index = match shape {
+            AppendShape::Store => 0,
+            AppendShape::Seed => 1,
+            _ => return Err(invalid("unknown append shape")),
+        };
         if rows > CACHED_BATCH_SIZES {
-            return Arc::new(self.build_batch(rows));
+            return Ok(Arc::new(self.build_batch(shape, rows)));
         }
         let mut cache = self.batches.lock().unwrap_or_else(|p| p.into_inner());
-        cache[rows].get_or_insert_with(|| Arc::new(self.build_batch(rows))).clone()
+        Ok(cache[index][rows].get_or_insert_with(|| Arc::new(self.build_batch(shape, rows))).clone())
     }
 }
 
