@@ -79,6 +79,8 @@ extern EVENTSTORE_EXPORT const Metric cluster_resent_batches_total;  // conditio
 extern EVENTSTORE_EXPORT const Metric cluster_contention_failures_total;  // "any" appends that lost too many races
 // Labels: context, aggregate_type, resolution ("applied", "not_applied", "still_unknown").
 extern EVENTSTORE_EXPORT const Metric cluster_unknown_outcomes_total;  // batches whose answer was lost
+// Cluster hosts. Labels: address, datacenter.
+extern EVENTSTORE_EXPORT const Metric cluster_host_connected;  // 1 while the driver holds a connection (gauge)
 // SQLite. No labels.
 extern EVENTSTORE_EXPORT const Metric sqlite_group_appends;         // appends per group commit (histogram)
 extern EVENTSTORE_EXPORT const Metric sqlite_group_commit_seconds;  // time of one group commit (histogram)

@@ -21,6 +21,7 @@ constexpr std::array<double, 9> kEventCountBuckets = {0, 1, 10, 50, 100, 500, 10
 constexpr std::array<std::string_view, 3> kStreamReason = {"context", "aggregate_type", "reason"};
 constexpr std::array<std::string_view, 3> kStreamResolution = {"context", "aggregate_type", "resolution"};
 constexpr std::array<std::string_view, 1> kMode = {"mode"};
+constexpr std::array<std::string_view, 2> kHost = {"address", "datacenter"};
 // Appends per SQLite group commit: at most Writer::kMaxBatch (512) jobs go into one.
 constexpr std::array<double, 11> kGroupBuckets = {0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
 // From a marker to its entries in the feed: a relay polls every 20 ms by default, looks at a slow
@@ -102,6 +103,12 @@ const Metric cluster_contention_failures_total{"eventstore_cluster_contention_fa
                                                MetricType::kCounter,
                                                kStream,
                                                {}};
+const Metric cluster_host_connected{"eventstore_cluster_host_connected",
+                                    "1 while the driver holds an open connection to the cluster host, else 0; "
+                                    "sampled every 5 s",
+                                    MetricType::kGauge,
+                                    kHost,
+                                    {}};
 const Metric cluster_unknown_outcomes_total{
     "eventstore_cluster_unknown_outcomes_total",
     "Cluster append batches whose answer was lost, by what the SERIAL read back found: applied, not_applied, or "
@@ -185,7 +192,7 @@ const Metric subscription_handler_failures_total{"eventstore_subscription_handle
                                                  {}};
 
 std::span<const Metric* const> all() {
-  static constexpr std::array<const Metric*, 35> kAll = {&appends_total,
+  static constexpr std::array<const Metric*, 36> kAll = {&appends_total,
                                                          &append_seconds,
                                                          &appended_events_total,
                                                          &appended_bytes_total,
@@ -205,6 +212,7 @@ std::span<const Metric* const> all() {
                                                          &cluster_resent_batches_total,
                                                          &cluster_contention_failures_total,
                                                          &cluster_unknown_outcomes_total,
+                                                         &cluster_host_connected,
                                                          &sqlite_group_appends,
                                                          &sqlite_group_commit_seconds,
                                                          &sqlite_wal_pages,

@@ -39,7 +39,7 @@ std::shared_ptr<Connection> connect(bridge::SessionConfig config, const std::str
     error = session.error().what();
     return nullptr;
   }
-  return std::make_shared<Connection>(Connection{std::move(session.value()), Limits{}, keyspace});
+  return std::make_shared<Connection>(Connection{std::move(session.value()), Limits{}, keyspace, nullptr});
 }
 
 // The tables of `keyspace`, each with its columns.

@@ -22,6 +22,7 @@
 #include "scylla/feed_checkpoints.h"
 #include "scylla/feed_markers.h"
 #include "scylla/feed_reader.h"
+#include "scylla/host_metrics.h"
 #include "scylla/relay.h"
 #include "scylla/rows.h"
 #include "scylla/scylla_cursor.h"
@@ -37,11 +38,16 @@ class ScyllaStore final : public Store {
       : connection_(std::move(connection)),
         description_(std::move(description)),
         feed_(std::make_shared<const FeedSettings>(std::move(feed))),
-        markers_(feed_->markers ? std::make_shared<MarkerWriter>(connection_) : nullptr) {}
+        markers_(feed_->markers ? std::make_shared<MarkerWriter>(connection_) : nullptr),
+        host_metrics_(connection_->metrics ? std::make_unique<HostMetricsReporter>(connection_, connection_->metrics)
+                                           : nullptr) {}
 
   // The relays of the URI's relay= option stop (and give up their leases) before the session
   // they use can go.
-  ~ScyllaStore() override { relays_.clear(); }
+  ~ScyllaStore() override {
+    relays_.clear();
+    host_metrics_.reset();
+  }
 
   // The relays of relay=CONTEXT,...: one per context, running for the store's lifetime.
   void start_uri_relays() {
@@ -160,6 +166,7 @@ class ScyllaStore final : public Store {
   std::shared_ptr<const FeedSettings> feed_;
   std::shared_ptr<MarkerWriter> markers_;  // null with feed=false
   std::vector<std::unique_ptr<FeedRelay>> relays_;
+  std::unique_ptr<HostMetricsReporter> host_metrics_;  // null without a metrics sink
 };
 
 }  // namespace

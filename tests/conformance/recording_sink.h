@@ -58,6 +58,15 @@ class RecordingSink final : public MetricsSink {
     return it == records_.end() ? 0 : it->second;
   }
 
+  // The keys recorded so far that start with `prefix`, with their values.
+  std::map<std::string, double> values_with_prefix(const std::string& prefix) const {
+    std::lock_guard lock(mutex_);
+    std::map<std::string, double> found;
+    for (const auto& [key, v] : values_)
+      if (key.starts_with(prefix)) found.emplace(key, v);
+    return found;
+  }
+
   // Waits until `done(value(key))` (values reported from the store's threads arrive a little
   // after the call that caused them); answers the last value seen.
   double wait_for(const std::string& key, const std::function<bool(double)>& done,

@@ -4,6 +4,7 @@
 // lag and lease.
 #include <chrono>
 #include <future>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -167,6 +168,27 @@ TEST(ScyllaMetrics, TheRelayReportsPublicationLagAndLease) {
   relay->stop();
   EXPECT_EQ(sink->value("eventstore_relay_lease_held" + context), 0);
   EXPECT_EQ(sink->value("eventstore_relay_lease_takeovers_total" + context), 1);
+}
+
+// Every host the store's session connects to is reported connected (1), labelled by its
+// address and data centre, right after the store opens.
+TEST(ScyllaMetrics, EachHostIsReportedConnected) {
+  SKIP_WITHOUT_CLUSTER();
+  auto sink = std::make_shared<RecordingSink>();
+  auto store = open_measured(sink);
+  const std::string prefix = "eventstore_cluster_host_connected,";
+  std::map<std::string, double> hosts;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while ((hosts = sink->values_with_prefix(prefix)).empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_FALSE(hosts.empty()) << "no host reported";
+  bool one_connected = false;
+  for (const auto& [key, value] : hosts) {
+    EXPECT_TRUE(value == 0 || value == 1) << key;
+    EXPECT_NE(key.find(':'), std::string::npos) << "the address label has its port: " << key;
+    one_connected = one_connected || value == 1;
+  }
+  EXPECT_TRUE(one_connected) << "no host reported connected";
 }
 
 }  // namespace
