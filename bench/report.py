@@ -132,6 +132,7 @@ def main():
     other = defaultdict(list)  # (label, backend, target) -> [rows]
     loads = {}
     feed = defaultdict(list)  # (label, backend) -> [rows]: bench feed, and appends with the feed on/off
+    sink_runs = defaultdict(list)  # (label, backend) -> [rows]: appends with a metrics sink and without
     for r in rows:
         if r["label"] == "curve":
             curve[(r["backend"], r["target"], r["concurrency"])].append(r)
@@ -141,6 +142,8 @@ def main():
             blocking[r["concurrency"]].append(r)
         elif r["label"] == "load":
             loads[r["backend"]] = r
+        elif r["label"] in ("metrics-none", "metrics-sink"):
+            sink_runs[(r["label"], r["backend"])].append(r)
         elif r["label"] in ("feed", "feed-on", "feed-off"):
             feed[(r["label"], r["backend"])].append(r)
         else:
@@ -260,6 +263,12 @@ def main():
                 name = f"SQLite appends: store / raw loop at {c} in flight (one client thread, asynchronous)"
             targets.append((name, f"{op} 1", got, ok))
 
+    for b in backends:
+        on, off = sink_runs.get(("metrics-sink", b), []), sink_runs.get(("metrics-none", b), [])
+        cpu = ratio(agg(on, "cpu_us_per_op"), agg(off, "cpu_us_per_op"))
+        if cpu is not None:
+            targets.append((f"{names[b].split(' (')[0]}: client CPU per append with a metrics sink / without",
+                            "<= 1.03", f"{cpu:.3f}", cpu <= 1.03))
     m = machine()
     load_file = os.path.join(os.path.dirname(a.results), "loadavg-start")
     load_start = open(load_file).read().strip() if os.path.exists(load_file) else "?"
@@ -333,7 +342,9 @@ def main():
     w(f"- Appends: one event of 100 bytes of JSON, to {1000} streams, at most one append in flight per stream, "
       "with the exact expected version the bench tracks per stream (so conflicts must be 0).")
     w("- `cpu µs/op` = getrusage(RUSAGE_SELF) user + system time of the whole client process during the "
-      "measured window, divided by the appends completed in it. Server CPU is not included.")
+      "measured window, divided by the appends completed in it. `server µs/op` (cluster, local node only): the "
+      "Cassandra process's user + system time from /proc over the same window, divided likewise (`--server-pid`); "
+      "it includes the node's background work (flushes, compactions) of that window.")
     w("- **Cluster raw** (`--raw`): the same prepared conditional batch (`UPDATE stream_version ... IF` + "
       "`INSERT ... IF NOT EXISTS`) and the same paged read, through the same Rust bridge session "
       "(`tools/eventstore/bench_scylla_raw.cc`, not in libeventstore), without the store: no validation, no "
@@ -425,6 +436,25 @@ def main():
             w(f"| {desc.get(label, label)} | {b} | {t} | {fmt(agg(v, 'ops_per_s'), 0)} | {fmt(agg(v, 'events_per_s'), 0)} "
               f"| {fmt(agg(v, 'p50_ms'), 2)} | {fmt(agg(v, 'p99_ms'), 2)} | {fmt(agg(v, 'cpu_us_per_op'), 1)} "
               f"| {fmt(agg(v, 'cpu_cores'), 2)} | {errs} |")
+        w("")
+    if sink_runs:
+        w("## The cost of a metrics sink")
+        w("")
+        w("Appends at 64 in flight with `--metrics` (the store opened with a `PrometheusMetrics` sink that "
+          "aggregates every metric of docs/observability.md, not served) against none, alternating which goes "
+          "first; the medians of the runs.")
+        w("")
+        w("| backend | appends/s with / without | client cpu µs/op with | without | with / without | p99 ms with "
+          "| without |")
+        w("|---|---|---|---|---|---|---|")
+        for b in backends:
+            on, off = sink_runs.get(("metrics-sink", b), []), sink_runs.get(("metrics-none", b), [])
+            if not on or not off:
+                continue
+            w(f"| {b} | {fmt(ratio(agg(on, 'ops_per_s'), agg(off, 'ops_per_s')), 3)} "
+              f"| {fmt(agg(on, 'cpu_us_per_op'), 1)} | {fmt(agg(off, 'cpu_us_per_op'), 1)} "
+              f"| {fmt(ratio(agg(on, 'cpu_us_per_op'), agg(off, 'cpu_us_per_op')), 3)} | {fmt(agg(on, 'p99_ms'), 2)} "
+              f"| {fmt(agg(off, 'p99_ms'), 2)} |")
         w("")
     if feed:
         w("## The feed")
