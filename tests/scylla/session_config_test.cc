@@ -34,7 +34,7 @@ std::string store_refusal(const std::string& uri) {
 
 std::string raw_bench_refusal(const std::string& uri) {
   try {
-    eventstore_cli::bench::RawScylla::connect(uri);
+    eventstore_cli::bench::RawScylla::connect(uri, eventstore_cli::bench::RawShape::kStore);
   } catch (const eventstore::Error& e) {
     EXPECT_EQ(e.code(), eventstore::ErrorCode::kInvalidArgument) << e.what();
     return e.what();
