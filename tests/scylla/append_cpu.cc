@@ -130,8 +130,8 @@ Figures run_bridge(const bridge::Session& session, int appends, int per_append, 
     }
     std::promise<bool> applied;
     auto result = applied.get_future();
-    session.append_batch(key, eventstore::bridge::AppendShape::Store, version > 0, version, version + per_append, std::move(rows),
-                         std::make_unique<AppendDone>(&applied));
+    session.append_batch(key, eventstore::bridge::AppendShape::Store, version > 0, version, version + per_append,
+                         std::move(rows), std::make_unique<AppendDone>(&applied));
     if (!result.get()) throw std::runtime_error("bridge append not applied");
     version += per_append;
   }

@@ -467,9 +467,10 @@ void add_event_size(CLI::App* command, BenchArgs& args) {
 }
 
 void add_server_pid(CLI::App* command, BenchArgs& args) {
-  command->add_option("--server-pid", args.server_pids,
-                      "Also measure the CPU time of these local server processes (scripts/local-cassandra pid) and "
-                      "report server_cpu_us_per_op")
+  command
+      ->add_option("--server-pid", args.server_pids,
+                   "Also measure the CPU time of these local server processes (scripts/local-cassandra pid) and "
+                   "report server_cpu_us_per_op")
       ->delimiter(',')
       ->type_name("PID,...");
 }
