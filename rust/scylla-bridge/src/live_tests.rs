@@ -354,7 +354,7 @@ fn live_raw_results_and_routing() {
         let id = uuid::Uuid::from_bytes(k.aggregate_id);
         let mut coordinators = Vec::new();
         for round in 0..6 {
-            let batch = st.append_batch(1);
+            let batch = st.append_batch(AppendShape::Store, 1).unwrap();
             let v = round + 1;
             let e = ev(v);
             let expected = if round == 0 { None } else { Some(round) };
@@ -380,7 +380,7 @@ fn live_raw_results_and_routing() {
 
         // The same (stale, not applied) batch with the session's default
         // policy: Session::batch does not route it as LWT, so the replicas are shuffled.
-        let mut plain = (*st.append_batch(1)).clone();
+        let mut plain = (*st.append_batch(AppendShape::Store, 1).unwrap()).clone();
         plain.set_load_balancing_policy(None);
         let k = key();
         let mut seen = Vec::new();
