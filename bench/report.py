@@ -516,7 +516,7 @@ def main():
       "stops it after if it started it):")
     w("")
     w("```sh")
-    w("make bench          # this file and docs/bench/*.png; about 12 minutes")
+    w("make bench          # this file and docs/bench/*.png; about 25 minutes")
     w("make bench-quick    # a sanity run in under 3 minutes; writes build/bench/quick/BENCHMARKS.md")
     w("```")
     w("")
