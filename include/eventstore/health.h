@@ -7,8 +7,8 @@
 //    no schema is applied.
 //  - healthy() is true exactly when the store answered, its schema is current, nothing else went
 //    wrong (`problems` is empty), and (on a cluster) the driver holds a connection to at least one
-//    host. The relay's lease is reported, not
-//    judged: a feed without a relay is a problem of the feed, not of the store.
+//    host. The relay's lease is reported, not judged: a feed without a relay is a problem of the
+//    feed, not of the store.
 //  - Nothing in a report holds a password (the URI is redacted as redact_uri does).
 //
 // Errors: check_health throws Error(kInvalidArgument) for a URI that open_store would refuse
