@@ -23,6 +23,12 @@ struct Connection {
   std::shared_ptr<MetricsSink> metrics;  // StoreOptions::metrics: what the backend measures inside; may be null
 };
 
+// Connects a session with `config` (blocking; defined in scylla_store.cc). Throws the bridge's
+// error as an Error "cannot connect to <redacted_uri>: ..." (kUnavailable, kUnauthorized,
+// kInvalidArgument).
+std::shared_ptr<Connection> connect_session(bridge::SessionConfig config, const std::string& redacted_uri,
+                                            const Limits& limits, std::shared_ptr<MetricsSink> metrics);
+
 inline std::string to_std(const rust::String& s) { return std::string(s.data(), s.size()); }
 
 // A bridge error as the store reports it: "<what>: <the bridge's message>".

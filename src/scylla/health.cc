@@ -2,14 +2,12 @@
 // read of system.local for the round trip, the keyspace's tables and columns from system_schema,
 // the hosts as the driver knows them, and the rows of feed_relay.
 #include <chrono>
-#include <future>
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "core/health.h"
-#include "scylla/completions.h"
 #include "scylla/connection.h"
 #include "scylla/cql.h"
 #include "scylla/feed_markers.h"
@@ -22,24 +20,6 @@ using Steady = std::chrono::steady_clock;
 
 double ms_since(Steady::time_point start) {
   return std::chrono::duration<double, std::milli>(Steady::now() - start).count();
-}
-
-// Connects with `config`; the error's message on failure.
-std::shared_ptr<Connection> connect(bridge::SessionConfig config, const std::string& keyspace,
-                                    const std::string& redacted_uri, std::string& error) {
-  std::promise<Result<rust::Box<bridge::Session>>> promise;
-  std::future<Result<rust::Box<bridge::Session>>> future = promise.get_future();
-  bridge::connect(std::move(config),
-                  done<ConnectDone>([&promise](rust::Box<bridge::Session> s) { promise.set_value(std::move(s)); },
-                                    [&promise, &redacted_uri](const bridge::BridgeError& e) {
-                                      promise.set_value(to_error(e, "cannot connect to " + redacted_uri));
-                                    }));
-  Result<rust::Box<bridge::Session>> session = future.get();
-  if (!session.ok()) {
-    error = session.error().what();
-    return nullptr;
-  }
-  return std::make_shared<Connection>(Connection{std::move(session.value()), Limits{}, keyspace, nullptr});
 }
 
 // The tables of `keyspace`, each with its columns.
@@ -107,10 +87,11 @@ void check_scylla_health(const ClusterUri& uri, const HealthOptions& options, He
   config.resolve_timeout_ms = timeout;
   config.worker_threads = 1;
   const std::string keyspace = to_std(config.keyspace);
-  std::string error;
-  const std::shared_ptr<Connection> connection = connect(std::move(config), keyspace, report.store, error);
-  if (!connection) {
-    report.problems.push_back(error);
+  std::shared_ptr<Connection> connection;
+  try {
+    connection = connect_session(std::move(config), report.store, Limits{}, nullptr);
+  } catch (const Error& e) {
+    report.problems.push_back(e.what());
     return;
   }
   try {

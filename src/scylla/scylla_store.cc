@@ -199,10 +199,8 @@ void inject_batch_faults(Store& store, const std::vector<InjectedBatchFault>& fa
   scylla->session().inject_batch_faults(std::move(injected));
 }
 
-std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::string& redacted_uri,
-                                         const StoreOptions& options) {
-  bridge::SessionConfig config = session_config_from(uri);
-  FeedSettings feed = feed_settings_from(uri);
+std::shared_ptr<Connection> connect_session(bridge::SessionConfig config, const std::string& redacted_uri,
+                                            const Limits& limits, std::shared_ptr<MetricsSink> metrics) {
   std::string keyspace = to_std(config.keyspace);
   auto session = wait_for<rust::Box<bridge::Session>>([&](auto finished) {
     bridge::connect(std::move(config),
@@ -211,8 +209,14 @@ std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::strin
                                         finished(to_error(e, "cannot connect to " + redacted_uri));
                                       }));
   });
-  auto connection = std::make_shared<Connection>(
-      Connection{std::move(session), options.limits, std::move(keyspace), options.metrics});
+  return std::make_shared<Connection>(Connection{std::move(session), limits, std::move(keyspace), std::move(metrics)});
+}
+
+std::shared_ptr<Store> open_scylla_store(const ClusterUri& uri, const std::string& redacted_uri,
+                                         const StoreOptions& options) {
+  bridge::SessionConfig config = session_config_from(uri);
+  FeedSettings feed = feed_settings_from(uri);
+  auto connection = connect_session(std::move(config), redacted_uri, options.limits, options.metrics);
   auto store = std::make_shared<ScyllaStore>(std::move(connection), redacted_uri, std::move(feed));
   store->start_uri_relays();
   return store;

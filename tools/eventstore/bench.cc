@@ -290,23 +290,16 @@ class Driver {
   std::uint64_t in_flight_ = 0;
 };
 
-std::string backend_of(const std::string& uri) {
-  if (uri.rfind("scylla://", 0) == 0) return "scylla";
-  if (uri.rfind("sqlite:", 0) == 0) return "sqlite";
-  if (uri.rfind("memory:", 0) == 0) return "memory";
-  return "unknown";
-}
-
 nlohmann::ordered_json result_json(const std::string& uri, const BenchArgs& args, const RunResult& r) {
   auto r1 = [](double v) { return std::round(v * 10.0) / 10.0; };
   auto r3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
   nlohmann::ordered_json j;
   j["command"] = args.mode;
   j["store"] = printable_uri(uri);
-  j["backend"] = backend_of(uri);
+  j["backend"] = backend_name(uri);
   j["target"] = args.raw ? "raw" : "store";
   j["metrics"] = args.metrics_listen ? "served" : args.metrics ? "aggregated" : "none";
-  if (args.raw && backend_of(uri) == "scylla") j["shape"] = args.shape;
+  if (args.raw && backend_name(uri) == "scylla") j["shape"] = args.shape;
   j["api"] = args.raw ? "raw" : args.blocking ? "blocking" : "async";
   j["streams"] = args.streams ? args.streams : args.concurrency;
   j["concurrency"] = args.concurrency;
@@ -408,17 +401,18 @@ void validate(const BenchArgs& args) {
 
 int run_requests(const std::string& uri, BenchArgs& args) {
   validate(args);
-  const std::string backend = backend_of(uri);
+  const std::string backend = backend_name(uri);
   Progress progress(!args.json && !args.quiet);
   RunResult result;
   if (args.raw && args.blocking) throw UsageError("--blocking is a way to call the store: it does not go with --raw");
   if (args.raw && (args.metrics || args.metrics_listen))
     throw UsageError("--metrics and --metrics-listen measure the store: they do not go with --raw");
-  if (args.metrics || args.metrics_listen)
-    args.metrics_sink = metrics_store_options(args.metrics_listen, args.metrics).metrics;
   if (args.shape != "store" && !(args.raw && backend == "scylla"))
     throw UsageError("--shape is a statement shape of the raw cluster ceiling: it needs --raw and a scylla:// store");
   set_server_pids(args.server_pids);
+  // Last of the checks: it may start listening.
+  if (args.metrics || args.metrics_listen)
+    args.metrics_sink = metrics_store_options(args.metrics_listen, args.metrics).metrics;
   if (args.raw && backend == "sqlite") {
     result = run_raw_sqlite(uri, args, progress);
   } else if (args.blocking) {

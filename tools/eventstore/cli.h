@@ -84,6 +84,8 @@ std::string scrub(std::string message);
 // --password-file. UsageError naming the path if the file cannot be read or the line is empty.
 std::string read_password_file(const std::string& path);
 std::string printable_uri(std::string_view uri);
+// "scylla", "sqlite" or "memory" by the URI's scheme; "unknown" for another.
+std::string backend_name(std::string_view uri);
 
 // ---- Commands: each returns the process exit code on success (0); errors are thrown. ------
 struct AppendEvent {

@@ -82,9 +82,7 @@ eventstore::HealthReport late_report(const std::string& uri, std::chrono::millis
   eventstore::HealthReport report;
   const std::string backend_uri = eventstore::take_store_level_options(uri).uri;
   report.store = eventstore::redact_uri(backend_uri);
-  report.backend = backend_uri.starts_with("scylla://") ? "scylla"
-                   : backend_uri.starts_with("sqlite:") ? "sqlite"
-                                                        : "memory";
+  report.backend = backend_name(backend_uri);
   report.problems.push_back("no answer within " + std::to_string(timeout.count()) + " ms");
   return report;
 }

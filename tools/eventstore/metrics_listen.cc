@@ -34,24 +34,7 @@ bool valid_host(const std::string& host) {
   return true;
 }
 
-}  // namespace
-
-void add_metrics_listen_option(CLI::App* command, std::optional<std::string>& address) {
-  command
-      ->add_option("--metrics-listen", address,
-                   "Serve the store's metrics for Prometheus at http://HOST:PORT/metrics while the command runs "
-                   "(PORT 0: any free port, printed on stderr)")
-      ->type_name("HOST:PORT");
-}
-
-bool metrics_available() {
-#ifdef EVENTSTORE_CLI_WITH_PROMETHEUS
-  return true;
-#else
-  return false;
-#endif
-}
-
+// HOST:PORT as documented in metrics_listen.h; throws UsageError naming --metrics-listen.
 void validate_metrics_address(const std::string& address) {
   const std::size_t colon = address.rfind(':');
   const std::string what = "--metrics-listen '" + address + "'";
@@ -62,6 +45,16 @@ void validate_metrics_address(const std::string& address) {
     throw UsageError(what + ": the host must be a name, an IPv4 address or an [IPv6] address, as in 127.0.0.1:9464");
   if (!all_digits(port) || port.size() > 5 || std::stoi(port) > 65535)
     throw UsageError(what + ": the port must be a number 0..65535");
+}
+
+}  // namespace
+
+void add_metrics_listen_option(CLI::App* command, std::optional<std::string>& address) {
+  command
+      ->add_option("--metrics-listen", address,
+                   "Serve the store's metrics for Prometheus at http://HOST:PORT/metrics while the command runs "
+                   "(PORT 0: any free port, printed on stderr)")
+      ->type_name("HOST:PORT");
 }
 
 eventstore::StoreOptions metrics_store_options(const std::optional<std::string>& listen_address, bool aggregate_only) {

@@ -23,14 +23,8 @@ namespace eventstore_cli {
 // Registers --metrics-listen on `command`, bound to `address`.
 void add_metrics_listen_option(CLI::App* command, std::optional<std::string>& address);
 
-// Whether this build can serve metrics (it found prometheus-cpp).
-bool metrics_available();
-
-// Checks `address` as typed: HOST:PORT, HOST a name, an IPv4 address or [IPv6], PORT 0..65535
-// (0: any free port). Throws UsageError naming --metrics-listen.
-void validate_metrics_address(const std::string& address);
-
-// The options to open the store with. With `listen_address`, a PrometheusMetrics serving there;
+// The options to open the store with. With `listen_address` (HOST:PORT, HOST a name, an IPv4
+// address or [IPv6], PORT 0..65535, 0 for any free port), a PrometheusMetrics serving there;
 // the line "eventstore: info: serving metrics at http://HOST:PORT/metrics" (the port it got) goes
 // to stderr. With `aggregate_only` (bench --metrics) and no address, a PrometheusMetrics that
 // only aggregates. Otherwise no sink.

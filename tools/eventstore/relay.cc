@@ -49,7 +49,6 @@ int run_relay(const std::string& uri, const RelayArgs& args) {
   namespace detail = eventstore::detail;
   if (detail::parse_store_uri(detail::take_store_level_options(uri).uri).scheme != detail::StoreUri::Scheme::kScylla)
     throw UsageError(kNoRelay);
-  if (args.metrics_listen) validate_metrics_address(*args.metrics_listen);
 
   struct sigaction action {};
   action.sa_handler = on_signal;

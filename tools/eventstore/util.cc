@@ -78,6 +78,13 @@ std::string scrub(std::string message) {
 
 std::string printable_uri(std::string_view uri) { return scrub(eventstore::redact_uri(uri)); }
 
+std::string backend_name(std::string_view uri) {
+  if (uri.starts_with("scylla://")) return "scylla";
+  if (uri.starts_with("sqlite:")) return "sqlite";
+  if (uri.starts_with("memory:")) return "memory";
+  return "unknown";
+}
+
 std::int64_t parse_integer(std::string_view text, std::string_view what, std::int64_t min, std::int64_t max) {
   std::int64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
