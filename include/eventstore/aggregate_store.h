@@ -167,9 +167,12 @@ class AggregateStore {
 
   // The aggregate at its latest version; a new, empty one (version 0) if it has no events.
   // A snapshot above the stream's head is ignored (logged, counted in snapshots_above_head) and
-  // the aggregate replays from version 1. Throws eventstore::Error (kCorruption for an event
-  // that does not decode, or a stream whose first event read from the snapshot's version is not
-  // at that version).
+  // the aggregate replays from version 1. A soft-deleted stream (docs/lifecycle.md) loads as a
+  // new, empty aggregate at the version of its "$deleted" event, so that its next save continues
+  // the stream. Throws eventstore::Error: kStreamDeleted for a hard-deleted stream; kCorruption
+  // for an event that does not decode, or for a stream truncated above what the snapshot covers
+  // (its first event read from the snapshot's version, or from 1 without a snapshot, is neither
+  // at that version nor the next).
   Aggregate<A> load(const Uuid& id) {
     Aggregate<A> aggregate(id);
     const StreamId stream = stream_of(id);
@@ -267,32 +270,51 @@ class AggregateStore {
   // Applies the events after the aggregate's version and returns how many. After a snapshot
   // the read starts at the snapshot's own version, whose event the state already holds: it is
   // not applied again, but its presence proves the snapshot is not above the stream's head
-  // without another round trip. Returns nullopt (nothing applied) when the stream ends before
-  // the snapshot's version.
+  // without another round trip (so does the next version's, when a truncate removed the
+  // snapshot's own). Returns nullopt (nothing applied) when the stream ends before the
+  // snapshot's version. The lifecycle's system events (event_store.h) are not applied:
+  // "$deleted" starts the aggregate over at its version, "$hard-deleted" throws kStreamDeleted.
   std::optional<std::int64_t> replay(const StreamId& stream, Aggregate<A>& aggregate) {
     const std::int64_t snapshot_at = aggregate.version_;
     ReadOptions read;
     read.from = snapshot_at > 0 ? snapshot_at : 1;
     read.page_size = options_.page_size;
-    bool snapshot_event_seen = snapshot_at == 0;
+    bool first = true;
     std::int64_t replayed = 0;
     store_->for_each(stream, read, [&](const RecordedEvent& recorded) {
-      if (!snapshot_event_seen) {
-        if (recorded.version != snapshot_at)
-          throw Error(ErrorCode::kCorruption, "stream " + to_string(stream) + " has no event at version " +
-                                                  std::to_string(snapshot_at) + " but one at " +
-                                                  std::to_string(recorded.version));
-        snapshot_event_seen = true;
+      const bool was_first = std::exchange(first, false);
+      if (recorded.event_type == kHardDeletedEventType) throw Error::stream_deleted(recorded.version, to_string(stream));
+      if (recorded.event_type == kDeletedEventType) {
+        start_over(aggregate);
+        aggregate.version_ = recorded.version;
         return;
       }
+      if (was_first && recorded.version != *read.from) {
+        if (snapshot_at == 0 || recorded.version != snapshot_at + 1)
+          throw Error(ErrorCode::kCorruption,
+                      "stream " + to_string(stream) + " has no event at version " + std::to_string(*read.from) +
+                          " but one at " + std::to_string(recorded.version) +
+                          (snapshot_at == 0 ? " (truncated, and no snapshot covers the events below it)"
+                                            : " (truncated above the snapshot at version " +
+                                                  std::to_string(snapshot_at) + ")"));
+      } else if (was_first && snapshot_at > 0) {
+        return;  // the snapshot's own event
+      }
+      aggregate.version_ = recorded.version;
+      if (recorded.event_type.starts_with('$')) return;
       Event event = codec_.decode(recorded.event_type, recorded.data.value_or("null"));
       std::visit([&](const auto& e) { aggregate.state_.apply(e); }, event);
-      aggregate.version_ = recorded.version;
       ++replayed;
     });
     stats_.events_replayed += static_cast<std::uint64_t>(replayed);
-    if (!snapshot_event_seen) return std::nullopt;
+    if (first && snapshot_at > 0) return std::nullopt;
     return replayed;
+  }
+
+  // A "$deleted" event: what came before it is gone, snapshot included.
+  void start_over(Aggregate<A>& aggregate) {
+    const Uuid id = aggregate.id_;
+    aggregate = Aggregate<A>(id);
   }
 
   // Forgets the snapshot entirely, so the save's policy does not count it as the last one.

@@ -32,6 +32,9 @@ enum class ErrorCode {
   kCorruption,
   // A bug or an unexpected state in the library or a backend.
   kInternal,
+  // The stream was hard-deleted (docs/lifecycle.md): it can never be written again. Nothing
+  // was written. Error::current_version() holds the version of its "$hard-deleted" event.
+  kStreamDeleted,
 };
 
 // A short stable name for a code: "version_conflict", "invalid_argument", ...
@@ -42,12 +45,15 @@ class EVENTSTORE_EXPORT Error : public std::runtime_error {
   Error(ErrorCode code, const std::string& message, std::optional<std::int64_t> current_version = std::nullopt);
 
   ErrorCode code() const noexcept { return code_; }
-  // Set for kVersionConflict: the stream's version seen by the store (0 = no stream).
+  // Set for kVersionConflict and kStreamDeleted: the stream's version seen by the store (0 = no
+  // stream).
   std::optional<std::int64_t> current_version() const noexcept { return current_version_; }
 
   // Shorthands for the most common codes.
   static Error invalid(const std::string& message);
   static Error conflict(std::int64_t current_version, const std::string& message);
+  // kStreamDeleted for `stream_text` (to_string of its StreamId), hard-deleted at `version`.
+  static Error stream_deleted(std::int64_t version, const std::string& stream_text);
 
  private:
   ErrorCode code_;

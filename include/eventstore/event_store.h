@@ -7,6 +7,10 @@
 //    expected version) returns the original result and writes nothing more.
 //  - Reads see every acknowledged append (read-your-writes); a missing stream reads as empty.
 //  - Bad input fails with kInvalidArgument and writes nothing.
+//  - Lifecycle (docs/lifecycle.md): truncating or deleting a stream appends one system event
+//    (a type starting with '$'; user appends of such types are kInvalidArgument) under the same
+//    rules as an append, and atomically with it hides the events below a version; a hard delete
+//    also refuses every later write with kStreamDeleted.
 //
 // Asynchronous first: every operation takes a callback that is called exactly once, possibly
 // on a backend thread and possibly before the call returns. Callbacks must not block; a
@@ -38,6 +42,32 @@ struct EVENTSTORE_EXPORT AppendResult {
 };
 
 enum class Direction { kForward, kBackward };
+
+// The system events a lifecycle change appends (docs/lifecycle.md). Each hides every event below
+// a version, its "before": reads start there, and the events below it are removed physically.
+//   "$truncated"    data {"before": N}: the events below N, N at most its own version.
+//   "$deleted"      data {}: every event below it (before = its own version). The stream reads
+//                   as this one event, its version is the stream's last; appends continue after it.
+//   "$hard-deleted" data {}: as "$deleted", and the stream can never be written again: every
+//                   later append, truncate, delete or snapshot save fails with kStreamDeleted.
+// Each later change only raises "before"; a "$truncated" with a lower one hides nothing more.
+inline constexpr const char* kTruncatedEventType = "$truncated";
+inline constexpr const char* kDeletedEventType = "$deleted";
+inline constexpr const char* kHardDeletedEventType = "$hard-deleted";
+
+enum class LifecycleKind { kTruncate, kSoftDelete, kHardDelete };
+
+// One lifecycle change of a stream.
+struct EVENTSTORE_EXPORT LifecycleChange {
+  LifecycleKind kind = LifecycleKind::kTruncate;
+  // kTruncate only: the first version that stays readable, 1..head + 1 (head + 1 hides every
+  // event but the "$truncated" one itself). Ignored by the deletes.
+  std::int64_t before = 0;
+  // As for an append: the stream's version the change is made at.
+  ExpectedVersion expected = ExpectedVersion::any();
+  // The system event's id; give it to make a retry after kOutcomeUnknown idempotent.
+  std::optional<Uuid> event_id;
+};
 
 struct EVENTSTORE_EXPORT ReadOptions {
   Direction direction = Direction::kForward;
@@ -86,13 +116,29 @@ class EVENTSTORE_EXPORT EventStore {
   virtual std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) = 0;
 
   using HeadCallback = std::function<void(Result<std::int64_t>)>;
-  // The stream's current version; 0 when it does not exist.
+  // The stream's current version; 0 when it does not exist. A deleted stream's version is its
+  // "$deleted" or "$hard-deleted" event's.
   virtual void head_async(const StreamId& stream, HeadCallback callback) = 0;
+
+  // Appends the system event of `change` (see LifecycleChange) at the head + 1, if the stream
+  // is at change.expected, and hides the events below its "before" in the same atomic step; the
+  // hidden events are then removed (on a cluster: one range tombstone, docs/lifecycle.md). The
+  // result is the system event's append result. Fails as append does (kVersionConflict,
+  // kOutcomeUnknown: retry with the same event_id, ...), with kInvalidArgument for a truncate
+  // "before" outside 1..head + 1, and with kStreamDeleted once the stream was hard-deleted.
+  // The default fails with kInvalidArgument ("this store has no lifecycle").
+  virtual void change_lifecycle_async(const StreamId& stream, LifecycleChange change, AppendCallback callback);
 
   // Blocking forms: throw eventstore::Error. `append` is append_async and a wait, unless a
   // backend has a faster way for a caller that waits anyway (SQLite commits on this thread).
   virtual AppendResult append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events);
   std::int64_t head(const StreamId& stream);
+  AppendResult change_lifecycle(const StreamId& stream, LifecycleChange change);
+  // Shorthands for change_lifecycle.
+  AppendResult truncate_stream(const StreamId& stream, std::int64_t before,
+                               ExpectedVersion expected = ExpectedVersion::any());
+  AppendResult delete_stream(const StreamId& stream, bool hard = false,
+                             ExpectedVersion expected = ExpectedVersion::any());
   // Calls `visit` for every event of the read, page by page, in bounded memory.
   void for_each(const StreamId& stream, const ReadOptions& options,
                 const std::function<void(const RecordedEvent&)>& visit);

@@ -43,7 +43,9 @@ struct EVENTSTORE_EXPORT FeedEntry {
   RecordedEvent event;
 };
 
-// Which entries a reader wants. An empty list matches everything.
+// Which entries a reader wants. An empty list matches everything. The system events of stream
+// lifecycle ("$truncated", "$deleted", "$hard-deleted"; event_store.h) pass any event_types list,
+// so that a read model filtered by event type still learns what to drop.
 struct EVENTSTORE_EXPORT FeedFilter {
   std::vector<std::string> aggregate_types;
   std::vector<std::string> event_types;

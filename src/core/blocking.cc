@@ -20,6 +20,20 @@ std::int64_t EventStore::head(const StreamId& stream) {
   return detail::wait_for<std::int64_t>([&](auto done) { head_async(stream, std::move(done)); });
 }
 
+AppendResult EventStore::change_lifecycle(const StreamId& stream, LifecycleChange change) {
+  return detail::wait_for<AppendResult>(
+      [&](auto done) { change_lifecycle_async(stream, std::move(change), std::move(done)); });
+}
+
+AppendResult EventStore::truncate_stream(const StreamId& stream, std::int64_t before, ExpectedVersion expected) {
+  return change_lifecycle(stream, LifecycleChange{LifecycleKind::kTruncate, before, expected, std::nullopt});
+}
+
+AppendResult EventStore::delete_stream(const StreamId& stream, bool hard, ExpectedVersion expected) {
+  return change_lifecycle(
+      stream, LifecycleChange{hard ? LifecycleKind::kHardDelete : LifecycleKind::kSoftDelete, 0, expected, std::nullopt});
+}
+
 void EventStore::for_each(const StreamId& stream, const ReadOptions& options,
                           const std::function<void(const RecordedEvent&)>& visit) {
   std::unique_ptr<EventCursor> cursor = read(stream, options);

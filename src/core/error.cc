@@ -11,6 +11,7 @@ std::string_view to_string(ErrorCode code) noexcept {
     case ErrorCode::kUnauthorized: return "unauthorized";
     case ErrorCode::kCorruption: return "corruption";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kStreamDeleted: return "stream_deleted";
   }
   return "internal";
 }
@@ -22,6 +23,13 @@ Error Error::invalid(const std::string& message) { return Error(ErrorCode::kInva
 
 Error Error::conflict(std::int64_t current_version, const std::string& message) {
   return Error(ErrorCode::kVersionConflict, message, current_version);
+}
+
+Error Error::stream_deleted(std::int64_t version, const std::string& stream_text) {
+  return Error(ErrorCode::kStreamDeleted,
+               "stream " + stream_text + " was hard-deleted at version " + std::to_string(version) +
+                   "; it can never be written again",
+               version);
 }
 
 }  // namespace eventstore

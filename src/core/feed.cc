@@ -16,7 +16,8 @@ bool listed(const std::vector<std::string>& names, const std::string& name) {
 }  // namespace
 
 bool FeedFilter::matches(const RecordedEvent& event) const {
-  return listed(aggregate_types, event.stream.aggregate_type) && listed(event_types, event.event_type);
+  return listed(aggregate_types, event.stream.aggregate_type) &&
+         (listed(event_types, event.event_type) || event.event_type.starts_with('$'));
 }
 
 void FeedStore::read_feed_async(const std::string&, const FeedReadOptions&, FeedPageCallback callback) {

@@ -131,6 +131,9 @@ void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vecto
     // Built only for an error message: this loop runs for every event of every append.
     const auto which = [i] { return "event " + std::to_string(i + 1); };
     if (!identifier_ok(e.event_type, limits)) check_identifier(which() + " type", e.event_type, limits);
+    if (e.event_type[0] == '$')
+      throw Error::invalid(which() + " type '" + e.event_type +
+                           "' starts with '$', which is reserved for the store's system events");
     if (e.data && !json_ok(*e.data, false)) check_json(which() + " data", *e.data, false);
     if (e.metadata && !json_ok(*e.metadata, true)) check_json(which() + " metadata", *e.metadata, true);
     const std::size_t bytes = event_bytes(e.event_type, e.data, e.metadata);

@@ -57,7 +57,8 @@ void validate_checkpoint_save(const std::string& context, const std::string& nam
 
 // Checks an append and fills in missing event ids and timestamps (truncating given ones to
 // milliseconds). Rejects: an empty append, too many events or bytes, a bad event type, data
-// that is not JSON, metadata that is not a JSON object, duplicate or nil event ids, an
+// that is not JSON, metadata that is not a JSON object, a type starting with '$' (reserved for
+// the lifecycle's system events, core/lifecycle.h), duplicate or nil event ids, an
 // expected version outside 0..max_version, or one that would push the stream past it.
 void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData>& events,
                     const Limits& limits);

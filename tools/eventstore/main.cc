@@ -26,6 +26,7 @@ enum ExitCode : int {
   kUnavailable = 4,
   kUnauthorized = 5,
   kOutcomeUnknown = 6,
+  kStreamDeleted = 7,
 };
 
 int fail(int code, std::string message) {
@@ -43,6 +44,7 @@ int exit_code_of(eventstore::ErrorCode code) {
     case ErrorCode::kUnavailable: return kUnavailable;
     case ErrorCode::kUnauthorized: return kUnauthorized;
     case ErrorCode::kOutcomeUnknown: return kOutcomeUnknown;
+    case ErrorCode::kStreamDeleted: return kStreamDeleted;
     case ErrorCode::kCorruption:
     case ErrorCode::kInternal: return kOther;
   }
@@ -61,7 +63,8 @@ const char* const kStoreHelp =
     "--password-file (a password in the URI and in the file is an error).\n"
     "\n"
     "Exit codes: 0 ok, 2 invalid input or usage, 3 version conflict, 4 unavailable or timed out\n"
-    "(nothing written), 5 authentication or authorization, 6 outcome unknown, 1 anything else.\n"
+    "(nothing written), 5 authentication or authorization, 6 outcome unknown, 7 stream\n"
+    "hard-deleted (nothing written), 1 anything else.\n"
     "\n"
     "Run 'eventstore COMMAND --help' for a command's options and examples (docs/cli.md).";
 
