@@ -15,13 +15,14 @@
 #endif
 
 namespace eventstore_cli {
-namespace {
 
 void add_stream_options(CLI::App* command, StreamArgs& args) {
   command->add_option("--context", args.context, "Bounded context")->type_name("NAME")->required();
   command->add_option("--type", args.type, "Aggregate type")->type_name("NAME")->required();
   command->add_option("--id", args.id, "Aggregate id (a UUID)")->type_name("UUID")->required();
 }
+
+namespace {
 
 // The options of append that describe its events, kept to regroup them after parsing.
 struct AppendEventOptions {

@@ -20,6 +20,8 @@ class App;
 
 namespace eventstore_cli {
 
+struct StreamArgs;
+
 // The store a command runs on, as settled by main from --store, --password-file and the
 // environment (docs/cli.md).
 struct StoreChoice {
@@ -49,6 +51,10 @@ void add_feed_commands(CLI::App& app, std::vector<Command>& commands);    // fee
 void add_subscribe_command(CLI::App& app, std::vector<Command>& commands);
 void add_relay_command(CLI::App& app, std::vector<Command>& commands);
 void add_health_command(CLI::App& app, std::vector<Command>& commands);
+void add_stream_commands(CLI::App& app, std::vector<Command>& commands);  // stream delete, truncate (stream.cc)
+
+// --context, --type and --id, required, bound to `args`.
+void add_stream_options(CLI::App* command, StreamArgs& args);
 
 // "eventstore <version> (backends: memory, sqlite[, scylla])": scylla only when this build has
 // the cluster backend. Scripts read it to learn what the binary can open.

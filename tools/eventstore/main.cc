@@ -93,6 +93,7 @@ int run(int argc, char** argv) {
   add_read_command(app, commands);
   add_head_command(app, commands);
   add_snapshot_commands(app, commands);
+  add_stream_commands(app, commands);
   add_demo_command(app, commands);
   add_schema_commands(app, schema_commands);
   add_feed_commands(app, commands);
