@@ -16,7 +16,7 @@ S=(--context shop --type order --id 0de30000-0000-8000-8000-0000000000b1)
 append_notes() {  # append_notes N: N events of type Note at any version
   local i
   for ((i = 0; i < $1; i++)); do
-    run --store "$DB" append "${S[@]}" --event Note --data "{\"n\":$i}"
+    run --store "$DB" append "${S[@]}" --expected-version any --event Note --data "{\"n\":$i}"
     expect_rc 0 "append Note $i"
   done
 }
@@ -42,7 +42,7 @@ expect_error 2 "--before above --expected-version + 1"
 run --store "$DB" stream delete "${S[@]}" --event-id nope --yes
 expect_error 2 "delete --event-id not a UUID"
 [ ! -e "$TMP/s.db" ] && ok || fail "bad input created the store file"
-run --store "$DB" append "${S[@]}" --event '$deleted'
+run --store "$DB" append "${S[@]}" --expected-version any --event '$deleted'
 expect_error 2 "a user append of a '\$' type"
 
 # ---- truncate ---------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ run --store "$DB" stream delete "${S[@]}" --hard --event-id "$HARD_ID" --yes
 expect_rc 0 "the hard delete retried with its event id"
 expect_out "\{\"operation\":\"delete\",\"event_version\":9,\"event_id\":\"$HARD_ID\",\"next_expected_version\":9\}" \
   "the retry answers the original result"
-run --store "$DB" append "${S[@]}" --event Note
+run --store "$DB" append "${S[@]}" --expected-version any --event Note
 expect_error 7 "append to a hard-deleted stream"
 expect_contains "hard-deleted" "$ERR" "the error says the stream was hard-deleted"
 run --store "$DB" stream truncate "${S[@]}" --before 9 --yes
@@ -109,7 +109,7 @@ expect_eq "$(versions)" "9 \$hard-deleted" "a hard-deleted stream reads as its \
 # ---- the question on a terminal ---------------------------------------------------------------
 if command -v script >/dev/null; then
   T=(--context shop --type order --id 0de30000-0000-8000-8000-0000000000b2)
-  run --store "$DB" append "${T[@]}" --event Note --event Note
+  run --store "$DB" append "${T[@]}" --expected-version any --event Note --event Note
   expect_rc 0 "append to the second stream"
   answer() {  # answer WORD: stream delete on a terminal (script(1)), WORD typed at the question
     printf '%s\n' "$1" | script -qec "$(printf '%q ' "$EVENTSTORE" --store "$DB" stream delete "${T[@]}")" /dev/null \
