@@ -67,6 +67,11 @@ run --store "$DB" stream truncate "${S[@]}" --before 2 --expected-version 5 --ye
 expect_error 3 "truncate at a stale expected version"
 run --store "$DB" head "${S[@]}"
 expect_out 6 "head counts the \$truncated event"
+run --store "$DB" feed read --context shop --no-data
+expect_rc 0 "feed read after the truncate"
+expect_contains '"event_type":"$truncated"' "$OUT" "the feed holds the \$truncated event"
+expect_lacks '"event_version":3,' "$OUT" "the truncated events left the feed"
+expect_contains '"position":4,' "$OUT" "the kept events keep their positions"
 
 # ---- soft delete, then the stream continues ---------------------------------------------------
 run --store "$DB" stream delete "${S[@]}" --expected-version 6 --yes
@@ -81,11 +86,12 @@ expect_rc 0 "an append continues a soft-deleted stream"
 expect_eq "$(versions)" "7 \$deleted
 8 Note" "the continued stream"
 
-# ---- the feed holds the system events -------------------------------------------------------
+# ---- the feed holds the system events; an entry whose event was removed is left out ----------
 run --store "$DB" feed read --context shop --no-data
-expect_rc 0 "feed read"
-expect_contains '"event_type":"$truncated"' "$OUT" "the feed holds the \$truncated event"
+expect_rc 0 "feed read after the delete"
 expect_contains '"event_type":"$deleted"' "$OUT" "the feed holds the \$deleted event"
+expect_lacks '"event_type":"$truncated"' "$OUT" "the \$truncated event the delete removed left the feed"
+expect_lacks '"event_version":1,' "$OUT" "so did the truncated events"
 
 # ---- hard delete: exit code 7 for every later write -------------------------------------------
 HARD_ID=5a5a5a5a-0000-4000-8000-000000000001
