@@ -105,7 +105,8 @@ void load_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId
           }));
 }
 
-// One head read first: a snapshot above the head is refused, one stored above it is replaced.
+// One head read first: a snapshot above the head is refused, one stored above it is replaced, and
+// a hard-deleted stream refuses every save (kStreamDeleted).
 void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId& stream, Snapshot snapshot,
                           SnapshotStore::SaveCallback callback) {
   if (auto error = validation_error([&] { validate_snapshot(stream, snapshot, connection->limits); }))
@@ -116,6 +117,7 @@ void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId
                         [connection = std::move(connection), stream, snapshot = std::move(snapshot),
                          callback](bridge::StreamSlice slice) mutable {
                           const std::int64_t head = head_of(slice);
+                          if (slice.hard_deleted) return callback(Error::stream_deleted(head, to_string(stream)));
                           if (snapshot.version > head)
                             return callback(snapshot_above_head(stream, snapshot.version, head));
                           save_below_head(std::move(connection), stream, std::move(snapshot), head,
