@@ -15,10 +15,10 @@
 #include "core/lifecycle.h"
 #include "core/validation.h"
 #include "eventstore/log.h"
-#include "scylla/cql.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
 #include "scylla/completions.h"
 #include "scylla/rows.h"
+#include "scylla/snapshots.h"
 
 namespace eventstore::detail {
 namespace {
@@ -97,28 +97,25 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   }
 
   void answer(Result<AppendResult> result) {
-    if (result.ok() && lifecycle_ && lifecycle_->kind != LifecycleKind::kTruncate) return clear_snapshot(std::move(result));
+    if (result.ok() && lifecycle_ && lifecycle_->kind != LifecycleKind::kTruncate)
+      return clear_snapshot(std::move(result));
     EventStore::AppendCallback callback = std::move(callback_);
     callback(std::move(result));
   }
 
-  // A delete is stored: the stream's snapshot (state derived from the deleted events) goes, with
-  // a conditional DELETE, ordered after the snapshot saves' conditional writes. If that fails the
-  // delete still stands (AggregateStore::load starts over at a "$deleted" event anyway): logged.
+  // A delete is stored: its snapshot (state derived from the deleted events) goes before the
+  // answer. If that fails the delete still stands (AggregateStore::load starts over at a
+  // "$deleted" event anyway): logged.
   void clear_snapshot(Result<AppendResult> result) {
     auto self = shared_from_this();
     auto held = std::make_shared<Result<AppendResult>>(std::move(result));
-    cql::execute(connection_,
-                 {"DELETE FROM " + cql::table(connection_, "aggregate_snapshot") +
-                      " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? IF EXISTS",
-                  {stream_.bounded_context, stream_.aggregate_id, stream_.aggregate_type}},
-                 cql::Options{cql::Consistency::kQuorum, false}, [self, held](Result<std::vector<cql::Row>> deleted) {
-                   if (!deleted)
-                     log(LogLevel::kWarning, "the snapshot of deleted stream " + to_string(self->stream_) +
-                                                 " could not be removed: " + deleted.error().what());
-                   EventStore::AppendCallback callback = std::move(self->callback_);
-                   callback(std::move(*held));
-                 });
+    remove_scylla_snapshot(connection_, stream_, [self, held](std::optional<Error> error) {
+      if (error)
+        log(LogLevel::kWarning,
+            "the snapshot of deleted stream " + to_string(self->stream_) + " could not be removed: " + error->what());
+      EventStore::AppendCallback callback = std::move(self->callback_);
+      callback(std::move(*held));
+    });
   }
 
   // The static lifecycle columns of a SERIAL view of the stream: the before the next lifecycle

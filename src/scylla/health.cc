@@ -46,7 +46,8 @@ void check_schema(const std::shared_ptr<Connection>& connection, const std::stri
   // The additive static columns every append's batch names (schema.cc).
   std::string lacking;
   for (const char* column : {"stream_version", "truncated_before", "hard_deleted"})
-    if (events != tables.end() && !events->second.contains(column)) lacking += (lacking.empty() ? "" : ", ") + std::string(column);
+    if (events != tables.end() && !events->second.contains(column))
+      lacking += (lacking.empty() ? "" : ", ") + std::string(column);
   std::string list;
   for (const std::string& table : wanted) list += (list.empty() ? "" : ", ") + table;
   if (!missing.empty()) {

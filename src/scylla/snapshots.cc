@@ -10,6 +10,7 @@
 #include "core/validation.h"
 #include "eventstore/log.h"
 #include "scylla/completions.h"
+#include "scylla/cql.h"
 #include "scylla/rows.h"
 
 namespace eventstore::detail {
@@ -124,6 +125,18 @@ void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId
                                           std::move(callback));
                         },
                         save_failed(callback, stream)));
+}
+
+void remove_scylla_snapshot(const std::shared_ptr<Connection>& connection, const StreamId& stream,
+                            std::function<void(std::optional<Error>)> callback) {
+  cql::execute(connection,
+               {"DELETE FROM " + cql::table(connection, "aggregate_snapshot") +
+                    " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? IF EXISTS",
+                {stream.bounded_context, stream.aggregate_id, stream.aggregate_type}},
+               cql::Options{cql::Consistency::kQuorum, false},
+               [callback = std::move(callback)](Result<std::vector<cql::Row>> deleted) {
+                 callback(deleted.ok() ? std::nullopt : std::optional<Error>(deleted.error()));
+               });
 }
 
 }  // namespace eventstore::detail

@@ -2,7 +2,11 @@
 // what the lifecycle batch leaves in event_store (the static columns, one range tombstone instead
 // of the rows), streams of the seed's library, reads that filter rows the range delete did not
 // remove, a hard delete racing appends, and injected faults.
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -291,6 +295,68 @@ TEST(ScyllaLifecycle, RacingTruncatesKeepTheHigherBefore) {
   EXPECT_EQ(cluster()->head(s), 22);
   EXPECT_EQ(statics(s).truncated_before, 15);
   EXPECT_EQ(versions(cluster()->read_all(s)), range(15, 22));
+}
+
+}  // namespace
+}  // namespace eventstore::testing
+
+namespace eventstore::testing {
+namespace {
+
+// Not run by default (docs/scylla.md, "Lifecycle"): the read cost of a stream truncated by one
+// range tombstone against the same stream untruncated. 10,000 events, truncated before 9,990:
+// a backward read of 10 and a forward read of everything, median of kRuns each. With
+// LC_FLUSH_CMD set (e.g. "scripts/local-cassandra nodetool flush KS event_store") the events are
+// flushed before the truncate (the tombstone then sits in the memtable above an SSTable of the
+// rows), and everything is measured again after a second flush (two SSTables); with
+// LC_COMPACT_CMD also after a compaction.
+TEST(ScyllaLifecycle, DISABLED_ReadCostOfATruncatedStream) {
+  SKIP_WITHOUT_CLUSTER();
+  constexpr int kRuns = 15;
+  const StreamId plain = fresh_stream("cost"), truncated = fresh_stream("cost");
+  for (const StreamId& s : {plain, truncated})
+    for (int i = 0; i < 10; ++i) {
+      std::vector<EventData> batch = events(1000);
+      cluster()->append(s, ExpectedVersion::exact(i * 1000), std::move(batch));
+    }
+  const char* flush = std::getenv("LC_FLUSH_CMD");
+  const char* compact = std::getenv("LC_COMPACT_CMD");
+  if (flush) ASSERT_EQ(std::system(flush), 0) << flush;
+  cluster()->truncate_stream(truncated, 9990);
+  cluster()->append(plain, ExpectedVersion::any(), events(1));  // the same head: 10,001
+  const auto median_ms = [&](const StreamId& s, const ReadOptions& options, std::size_t expect) {
+    std::vector<double> times;
+    for (int r = 0; r < kRuns; ++r) {
+      const auto start = std::chrono::steady_clock::now();
+      const std::size_t n = cluster()->read_all(s, options).size();
+      times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      EXPECT_EQ(n, expect);
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+  };
+  const auto measure = [&](const std::string& where) {
+    ReadOptions last10 = backward();
+    last10.limit = 10;
+    const double plain_back = median_ms(plain, last10, 10), cut_back = median_ms(truncated, last10, 10);
+    const double plain_all = median_ms(plain, {}, 10001), cut_all = median_ms(truncated, {}, 12);
+    ReadOptions from_before;
+    from_before.from = 9990;
+    const double cut_from = median_ms(truncated, from_before, 12);
+    const double plain_from = median_ms(plain, from_before, 12);
+    std::printf("[%s] backward 10: untruncated %.2f ms, truncated %.2f ms (ratio %.2f)\n", where.c_str(), plain_back,
+                cut_back, cut_back / plain_back);
+    std::printf("[%s] forward all: untruncated %.2f ms (10,001 events), truncated %.2f ms (12 events, ratio %.2f "
+                "to the untruncated read of the same 12 from 9,990: %.2f ms); truncated from 9,990: %.2f ms\n",
+                where.c_str(), plain_all, cut_all, cut_all / plain_from, plain_from, cut_from);
+  };
+  measure(flush ? "rows in an SSTable, tombstone in the memtable" : "memtable");
+  if (!flush) return;
+  ASSERT_EQ(std::system(flush), 0) << flush;
+  measure("rows and tombstone in two SSTables");
+  if (!compact) return;
+  ASSERT_EQ(std::system(compact), 0) << compact;
+  measure("compacted");
 }
 
 }  // namespace
