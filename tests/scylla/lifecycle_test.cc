@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "backend_store.h"
+#include "feed_test_support.h"
 #include "scylla/cql.h"
 
 namespace eventstore::testing {
@@ -297,6 +300,58 @@ TEST(ScyllaLifecycle, RacingTruncatesKeepTheHigherBefore) {
   EXPECT_EQ(versions(cluster()->read_all(s)), range(15, 22));
 }
 
+// The relay over truncated streams: a stream truncated after its events were published keeps
+// its entries (with_data: data and metadata absent for the removed rows) and gains "$truncated";
+// one truncated before the relay got to it is published from its before on, without a stall
+// or an error, and its later appends follow.
+TEST(ScyllaLifecycle, TheRelayPublishesTruncatedStreamsFromTheirBefore) {
+  SKIP_WITHOUT_CLUSTER();
+  using namespace std::chrono_literals;
+  const auto store = open_backend_store();
+  const std::string context = fresh_context("lc_feed");
+  const StreamId early{context, "order", Uuid::random()}, late{context, "order", Uuid::random()};
+  std::set<Uuid> expected;
+  const auto append = [&](const StreamId& s, int n) {
+    for (const Uuid& id : store->append(s, ExpectedVersion::any(), events(n)).event_ids) expected.insert(id);
+  };
+  auto relay = store->start_relay(relay_options(context));
+  append(early, 10);
+  ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == expected; }, 30s));
+  expected.insert(store->truncate_stream(early, 8).event_ids.at(0));
+  ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == expected; }, 30s));
+  relay.reset();  // the late stream is written and truncated while no relay runs
+  const std::vector<Uuid> late_ids = store->append(late, ExpectedVersion::no_stream(), events(10)).event_ids;
+  const Uuid late_truncated = store->truncate_stream(late, 9).event_ids.at(0);
+  expected.insert(late_ids.begin() + 8, late_ids.end());
+  expected.insert(late_truncated);
+  relay = store->start_relay(relay_options(context));
+  ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == expected; }, 30s))
+      << "the feed holds " << ids_in(read_raw_feed(*store, context)).size() << " of " << expected.size();
+  append(late, 2);  // versions 12, 13: published after the jump
+  ASSERT_TRUE(eventually([&] { return ids_in(read_raw_feed(*store, context)) == expected; }, 30s));
+  std::this_thread::sleep_for(300ms);
+  const RawFeed feed = read_raw_feed(*store, context);
+  EXPECT_EQ(feed.rows.size(), expected.size()) << "an event published twice";
+  EXPECT_TRUE(relay->stats().last_error.empty()) << relay->stats().last_error;
+  FeedReadOptions options;
+  options.limit = 1000;
+  const FeedPage page = store->read_feed(context, options);
+  ASSERT_EQ(page.entries.size(), expected.size());
+  std::vector<std::pair<std::int64_t, std::string>> late_entries;
+  for (const FeedEntry& entry : page.entries) {
+    const RecordedEvent& e = entry.event;
+    const bool removed = e.stream == early && e.version < 8;
+    EXPECT_EQ(e.data.has_value(), !removed) << "version " << e.version << " of " << to_string(e.stream);
+    if (removed) {
+      EXPECT_FALSE(e.metadata.has_value());
+    }
+    if (e.stream == late) late_entries.emplace_back(e.version, e.event_type);
+  }
+  const std::vector<std::pair<std::int64_t, std::string>> want = {
+      {9, "Happened"}, {10, "Happened"}, {11, "$truncated"}, {12, "Happened"}, {13, "Happened"}};
+  EXPECT_EQ(late_entries, want);
+}
+
 }  // namespace
 }  // namespace eventstore::testing
 
@@ -321,7 +376,9 @@ TEST(ScyllaLifecycle, DISABLED_ReadCostOfATruncatedStream) {
     }
   const char* flush = std::getenv("LC_FLUSH_CMD");
   const char* compact = std::getenv("LC_COMPACT_CMD");
-  if (flush) ASSERT_EQ(std::system(flush), 0) << flush;
+  if (flush) {
+    ASSERT_EQ(std::system(flush), 0) << flush;
+  }
   cluster()->truncate_stream(truncated, 9990);
   cluster()->append(plain, ExpectedVersion::any(), events(1));  // the same head: 10,001
   const auto median_ms = [&](const StreamId& s, const ReadOptions& options, std::size_t expect) {
