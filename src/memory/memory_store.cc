@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/max_version.h"
 #include "core/validation.h"
 
 namespace eventstore::detail {
@@ -243,8 +244,7 @@ class MemoryStore final : public Store {
                                       ", stream is at " + std::to_string(head));
     }
     if (head + count > limits_.max_version)
-      throw Error::invalid("append would take the stream past the maximum version " +
-                           std::to_string(limits_.max_version));
+      throw past_max_version(stream, limits_.max_version);
     std::vector<FeedRef>& feed = state_->feeds[stream.bounded_context];
     for (std::int64_t i = 0; i < count; ++i) {
       const EventData& e = events[static_cast<std::size_t>(i)];

@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "core/max_version.h"
 #include "core/validation.h"
 #include "sqlite/reads.h"
 
@@ -126,8 +127,7 @@ Result<AppendResult> GroupCommit::append(AppendJob& job) {
     return Error::conflict(head, "version conflict on " + to_string(job.stream) + ": expected " +
                                      job.expected.to_string() + ", stream is at " + std::to_string(head));
   if (head + count > limits_.max_version)
-    return Error::invalid("append would take the stream past the maximum version " +
-                          std::to_string(limits_.max_version));
+    return past_max_version(job.stream, limits_.max_version);
   {
     Bound q(c, kInsert);
     q.stream(job.stream, aggregate_id);
