@@ -39,7 +39,7 @@ struct EVENTSTORE_EXPORT SchemaOptions {
 class EVENTSTORE_EXPORT Store : public EventStore, public SnapshotStore, public FeedStore {
  public:
   // The URI it was opened with, passwords replaced by "***" and without the store-level
-  // options max_in_flight and max_in_flight_bytes.
+  // options max_in_flight, max_in_flight_bytes and max_stream_version.
   virtual std::string describe() const = 0;
   // Creates the keyspace and tables the backend needs if missing, and adds our additive
   // columns to tables created by the seed. Idempotent. An existing keyspace keeps its
@@ -69,13 +69,14 @@ struct EVENTSTORE_EXPORT StoreOptions {
   std::shared_ptr<Tracer> tracer;
 };
 
-// Opens the store named by `uri`, bounded by `options` (the URI's max_in_flight and
-// max_in_flight_bytes override the fields; the backend never sees these two options). Throws
+// Opens the store named by `uri`, bounded by `options` (the URI's max_in_flight,
+// max_in_flight_bytes and max_stream_version override the fields, the last one
+// options.limits.max_version; the backend never sees these options). Throws
 // eventstore::Error: kInvalidArgument, before any connection, for a malformed URI, an unknown
 // scheme, a percent-decoded part that is not valid UTF-8, contradictory options (tls=false with
 // ca_file, cert_file or key_file), or a bound that is not a whole number >= 1 (naming the
-// option); kUnavailable / kUnauthorized when the store cannot be reached or refuses the
-// credentials, kCorruption for a file that is not a store.
+// option; max_stream_version: 1..2147483647); kUnavailable / kUnauthorized when the store
+// cannot be reached or refuses the credentials, kCorruption for a file that is not a store.
 EVENTSTORE_EXPORT std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options = {});
 
 // The statements `apply_schema` runs on the store named by `uri` (CQL for a cluster), without

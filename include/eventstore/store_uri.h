@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -51,6 +52,7 @@ EVENTSTORE_EXPORT std::string percent_encode(std::string_view text);
 struct EVENTSTORE_EXPORT StoreLevelOptions {
   std::optional<std::size_t> max_in_flight;
   std::optional<std::size_t> max_in_flight_bytes;
+  std::optional<std::int64_t> max_stream_version;  // Limits::max_version, 1..2147483647
 };
 
 struct EVENTSTORE_EXPORT BackendUri {
@@ -58,9 +60,10 @@ struct EVENTSTORE_EXPORT BackendUri {
   StoreLevelOptions options;
 };
 
-// Takes max_in_flight=N and max_in_flight_bytes=N out of the query of `uri` (after its first
-// '?'), keeping the other options in order for the backend; the last of repeated ones wins.
-// Throws Error(kInvalidArgument) naming the option when its value is not a whole number >= 1,
+// Takes max_in_flight=N, max_in_flight_bytes=N and max_stream_version=N out of the query of
+// `uri` (after its first '?'), keeping the other options in order for the backend; the last of
+// repeated ones wins. Throws Error(kInvalidArgument) naming the option when its value is not a
+// whole number >= 1 (for max_stream_version: 1..2147483647, a cluster's versions being CQL ints),
 // and for any other option on memory:, which has none.
 EVENTSTORE_EXPORT BackendUri take_store_level_options(std::string_view uri);
 

@@ -29,8 +29,10 @@ std::shared_ptr<Store> open_backend(std::string_view uri, const StoreOptions& op
 
 }  // namespace
 
-std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& options) {
+std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& given) {
   const detail::BackendUri backend = detail::take_store_level_options(uri);
+  StoreOptions options = given;
+  if (backend.options.max_stream_version) options.limits.max_version = *backend.options.max_stream_version;
   const std::size_t max_in_flight = backend.options.max_in_flight.value_or(options.max_in_flight);
   const std::size_t max_in_flight_bytes = backend.options.max_in_flight_bytes.value_or(options.max_in_flight_bytes);
   if (max_in_flight == 0) throw Error::invalid("StoreOptions::max_in_flight must be at least 1");

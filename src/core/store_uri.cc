@@ -240,6 +240,16 @@ std::size_t positive_option(std::string_view name, std::string_view value) {
   return number;
 }
 
+std::int64_t version_option(std::string_view name, std::string_view value) {
+  std::int64_t number = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size() || number < 1 ||
+      number > Limits{}.max_version)
+    throw Error::invalid("store URI option " + std::string(name) + " must be a whole number 1.." +
+                         std::to_string(Limits{}.max_version) + ", got '" + std::string(value.substr(0, 40)) + "'");
+  return number;
+}
+
 }  // namespace
 
 BackendUri take_store_level_options(std::string_view uri) {
@@ -257,6 +267,8 @@ BackendUri take_store_level_options(std::string_view uri) {
       result.options.max_in_flight = positive_option(key, value);
     } else if (key == "max_in_flight_bytes") {
       result.options.max_in_flight_bytes = positive_option(key, value);
+    } else if (key == "max_stream_version") {
+      result.options.max_stream_version = version_option(key, value);
     } else {
       kept.push_back(item);
     }
@@ -266,8 +278,9 @@ BackendUri take_store_level_options(std::string_view uri) {
   std::string query;
   for (std::size_t i = 0; i < kept.size(); ++i) query += (i == 0 ? "" : "&") + std::string(kept[i]);
   if (result.uri == "memory:")
-    throw Error::invalid("memory: takes no options but max_in_flight and max_in_flight_bytes, got '" +
-                         query.substr(0, 40) + "'");
+    throw Error::invalid(
+        "memory: takes no options but max_in_flight, max_in_flight_bytes and max_stream_version, got '" +
+        query.substr(0, 40) + "'");
   result.uri += '?' + query;
   return result;
 }

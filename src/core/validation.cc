@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "json_text.h"
+#include "max_version.h"
 
 namespace eventstore::detail {
 namespace {
@@ -115,12 +116,12 @@ void prepare_append(const StreamId& stream, ExpectedVersion expected, std::vecto
     throw Error::invalid("append of " + std::to_string(events.size()) + " events is over the limit of " +
                          std::to_string(limits.max_events_per_append));
   if (!expected.is_any()) {
-    if (expected.version() < 0 || expected.version() > limits.max_version)
+    if (expected.version() < 0)
       throw Error::invalid("expected version " + std::to_string(expected.version()) + " is outside 0.." +
                            std::to_string(limits.max_version));
+    // Also an expected version above the maximum: a stream already past a lowered limit.
     if (static_cast<std::int64_t>(events.size()) > limits.max_version - expected.version())
-      throw Error::invalid("append would take the stream past the maximum version " +
-                           std::to_string(limits.max_version));
+      throw past_max_version(stream, limits.max_version);
   }
   std::size_t total = 0;
   // Duplicate ids: a linear scan for the usual few events, a hash set beyond.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/lifecycle.h"
+#include "core/max_version.h"
 #include "core/validation.h"
 
 namespace eventstore::detail {
@@ -280,9 +281,7 @@ class MemoryStore final : public Store {
     }
     std::optional<Error> invalid;
     if (change) invalid = lifecycle_before_error(*change, head + 1);
-    if (!invalid && head + count > limits_.max_version)
-      invalid = Error::invalid("append would take the stream past the maximum version " +
-                               std::to_string(limits_.max_version));
+    if (!invalid && head + count > limits_.max_version) invalid = past_max_version(stream, limits_.max_version);
     if (invalid) {
       if (head == 0) state_->streams.erase(stream);
       throw *invalid;

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/lifecycle.h"
+#include "core/max_version.h"
 #include "core/validation.h"
 #include "eventstore/log.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
@@ -382,8 +383,7 @@ class BatchDone final : public bridge::AppendCompletion {
 
 void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
   if (at + count() > connection_->limits.max_version)
-    return fail(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
-                               std::to_string(connection_->limits.max_version)));
+    return fail(past_max_version(stream_, connection_->limits.max_version));
   if (lifecycle_)
     if (std::optional<Error> error = lifecycle_before_error(*lifecycle_, at + 1)) return fail(std::move(*error));
   if (!markers_ || (marker_time_ && now_ms() - *marker_time_ <= feed_->marker_refresh_after()))

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "core/lifecycle.h"
+#include "core/max_version.h"
 #include "core/validation.h"
 #include "sqlite/lifecycle_rows.h"
 #include "sqlite/reads.h"
@@ -133,8 +134,7 @@ Result<AppendResult> GroupCommit::append(AppendJob& job) {
   if (job.change)
     if (std::optional<Error> invalid = lifecycle_before_error(*job.change, head + 1)) return std::move(*invalid);
   if (head + count > limits_.max_version)
-    return Error::invalid("append would take the stream past the maximum version " +
-                          std::to_string(limits_.max_version));
+    return past_max_version(job.stream, limits_.max_version);
   {
     Bound q(c, kInsert);
     q.stream(job.stream, aggregate_id);

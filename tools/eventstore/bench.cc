@@ -464,6 +464,7 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
       "Runs in a new bounded context; on a cluster it runs a relay for it in-process. Exits 1 if an\n"
       "acknowledged event was not delivered within 60 s.\n"
       "Example:\n  eventstore --store sqlite:/tmp/b.db bench feed --concurrency 64 --duration-s 10");
+  bench::add_long_command(bench, args);
   bench->footer(
       "Each command prints a table, or with --json one JSON object: ops_per_s, events_per_s, p50_ms, p95_ms,\n"
       "p99_ms, max_ms, errors (by kind), conflicts, cpu_us_per_op (getrusage user+sys / ops), peak_rss_mb.\n"
@@ -476,9 +477,10 @@ int run_bench(const std::string& uri, BenchArgs& args, const CLI::App& bench) {
     args.mode = sub->get_name();
     if (args.mode == "load") return bench::run_load(uri, args);
     if (args.mode == "feed") return bench::run_feed(uri, args);
+    if (args.mode == "long") return bench::run_long(uri, args);
     return bench::run_requests(uri, args);
   }
-  throw UsageError("bench needs a command: append, mixed, load or feed (run 'eventstore bench --help')");
+  throw UsageError("bench needs a command: append, mixed, load, feed or long (run 'eventstore bench --help')");
 }
 
 }  // namespace eventstore_cli

@@ -18,7 +18,7 @@ class MetricsSink;
 namespace eventstore_cli {
 
 struct BenchArgs {
-  std::string mode;  // "append", "mixed", "load" or "feed"
+  std::string mode;  // "append", "mixed", "load", "feed" or "long"
   // append / mixed
   std::uint64_t streams = 0;       // 0: as many as --concurrency
   std::uint64_t concurrency = 16;  // requests in flight, all issued from one thread (or --blocking)
@@ -40,6 +40,12 @@ struct BenchArgs {
   double max_point_s = 20;  // per stream length and mode
   std::uint64_t populate_batch = 500;
   std::uint64_t page_size = 1000;
+  // long (also --snapshot-every, --populate-batch, --page-size, --event-size; bench_long.cc)
+  std::vector<std::int64_t> long_lengths{1000, 1000000};
+  std::uint64_t rounds = 5;
+  std::uint64_t head_appends = 100;
+  std::uint64_t tail_reads = 20;
+  std::optional<std::uint64_t> id_seed;
   // feed (also --concurrency, --event-size, --duration-s, --warmup-s, --page-size)
   std::optional<double> rate;  // delivery phase events/s; default half the measured ceiling
   // append / mixed, on the store (not --raw): its metrics sink (metrics_listen.h). --metrics-listen
@@ -52,7 +58,7 @@ struct BenchArgs {
   bool quiet = false;
 };
 
-// Registers `bench append|mixed|load|feed` on `app`; returns the bench command.
+// Registers `bench append|mixed|load|feed|long` on `app`; returns the bench command.
 CLI::App* add_bench_command(CLI::App& app, BenchArgs& args);
 // Runs the subcommand that was selected on the command returned by add_bench_command.
 int run_bench(const std::string& uri, BenchArgs& args, const CLI::App& bench);

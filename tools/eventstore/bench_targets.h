@@ -42,6 +42,10 @@ int run_load(const std::string& uri, const BenchArgs& args);
 // bench feed (bench_feed.cc): exit 1 when an acknowledged event was never delivered.
 int run_feed(const std::string& uri, BenchArgs& args);
 
+// bench long (bench_long.cc): its subcommand of `bench`, and its run.
+void add_long_command(CLI::App* bench, BenchArgs& args);
+int run_long(const std::string& uri, const BenchArgs& args);
+
 // JSON text of about `size` bytes: {"seq":N,"pad":"xxx..."}.
 std::string payload(std::uint64_t size, std::uint64_t seed);
 
