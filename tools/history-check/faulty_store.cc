@@ -35,6 +35,9 @@ const char* to_string(Fault fault) {
     case Fault::kCheckpointJump: return "checkpoint-jump";
     case Fault::kFilterStall: return "filter-stall";
     case Fault::kFilterLeak: return "filter-leak";
+    case Fault::kTruncateTooFar: return "truncate-too-far";
+    case Fault::kWriteAfterHardDelete: return "write-after-hard-delete";
+    case Fault::kReadBelowBefore: return "read-below-before";
   }
   return "?";
 }
@@ -70,7 +73,12 @@ struct ContextFeed {
 struct State {
   std::mutex mutex;
   std::map<std::string, ContextFeed> feeds;
-  std::map<StreamId, std::vector<RecordedEvent>> streams;
+  std::map<StreamId, std::vector<RecordedEvent>> streams;  // every event stored, hidden ones too
+  struct Life {
+    std::int64_t before = 1;  // reads start here
+    std::optional<std::int64_t> hard_deleted;
+  };
+  std::map<StreamId, Life> life;
   std::map<StreamId, std::int64_t> just_appended;  // stream -> version of the last append
   std::set<std::vector<Uuid>> lied_about;          // appends answered unknown by kLostUnknown
 };
@@ -120,9 +128,23 @@ class FaultyStore final : public Store {
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
     std::lock_guard lock(state_.mutex);
+    std::vector<RecordedEvent> visible;
     auto it = state_.streams.find(stream);
-    return std::make_unique<FaultyCursor>(it == state_.streams.end() ? std::vector<RecordedEvent>{} : it->second,
-                                          options);
+    std::int64_t from = state_.life[stream].before;
+    if (fault_ == Fault::kReadBelowBefore && from > 1) --from;
+    if (it != state_.streams.end())
+      for (const RecordedEvent& e : it->second)
+        if (e.version >= from) visible.push_back(e);
+    return std::make_unique<FaultyCursor>(std::move(visible), options);
+  }
+
+  void change_lifecycle_async(const StreamId& stream, LifecycleChange change, AppendCallback callback) override {
+    std::optional<Result<AppendResult>> result;
+    {
+      std::lock_guard lock(state_.mutex);
+      result.emplace(change_locked(stream, change));
+    }
+    callback(std::move(*result));
   }
 
   void head_async(const StreamId& stream, HeadCallback callback) override {
@@ -236,6 +258,40 @@ class FaultyStore final : public Store {
   }
 
  private:
+  Result<AppendResult> change_locked(const StreamId& stream, const LifecycleChange& change) {
+    const bool truncate = change.kind == LifecycleKind::kTruncate;
+    if (truncate && (change.before < 1 || (!change.expected.is_any() && change.before > change.expected.version() + 1)))
+      return Error::invalid("truncate before out of range");
+    const Uuid id = change.event_id.value_or(Uuid::random());
+    State::Life& life = state_.life[stream];
+    AppendResult ok;
+    ok.event_ids = {id};
+    for (const RecordedEvent& e : state_.streams[stream])
+      if (e.event_id == id) {  // an idempotent retry (the hard delete's own too)
+        ok.first_version = ok.next_expected_version = e.version;
+        return ok;
+      }
+    if (life.hard_deleted) return Error::stream_deleted(*life.hard_deleted, to_string(stream));
+    const std::int64_t head = head_locked(stream);
+    if (!change.expected.is_any() && change.expected.version() != head)
+      return Error::conflict(head, "version conflict: stream is at " + std::to_string(head));
+    const std::int64_t version = head + 1;
+    if (truncate && change.before > version) return Error::invalid("truncate before above the head + 1");
+    EventData event{id,
+                    truncate                                    ? kTruncatedEventType
+                    : change.kind == LifecycleKind::kSoftDelete ? kDeletedEventType
+                                                                : kHardDeletedEventType,
+                    truncate ? "{\"before\":" + std::to_string(change.before) + "}" : "{}", std::nullopt, now_ms()};
+    store(stream, version, event);
+    std::int64_t before = truncate ? change.before : version;
+    if (truncate && fault_ == Fault::kTruncateTooFar && ++count_ % every_ == 0) ++before;
+    life.before = std::max(life.before, before);
+    if (change.kind == LifecycleKind::kHardDelete) life.hard_deleted = version;
+    state_.just_appended[stream] = version;
+    ok.first_version = ok.next_expected_version = version;
+    return ok;
+  }
+
   std::int64_t head_locked(const StreamId& stream) {
     auto it = state_.streams.find(stream);
     return it == state_.streams.end() || it->second.empty() ? 0 : it->second.back().version;
@@ -296,6 +352,9 @@ class FaultyStore final : public Store {
     for (const EventData& e : events) ids.push_back(*e.event_id);
     const std::int64_t head = head_locked(stream);
     const auto n = static_cast<std::int64_t>(events.size());
+    const std::optional<std::int64_t> deleted = state_.life[stream].hard_deleted;
+    if (deleted && !(fault_ == Fault::kWriteAfterHardDelete && ++count_ % every_ == 0))
+      return Error::stream_deleted(*deleted, to_string(stream));
     const std::int64_t at = expected.is_any() ? head : expected.version();
     AppendResult ok;
     ok.first_version = at + 1;
@@ -326,7 +385,8 @@ class FaultyStore final : public Store {
       return Error::conflict(head, "version conflict: stream is at " + std::to_string(head));
     }
     const bool fire = !is_feed_fault(fault_) && fault_ != Fault::kStoreRejected && fault_ != Fault::kStaleHead &&
-                      ++count_ % every_ == 0;
+                      fault_ != Fault::kTruncateTooFar && fault_ != Fault::kWriteAfterHardDelete &&
+                      fault_ != Fault::kReadBelowBefore && ++count_ % every_ == 0;
     if (fire && fault_ == Fault::kDropAck) return ok;
     if (fire && fault_ == Fault::kLostUnknown) {
       state_.lied_about.insert(ids);
@@ -368,84 +428,5 @@ class FaultyStore final : public Store {
 }  // namespace
 
 std::shared_ptr<Store> make_faulty_store(Fault fault, int every) { return std::make_shared<FaultyStore>(fault, every); }
-
-FeedReaderConfig self_test_feed_config() {
-  FeedReaderConfig feed;
-  feed.readers = 3;  // a follower, a filtered reader, a subscriber
-  feed.max_page = 16;
-  feed.poll = std::chrono::milliseconds(1);
-  feed.kill_probability = 0.1;
-  feed.catch_up_s = 8;  // a correct store's readers catch up in milliseconds (more under a sanitizer or load)
-  return feed;
-}
-
-int run_self_test(std::ostream& out) {
-  struct Scenario {
-    Fault fault;
-    int every;
-    bool retry_unknown;
-    std::vector<std::string> expect;  // at least one of these kinds must be reported
-    int max_events = 3;               // 1: every event is of type kAppendedType (filtered out)
-  };
-  const std::vector<Scenario> scenarios = {
-      {Fault::kNone, 1, true, {}},
-      {Fault::kDropAck, 7, false, {"lost_ack"}},
-      {Fault::kDuplicate, 7, false, {"doubled"}},
-      {Fault::kInvent, 7, false, {"invented"}},
-      {Fault::kStoreRejected, 1, false, {"rejected_stored"}},
-      {Fault::kGap, 7, false, {"gap"}},
-      {Fault::kStaleHead, 7, false, {"stale_read"}},
-      {Fault::kPartialUnknown, 7, false, {"partial_append"}},
-      {Fault::kPartialUnknown, 7, true, {"resolved_wrong"}},
-      {Fault::kLostUnknown, 7, true, {"lost_ack"}},
-      {Fault::kFeedHole, 7, false, {"feed_hole"}},
-      {Fault::kFeedLate, 7, false, {"feed_late_entry"}},
-      {Fault::kFeedReorder, 7, false, {"feed_reordered"}},
-      {Fault::kFeedDropAck, 7, false, {"feed_lost_ack"}},
-      {Fault::kFeedRejected, 1, false, {"feed_rejected"}},
-      {Fault::kFeedDisagree, 7, false, {"feed_disagreement"}},
-      {Fault::kFeedDuplicate, 7, false, {"feed_duplicate"}},
-      {Fault::kCheckpointBackwards, 5, false, {"checkpoint_backwards"}},
-      {Fault::kCheckpointJump, 1, false, {"checkpoint_jump"}},
-      {Fault::kNone, 1, false, {}, 1},
-      {Fault::kFilterStall, 1, false, {"feed_catch_up"}, 1},
-      {Fault::kFilterLeak, 7, false, {"filter_wrong"}},
-  };
-  int failed = 0;
-  for (const Scenario& scenario : scenarios) {
-    std::shared_ptr<Store> store = make_faulty_store(scenario.fault, scenario.every);
-    const Plan plan = Plan::random(3);
-    WorkloadConfig config;
-    config.threads = 3;
-    config.ops = 300;
-    config.duration_s = 20;
-    config.retry_unknown = scenario.retry_unknown;
-    config.retry_grace_s = 5;
-    config.read_check_probability = 1.0;
-    config.max_events = scenario.max_events;
-    const Report report = run_and_check(*store, plan, config, self_test_feed_config(), 0);
-    bool pass;
-    if (scenario.expect.empty()) {
-      pass = report.violation_total() == 0 && report.acknowledged > 0;
-    } else {
-      pass = std::any_of(scenario.expect.begin(), scenario.expect.end(),
-                         [&](const std::string& kind) { return report.violation_counts.count(kind) > 0; });
-    }
-    out << (pass ? "PASS " : "FAIL ") << to_string(scenario.fault)
-        << (scenario.retry_unknown ? " (retrying unknowns)" : "")
-        << (scenario.max_events == 1 ? " (one event an append: the filtered reader matches none)" : "") << ": "
-        << report.operations << " operations, " << report.acknowledged << " acknowledged, violations:";
-    if (report.violation_counts.empty()) out << " none";
-    for (const auto& [kind, n] : report.violation_counts) out << " " << kind << "=" << n;
-    if (report.feed)
-      out << "; feed head " << report.feed->head << ", " << report.feed->restarts << " subscriber restarts";
-    out << "\n";
-    if (!pass) {
-      ++failed;
-      out << summary_text(report);
-    }
-  }
-  return failed;
-}
 
 }  // namespace historycheck

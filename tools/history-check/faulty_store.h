@@ -1,6 +1,8 @@
 // A deliberately broken in-memory Store, to prove that the checker catches each kind of
 // violation: it behaves like a correct store except for one injected fault, which fires on the
-// `every`-th occasion (an append, a conflict, or a head read right after an append).
+// `every`-th occasion (an append, a conflict, a head read right after an append, a truncate).
+// It keeps the lifecycle of docs/lifecycle.md: events below a stream's before stay stored but are
+// never read (their feed entries stay, as on memory: and sqlite:).
 //
 // Thread safety: like any Store, safe from many threads (one mutex).
 #pragma once
@@ -37,6 +39,10 @@ enum class Fault {
   kCheckpointJump,       // a checkpoint load answers a position beyond the stored one
   kFilterStall,          // a filtered page ends at its last matching entry (its reader stalls)
   kFilterLeak,           // a filtered page also holds one entry the filter excludes
+  // The lifecycle:
+  kTruncateTooFar,        // a truncate also hides the event at its before
+  kWriteAfterHardDelete,  // an append to a hard-deleted stream is stored and acknowledged
+  kReadBelowBefore,       // every read of a truncated stream starts one version below its before
 };
 
 bool is_feed_fault(Fault fault);

@@ -1,5 +1,7 @@
 #include "feed_history.h"
 
+#include "lifecycle_checks.h"
+
 #include <algorithm>
 #include <climits>
 #include <unordered_map>
@@ -197,8 +199,9 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
 
   // --- filtered readers: exactly the matching entries of what each page covered --------------
   std::unordered_map<Uuid, bool> noted;  // event id -> its type is kNotedType
-  for (const Attempt& a : attempts)
-    for (std::size_t i = 0; i < a.ids.size(); ++i) noted[a.ids[i]] = std::string(event_type_of(i)) == kNotedType;
+  for (const Attempt& a : attempts)      // a system event passes any filter (FeedFilter::matches)
+    for (std::size_t i = 0; i < a.ids.size(); ++i)
+      noted[a.ids[i]] = is_lifecycle(a.kind) || std::string(event_type_of(i)) == kNotedType;
   auto matches = [&](const FeedSeen& e) {
     auto it = noted.find(e.event_id);
     return it != noted.end() && it->second;
@@ -298,6 +301,12 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
   f.events = first_of.size();
 
   // --- against the history and the final read -----------------------------------------------
+  // Events below a stream's first version were hidden by a lifecycle change: their entries stay
+  // (memory:, sqlite:), and on a cluster one hidden before the relay published it may never appear.
+  const std::vector<StreamBounds> bounds = stream_bounds(plan, attempts, stored);
+  auto hidden = [&](std::size_t s, std::int64_t version) {
+    return s < bounds.size() && !bounds[s].read_failed && version < bounds[s].first;
+  };
   enum class Fate { kAcknowledged, kRejected, kUnknown };
   std::map<std::uint64_t, std::vector<const Attempt*>> by_op;
   for (const Attempt& a : attempts) by_op[a.op].push_back(&a);
@@ -315,7 +324,9 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
     for (std::size_t i = 0; i < ack->ids.size(); ++i) {
       const std::int64_t version = ack->first_version + static_cast<std::int64_t>(i);
       auto it = first_of.find(ack->ids[i]);
-      if (it == first_of.end()) {
+      if (it == first_of.end() && feed.hidden_may_be_missing && hidden(ack->stream, version)) {
+        ++f.hidden_unpublished;
+      } else if (it == first_of.end()) {
         r.add("feed_lost_ack", attempt_text(*ack) + ": event " + ack->ids[i].to_string() + " acknowledged at version " +
                                    std::to_string(version) + " is not in the feed (head " + std::to_string(head) + ")");
       } else if (it->second->stream < 0 || static_cast<std::size_t>(it->second->stream) != ack->stream ||
@@ -362,6 +373,11 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
         !stream_known[static_cast<std::size_t>(e->stream)])
       continue;  // its stream's final read failed
     auto f_it = fate.find(id);
+    if (f_it != fate.end() && f_it->second != Fate::kRejected && e->stream >= 0 &&
+        hidden(static_cast<std::size_t>(e->stream), e->version)) {
+      ++f.hidden_in_feed;
+      continue;
+    }
     if (f_it == fate.end()) r.add("feed_invented", entry_text(*e) + " belongs to no append of the run");
     else if (f_it->second == Fate::kRejected) r.add("feed_rejected", entry_text(*e) + " belongs to a rejected append");
     else

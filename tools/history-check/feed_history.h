@@ -78,14 +78,19 @@ struct FeedReaderLog {
 
 struct FeedHistory {
   std::vector<FeedReaderLog> readers;
-  std::int64_t final_head = 0;       // feed_head() once the head stopped moving
-  bool duplicates_allowed = false;   // a cluster may repeat an event (feed.h); memory:/sqlite: never
+  std::int64_t final_head = 0;      // feed_head() once the head stopped moving
+  bool duplicates_allowed = false;  // a cluster may repeat an event (feed.h); memory:/sqlite: never
+  // A cluster's relay may never publish an event a lifecycle change hid before it got to it;
+  // memory:/sqlite: publish every event in its append's transaction.
+  bool hidden_may_be_missing = false;
   std::optional<std::string> error;  // the final head could not be read
 };
 
 // Checks the feed observations (see docs/RELIABILITY.md, "The feed"):
 //  1. every acknowledged event and every stored event of the run is in the feed, at its stream
 //     and version; nothing of a rejected append, nothing not stored, nothing of another stream;
+//     an event hidden by a lifecycle change (below its stream's first version) keeps its entry,
+//     and may lack one where hidden_may_be_missing; system events are entries like any other;
 //  2. dense and immutable: all readers agree position by position, positions 1..head have no
 //     hole, no entry appears at a position a reader had passed, every reader reached the head;
 //  3. per stream, first occurrences are in version order; a repeat has the same stream, version

@@ -173,6 +173,7 @@ void FeedReaders::run(int index) {
 FeedHistory FeedReaders::finish() {
   FeedHistory history;
   history.duplicates_allowed = config_.duplicates_allowed;
+  history.hidden_may_be_missing = config_.hidden_may_be_missing;
   const auto deadline = Clock::now() + std::chrono::milliseconds(
                                            static_cast<std::int64_t>((config_.settle_s + config_.catch_up_s) * 1000));
   const auto settle = std::chrono::milliseconds(static_cast<std::int64_t>(config_.settle_s * 1000));

@@ -16,15 +16,24 @@ namespace {
 
 // The names the records and reports use, one table per enum, in the enum's order; the last is
 // also the name of a value not listed.
-constexpr std::pair<Outcome, const char*> kOutcomeNames[] = {
-    {Outcome::kOk, "ok"},           {Outcome::kConflict, "conflict"}, {Outcome::kUnavailable, "unavailable"},
-    {Outcome::kUnknown, "unknown"}, {Outcome::kInvalid, "invalid"},   {Outcome::kOtherError, "other_error"}};
+constexpr std::pair<Outcome, const char*> kOutcomeNames[] = {{Outcome::kOk, "ok"},
+                                                             {Outcome::kConflict, "conflict"},
+                                                             {Outcome::kUnavailable, "unavailable"},
+                                                             {Outcome::kUnknown, "unknown"},
+                                                             {Outcome::kInvalid, "invalid"},
+                                                             {Outcome::kStreamDeleted, "stream_deleted"},
+                                                             {Outcome::kOtherError, "other_error"}};
 static_assert(std::size(kOutcomeNames) == static_cast<std::size_t>(Outcome::kOtherError) + 1);
 constexpr std::pair<ReadCheck, const char*> kReadCheckNames[] = {{ReadCheck::kNone, "none"},
                                                                  {ReadCheck::kSeen, "seen"},
                                                                  {ReadCheck::kNotSeen, "not_seen"},
-                                                                 {ReadCheck::kFailed, "failed"}};
-static_assert(std::size(kReadCheckNames) == static_cast<std::size_t>(ReadCheck::kFailed) + 1);
+                                                                 {ReadCheck::kFailed, "failed"},
+                                                                 {ReadCheck::kHidden, "hidden"}};
+static_assert(std::size(kReadCheckNames) == static_cast<std::size_t>(ReadCheck::kHidden) + 1);
+constexpr std::pair<OpKind, const char*> kOpKindNames[] = {{OpKind::kAppend, "append"},
+                                                           {OpKind::kTruncate, "truncate"},
+                                                           {OpKind::kSoftDelete, "soft_delete"},
+                                                           {OpKind::kHardDelete, "hard_delete"}};
 
 template <class Enum, std::size_t N>
 const char* name_in(const std::pair<Enum, const char*> (&names)[N], Enum value) {
@@ -68,6 +77,8 @@ std::string ids_text(const std::vector<Uuid>& ids) {
 
 std::string attempt_text(const Attempt& a) {
   std::ostringstream out;
+  if (a.kind != OpKind::kAppend)
+    out << to_string(a.kind) << (a.kind == OpKind::kTruncate ? " before " + std::to_string(a.before) : "") << " ";
   out << "op " << a.op << " (process " << a.process << " thread " << a.thread << ", attempt " << a.attempt
       << ", stream " << a.stream << ", expected " << (a.expected < 0 ? std::string("any") : std::to_string(a.expected))
       << ", ids " << ids_text(a.ids) << ")";
@@ -83,6 +94,8 @@ Plan Plan::random(std::size_t count) {
 
 const char* to_string(Outcome outcome) { return name_in(kOutcomeNames, outcome); }
 
+const char* to_string(OpKind kind) { return name_in(kOpKindNames, kind); }
+
 std::optional<Outcome> outcome_from_string(const std::string& text) { return value_in(kOutcomeNames, text); }
 
 Outcome outcome_of(ErrorCode code) {
@@ -91,6 +104,7 @@ Outcome outcome_of(ErrorCode code) {
     case ErrorCode::kUnavailable: return Outcome::kUnavailable;
     case ErrorCode::kOutcomeUnknown: return Outcome::kUnknown;
     case ErrorCode::kInvalidArgument: return Outcome::kInvalid;
+    case ErrorCode::kStreamDeleted: return Outcome::kStreamDeleted;
     default: return Outcome::kOtherError;
   }
 }
@@ -106,6 +120,8 @@ nlohmann::json to_json(const Attempt& a) {
                       {"invoke_ns", a.invoke_ns},
                       {"complete_ns", a.complete_ns},
                       {"outcome", to_string(a.outcome)}};
+  if (a.kind != OpKind::kAppend) j["kind"] = to_string(a.kind);
+  if (a.kind == OpKind::kTruncate) j["before"] = a.before;
   if (a.outcome == Outcome::kOk) {
     j["first_version"] = a.first_version;
     j["next_version"] = a.next_version;
@@ -116,6 +132,7 @@ nlohmann::json to_json(const Attempt& a) {
   if (a.read_check != ReadCheck::kNone) {
     j["read_check"] = name_in(kReadCheckNames, a.read_check);
     if (!a.read_detail.empty()) j["read_detail"] = a.read_detail;
+    j["read"] = {a.read_from, a.read_lowest, a.read_start_ns, a.read_end_ns};
   }
   return j;
 }
@@ -135,6 +152,12 @@ Attempt attempt_from_json(const nlohmann::json& j) {
     const std::optional<Outcome> outcome = outcome_from_string(j.at("outcome").get<std::string>());
     if (!outcome) throw std::runtime_error("history record: unknown outcome");
     a.outcome = *outcome;
+    if (j.contains("kind")) {
+      const std::optional<OpKind> kind = value_in(kOpKindNames, j["kind"].get<std::string>());
+      if (!kind) throw std::runtime_error("history record: unknown kind");
+      a.kind = *kind;
+    }
+    if (j.contains("before")) a.before = j["before"].get<std::int64_t>();
     if (a.outcome == Outcome::kOk) {
       a.first_version = j.at("first_version").get<std::int64_t>();
       a.next_version = j.at("next_version").get<std::int64_t>();
@@ -147,6 +170,13 @@ Attempt attempt_from_json(const nlohmann::json& j) {
       const std::optional<ReadCheck> c = value_in(kReadCheckNames, j["read_check"].get<std::string>());
       a.read_check = c && *c != ReadCheck::kNone ? *c : ReadCheck::kFailed;
       if (j.contains("read_detail")) a.read_detail = j["read_detail"].get<std::string>();
+      if (j.contains("read")) {
+        const nlohmann::json& read = j["read"];
+        a.read_from = read.at(0).get<std::int64_t>();
+        a.read_lowest = read.at(1).get<std::int64_t>();
+        a.read_start_ns = read.at(2).get<std::int64_t>();
+        a.read_end_ns = read.at(3).get<std::int64_t>();
+      }
     }
     return a;
   } catch (const nlohmann::json::exception& e) {

@@ -1,5 +1,6 @@
-// The history checker's model of what writers did: one Attempt per append call, with its
-// outcome, and the final read of the streams they wrote.
+// The history checker's model of what writers did: one Attempt per append call (or lifecycle
+// change: a truncate or a delete, the append of one system event), with its outcome, and the
+// final read of the streams they wrote.
 //
 // A logical append is identified by `op`; its event ids are fixed when it is first tried, and a
 // retry after an unknown outcome reuses them (attempt 2, 3, ...). Event ids are therefore the
@@ -47,18 +48,28 @@ inline const char* event_type_of(std::size_t index_in_append) {
   return index_in_append % 2 ? kNotedType : kAppendedType;
 }
 
-enum class Outcome { kOk, kConflict, kUnavailable, kUnknown, kInvalid, kOtherError };
+// kStreamDeleted: refused because the stream was hard-deleted (ErrorCode::kStreamDeleted).
+enum class Outcome { kOk, kConflict, kUnavailable, kUnknown, kInvalid, kStreamDeleted, kOtherError };
 const char* to_string(Outcome outcome);
 std::optional<Outcome> outcome_from_string(const std::string& text);
 // Where an eventstore::ErrorCode falls.
 Outcome outcome_of(eventstore::ErrorCode code);
 
-// What a read made right after an acknowledgement saw.
-enum class ReadCheck { kNone, kSeen, kNotSeen, kFailed };
+// What a read made right after an acknowledgement saw. kHidden: the appended range's lower part
+// was not returned (a lifecycle change may have hidden it: the checker decides, read_lowest).
+enum class ReadCheck { kNone, kSeen, kNotSeen, kFailed, kHidden };
+
+// What an attempt does: an append of its events, or a lifecycle change (docs/lifecycle.md) whose
+// one system event has the attempt's only id.
+enum class OpKind { kAppend, kTruncate, kSoftDelete, kHardDelete };
+const char* to_string(OpKind kind);
+inline bool is_lifecycle(OpKind kind) { return kind != OpKind::kAppend; }
 
 struct Attempt {
-  std::uint64_t op = 0;  // the logical append
-  int attempt = 1;       // 1, or 2, 3, ... for retries with the same ids after an unknown outcome
+  std::uint64_t op = 0;  // the logical append (or lifecycle change)
+  OpKind kind = OpKind::kAppend;
+  std::int64_t before = 0;  // kTruncate: the "before" asked for
+  int attempt = 1;          // 1, or 2, 3, ... for retries with the same ids after an unknown outcome
   int process = 0;
   int thread = 0;
   std::size_t stream = 0;      // index into Plan::streams
@@ -76,6 +87,13 @@ struct Attempt {
   std::string error;  // the error code name and message, for errors
   ReadCheck read_check = ReadCheck::kNone;
   std::string read_detail;
+  // The read of the check (read_check kSeen, kHidden, kNotSeen after a read): asked from version
+  // read_from, returned read_lowest as its lowest version (0: nothing), started at read_start_ns
+  // (after the head was read) and ended at read_end_ns (steady clock).
+  std::int64_t read_from = 0;
+  std::int64_t read_lowest = 0;
+  std::int64_t read_start_ns = 0;
+  std::int64_t read_end_ns = 0;
 };
 
 nlohmann::json to_json(const Attempt& attempt);

@@ -16,7 +16,9 @@ constexpr const char* kDescription =
     "Concurrent writers append to a few streams with real expected versions, every attempt and its\n"
     "outcome is recorded, and a final read checks the history: acknowledged appends present at their\n"
     "versions, streams contiguous, nothing invented or doubled, nothing of a rejected append stored,\n"
-    "reads after an acknowledgement see it. Feed readers follow the context's feed meanwhile; the\n"
+    "reads after an acknowledgement see it. A few operations are lifecycle changes (truncates, soft and\n"
+    "hard deletes): reads never return what they hid, nothing at or above a before is removed, nothing\n"
+    "is written after a hard delete. Feed readers follow the context's feed meanwhile; the\n"
     "feed must hold every stored event and nothing else, dense, the same for every reader, in\n"
     "version order per stream, and the subscriber's checkpoint must only move forward.";
 
@@ -63,8 +65,8 @@ void check_limits(const Options& o) {
   if (o.processes < 1 || o.processes > 64) throw UsageError("--processes must be 1..64");
   if (o.streams < 1 || o.streams > 10000) throw UsageError("--streams must be 1..10000");
   if (o.max_events < 1 || o.max_events > 100) throw UsageError("--max-events must be 1..100");
-  if (o.read_check > 1 || o.stale > 1 || o.feed_kill > 1)
-    throw UsageError("--read-check, --stale and --feed-kill are probabilities, 0..1");
+  if (o.read_check > 1 || o.stale > 1 || o.feed_kill > 1 || o.lifecycle_rate > 1)
+    throw UsageError("--read-check, --stale, --lifecycle-rate and --feed-kill are probabilities, 0..1");
   if (o.feed_readers > 64) throw UsageError("--feed-readers must be 0..64");
   if (o.feed_page < 1 || o.feed_page > 100000) throw UsageError("--feed-page must be 1..100000");
   if ((o.writers_may_die || !o.writer_pids.empty()) && o.processes < 2)
@@ -95,6 +97,10 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   add_number(app, "--stale", o.stale,
              "Probability of appending with a stale expected version on purpose, to exercise rejected appends "
              "(default 0.05)",
+             "P");
+  add_number(app, "--lifecycle-rate", o.lifecycle_rate,
+             "Share of operations that are lifecycle changes instead of appends: 75 % truncates, 20 % soft "
+             "deletes, 5 % hard deletes on the last quarter of the streams (default 0.03; 0: appends only)",
              "P");
   add_number(app, "--seed", o.seed, "Random seed of the workload (default: from the clock)");
   add_number(app, "--final-read-retry-s", o.final_read_retry_s,
@@ -160,6 +166,7 @@ WorkloadConfig workload_config(const Options& o, int process) {
   c.read_check_probability = o.read_check;
   c.max_events = o.max_events;
   c.stale_probability = o.stale;
+  c.lifecycle_rate = o.lifecycle_rate;
   return c;
 }
 

@@ -26,6 +26,7 @@ struct Options {
   double read_check = 0.25;
   int max_events = 3;
   double stale = 0.05;
+  double lifecycle_rate = 0.03;
   std::optional<std::uint64_t> seed;
   double final_read_retry_s = 60;
   std::optional<std::uint64_t> min_acked;

@@ -27,6 +27,21 @@ const std::vector<std::pair<std::string, std::string>> kViolationKinds = {
     {"conflict_inconsistent", "a conflict reported the expected version as the current one"},
     {"stale_read", "a read started after an acknowledgement did not see it"},
     {"final_read_failed", "the final read of a stream failed"},
+    {"truncated_visible",
+     "a read returned a version below the before of a lifecycle change acknowledged before it started"},
+    {"over_truncated",
+     "a read skipped versions that no lifecycle change invoked by then could hide (an event at or above a "
+     "truncate's before removed)"},
+    {"write_after_hard_delete", "a write was acknowledged, or an event is stored, above a hard delete's version"},
+    {"deleted_not_refused",
+     "an attempt started after a hard delete was acknowledged ended other than stream_deleted (ok, conflict, "
+     "invalid)"},
+    {"stream_deleted_wrong",
+     "stream_deleted answered before any hard delete applied, with another version, or to a retry of the hard "
+     "delete itself"},
+    {"lifecycle_event_wrong",
+     "a lifecycle change's stored event has the wrong type or before, or a truncate was acknowledged below its "
+     "before"},
     {"feed_lost_ack", "an acknowledged event is not in the feed"},
     {"feed_missing", "a stored event (an unknown outcome that was applied) is not in the feed"},
     {"feed_misplaced", "a feed entry names another stream or version than the event's"},
@@ -91,6 +106,18 @@ nlohmann::json to_json(const Report& r) {
                       {"violations", r.violation_total()},
                       {"violation_counts", counts},
                       {"violation_details", violations}};
+  const LifecycleFigures& l = r.lifecycle;
+  j["lifecycle"] = {{"attempts", l.attempts},
+                    {"truncates", l.truncates},
+                    {"soft_deletes", l.soft_deletes},
+                    {"hard_deletes", l.hard_deletes},
+                    {"acknowledged", l.truncates + l.soft_deletes + l.hard_deletes},
+                    {"stream_deleted", l.stream_deleted},
+                    {"refused_after_hard_delete", l.refused_after_hard_delete},
+                    {"streams_truncated", l.streams_truncated},
+                    {"streams_hard_deleted", l.streams_hard_deleted},
+                    {"events_hidden", l.events_hidden},
+                    {"read_checks_hidden", l.read_checks_hidden}};
   if (r.feed) {
     const FeedFigures& f = *r.feed;
     j["feed"] = {{"head", f.head},
@@ -107,7 +134,9 @@ nlohmann::json to_json(const Report& r) {
                  {"max_lag", f.max_lag},
                  {"read_errors", f.read_errors},
                  {"acknowledged_in_feed", f.acknowledged_in_feed},
-                 {"unknown_applied_in_feed", f.unknown_applied_in_feed}};
+                 {"unknown_applied_in_feed", f.unknown_applied_in_feed},
+                 {"hidden_in_feed", f.hidden_in_feed},
+                 {"hidden_unpublished", f.hidden_unpublished}};
   }
   return j;
 }
@@ -124,6 +153,14 @@ std::string summary_text(const Report& r) {
   out << "read-after-ack checks " << r.read_checks << " (" << r.read_check_failures << " reads failed)\n";
   out << "final read: " << r.streams << " streams, " << r.events_stored << " events stored, " << r.events_acknowledged
       << " acknowledged\n";
+  if (r.lifecycle.attempts > 0 || r.lifecycle.stream_deleted > 0) {
+    const LifecycleFigures& l = r.lifecycle;
+    out << "lifecycle: " << l.attempts << " attempts; acknowledged " << l.truncates << " truncates, " << l.soft_deletes
+        << " soft deletes, " << l.hard_deletes << " hard deletes; " << l.stream_deleted << " refused as deleted ("
+        << l.refused_after_hard_delete << " started after the hard delete's ack); " << l.streams_truncated
+        << " streams read from above version 1, " << l.streams_hard_deleted << " hard-deleted; " << l.events_hidden
+        << " acknowledged events hidden; " << l.read_checks_hidden << " read checks saw part of their append hidden\n";
+  }
   if (r.feed) {
     const FeedFigures& f = *r.feed;
     out << "feed: head " << f.head << ", " << f.entries << " entries (" << f.events << " events, " << f.duplicates
@@ -131,7 +168,8 @@ std::string summary_text(const Report& r) {
         << " applied unknown-outcome events found; " << f.readers << " readers (" << f.filtered_readers
         << " filtered), " << f.pages << " pages, " << f.observations << " entries read, " << f.restarts
         << " subscriber restarts, " << f.checkpoint_saves << " checkpoint saves (last " << f.final_checkpoint
-        << "), max lag " << f.max_lag << " positions, " << f.read_errors << " read errors\n";
+        << "), max lag " << f.max_lag << " positions, " << f.read_errors << " read errors; " << f.hidden_in_feed
+        << " entries of hidden events, " << f.hidden_unpublished << " hidden events never published\n";
   }
   out << "violations: " << r.violation_total();
   for (const auto& [kind, n] : r.violation_counts) out << " " << kind << "=" << n;

@@ -43,6 +43,22 @@ struct FeedFigures {
   std::uint64_t read_errors = 0;
   std::uint64_t acknowledged_in_feed = 0;
   std::uint64_t unknown_applied_in_feed = 0;
+  std::uint64_t hidden_in_feed = 0;      // entries of events a lifecycle change hid since
+  std::uint64_t hidden_unpublished = 0;  // acknowledged, hidden, never published (a cluster)
+};
+
+// The lifecycle changes of the run (check_lifecycle).
+struct LifecycleFigures {
+  std::uint64_t attempts = 0;   // lifecycle attempts (also counted in Report::operations)
+  std::uint64_t truncates = 0;  // acknowledged, each kind
+  std::uint64_t soft_deletes = 0;
+  std::uint64_t hard_deletes = 0;
+  std::uint64_t stream_deleted = 0;             // attempts refused with stream_deleted
+  std::uint64_t refused_after_hard_delete = 0;  // of those, started after the hard delete's ack
+  std::uint64_t streams_truncated = 0;          // streams whose final read starts above version 1
+  std::uint64_t streams_hard_deleted = 0;
+  std::uint64_t events_hidden = 0;       // acknowledged events below their stream's first version
+  std::uint64_t read_checks_hidden = 0;  // read checks whose appended range was partly hidden
 };
 
 struct Report {
@@ -68,6 +84,7 @@ struct Report {
   std::map<std::string, std::uint64_t> violation_counts;
   std::vector<Violation> violations;  // the first few of each kind
   std::optional<FeedFigures> feed;    // set by check_feed
+  LifecycleFigures lifecycle;         // set by check_history
 
   std::uint64_t violation_total() const;
   void add(const std::string& kind, const std::string& detail);

@@ -1,5 +1,7 @@
 #include "stream_checks.h"
 
+#include "lifecycle_checks.h"
+
 #include <algorithm>
 #include <unordered_map>
 #include <unordered_set>
@@ -11,6 +13,8 @@ using eventstore::RecordedEvent;
 Report check_history(const Plan& plan, const std::vector<Attempt>& attempts, const std::vector<StoredStream>& stored) {
   Report r;
   r.streams = plan.streams.size();
+  // Where each stream's final read may start: below, acknowledged events may be hidden.
+  const std::vector<StreamBounds> bounds = stream_bounds(plan, attempts, stored);
 
   // --- the attempts on their own ------------------------------------------------------------
   std::map<std::uint64_t, std::vector<const Attempt*>> by_op;
@@ -23,6 +27,7 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts, con
       case Outcome::kUnavailable: ++r.unavailable; break;
       case Outcome::kUnknown: ++r.unknown; break;
       case Outcome::kInvalid: ++r.invalid; break;
+      case Outcome::kStreamDeleted: break;  // counted in r.lifecycle
       case Outcome::kOtherError: ++r.other_errors; break;
     }
     if (a.outcome == Outcome::kOk) {
@@ -57,7 +62,8 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts, con
       r.add("final_read_failed", "stream " + std::to_string(s) + " (" + to_string(id) + "): " + *st.read_error);
       continue;
     }
-    std::int64_t previous = 0;
+    // The first version read is checked against the lifecycle changes (check_lifecycle).
+    std::int64_t previous = st.events.empty() ? 0 : st.events.front().version - 1;
     for (const RecordedEvent& e : st.events) {
       ++r.events_stored;
       if (e.stream != id)
@@ -117,6 +123,10 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts, con
       for (std::size_t i = 0; i < ack->ids.size(); ++i) {
         const std::int64_t version = ack->first_version + static_cast<std::int64_t>(i);
         auto it = stored_at.find(ack->ids[i]);
+        if (it == stored_at.end() && ack->stream < bounds.size() && version < bounds[ack->stream].excused_below) {
+          ++r.lifecycle.events_hidden;  // below the stream's before
+          continue;
+        }
         if (it == stored_at.end()) {
           r.add("lost_ack", attempt_text(*ack) + ": event " + ack->ids[i].to_string() + " acknowledged at version " +
                                 std::to_string(version) + " is not stored");
@@ -140,15 +150,21 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts, con
         r.add("resolved_wrong", attempt_text(first) + ": a retry after an unknown outcome got a conflict, but " +
                                     std::to_string(present) + " of its events are stored");
     } else if (present > 0) {
-      // An unknown outcome that happened: all of it, contiguous, at the expected place.
-      bool whole = present == first.ids.size();
-      if (whole) {
-        const Where base = stored_at[first.ids[0]].front();
-        if (base.stream != first.stream || (first.expected >= 0 && base.version != first.expected + 1)) whole = false;
-        for (std::size_t i = 0; whole && i < first.ids.size(); ++i) {
-          const Where w = stored_at[first.ids[i]].front();
-          whole = w.stream == base.stream && w.version == base.version + static_cast<std::int64_t>(i);
-        }
+      // An unknown outcome that happened: all of it, contiguous, at the expected place, except a
+      // lower part below the stream's first version (hidden by a lifecycle change).
+      std::size_t k = 0;
+      while (!stored_at.count(first.ids[k])) ++k;
+      const Where base = stored_at[first.ids[k]].front();
+      const std::int64_t start = base.version - static_cast<std::int64_t>(k);
+      const std::int64_t visible_from = first.stream < bounds.size() ? bounds[first.stream].first : 1;
+      bool whole = base.stream == first.stream && (first.expected < 0 || start == first.expected + 1);
+      for (std::size_t i = 0; whole && i < first.ids.size(); ++i) {
+        const std::int64_t version = start + static_cast<std::int64_t>(i);
+        auto it = stored_at.find(first.ids[i]);
+        if (version < visible_from) whole = it == stored_at.end();
+        else
+          whole = it != stored_at.end() && it->second.front().stream == base.stream &&
+                  it->second.front().version == version;
       }
       if (!whole)
         r.add("partial_append", attempt_text(first) + " (outcome unknown): " + std::to_string(present) + " of " +
@@ -175,6 +191,7 @@ Report check_history(const Plan& plan, const std::vector<Attempt>& attempts, con
     if (!known_ids.count(id))
       r.add("invented", "event " + id.to_string() + " at stream " + std::to_string(where.front().stream) + " version " +
                             std::to_string(where.front().version) + " belongs to no append of the run");
+  check_lifecycle(plan, attempts, stored, bounds, r);
   return r;
 }
 

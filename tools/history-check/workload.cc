@@ -38,7 +38,7 @@ class Writer {
 
   std::vector<Attempt> run() {
     while (Clock::now() < deadline_) {
-      const std::size_t s = sticky_ ? *sticky_ : pick(plan_.streams.size());
+      const std::size_t s = sticky_ ? *sticky_ : pick_stream();
       sticky_.reset();
       const eventstore::StreamId stream = plan_.stream(s);
       if (!known_[s] || chance(config_.read_head_probability)) {
@@ -56,7 +56,8 @@ class Writer {
       if (config_.ops && started_.fetch_add(1) >= *config_.ops) break;
       std::int64_t expected = *known_[s];
       if (expected > 0 && chance(config_.stale_probability)) --expected;
-      append_one(s, stream, expected);
+      if (chance(config_.lifecycle_rate)) change_one(s, stream, expected);
+      else append_one(s, stream, expected);
     }
     return std::move(attempts_);
   }
@@ -65,34 +66,89 @@ class Writer {
   std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
 
+  // A stream, mostly one not known to be hard-deleted.
+  std::size_t pick_stream() {
+    std::size_t s = pick(plan_.streams.size());
+    for (int tries = 0; dead_[s] && tries < 8 && !chance(config_.dead_probe_probability); ++tries)
+      s = pick(plan_.streams.size());
+    return s;
+  }
+
   void back_off() {
     failures_ = std::min(failures_ + 1, 25);
     std::this_thread::sleep_for(std::chrono::milliseconds(10 * failures_ + static_cast<int>(pick(10))));
   }
 
+  std::uint64_t next_op() {
+    return (static_cast<std::uint64_t>(config_.process) << 40) | (static_cast<std::uint64_t>(thread_) << 28) |
+           ++sequence_;
+  }
+
   void append_one(std::size_t s, const eventstore::StreamId& stream, std::int64_t expected) {
-    const std::uint64_t op =
-        (static_cast<std::uint64_t>(config_.process) << 40) | (static_cast<std::uint64_t>(thread_) << 28) | ++sequence_;
+    Attempt base;
+    base.op = next_op();
+    base.stream = s;
+    base.expected = expected;
     const std::size_t n = 1 + pick(static_cast<std::size_t>(std::max(1, config_.max_events)));
-    std::vector<Uuid> ids;
-    for (std::size_t i = 0; i < n; ++i) ids.push_back(Uuid::random());
+    for (std::size_t i = 0; i < n; ++i) base.ids.push_back(Uuid::random());
+    run_op(base, stream, [&](int attempt) {
+      std::vector<EventData> events;
+      for (std::size_t i = 0; i < n; ++i) {
+        nlohmann::json data = {{"op", base.op}, {"k", i}, {"attempt", attempt}};
+        events.push_back(EventData{base.ids[i], event_type_of(i), data.dump(),
+                                   nlohmann::json({{"context", plan_.context}}).dump(), std::nullopt});
+      }
+      return append(stream, ExpectedVersion::exact(expected), std::move(events));
+    });
+  }
+
+  // A truncate (mostly), a soft delete or a hard delete of the stream at `expected`.
+  void change_one(std::size_t s, const eventstore::StreamId& stream, std::int64_t expected) {
+    Attempt base;
+    base.op = next_op();
+    base.stream = s;
+    const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+    base.kind = OpKind::kTruncate;
+    if (r < config_.hard_delete_share && hard_deletable(s, plan_.streams.size())) base.kind = OpKind::kHardDelete;
+    else if (r >= config_.hard_delete_share && r < config_.hard_delete_share + 0.2) base.kind = OpKind::kSoftDelete;
+    bool any = chance(0.2);
+    if (base.kind == OpKind::kTruncate) {
+      if (chance(0.03)) {
+        // Above the head + 1 unless the stream moved on meanwhile: kInvalidArgument, nothing written.
+        base.before = expected + 2;
+        any = true;
+      } else if (chance(0.5)) {
+        base.before =
+            expected + 1 -
+            static_cast<std::int64_t>(pick(static_cast<std::size_t>(std::min<std::int64_t>(expected + 1, 10))));
+      } else {
+        base.before = 1 + static_cast<std::int64_t>(pick(static_cast<std::size_t>(expected + 1)));
+      }
+    }
+    base.expected = any ? -1 : expected;
+    base.ids = {Uuid::random()};
+    eventstore::LifecycleChange change;
+    change.kind = base.kind == OpKind::kTruncate     ? eventstore::LifecycleKind::kTruncate
+                  : base.kind == OpKind::kSoftDelete ? eventstore::LifecycleKind::kSoftDelete
+                                                     : eventstore::LifecycleKind::kHardDelete;
+    change.before = base.before;
+    change.expected = any ? ExpectedVersion::any() : ExpectedVersion::exact(expected);
+    change.event_id = base.ids[0];
+    run_op(base, stream, [&](int) { return change_lifecycle(stream, change); });
+  }
+
+  // Sends `base` (attempt 1, then retries with the same ids after unknown outcomes) and records
+  // every attempt.
+  template <class Send>
+  void run_op(const Attempt& base, const eventstore::StreamId& stream, Send send) {
+    const std::size_t s = base.stream;
     const auto grace_end =
         deadline_ + std::chrono::milliseconds(static_cast<std::int64_t>(config_.retry_grace_s * 1000));
     for (int attempt = 1;; ++attempt) {
-      Attempt a;
-      a.op = op;
+      Attempt a = base;
       a.attempt = attempt;
       a.process = config_.process;
       a.thread = thread_;
-      a.stream = s;
-      a.expected = expected;
-      a.ids = ids;
-      std::vector<EventData> events;
-      for (std::size_t i = 0; i < n; ++i) {
-        nlohmann::json data = {{"op", op}, {"k", i}, {"attempt", attempt}};
-        events.push_back(EventData{ids[i], event_type_of(i), data.dump(),
-                                   nlohmann::json({{"context", plan_.context}}).dump(), std::nullopt});
-      }
       a.invoke_ns = now_ns();
       if (config_.on_record) {
         Attempt intent = a;
@@ -102,7 +158,7 @@ class Writer {
       }
       std::optional<Result<AppendResult>> result;
       try {
-        result.emplace(append(stream, ExpectedVersion::exact(expected), std::move(events)));
+        result.emplace(send(attempt));
       } catch (const Error& e) {
         result.emplace(e);
       } catch (const std::exception& e) {
@@ -116,10 +172,12 @@ class Writer {
         a.next_version = ok.next_expected_version;
         a.result_ids = ok.event_ids;
         known_[s] = ok.next_expected_version;
+        if (a.kind == OpKind::kHardDelete) dead_[s] = true;
         failures_ = 0;
         if (config_.on_record) config_.on_record(a);
         if (chance(config_.read_check_probability)) {
-          read_check(a, stream);
+          if (is_lifecycle(a.kind)) lifecycle_read_check(a, stream);
+          else read_check(a, stream);
           if (config_.on_record) config_.on_record(a);
         }
         attempts_.push_back(std::move(a));
@@ -133,6 +191,11 @@ class Writer {
       if (config_.on_record) config_.on_record(a);
       attempts_.push_back(std::move(a));
       known_[s].reset();
+      if (outcome == Outcome::kStreamDeleted) {
+        dead_[s] = true;
+        if (e.current_version()) known_[s] = *e.current_version();
+        return;
+      }
       if (outcome == Outcome::kConflict) {
         // Re-read the head (the conflict names it) and try again on the same stream.
         if (e.current_version()) known_[s] = *e.current_version();
@@ -161,26 +224,73 @@ class Writer {
     return future.get();
   }
 
-  // Read-your-writes: a head and a read started now must see the acknowledged append.
+  Result<AppendResult> change_lifecycle(const eventstore::StreamId& stream, const eventstore::LifecycleChange& change) {
+    if (!chance(config_.async_probability)) return store_.change_lifecycle(stream, change);
+    auto promise = std::make_shared<std::promise<Result<AppendResult>>>();
+    std::future<Result<AppendResult>> future = promise->get_future();
+    store_.change_lifecycle_async(stream, change,
+                                  [promise](Result<AppendResult> r) { promise->set_value(std::move(r)); });
+    return future.get();
+  }
+
+  // The head right after an ack: at least the acknowledged version. False (kNotSeen) if not.
+  bool head_check(Attempt& a, const eventstore::StreamId& stream) {
+    const std::int64_t head = store_.head(stream);
+    if (head >= a.next_version) return true;
+    a.read_check = ReadCheck::kNotSeen;
+    a.read_detail =
+        "head() is " + std::to_string(head) + " right after an ack at version " + std::to_string(a.next_version);
+    return false;
+  }
+
+  std::vector<eventstore::RecordedEvent> timed_read(Attempt& a, const eventstore::StreamId& stream, std::int64_t from,
+                                                    std::uint64_t limit) {
+    eventstore::ReadOptions options;
+    options.from = from;
+    options.limit = limit;
+    a.read_from = from;
+    a.read_start_ns = now_ns();
+    std::vector<eventstore::RecordedEvent> events = store_.read_all(stream, options);
+    a.read_end_ns = now_ns();
+    a.read_lowest = events.empty() ? 0 : events.front().version;
+    return events;
+  }
+
+  // Read-your-writes: a head and a read started now must see the acknowledged append, or the
+  // part of it no lifecycle change hid meanwhile (kHidden: the checker decides).
   void read_check(Attempt& a, const eventstore::StreamId& stream) {
     try {
-      const std::int64_t head = store_.head(stream);
-      if (head < a.next_version) {
-        a.read_check = ReadCheck::kNotSeen;
-        a.read_detail =
-            "head() is " + std::to_string(head) + " right after an ack at version " + std::to_string(a.next_version);
-        return;
+      if (!head_check(a, stream)) return;
+      const std::vector<eventstore::RecordedEvent> events = timed_read(a, stream, a.first_version, a.ids.size());
+      bool match = !events.empty();
+      for (std::size_t i = 0; match && i < events.size(); ++i) {
+        const std::int64_t version = events[i].version;
+        match = version == a.read_lowest + static_cast<std::int64_t>(i) && version >= a.first_version;
+        if (match && version <= a.next_version)
+          match = events[i].event_id == a.ids[static_cast<std::size_t>(version - a.first_version)];
       }
-      eventstore::ReadOptions options;
-      options.from = a.first_version;
-      options.limit = a.ids.size();
-      const std::vector<eventstore::RecordedEvent> events = store_.read_all(stream, options);
-      std::vector<Uuid> seen;
-      for (const auto& e : events) seen.push_back(e.event_id);
-      if (seen != a.ids || events.empty() || events.front().version != a.first_version) {
+      if (!match) {
         a.read_check = ReadCheck::kNotSeen;
         a.read_detail = "a read from version " + std::to_string(a.first_version) + " right after the ack returned " +
                         std::to_string(events.size()) + " events, not the acknowledged ids";
+        return;
+      }
+      a.read_check = a.read_lowest == a.first_version ? ReadCheck::kSeen : ReadCheck::kHidden;
+    } catch (const std::exception& e) {
+      a.read_check = ReadCheck::kFailed;
+      a.read_detail = e.what();
+    }
+  }
+
+  // After a lifecycle change: the head is at least its version, and a read from version 1 starts
+  // at or above its "before" (the checker compares read_lowest with every before acknowledged).
+  void lifecycle_read_check(Attempt& a, const eventstore::StreamId& stream) {
+    try {
+      if (!head_check(a, stream)) return;
+      if (timed_read(a, stream, 1, 1).empty()) {
+        a.read_check = ReadCheck::kNotSeen;
+        a.read_detail = "a read from version 1 right after the change at version " + std::to_string(a.first_version) +
+                        " returned nothing";
         return;
       }
       a.read_check = ReadCheck::kSeen;
@@ -198,6 +308,7 @@ class Writer {
   std::atomic<std::uint64_t>& started_;
   Clock::time_point deadline_;
   std::vector<std::optional<std::int64_t>> known_;
+  std::vector<bool> dead_ = std::vector<bool>(plan_.streams.size(), false);  // known to be hard-deleted
   std::optional<std::size_t> sticky_;
   std::mt19937_64 rng_;
   std::uint64_t sequence_ = 0;
@@ -206,6 +317,10 @@ class Writer {
 };
 
 }  // namespace
+
+bool hard_deletable(std::size_t stream, std::size_t streams) {
+  return streams >= 2 && stream >= streams - std::max<std::size_t>(1, streams / 4);
+}
 
 std::vector<Attempt> run_workload(eventstore::Store& store, const Plan& plan, const WorkloadConfig& config,
                                   WorkloadStats& stats) {

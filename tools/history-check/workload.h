@@ -1,5 +1,6 @@
 // The writers of a history-check run: threads that append to the plan's streams with real
-// expected versions and record every attempt (see history.h).
+// expected versions, now and then truncate or delete one (--lifecycle-rate), and record every
+// attempt (see history.h).
 //
 // Thread safety: run_workload starts and joins its own threads; the store must be thread-safe.
 #pragma once
@@ -29,6 +30,14 @@ struct WorkloadConfig {
   double async_probability = 0.5;        // use append_async instead of the blocking append
   double read_head_probability = 0.5;    // read head first even when a version is known
   double stale_probability = 0.05;       // expect one version too few on purpose (a sure conflict)
+  // Lifecycle changes (docs/lifecycle.md) instead of appends, this share of the operations:
+  // hard_delete_share hard deletes (only on the hard-deletable streams, the last quarter of them
+  // when there are two or more: elsewhere a truncate), 20 % soft deletes, the rest truncates, at an
+  // exact expected version (any() for one in five). A writer that learned a stream is
+  // hard-deleted writes to it again only with probability dead_probe_probability.
+  double lifecycle_rate = 0;
+  double hard_delete_share = 0.05;
+  double dead_probe_probability = 0.05;
   // Called (from the writer threads, at once) with each attempt just before its append is sent
   // (outcome kUnknown: what stays if the process dies now) and again with its outcome, so a
   // writer process killed mid-append leaves a history (main.cc writes them as JSON lines).
@@ -38,6 +47,9 @@ struct WorkloadConfig {
 struct WorkloadStats {
   std::atomic<std::uint64_t> head_errors{0};
 };
+
+// The streams of the plan a hard delete may be made on: the last max(1, n / 4) of n >= 2 streams.
+bool hard_deletable(std::size_t stream, std::size_t streams);
 
 std::vector<Attempt> run_workload(eventstore::Store& store, const Plan& plan, const WorkloadConfig& config,
                                   WorkloadStats& stats);
