@@ -16,7 +16,7 @@ namespace {
 
 TEST(PersonalDataCrypto, SealThenOpenRoundTrips) {
   const Key256 key = random_key();
-  for (const std::string plaintext : {std::string(), std::string("\"ada@example.com\""), std::string(5000, 'x')}) {
+  for (const std::string& plaintext : {std::string(), std::string("\"ada@example.com\""), std::string(5000, 'x')}) {
     const std::string sealed = gcm_seal(key, plaintext, "subject-1");
     EXPECT_EQ(sealed.size(), kGcmNonceBytes + plaintext.size() + kGcmTagBytes);
     const std::optional<std::string> opened = gcm_open(key, sealed, "subject-1");
@@ -53,7 +53,7 @@ TEST(PersonalDataCrypto, AnotherKeyOrOtherAssociatedDataFailsToOpen) {
 }
 
 TEST(PersonalDataCrypto, Base64RoundTripsAndRejectsGarbage) {
-  for (const std::string bytes : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
+  for (const std::string& bytes : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
                                   std::string("\0\xff\x10\x80", 4)}) {
     const std::string text = base64_encode(bytes);
     const auto decoded = base64_decode(text);

@@ -23,9 +23,19 @@ struct PersonalDataStore {
 };
 inline void PrintTo(const PersonalDataStore& store, std::ostream* os) { *os << store.name; }
 
+// A fresh SQLite file in a directory removed when the test binary exits.
 inline std::string temp_sqlite_uri() {
+  struct Dirs {
+    std::vector<std::filesystem::path> paths;
+    ~Dirs() {
+      std::error_code ignored;
+      for (const auto& path : paths) std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static Dirs dirs;
   const auto dir = std::filesystem::temp_directory_path() / ("eventstore-personal-" + Uuid::random().to_string());
   std::filesystem::create_directories(dir);
+  dirs.paths.push_back(dir);
   return "sqlite:" + (dir / "events.db").string();
 }
 

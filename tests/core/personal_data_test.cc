@@ -114,8 +114,11 @@ TEST_P(PersonalDataTest, RewrapMovesAKeyToTheNewKeyEncryptionKey) {
   EXPECT_FALSE(rewrap_subject_key(*rotated, "dee"));  // already under the new one
   EXPECT_TRUE(same(*store_key_provider(store_, next)->get("dee").key, key));
   EXPECT_ES_ERROR(store_key_provider(store_, kek_)->get("dee"), ErrorCode::kUnauthorized);
-  for (const RecordedEvent& event : store_->read_all(subject_key_stream("dee")))
-    if (event.event_type == kSubjectKeyType) EXPECT_EQ(nlohmann::json::parse(*event.data)["kek"], next.id());
+  for (const RecordedEvent& event : store_->read_all(subject_key_stream("dee"))) {
+    if (event.event_type == kSubjectKeyType) {
+      EXPECT_EQ(nlohmann::json::parse(*event.data)["kek"], next.id());
+    }
+  }
 }
 
 TEST_P(PersonalDataTest, RejectsEmptySubjects) {
