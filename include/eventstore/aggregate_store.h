@@ -119,7 +119,7 @@ struct EVENTSTORE_EXPORT AggregateStoreOptions {
   // default byte budget (4 MiB).
   std::uint32_t page_size = 1000;
   // Encrypts the personal fields of events and snapshots (personal_data.h); none when null.
-  std::shared_ptr<const PersonalData> personal_data;
+  std::shared_ptr<const PersonalData> personal_data = nullptr;
 };
 
 struct EVENTSTORE_EXPORT AggregateStoreStats {
