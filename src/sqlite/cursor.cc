@@ -58,9 +58,13 @@ std::vector<RecordedEvent> SqliteCursor::fetch() {
         break;
       }
       RecordedEvent event = decode_event(pool_->options(), stream_, q.get());
-      // Versions are contiguous: a hole or a repeat is a damaged file, not a short read.
+      // Versions are contiguous: a hole or a repeat is a damaged file, not a short read. A
+      // forward page starts at the stream's lifecycle "before" when next_ is below it (column 8,
+      // read in the same snapshot: the events below it are deleted, docs/lifecycle.md).
       if (!page.empty() || forward || continued_) {
-        const std::int64_t expected = page.empty() ? next_ : page.back().version + (forward ? 1 : -1);
+        const std::int64_t before = sqlite3_column_type(row, 8) == SQLITE_INTEGER ? sqlite3_column_int64(row, 8) : 1;
+        const std::int64_t first = forward ? std::max(next_, before) : next_;
+        const std::int64_t expected = page.empty() ? first : page.back().version + (forward ? 1 : -1);
         if (event.version != expected)
           throw corrupt_row(
               pool_->options(), stream_,

@@ -3,11 +3,11 @@
 //
 // Invariants: the options were validated (SqliteStore::read returns failed_cursor otherwise);
 // versions within and across pages are contiguous: a hole or a repeat is kCorruption, never a
-// short read; a page holds at least one event and ends before the event that would take it past
-// page_bytes. After an error the cursor is done.
-// Errors: a page fails with kCorruption (a damaged row or a missing version) or what opening or
-// reading a connection throws (kUnavailable, kUnauthorized).
-// Thread safety: one page at a time (as every EventCursor); the cursor may outlive its store.
+// short read; a forward read skips to the stream's lifecycle "before" (docs/lifecycle.md) when it
+// is below it, a backward read stops there; a page holds at least one event and ends before the event that would take
+// it past page_bytes. After an error the cursor is done. Errors: a page fails with kCorruption (a damaged row or a
+// missing version) or what opening or reading a connection throws (kUnavailable, kUnauthorized). Thread safety: one
+// page at a time (as every EventCursor); the cursor may outlive its store.
 #pragma once
 
 #include <cstdint>

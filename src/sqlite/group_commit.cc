@@ -3,7 +3,9 @@
 
 #include <utility>
 
+#include "core/lifecycle.h"
 #include "core/validation.h"
+#include "sqlite/lifecycle_rows.h"
 #include "sqlite/reads.h"
 
 namespace eventstore::detail {
@@ -110,8 +112,10 @@ Result<AppendResult> GroupCommit::append(AppendJob& job) {
   Connection& c = *connection_;
   std::string aggregate_id = job.stream.aggregate_id.to_string();
   std::int64_t head = 0;
+  StreamLifecycle lifecycle;
   try {
     head = head_of(c, job.stream, aggregate_id, "read head");
+    lifecycle = lifecycle_of(c, job.stream, aggregate_id);
   } catch (const Error& e) {
     return e;
   }
@@ -122,9 +126,12 @@ Result<AppendResult> GroupCommit::append(AppendJob& job) {
   if (head >= retry_at + count && retry_at >= 0 &&
       is_same_append(job.events, ids_at(job.stream, aggregate_id, retry_at + 1, count)))
     return make_append_result(retry_at + 1, job.events);
+  if (lifecycle.hard_deleted) return Error::stream_deleted(head, to_string(job.stream));
   if (at != head)
     return Error::conflict(head, "version conflict on " + to_string(job.stream) + ": expected " +
                                      job.expected.to_string() + ", stream is at " + std::to_string(head));
+  if (job.change)
+    if (std::optional<Error> invalid = lifecycle_before_error(*job.change, head + 1)) return std::move(*invalid);
   if (head + count > limits_.max_version)
     return Error::invalid("append would take the stream past the maximum version " +
                           std::to_string(limits_.max_version));
@@ -144,6 +151,7 @@ Result<AppendResult> GroupCommit::append(AppendJob& job) {
       sqlite3_reset(q.get());
     }
   }
+  if (job.change) apply_lifecycle_change(c, job.stream, aggregate_id, *job.change, head + 1);
   job.inserted_from = head + 1;
   job.aggregate_id = std::move(aggregate_id);
   return make_append_result(head + 1, job.events);
@@ -176,6 +184,7 @@ Result<SnapshotSaveResult> GroupCommit::save_snapshot_row(const SnapshotJob& job
   } catch (const Error& e) {
     return e;
   }
+  if (lifecycle_of(c, job.stream, aggregate_id).hard_deleted) return Error::stream_deleted(head, to_string(job.stream));
   if (job.snapshot.version > head) return snapshot_above_head(job.stream, job.snapshot.version, head);
   {
     Bound q(c, kSnapshotUpsert);

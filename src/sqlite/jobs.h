@@ -1,4 +1,4 @@
-// What the writer commits: appends, snapshot saves and checkpoint saves, each with the callback
+// What the writer commits: appends (and lifecycle changes), snapshot saves and checkpoint saves, each with the callback
 // that gets its result, and the helpers that answer them.
 //
 // Invariants: a job was validated on the caller's thread before it was queued; each job's
@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -22,15 +23,17 @@
 
 namespace eventstore::detail {
 
+// An append, or a lifecycle change (`change` set; `events` is its one system event).
 struct AppendJob {
   StreamId stream;
   ExpectedVersion expected;
-  std::vector<EventData> events;  // validated and completed by prepare_append
+  std::vector<EventData> events;  // validated and completed by prepare_append or prepare_lifecycle
   EventStore::AppendCallback callback;
   // Set when the job inserted its events: the first version and the aggregate id as stored,
   // for the feed.
   std::int64_t inserted_from = 0;
   std::string aggregate_id = {};
+  std::optional<LifecycleChange> change = {};
 };
 
 struct SnapshotJob {

@@ -129,6 +129,11 @@ FeedPage read_feed_page(Connection& c, const std::string& context, const FeedRea
     if (!type || !id || sqlite3_column_type(row, 11) != SQLITE_INTEGER)
       throw Error(ErrorCode::kCorruption, where + " has a damaged reference");
     StreamId stream{context, std::move(*type), *id};
+    // An event a lifecycle change removed (below its stream's "before", column 12) is left out,
+    // as a filtered one (docs/sqlite.md, "Stream lifecycle"); any other missing event is damage.
+    if (sqlite3_column_type(row, 0) == SQLITE_NULL && sqlite3_column_type(row, 12) == SQLITE_INTEGER &&
+        sqlite3_column_int64(row, 11) < sqlite3_column_int64(row, 12))
+      continue;
     if (sqlite3_column_type(row, 0) == SQLITE_NULL)
       throw Error(ErrorCode::kCorruption, where + " refers to version " +
                                               std::to_string(sqlite3_column_int64(row, 11)) + " of " +

@@ -44,7 +44,8 @@ std::optional<Snapshot> load_snapshot_row(Connection& c, const StreamId& stream)
 std::int64_t feed_head_of(Connection& c, const std::string& context);
 
 // Positions after+1 .. after+limit of the context's feed (`options` validated), each joined to
-// its event in the same read snapshot; events the filter rejects are left out.
+// its event in the same read snapshot; events the filter rejects, and events a lifecycle change
+// removed, are left out.
 FeedPage read_feed_page(Connection& c, const std::string& context, const FeedReadOptions& options);
 
 // The checkpoint `name` of `context`, or nullopt.

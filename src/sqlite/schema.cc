@@ -57,6 +57,20 @@ constexpr const char* kFeedSchemaSql =
     " PRIMARY KEY (bounded_context, name)"
     ") WITHOUT ROWID;";
 
+// Stream lifecycle (docs/lifecycle.md): a row per stream that was ever truncated or deleted,
+// written in the transaction of its system event. before_version: the first version that is
+// still readable (the rows below it are deleted); hard_deleted: 1 once hard-deleted (no write is
+// ever accepted again). Revision 3 added it; a stream without a row has neither.
+constexpr const char* kLifecycleSchemaSql =
+    "CREATE TABLE IF NOT EXISTS stream_lifecycle ("
+    " bounded_context TEXT NOT NULL,"
+    " aggregate_id TEXT NOT NULL,"
+    " aggregate_type TEXT NOT NULL,"
+    " before_version INTEGER NOT NULL,"
+    " hard_deleted INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (bounded_context, aggregate_id, aggregate_type)"
+    ") WITHOUT ROWID;";
+
 // Fills an empty feed from the events of a file written before it, one row per event: each
 // stream's events in version order; across streams by time, each event taking the latest
 // timestamp of its stream up to it (so a stream whose timestamps go backwards keeps its version
@@ -122,12 +136,13 @@ void open_schema(Connection& c) {
   c.run(kBegin, "create the schema");
   try {
     if (check_identity(c)) {
-      // A new file, or one of revision 1 (events without a feed).
+      // A new file, or one of revision 1 (events without a feed) or 2 (no stream_lifecycle).
       const bool feed_missing =
           c.query_ints("SELECT count(*) = 0 FROM sqlite_schema WHERE type = 'table' AND name = 'event_feed'",
                        "read the schema")[0] != 0;
       c.exec(kSchemaSql, "create the schema");
       c.exec(kFeedSchemaSql, "create the feed's tables");
+      c.exec(kLifecycleSchemaSql, "create the lifecycle table");
       if (feed_missing) c.exec(kFeedBackfillSql, "fill the feed from the stored events");
       c.exec(("PRAGMA application_id = " + std::to_string(kApplicationId)).c_str(), "create the schema");
       c.exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str(), "create the schema");

@@ -7,12 +7,14 @@
 //   reads       queries and row decoding     checkpointer  the WAL checkpoint thread
 //   jobs        what the writer commits      group_commit  one transaction per batch
 //   feed_rows   a batch's feed positions     writer        the writer thread and its queue
+//   lifecycle_rows  a stream's truncate/delete state and the writes of a change
 #include "sqlite/sqlite_store.h"
 
 #include <chrono>
 #include <optional>
 #include <utility>
 
+#include "core/lifecycle.h"
 #include "core/validation.h"
 #include "sqlite/cursor.h"
 #include "sqlite/reader_pool.h"
@@ -69,6 +71,16 @@ class SqliteStore final : public Store {
     if (auto error = validation_error([&] { prepare_append(stream, expected, events, limits_); }))
       return callback(std::move(*error));
     writer_->enqueue(AppendJob{stream, expected, std::move(events), std::move(callback)});
+  }
+
+  // A lifecycle change is an append of its system event (AppendJob::change): same queue, same
+  // checks, and its writes (lifecycle_rows.h) in the same transaction.
+  void change_lifecycle_async(const StreamId& stream, LifecycleChange change, AppendCallback callback) override {
+    std::vector<EventData> events;
+    if (auto error = validation_error([&] { events.push_back(prepare_lifecycle(stream, change, limits_)); }))
+      return callback(std::move(*error));
+    const ExpectedVersion expected = change.expected;
+    writer_->enqueue(AppendJob{stream, expected, std::move(events), std::move(callback), 0, {}, std::move(change)});
   }
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {

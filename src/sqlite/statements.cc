@@ -18,9 +18,13 @@ namespace {
 // events at first_position, first_position + 1, ...; ?4 = ?3 + kMaxFeedRowEvents - 1 ends the
 // scan), each joined to its event. Columns 0-7 as ES_EVENT_COLUMNS (ES_FEED_DATA gives 3-7),
 // then position, aggregate type, aggregate id, version.
+// The stream's lifecycle "before" (docs/lifecycle.md), NULL when it has none.
+#define ES_BEFORE "(SELECT before_version FROM stream_lifecycle WHERE " ES_STREAM_KEY ")"
 #define ES_FEED_PAGE(ES_FEED_DATA)                                                                       \
   "SELECT e.event_version, e.event_id, e.event_type, " ES_FEED_DATA                                      \
-  ", f.position, f.aggregate_type, f.aggregate_id, f.event_version "                                     \
+  ", f.position, f.aggregate_type, f.aggregate_id, f.event_version, "                                    \
+  "(SELECT l.before_version FROM stream_lifecycle l WHERE l.bounded_context = ?1 "                       \
+  "AND l.aggregate_id = f.aggregate_id AND l.aggregate_type = f.aggregate_type) "                        \
   "FROM (SELECT r.first_position + j.key AS position, json_extract(j.value, '$[0]') AS aggregate_type, " \
   "json_extract(j.value, '$[1]') AS aggregate_id, json_extract(j.value, '$[2]') AS event_version "       \
   "FROM event_feed r, json_each(r.events) j "                                                            \
@@ -42,10 +46,10 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     " AND event_version >= ?4 AND event_version <= ?5 ORDER BY event_version",
     "INSERT INTO event_store (bounded_context, aggregate_id, aggregate_type, event_version, event_id, "
     "event_type, event_data, event_timestamp, event_metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    "SELECT " ES_EVENT_COLUMNS " FROM event_store WHERE " ES_STREAM_KEY
-    " AND event_version >= ?4 ORDER BY event_version ASC LIMIT ?5",
-    "SELECT " ES_EVENT_COLUMNS " FROM event_store WHERE " ES_STREAM_KEY
-    " AND event_version <= ?4 ORDER BY event_version DESC LIMIT ?5",
+    "SELECT " ES_EVENT_COLUMNS ", " ES_BEFORE " FROM event_store WHERE " ES_STREAM_KEY
+    " AND event_version >= max(?4, coalesce(" ES_BEFORE ", 1)) ORDER BY event_version ASC LIMIT ?5",
+    "SELECT " ES_EVENT_COLUMNS ", " ES_BEFORE " FROM event_store WHERE " ES_STREAM_KEY
+    " AND event_version <= ?4 AND event_version >= coalesce(" ES_BEFORE ", 1) ORDER BY event_version DESC LIMIT ?5",
     "SELECT snapshot_version, snapshot_data, snapshot_timestamp, snapshot_metadata, "
     "(snapshot_data IS NOT NULL AND json_valid(snapshot_data)), "
     "CASE WHEN snapshot_metadata IS NULL THEN 1 WHEN json_valid(snapshot_metadata) "
@@ -73,9 +77,17 @@ constexpr std::array<const char*, kStmtCount> kSql = {
     "updated_ms = excluded.updated_ms WHERE excluded.position > feed_checkpoint.position "
     "RETURNING position",
     "SELECT name, position, updated_ms FROM feed_checkpoint WHERE bounded_context = ?1 ORDER BY name",
+    "SELECT before_version, hard_deleted FROM stream_lifecycle WHERE " ES_STREAM_KEY,
+    "INSERT INTO stream_lifecycle (bounded_context, aggregate_id, aggregate_type, before_version, hard_deleted) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (bounded_context, aggregate_id, aggregate_type) DO UPDATE SET "
+    "before_version = max(before_version, excluded.before_version), "
+    "hard_deleted = max(hard_deleted, excluded.hard_deleted)",
+    "DELETE FROM event_store WHERE " ES_STREAM_KEY " AND event_version < ?4",
+    "DELETE FROM aggregate_snapshot WHERE " ES_STREAM_KEY,
 };
 
 #undef ES_FEED_PAGE
+#undef ES_BEFORE
 
 #undef ES_EVENT_COLUMNS
 #undef ES_STREAM_KEY
