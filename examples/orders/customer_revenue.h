@@ -5,6 +5,11 @@
 // position in one transaction of this database. After a crash the rows and the position agree,
 // and the subscription resumes after that position, so no event is applied twice or skipped.
 // To rebuild the read model, delete its file: it catches up from position 0.
+//
+// Personal data (docs/erasure.md): given the store's PersonalData, the read model decrypts the
+// e-mail addresses of the feed's events; a forgotten customer's are "[erased]". The rows it wrote
+// before a customer was forgotten still hold the address: a read model keeps its own copy, and
+// erasing a customer means deleting its rows too (or rebuilding the read model).
 #pragma once
 
 #include <sqlite3.h>
@@ -20,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eventstore/personal_data.h"
 #include "eventstore/store.h"
 #include "eventstore/subscription.h"
 #include "order.h"
@@ -36,7 +42,9 @@ struct CustomerTotals {
 class CustomerRevenue {
  public:
   // Opens (or creates) the read model in the SQLite file `path`; ":memory:" keeps it in memory.
-  explicit CustomerRevenue(const std::string& path) : db_(open(path)), projection_(db_.get(), "customer_revenue") {
+  // With `personal_data`, the events' personal fields are decrypted before they are applied.
+  explicit CustomerRevenue(const std::string& path, std::shared_ptr<const eventstore::PersonalData> personal_data = {})
+      : db_(open(path)), projection_(db_.get(), "customer_revenue"), personal_data_(std::move(personal_data)) {
     sql(R"(CREATE TABLE IF NOT EXISTS customers (customer TEXT PRIMARY KEY, orders INTEGER NOT NULL,
              cancelled INTEGER NOT NULL, revenue_cents INTEGER NOT NULL))");
     sql("CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, customer TEXT NOT NULL, paid_cents INTEGER NOT NULL)");
@@ -88,7 +96,8 @@ class CustomerRevenue {
   void apply_event(const eventstore::RecordedEvent& event) {
     if (event.stream.aggregate_type != Order::aggregate_type || !event.data) return;
     const std::string order_id = event.stream.aggregate_id.to_string();
-    const nlohmann::json data = nlohmann::json::parse(*event.data);
+    const nlohmann::json data = nlohmann::json::parse(
+        personal_data_ ? personal_data_->session().reveal_event(event.event_type, *event.data) : *event.data);
     if (event.event_type == OrderCreated::event_type) {
       const auto created = data.get<OrderCreated>();
       sql("INSERT INTO orders VALUES (?1, ?2, 0)", {order_id, created.customer});
@@ -148,6 +157,7 @@ class CustomerRevenue {
 
   std::unique_ptr<sqlite3, Close> db_;  // before projection_, which uses it
   eventstore::SqliteProjection projection_;
+  std::shared_ptr<const eventstore::PersonalData> personal_data_;
 };
 
 // Where a store's read model lives by default: next to a sqlite: store (orders.db ->

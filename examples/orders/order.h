@@ -4,6 +4,11 @@
 // default-constructible struct with one apply() per event; commands check the current state
 // and either record events or throw DomainError. Nothing here knows about storage: the
 // AggregateStore<Order> of eventstore loads, saves and snapshots it.
+//
+// Personal data (docs/erasure.md): the customer's e-mail address is personal; its subject is
+// the customer id, a pseudonymous UUID. personal_data_rules() says so for the AggregateStore,
+// which then stores the address encrypted with the customer's key, and loads "[erased]" in its
+// place once the customer is forgotten.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +27,8 @@ namespace orders {
 // ---- Events -------------------------------------------------------------------------------
 struct OrderCreated {
   static constexpr std::string_view event_type = "OrderCreated";
-  std::string customer;
+  std::string customer;     // the customer's e-mail address: personal
+  std::string customer_id;  // whose it is (empty in orders stored without personal data rules)
 };
 struct ItemAdded {
   static constexpr std::string_view event_type = "ItemAdded";
@@ -46,7 +52,7 @@ struct OrderCancelled {
   static constexpr std::string_view event_type = "OrderCancelled";
   std::string reason;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OrderCreated, customer)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(OrderCreated, customer, customer_id)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ItemAdded, sku, quantity, unit_price_cents)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ItemRemoved, sku)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(OrderPaid, amount_cents)
@@ -73,6 +79,7 @@ struct Order {
 
   Status status = Status::kNew;
   std::string customer;
+  std::string customer_id;
   std::map<std::string, Line> lines;  // by SKU
   std::int64_t paid_cents = 0;
   std::string tracking_number;
@@ -86,6 +93,7 @@ struct Order {
   void apply(const OrderCreated& e) {
     status = Status::kOpen;
     customer = e.customer;
+    customer_id = e.customer_id;
   }
   void apply(const ItemAdded& e) {
     Line& line = lines[e.sku];
@@ -103,7 +111,17 @@ struct Order {
   }
   void apply(const OrderCancelled&) { status = Status::kCancelled; }
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Order, status, customer, lines, paid_cents, tracking_number)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Order, status, customer, customer_id, lines, paid_cents,
+                                                tracking_number)
+
+// The personal fields of the orders: the e-mail address in OrderCreated and in the snapshot's
+// state, both the customer's (AggregateStoreOptions::personal_data, docs/erasure.md).
+inline eventstore::PersonalDataRules personal_data_rules() {
+  eventstore::PersonalDataRules rules;
+  rules.events[std::string(OrderCreated::event_type)] = {"/customer_id", {"/customer"}};
+  rules.snapshot = eventstore::PersonalFields{"/customer_id", {"/customer"}};
+  return rules;
+}
 
 // ---- Commands: validate against the state, then record -----------------------------------
 struct DomainError : std::runtime_error {
@@ -116,10 +134,12 @@ inline void require(bool condition, const std::string& message) {
   if (!condition) throw DomainError(message);
 }
 
-inline void create(OrderAggregate& order, const std::string& customer) {
+// `customer` is the e-mail address; `customer_id` the customer's id, needed when the store
+// encrypts personal data (personal_data_rules()).
+inline void create(OrderAggregate& order, const std::string& customer, const std::string& customer_id = "") {
   require(order.state().status == Status::kNew, "order already exists");
   require(!customer.empty(), "customer must not be empty");
-  order.record(OrderCreated{customer});
+  order.record(OrderCreated{customer, customer_id});
 }
 
 inline void add_item(OrderAggregate& order, const std::string& sku, std::int64_t quantity,

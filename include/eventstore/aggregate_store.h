@@ -17,6 +17,12 @@
 //   void apply(const E1&); void apply(const E2&);   // state transitions, one per event type
 // and, to be snapshotted, is convertible to and from nlohmann::json.
 //
+// Personal data (personal_data.h, docs/erasure.md): with AggregateStoreOptions::personal_data,
+// the personal fields its rules name are encrypted with their subject's key when saved (events
+// and snapshots) and decrypted when loaded; once the subject is forgotten, a load gives the
+// rule's placeholder in their place (counted in personal_fields_erased), and a save of new
+// personal data of that subject fails with kStreamDeleted.
+//
 // Thread safety: an AggregateStore is safe to use from many threads. An Aggregate<A> is a plain
 // value: one thread at a time.
 #pragma once
@@ -37,6 +43,7 @@
 #include "eventstore/codec.h"
 #include "eventstore/export.h"
 #include "eventstore/log.h"
+#include "eventstore/personal_data.h"
 #include "eventstore/snapshot_policy.h"
 #include "eventstore/store.h"
 
@@ -111,6 +118,8 @@ struct EVENTSTORE_EXPORT AggregateStoreOptions {
   // Events read per round trip while loading; each page also stays within ReadOptions'
   // default byte budget (4 MiB).
   std::uint32_t page_size = 1000;
+  // Encrypts the personal fields of events and snapshots (personal_data.h); none when null.
+  std::shared_ptr<const PersonalData> personal_data = nullptr;
 };
 
 struct EVENTSTORE_EXPORT AggregateStoreStats {
@@ -121,6 +130,8 @@ struct EVENTSTORE_EXPORT AggregateStoreStats {
   // Loads that ignored a snapshot whose version is above the stream's head (a store restored
   // from backups of its two tables taken at different times, or a misused save_snapshot).
   std::uint64_t snapshots_above_head = 0;
+  // Personal fields loaded as the placeholder: their subject was forgotten (personal_data.h).
+  std::uint64_t personal_fields_erased = 0;
 };
 
 struct EVENTSTORE_EXPORT SaveResult {
@@ -177,24 +188,28 @@ class AggregateStore {
     Aggregate<A> aggregate(id);
     const StreamId stream = stream_of(id);
     detail::AggregateOperation report(*store_, "eventstore.aggregate.load", stream);
+    std::optional<PersonalDataSession> personal = personal_session();
+    PersonalDataSession* const session = personal ? &*personal : nullptr;
     try {
-      if constexpr (Snapshottable<A>) restore_snapshot(stream, aggregate);
+      if constexpr (Snapshottable<A>) restore_snapshot(stream, aggregate, session);
       bool snapshot_used = aggregate.version_ > 0;
-      std::optional<std::int64_t> replayed = replay(stream, aggregate);
+      std::optional<std::int64_t> replayed = replay(stream, aggregate, session);
       if (!replayed) {
         ignore_snapshot_above_head(stream, aggregate);
         snapshot_used = false;
-        replayed = replay(stream, aggregate);
+        replayed = replay(stream, aggregate, session);
       }
       if constexpr (Snapshottable<A>) {
         if (options_.snapshot_on_load_after > 0 && *replayed > options_.snapshot_on_load_after)
-          write_snapshot(stream, aggregate);
+          write_snapshot(stream, aggregate, session);
       }
       report.loaded(*replayed, snapshot_used);
     } catch (const Error& e) {
+      if (personal) stats_.personal_fields_erased += personal->erased_fields();
       report.failed(e);
       throw;
     }
+    if (personal) stats_.personal_fields_erased += personal->erased_fields();
     return aggregate;
   }
 
@@ -204,16 +219,23 @@ class AggregateStore {
   //   kVersionConflict  another writer got there first: load again and decide again;
   //   kOutcomeUnknown   the append may have been applied: call save() again with this same
   //                     aggregate (an idempotent retry), never reload and rerun the command;
-  //   any other code of EventStore::append.
+  //   kStreamDeleted    the stream was hard-deleted, or an event holds personal data of a
+  //                     forgotten subject (personal_data.h; nothing written);
+  //   any other code of EventStore::append, or of the personal data's key provider.
   SaveResult save(Aggregate<A>& aggregate) {
     SaveResult result;
     if (aggregate.uncommitted_.empty()) return result;
+    std::optional<PersonalDataSession> personal = personal_session();
+    PersonalDataSession* const session = personal ? &*personal : nullptr;
     std::vector<EventData> events;
     events.reserve(aggregate.uncommitted_.size());
     for (std::size_t i = 0; i < aggregate.uncommitted_.size(); ++i) {
       const Event& event = aggregate.uncommitted_[i];
-      events.push_back(EventData{aggregate.uncommitted_ids_[i], std::string(codec_.type_name(event)),
-                                 codec_.encode(event), std::nullopt, std::nullopt});
+      const std::string_view type = codec_.type_name(event);
+      std::string data = codec_.encode(event);
+      if (session) data = session->protect_event(type, data);
+      events.push_back(
+          EventData{aggregate.uncommitted_ids_[i], std::string(type), std::move(data), std::nullopt, std::nullopt});
     }
     const StreamId stream = stream_of(aggregate.id_);
     const std::int64_t before = aggregate.version_;
@@ -232,7 +254,7 @@ class AggregateStore {
       const SnapshotContext context{
           stream, before, aggregate.version_, aggregate.snapshot_version_, aggregate.snapshot_time_, now_ms()};
       if (options_.snapshot_policy && options_.snapshot_policy(context))
-        result.snapshot_written = write_snapshot(stream, aggregate);
+        result.snapshot_written = write_snapshot(stream, aggregate, session);
     }
     return result;
   }
@@ -261,7 +283,7 @@ class AggregateStore {
   AggregateStoreStats stats() const {
     return AggregateStoreStats{stats_.snapshots_written.load(), stats_.snapshot_write_failures.load(),
                                stats_.snapshot_decode_failures.load(), stats_.events_replayed.load(),
-                               stats_.snapshots_above_head.load()};
+                               stats_.snapshots_above_head.load(), stats_.personal_fields_erased.load()};
   }
 
   const std::shared_ptr<Store>& store() const noexcept { return store_; }
@@ -274,7 +296,7 @@ class AggregateStore {
   // snapshot's own). Returns nullopt (nothing applied) when the stream ends before the
   // snapshot's version. The lifecycle's system events (event_store.h) are not applied:
   // "$deleted" starts the aggregate over at its version, "$hard-deleted" throws kStreamDeleted.
-  std::optional<std::int64_t> replay(const StreamId& stream, Aggregate<A>& aggregate) {
+  std::optional<std::int64_t> replay(const StreamId& stream, Aggregate<A>& aggregate, PersonalDataSession* personal) {
     const std::int64_t snapshot_at = aggregate.version_;
     ReadOptions read;
     read.from = snapshot_at > 0 ? snapshot_at : 1;
@@ -302,7 +324,9 @@ class AggregateStore {
       }
       aggregate.version_ = recorded.version;
       if (recorded.event_type.starts_with('$')) return;
-      Event event = codec_.decode(recorded.event_type, recorded.data.value_or("null"));
+      Event event = personal ? codec_.decode(recorded.event_type,
+                                             personal->reveal_event(recorded.event_type, recorded.data.value_or("null")))
+                             : codec_.decode(recorded.event_type, recorded.data.value_or("null"));
       std::visit([&](const auto& e) { aggregate.state_.apply(e); }, event);
       ++replayed;
     });
@@ -325,9 +349,9 @@ class AggregateStore {
     aggregate = Aggregate<A>(aggregate.id_);
   }
 
-  // A snapshot the backend reports as corrupt, or whose state does not decode, is skipped:
-  // the aggregate then replays from version 1.
-  void restore_snapshot(const StreamId& stream, Aggregate<A>& aggregate) {
+  // A snapshot the backend reports as corrupt, or whose state does not decode (personal data
+  // that does not authenticate included), is skipped: the aggregate then replays from version 1.
+  void restore_snapshot(const StreamId& stream, Aggregate<A>& aggregate, PersonalDataSession* personal) {
     std::optional<Snapshot> snapshot;
     try {
       snapshot = store_->load_snapshot(stream);
@@ -340,8 +364,13 @@ class AggregateStore {
     aggregate.snapshot_version_ = snapshot->version;
     aggregate.snapshot_time_ = snapshot->timestamp;
     try {
-      aggregate.state_ = nlohmann::json::parse(snapshot->data).template get<A>();
+      const std::string data = personal ? personal->reveal_snapshot(snapshot->data) : std::move(snapshot->data);
+      aggregate.state_ = nlohmann::json::parse(data).template get<A>();
       aggregate.version_ = snapshot->version;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kCorruption) throw;  // the key provider's: kUnavailable, ...
+      aggregate.state_ = A{};
+      skip_snapshot(stream, " at version " + std::to_string(snapshot->version), e.what());
     } catch (const std::exception& e) {
       aggregate.state_ = A{};
       skip_snapshot(stream, " at version " + std::to_string(snapshot->version), e.what());
@@ -355,9 +384,11 @@ class AggregateStore {
   }
 
   // Never throws: a failed snapshot write is logged and counted.
-  bool write_snapshot(const StreamId& stream, Aggregate<A>& aggregate) {
+  bool write_snapshot(const StreamId& stream, Aggregate<A>& aggregate, PersonalDataSession* personal) {
     try {
-      Snapshot snapshot{aggregate.version_, nlohmann::json(aggregate.state_).dump(), std::nullopt, now_ms()};
+      std::string data = nlohmann::json(aggregate.state_).dump();
+      if (personal) data = personal->protect_snapshot(data);
+      Snapshot snapshot{aggregate.version_, std::move(data), std::nullopt, now_ms()};
       const SnapshotSaveResult saved = store_->save_snapshot(stream, snapshot);
       aggregate.snapshot_version_ = saved.latest_version;
       aggregate.snapshot_time_ = snapshot.timestamp;
@@ -377,7 +408,13 @@ class AggregateStore {
     std::atomic<std::uint64_t> snapshot_decode_failures{0};
     std::atomic<std::uint64_t> events_replayed{0};
     std::atomic<std::uint64_t> snapshots_above_head{0};
+    std::atomic<std::uint64_t> personal_fields_erased{0};
   };
+
+  std::optional<PersonalDataSession> personal_session() const {
+    if (!options_.personal_data) return std::nullopt;
+    return options_.personal_data->session();
+  }
 
   std::shared_ptr<Store> store_;
   std::string context_;

@@ -16,6 +16,7 @@
 #include "core/store_uri.h"
 
 namespace eventstore_cli {
+void add_subject_commands(CLI::App& app, std::vector<Command>& commands);  // subject.cc
 namespace {
 
 enum ExitCode : int {
@@ -104,6 +105,7 @@ int run(int argc, char** argv) {
       {bench, [bench_args, bench](const StoreChoice& store) { return run_bench(store.uri, *bench_args, *bench); }, {}});
   add_relay_command(app, commands);
   add_health_command(app, commands);
+  add_subject_commands(app, commands);
   commands.insert(commands.end(), schema_commands.begin(), schema_commands.end());
 
   try {
