@@ -108,7 +108,7 @@ TEST(SqliteFeed, BackfillsAFileWrittenBeforeTheFeed) {
     insert(a, 3, 2500);
   }
   auto store = open(file);
-  EXPECT_EQ(Raw(file).one("PRAGMA user_version"), "2");
+  EXPECT_EQ(Raw(file).one("PRAGMA user_version"), "3");
   // By time: a1 (1000), b1 (2000), b2 (2000, after b1), a2 (3000), a3 (3000, after a2).
   EXPECT_EQ(whole_feed(*store, "sales", 2),
             (std::vector<std::string>{ref(a, 1), ref(b, 1), ref(b, 2), ref(a, 2), ref(a, 3)}));

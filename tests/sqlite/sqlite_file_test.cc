@@ -16,7 +16,7 @@ TEST(SqliteStore, CreatesTheSeedTablesInWalMode) {
   Raw raw(dir.file());
   EXPECT_EQ(raw.one("PRAGMA journal_mode"), "wal");
   EXPECT_EQ(raw.one("PRAGMA application_id"), std::to_string(0x45565354));
-  EXPECT_EQ(raw.one("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.one("PRAGMA user_version"), "3");
   std::vector<std::string> columns;
   for (const std::string& row : raw.rows("SELECT name FROM pragma_table_info('event_store')")) columns.push_back(row);
   EXPECT_EQ(columns,
