@@ -45,6 +45,31 @@ std::optional<Snapshot> checked_snapshot(const StreamId& stream, const bridge::S
   return std::nullopt;
 }
 
+// A stored snapshot, unless its stream was hard-deleted while it was being written: a hard delete
+// removes the snapshot after its batch, so a save that read the head before that batch may write
+// after the removal. Read again after the write, the stream shows the delete; the row goes then.
+void unless_hard_deleted(const std::shared_ptr<Connection>& connection, const StreamId& stream, std::int64_t version,
+                         const SnapshotStore::SaveCallback& callback) {
+  connection->session->read_head(
+      key_of(stream), /*serial=*/false,
+      done<SliceDone>(
+          [connection, stream, version, callback](bridge::StreamSlice slice) {
+            if (!slice.hard_deleted) return callback(SnapshotSaveResult{true, version});
+            const Error deleted = Error::stream_deleted(head_of(slice), to_string(stream));
+            remove_scylla_snapshot(connection, stream, [stream, deleted, callback](std::optional<Error> error) {
+              if (error)
+                log(LogLevel::kWarning, "a snapshot written as " + to_string(stream) +
+                                            " was hard-deleted could not be removed: " + error->what());
+              callback(deleted);
+            });
+          },
+          [stream, callback](const bridge::BridgeError& e) {
+            callback(Error(ErrorCode::kOutcomeUnknown, "snapshot of " + to_string(stream) +
+                                                           " written, but reading its stream's head back failed: " +
+                                                           to_std(e.message)));
+          }));
+}
+
 // The never-backwards write, then a read that it was not shadowed: the seed's library writes
 // snapshots with plain INSERTs at client timestamps, and a row of it with a later timestamp
 // than our Paxos write wins on read, although our write was applied.
@@ -71,7 +96,7 @@ void save_below_head(std::shared_ptr<Connection> connection, const StreamId& str
                 done<SnapshotLoadDone>(
                     [connection, stream, version, timestamp_ms, callback](bridge::SnapshotLoad load) {
                       if (load.found && load.snapshot.version == version && load.snapshot.timestamp_ms == timestamp_ms)
-                        return callback(SnapshotSaveResult{true, version});
+                        return unless_hard_deleted(connection, stream, version, callback);
                       log(LogLevel::kWarning,
                           "the snapshot of " + to_string(stream) + " at version " + std::to_string(version) +
                               " was written but reads back as another (version " +

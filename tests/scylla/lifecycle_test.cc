@@ -199,6 +199,39 @@ TEST(ScyllaLifecycle, HardDeleteRefusesEveryLaterWriteAndAnswersItsOwnRetry) {
   EXPECT_EQ(all[0].event_type, "$hard-deleted");
 }
 
+// Snapshot saves racing a hard delete: once both are done, no snapshot of the stream is left,
+// and every save that answered after the delete's acknowledgement was refused.
+TEST(ScyllaLifecycle, SnapshotSavesRacingAHardDeleteLeaveNoSnapshot) {
+  SKIP_WITHOUT_CLUSTER();
+  for (int round = 0; round < 5; ++round) {
+    const StreamId s = fresh_stream("lc");
+    cluster()->append(s, ExpectedVersion::no_stream(), events(3));
+    std::atomic<bool> deleted{false};
+    std::atomic<int> late_stored{0};
+    std::vector<std::thread> savers;
+    for (int t = 0; t < 3; ++t)
+      savers.emplace_back([&, t] {
+        for (int i = 0; i < 15; ++i) {
+          const bool after = deleted.load();
+          try {
+            const SnapshotSaveResult r =
+                cluster()->save_snapshot(s, Snapshot{1 + (i + t) % 3, "{}", std::nullopt, now_ms()});
+            if (after && r.stored) ++late_stored;
+          } catch (const Error& e) {
+            EXPECT_EQ(e.code(), ErrorCode::kStreamDeleted) << e.what();
+            return;
+          }
+        }
+      });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5 * round));
+    cluster()->delete_stream(s, true);
+    deleted = true;
+    for (std::thread& t : savers) t.join();
+    EXPECT_EQ(late_stored.load(), 0) << "round " << round;
+    EXPECT_FALSE(cluster()->load_snapshot(s).has_value()) << "round " << round;
+  }
+}
+
 // Writers append with any() from threads while a hard delete lands: every append acknowledged
 // is below the delete's version, every one after it is refused, and nothing is written after it.
 TEST(ScyllaLifecycle, HardDeleteRacingAppendsFromThreads) {
