@@ -104,7 +104,7 @@ void measure(eventstore::Store& store, eventstore::AggregateStore<LongCounter>& 
     const Clock::time_point t0 = Clock::now();
     const std::vector<eventstore::RecordedEvent> last = store.read_all(s.stream, tail);
     reads.push_back(ms_since(t0));
-    require(last.size() == std::min<std::int64_t>(10, s.head) && last.front().version == s.head,
+    require(static_cast<std::int64_t>(last.size()) == std::min<std::int64_t>(10, s.head) && last.front().version == s.head,
             "a backward read missed the head");
   }
   s.per_round[2].push_back(quantile(reads, 0.5));
