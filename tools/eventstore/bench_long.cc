@@ -266,6 +266,9 @@ int run_long(const std::string& uri, const BenchArgs& args) {
       for (std::size_t r = 0; r < s.per_round[m].size(); ++r)
         ratios.push_back(baseline.per_round[m][r] > 0 ? s.per_round[m][r] / baseline.per_round[m][r] : 0);
       o[std::string(kMeasures[m]) + "_ratio"] = spread_json(ratios);
+      nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
+      for (double v : s.per_round[m]) rounds.push_back(r3(v));
+      o[std::string(kMeasures[m]) + "_rounds_ms"] = rounds;
     }
     streams.push_back(o);
   }
