@@ -183,6 +183,10 @@ int run_long(const std::string& uri, const BenchArgs& args) {
   if (args.long_lengths.size() < 2) throw UsageError("--lengths needs at least two lengths");
   for (std::int64_t n : args.long_lengths)
     if (n < 1 || n > 100'000'000) throw UsageError("--lengths must be 1..100000000 each");
+  std::vector<std::int64_t> sorted = args.long_lengths;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    throw UsageError("--lengths must differ: a length names its stream");
   if (args.rounds < 1) throw UsageError("--rounds must be >= 1");
   if (args.head_appends < 1 || args.tail_reads < 1) throw UsageError("--head-appends and --tail-reads must be >= 1");
   if (args.snapshot_every < 1) throw UsageError("--snapshot-every must be >= 1");
