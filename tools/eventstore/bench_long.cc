@@ -104,7 +104,7 @@ void measure(eventstore::Store& store, eventstore::AggregateStore<LongCounter>& 
     const Clock::time_point t0 = Clock::now();
     const std::vector<eventstore::RecordedEvent> last = store.read_all(s.stream, tail);
     reads.push_back(ms_since(t0));
-    require(last.size() == std::min<std::int64_t>(10, s.head) && last.front().version == s.head,
+    require(static_cast<std::int64_t>(last.size()) == std::min<std::int64_t>(10, s.head) && last.front().version == s.head,
             "a backward read missed the head");
   }
   s.per_round[2].push_back(quantile(reads, 0.5));
@@ -183,6 +183,10 @@ int run_long(const std::string& uri, const BenchArgs& args) {
   if (args.long_lengths.size() < 2) throw UsageError("--lengths needs at least two lengths");
   for (std::int64_t n : args.long_lengths)
     if (n < 1 || n > 100'000'000) throw UsageError("--lengths must be 1..100000000 each");
+  std::vector<std::int64_t> sorted = args.long_lengths;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+    throw UsageError("--lengths must differ: a length names its stream");
   if (args.rounds < 1) throw UsageError("--rounds must be >= 1");
   if (args.head_appends < 1 || args.tail_reads < 1) throw UsageError("--head-appends and --tail-reads must be >= 1");
   if (args.snapshot_every < 1) throw UsageError("--snapshot-every must be >= 1");
@@ -266,6 +270,9 @@ int run_long(const std::string& uri, const BenchArgs& args) {
       for (std::size_t r = 0; r < s.per_round[m].size(); ++r)
         ratios.push_back(baseline.per_round[m][r] > 0 ? s.per_round[m][r] / baseline.per_round[m][r] : 0);
       o[std::string(kMeasures[m]) + "_ratio"] = spread_json(ratios);
+      nlohmann::ordered_json rounds = nlohmann::ordered_json::array();
+      for (double v : s.per_round[m]) rounds.push_back(r3(v));
+      o[std::string(kMeasures[m]) + "_rounds_ms"] = rounds;
     }
     streams.push_back(o);
   }
