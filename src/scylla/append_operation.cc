@@ -12,11 +12,13 @@
 #include <string_view>
 #include <utility>
 
+#include "core/lifecycle.h"
 #include "core/validation.h"
 #include "eventstore/log.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
 #include "scylla/completions.h"
 #include "scylla/rows.h"
+#include "scylla/snapshots.h"
 
 namespace eventstore::detail {
 namespace {
@@ -65,7 +67,8 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
  public:
   AppendOperation(std::shared_ptr<Connection> connection, std::shared_ptr<const FeedSettings> feed,
                   std::shared_ptr<MarkerWriter> markers, StreamId stream, ExpectedVersion expected,
-                  std::vector<EventData> events, EventStore::AppendCallback callback)
+                  std::vector<EventData> events, EventStore::AppendCallback callback,
+                  std::optional<LifecycleChange> lifecycle = std::nullopt)
       : connection_(std::move(connection)),
         feed_(std::move(feed)),
         markers_(std::move(markers)),
@@ -73,10 +76,12 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
         key_(key_of(stream_)),
         expected_(expected),
         events_(std::move(events)),
-        callback_(std::move(callback)) {}
+        callback_(std::move(callback)),
+        lifecycle_(std::move(lifecycle)) {}
 
   void start() {
-    if (expected_.is_any()) return start_any();
+    // A lifecycle change needs the stream's before first, whatever its expected version.
+    if (expected_.is_any() || lifecycle_) return start_any();
     attempt(expected_.version(), at_version(expected_.version()));
   }
 
@@ -92,15 +97,45 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   }
 
   void answer(Result<AppendResult> result) {
+    if (result.ok() && lifecycle_ && lifecycle_->kind != LifecycleKind::kTruncate)
+      return clear_snapshot(std::move(result));
     EventStore::AppendCallback callback = std::move(callback_);
     callback(std::move(result));
   }
 
+  // A delete is stored: its snapshot (state derived from the deleted events) goes before the
+  // answer. If that fails the delete still stands (AggregateStore::load starts over at a
+  // "$deleted" event anyway): logged.
+  void clear_snapshot(Result<AppendResult> result) {
+    auto self = shared_from_this();
+    auto held = std::make_shared<Result<AppendResult>>(std::move(result));
+    remove_scylla_snapshot(connection_, stream_, [self, held](std::optional<Error> error) {
+      if (error)
+        log(LogLevel::kWarning,
+            "the snapshot of deleted stream " + to_string(self->stream_) + " could not be removed: " + error->what());
+      EventStore::AppendCallback callback = std::move(self->callback_);
+      callback(std::move(*held));
+    });
+  }
+
+  // The static lifecycle columns of a SERIAL view of the stream: the before the next lifecycle
+  // batch requires and raises. True (and answered) when the stream is hard-deleted.
+  bool note(const bridge::StreamSlice& slice) {
+    seen_before_ = slice.has_truncated_before ? std::optional<std::int32_t>(slice.truncated_before) : std::nullopt;
+    if (!slice.hard_deleted) return false;
+    stream_deleted(head_of(slice));
+    return true;
+  }
+
+  void stream_deleted(std::int64_t version) { fail(Error::stream_deleted(version, to_string(stream_))); }
+
   // Every failure goes through here. Once an attempt's outcome was unknown, only a read that shows
   // its versions taken by other events proves it was not applied; until then a request of it may
   // still be on its way, so any later failure that is not such a proof is an unknown outcome too.
+  // A hard-deleted stream refuses every attempt, one still on its way included: final too.
   void fail(Error error) {
-    if (!maybe_applied_ || error.code() == ErrorCode::kVersionConflict) return finish(std::move(error));
+    if (!maybe_applied_ || error.code() == ErrorCode::kVersionConflict || error.code() == ErrorCode::kStreamDeleted)
+      return finish(std::move(error));
     finish(Error(ErrorCode::kOutcomeUnknown, std::string(error.what()) +
                                                  "; an earlier attempt of this append timed "
                                                  "out and may yet apply: retry it with the same event ids"));
@@ -136,6 +171,9 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
               if (head >= self->count() && tail.has_max_version && tail.max_version == head &&
                   is_same_append(self->events_, ids_in(tail)))
                 return self->finish(make_append_result(head - self->count() + 1, self->events_));
+              if (self->note(tail)) return;
+              if (!self->expected_.is_any())  // a lifecycle change at an exact version
+                return self->attempt(self->expected_.version(), at_version(self->expected_.version()));
               self->attempt(head, for_head_of(tail));
             },
             fail_with("head read of")));
@@ -186,6 +224,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
     std::vector<Uuid> existing;
     for (const bridge::ExistingEvent& row : outcome.existing) existing.push_back(uuid_of(row.event_id));
     if (is_same_append(events_, existing)) return finish(make_append_result(at + 1, events_));
+    if (outcome.hard_deleted) return stream_deleted(outcome.stream_version);
     // The column is past the version we appended after: a conflict, and it holds the head (it
     // can only lag behind the head, never run ahead of it). An "any" append that lost the race
     // goes again right after it.
@@ -206,6 +245,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                                           [self, at, condition](bridge::StreamSlice slice) {
                                             if (is_same_append(self->events_, ids_in(slice)))
                                               return self->finish(make_append_result(at + 1, self->events_));
+                                            if (self->note(slice)) return;
                                             const std::int64_t head = head_of(slice);
                                             const StaticCondition now = for_head_of(slice);
                                             if (!slice.events.empty()) self->proven_not_applied();
@@ -217,6 +257,14 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                                             }
                                             if (head == at && now.adopting && !condition.adopting) {
                                               self->count_resent("adoption");
+                                              return self->attempt(at, now);
+                                            }
+                                            // A lifecycle batch refused only for a before it had
+                                            // not read: again, with the before just read.
+                                            if (head == at && self->lifecycle_) {
+                                              if (++self->any_attempts_ >= kMaxAnyAttempts)
+                                                return self->too_much_contention();
+                                              self->count_resent("lost_race");
                                               return self->attempt(at, now);
                                             }
                                             self->conflict(head);
@@ -246,6 +294,7 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
                 log(LogLevel::kInfo, what + "a serial read found it applied");
                 return self->finish(make_append_result(at + 1, self->events_));
               }
+              if (self->note(slice)) return;
               const std::int64_t head = head_of(slice);
               if (slice.events.empty() && head == at) {
                 self->count_unknown(self->unapplied_retries_ < kMaxUnappliedRetries ? "not_applied" : "still_unknown");
@@ -297,6 +346,8 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   ExpectedVersion expected_;
   std::vector<EventData> events_;
   EventStore::AppendCallback callback_;
+  std::optional<LifecycleChange> lifecycle_;  // set for a lifecycle change: its one event is the system event
+  std::optional<std::int32_t> seen_before_;   // truncated_before as last read (nullopt: null)
   int any_attempts_ = 0;
   int unapplied_retries_ = 0;
   bool maybe_applied_ = false;            // an attempt's outcome was unknown, and nothing proved it failed
@@ -333,6 +384,8 @@ void AppendOperation::attempt(std::int64_t at, StaticCondition condition) {
   if (at + count() > connection_->limits.max_version)
     return fail(Error::invalid("append would take " + to_string(stream_) + " past the maximum version " +
                                std::to_string(connection_->limits.max_version)));
+  if (lifecycle_)
+    if (std::optional<Error> error = lifecycle_before_error(*lifecycle_, at + 1)) return fail(std::move(*error));
   if (!markers_ || (marker_time_ && now_ms() - *marker_time_ <= feed_->marker_refresh_after()))
     return send_batch(at, condition);
   if (!markers_->proven()) return mark_then_send(at, condition);
@@ -430,12 +483,31 @@ void AppendOperation::send_batch(std::int64_t at, StaticCondition condition) {
     rows.push_back(std::move(row));
   }
   auto self = shared_from_this();
+  if (lifecycle_) {
+    const std::int64_t before =
+        std::max<std::int64_t>(lifecycle_before(*lifecycle_, at + 1), seen_before_.value_or(1));
+    return connection_->session->lifecycle_batch(
+        key_, condition.has_value, condition.value, static_cast<std::int32_t>(at + 1), seen_before_.has_value(),
+        seen_before_.value_or(0), static_cast<std::int32_t>(before), lifecycle_->kind == LifecycleKind::kHardDelete,
+        std::move(rows.front()), std::make_unique<BatchDone>(std::move(self), at, condition));
+  }
   connection_->session->append_batch(key_, bridge::AppendShape::Store, condition.has_value, condition.value,
                                      static_cast<std::int32_t>(at + count()), std::move(rows),
                                      std::make_unique<BatchDone>(std::move(self), at, condition));
 }
 
 }  // namespace
+
+void start_lifecycle(std::shared_ptr<Connection> connection, std::shared_ptr<const FeedSettings> feed,
+                     std::shared_ptr<MarkerWriter> markers, StreamId stream, LifecycleChange change, EventData event,
+                     EventStore::AppendCallback callback) {
+  const ExpectedVersion expected = change.expected;
+  std::vector<EventData> events;
+  events.push_back(std::move(event));
+  std::make_shared<AppendOperation>(std::move(connection), std::move(feed), std::move(markers), std::move(stream),
+                                    expected, std::move(events), std::move(callback), std::move(change))
+      ->start();
+}
 
 void start_append(std::shared_ptr<Connection> connection, std::shared_ptr<const FeedSettings> feed,
                   std::shared_ptr<MarkerWriter> markers, StreamId stream, ExpectedVersion expected,

@@ -2,6 +2,7 @@
 // subscribers' checkpoints: feed_checkpoints.cc.
 #include "scylla/feed_reader.h"
 
+#include <atomic>
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -225,13 +226,30 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
     }
   }
 
+  // An entry whose row is gone because its stream was truncated past it keeps its place in the
+  // feed with its data and metadata absent (docs/scylla.md, "Lifecycle"). The truncated_before of
+  // each stream with a missing row is read once, to tell that from a row that should be there.
   void with_payloads() {
+    if (!befores_read_) {
+      std::set<std::pair<std::string, Uuid>> missing;
+      for (const FeedEntry& entry : entries_) {
+        const RecordedEvent& event = entry.event;
+        if (!payloads_.contains(EventKey{event.stream.aggregate_type, event.stream.aggregate_id, event.version}))
+          missing.emplace(event.stream.aggregate_type, event.stream.aggregate_id);
+      }
+      befores_read_ = true;
+      if (!missing.empty()) return read_befores(std::vector(missing.begin(), missing.end()));
+    }
     for (FeedEntry& entry : entries_) {
       RecordedEvent& event = entry.event;
       auto found = payloads_.find(EventKey{event.stream.aggregate_type, event.stream.aggregate_id, event.version});
       const std::string what = feed_place(context_, entry.position) + " references version " +
                                std::to_string(event.version) + " of " + to_string(event.stream);
-      if (found == payloads_.end()) throw Error(ErrorCode::kCorruption, what + ", which event_store does not hold");
+      if (found == payloads_.end()) {
+        const auto before = befores_.find({event.stream.aggregate_type, event.stream.aggregate_id});
+        if (before != befores_.end() && event.version < before->second) continue;  // truncated: no data
+        throw Error(ErrorCode::kCorruption, what + ", which event_store does not hold");
+      }
       if (found->second.event_id != event.event_id)
         throw Error(ErrorCode::kCorruption, what + " with event id " + event.event_id.to_string() +
                                                 ", but event_store holds event " + found->second.event_id.to_string());
@@ -239,6 +257,28 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
       event.metadata = found->second.metadata;
     }
     finish();
+  }
+
+  void read_befores(std::vector<std::pair<std::string, Uuid>> streams) {
+    auto self = shared_from_this();
+    auto left = std::make_shared<std::atomic<std::size_t>>(streams.size());
+    for (const auto& [type, id] : streams) {
+      cql::execute(connection_,
+                   {"SELECT truncated_before FROM " + cql::table(connection_, "event_store") +
+                        " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? LIMIT 1",
+                    {context_, id, type}},
+                   kQuorumRead, [self, left, key = std::pair(type, id)](Result<Rows> rows) {
+                     {
+                       std::lock_guard lock(self->mutex_);
+                       if (!rows.ok() && !self->error_) self->error_ = rows.error();
+                       if (rows.ok() && !rows.value().empty())
+                         if (auto before = cql::optional_int32(rows.value()[0][0])) self->befores_[key] = *before;
+                     }
+                     if (left->fetch_sub(1) != 1) return;
+                     if (self->error_) return self->fail(*self->error_);
+                     step([self](const Error& e) { self->fail(e); }, [self] { self->with_payloads(); });
+                   });
+    }
   }
 
   void finish() {
@@ -263,6 +303,8 @@ class FeedRead : public std::enable_shared_from_this<FeedRead> {
   std::optional<Error> error_;
   bool reported_ = false;
   std::map<EventKey, Payload> payloads_;
+  bool befores_read_ = false;
+  std::map<std::pair<std::string, Uuid>, std::int32_t> befores_;  // truncated_before of streams with missing rows
 };
 
 // The feed's last position. The relay fills buckets in order, so the buckets that are full form

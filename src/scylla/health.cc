@@ -43,17 +43,22 @@ void check_schema(const std::shared_ptr<Connection>& connection, const std::stri
   for (const std::string& table : wanted)
     if (!tables.contains(table)) missing += (missing.empty() ? "" : ", ") + table;
   const auto events = tables.find("event_store");
-  const bool adopted = events != tables.end() && events->second.contains("stream_version");
+  // The additive static columns every append's batch names (schema.cc).
+  std::string lacking;
+  for (const char* column : {"stream_version", "truncated_before", "hard_deleted"})
+    if (events != tables.end() && !events->second.contains(column))
+      lacking += (lacking.empty() ? "" : ", ") + std::string(column);
   std::string list;
   for (const std::string& table : wanted) list += (list.empty() ? "" : ", ") + table;
   if (!missing.empty()) {
     report.schema = "keyspace " + keyspace + " lacks " + missing;
     report.problems.push_back(report.schema + " (create it with: eventstore schema apply)");
-  } else if (!adopted) {
-    report.schema = "event_store of keyspace " + keyspace + " lacks the column stream_version";
-    report.problems.push_back(report.schema + " (add it with: eventstore schema apply)");
+  } else if (!lacking.empty()) {
+    report.schema = "event_store of keyspace " + keyspace + " lacks the column(s) " + lacking;
+    report.problems.push_back(report.schema + " (add them with: eventstore schema apply)");
   } else {
-    report.schema = "keyspace " + keyspace + ": " + list + " present, event_store with stream_version";
+    report.schema = "keyspace " + keyspace + ": " + list +
+                    " present, event_store with stream_version, truncated_before, hard_deleted";
     report.schema_current = true;
   }
 }

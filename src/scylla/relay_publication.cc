@@ -97,6 +97,8 @@ void ScyllaRelay::load_published(const std::set<Stream>& streams) {
 // it sees a dense prefix of the stream) keeps only the versions right after the published
 // one; a SERIAL read (which first completes any Paxos round left half done) is final, and a
 // gap in it (only streams of the seed's library have them) is stepped over with a warning.
+// A truncated stream starts at its truncated_before (a static column, in every row): the
+// versions below it are gone, or going, and are never published (docs/scylla.md, "Lifecycle").
 auto ScyllaRelay::read_streams(const std::map<Stream, bool>& streams) -> std::map<Stream, StreamRead> {
   std::set<Stream> keys;
   for (const auto& [stream, serial] : streams) keys.insert(stream);
@@ -108,7 +110,8 @@ auto ScyllaRelay::read_streams(const std::map<Stream, bool>& streams) -> std::ma
     for (const auto& [stream, is_serial] : streams) {
       if (is_serial != serial) continue;
       order.push_back(stream);
-      statements.push_back({"SELECT event_version, event_id, event_type, event_timestamp FROM " + table("event_store") +
+      statements.push_back({"SELECT event_version, event_id, event_type, event_timestamp, truncated_before FROM " +
+                                table("event_store") +
                                 " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? AND "
                                 "event_version > ? LIMIT " +
                                 std::to_string(kStreamReadLimit),
@@ -123,6 +126,14 @@ auto ScyllaRelay::read_streams(const std::map<Stream, bool>& streams) -> std::ma
       std::int32_t expected = published_.at(stream) + 1;
       for (const cql::Row& row : results[i]) {
         const std::int32_t version = cql::int32(row[0]);
+        const std::int32_t before = cql::optional_int32(row[4]).value_or(1);
+        if (expected < before) {
+          // Nothing below it will ever be published: the next reads start there.
+          expected = before;
+          published_[stream] = before - 1;
+          progress_dirty_.insert(stream);
+        }
+        if (version < before) continue;
         if (version != expected) {
           if (!serial) {
             read.more = false;

@@ -1,6 +1,7 @@
-// The cluster schema: exactly the seed's keyspace, tables, columns and types, plus one additive
-// static column (stream_version) that makes an append's expected-version check one condition,
-// plus the feed's own tables (docs/feed.md), which the seed's library never reads.
+// The cluster schema: exactly the seed's keyspace, tables, columns and types, plus additive
+// static columns (stream_version, which makes an append's expected-version check one condition;
+// truncated_before and hard_deleted, a stream's lifecycle), plus the feed's own tables
+// (docs/feed.md), which the seed's library never reads.
 #include <cctype>
 
 #include "scylla/scylla_store.h"
@@ -53,6 +54,7 @@ std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const Sc
           ".event_store (bounded_context varchar, aggregate_id uuid, aggregate_type varchar, "
           "event_id uuid, event_type varchar, event_version int, event_data varchar, "
           "event_timestamp timestamp, event_metadata varchar, stream_version int static, "
+          "truncated_before int static, hard_deleted boolean static, "
           "PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), event_version)) "
           "WITH compaction = {'class': 'SizeTieredCompactionStrategy'}",
       "CREATE TABLE IF NOT EXISTS " + keyspace +
@@ -96,8 +98,14 @@ std::string scylla_adopt_statement(const std::string& keyspace) {
   return "ALTER TABLE " + keyspace + ".event_store ADD stream_version int static";
 }
 
+std::vector<std::string> scylla_adopt_statements(const std::string& keyspace) {
+  return {scylla_adopt_statement(keyspace), "ALTER TABLE " + keyspace + ".event_store ADD truncated_before int static",
+          "ALTER TABLE " + keyspace + ".event_store ADD hard_deleted boolean static"};
+}
+
 std::vector<std::string> scylla_schema_statements(const std::string& keyspace, const SchemaOptions& options) {
   std::vector<std::string> statements = scylla_schema_ddl(keyspace, options);
+  const std::string ddl_event_store = statements[1];
   // What apply_schema does beyond the plain statements, as comments, so that the output can be
   // fed to a CQL shell as it is: every comment precedes a statement and ends with a newline (the
   // server's lexer needs it), with no ';' and only paired quotes inside (simple splitters).
@@ -106,9 +114,10 @@ std::vector<std::string> scylla_schema_statements(const std::string& keyspace, c
       "-- AND tablets = {'enabled': false} here (servers without tablets refuse that option).\n" +
       statements[0];
   statements[1] =
-      "-- On an event_store table created by the seed library (without stream_version), schema apply\n"
-      "-- also adds the additive static column: " +
-      scylla_adopt_statement(keyspace) + "\n" + statements[1];
+      "-- On an event_store table created by the seed library (without stream_version), or before the\n"
+      "-- lifecycle columns, schema apply also adds the additive static columns it lacks:\n";
+  for (const std::string& alter : scylla_adopt_statements(keyspace)) statements[1] += "-- " + alter + "\n";
+  statements[1] += ddl_event_store;
   return statements;
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/blocking.h"
+#include "core/lifecycle.h"
 #include "core/validation.h"
 #include "eventstore/log.h"
 #include "eventstore_scylla_bridge/src/lib.rs.h"
@@ -101,10 +102,11 @@ class ScyllaStore final : public Store {
       execute(statements[0]);
     }
     execute(statements[1]);
-    // Refused as invalid when the column is there already (created by statements[1], or adopted
-    // before): the only invalid thing about this fixed statement on the table just created.
-    if (auto refused = try_execute(scylla_adopt_statement(connection_->keyspace)))
-      if (refused->server_error != bridge::ServerError::Invalid) throw refused->error;
+    // Refused as invalid when the column is there already (created by statements[1], or added
+    // before): the only invalid thing about these fixed statements on the table just created.
+    for (const std::string& alter : scylla_adopt_statements(connection_->keyspace))
+      if (auto refused = try_execute(alter))
+        if (refused->server_error != bridge::ServerError::Invalid) throw refused->error;
     for (std::size_t i = 2; i < statements.size(); ++i) execute(statements[i]);
   }
 
@@ -113,6 +115,13 @@ class ScyllaStore final : public Store {
     if (auto error = validation_error([&] { prepare_append(stream, expected, events, connection_->limits); }))
       return callback(std::move(*error));
     start_append(connection_, feed_, markers_, stream, expected, std::move(events), std::move(callback));
+  }
+
+  void change_lifecycle_async(const StreamId& stream, LifecycleChange change, AppendCallback callback) override {
+    EventData event;
+    if (auto error = validation_error([&] { event = prepare_lifecycle(stream, change, connection_->limits); }))
+      return callback(std::move(*error));
+    start_lifecycle(connection_, feed_, markers_, stream, std::move(change), std::move(event), std::move(callback));
   }
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {

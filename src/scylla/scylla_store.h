@@ -45,6 +45,12 @@ std::vector<std::string> scylla_schema_ddl(const std::string& keyspace, const Sc
 // Adds the static stream_version column to an event_store created by the seed's library.
 std::string scylla_adopt_statement(const std::string& keyspace);
 
+// The additive static columns an existing event_store may lack, one ALTER each, in order:
+// stream_version (the seed's tables), then truncated_before and hard_deleted (the lifecycle's,
+// docs/scylla.md "Lifecycle"; tables created before it). Each is refused as invalid when the
+// column exists.
+std::vector<std::string> scylla_adopt_statements(const std::string& keyspace);
+
 // What schema_statements() returns and `schema apply --print` shows: the statements above, with
 // what apply_schema does conditionally (tablets, the adopt statement) as CQL comments, so that
 // cqlsh can run the output as it is.

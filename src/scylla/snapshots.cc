@@ -10,6 +10,7 @@
 #include "core/validation.h"
 #include "eventstore/log.h"
 #include "scylla/completions.h"
+#include "scylla/cql.h"
 #include "scylla/rows.h"
 
 namespace eventstore::detail {
@@ -105,7 +106,8 @@ void load_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId
           }));
 }
 
-// One head read first: a snapshot above the head is refused, one stored above it is replaced.
+// One head read first: a snapshot above the head is refused, one stored above it is replaced, and
+// a hard-deleted stream refuses every save (kStreamDeleted).
 void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId& stream, Snapshot snapshot,
                           SnapshotStore::SaveCallback callback) {
   if (auto error = validation_error([&] { validate_snapshot(stream, snapshot, connection->limits); }))
@@ -116,12 +118,25 @@ void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId
                         [connection = std::move(connection), stream, snapshot = std::move(snapshot),
                          callback](bridge::StreamSlice slice) mutable {
                           const std::int64_t head = head_of(slice);
+                          if (slice.hard_deleted) return callback(Error::stream_deleted(head, to_string(stream)));
                           if (snapshot.version > head)
                             return callback(snapshot_above_head(stream, snapshot.version, head));
                           save_below_head(std::move(connection), stream, std::move(snapshot), head,
                                           std::move(callback));
                         },
                         save_failed(callback, stream)));
+}
+
+void remove_scylla_snapshot(const std::shared_ptr<Connection>& connection, const StreamId& stream,
+                            std::function<void(std::optional<Error>)> callback) {
+  cql::execute(connection,
+               {"DELETE FROM " + cql::table(connection, "aggregate_snapshot") +
+                    " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? IF EXISTS",
+                {stream.bounded_context, stream.aggregate_id, stream.aggregate_type}},
+               cql::Options{cql::Consistency::kQuorum, false},
+               [callback = std::move(callback)](Result<std::vector<cql::Row>> deleted) {
+                 callback(deleted.ok() ? std::nullopt : std::optional<Error>(deleted.error()));
+               });
 }
 
 }  // namespace eventstore::detail

@@ -5,14 +5,17 @@
 // (no data, no timestamp, or one validate_snapshot refuses) loads as none, with a warning.
 //
 // Errors, through the callback: what validate_stream / validate_snapshot refuse
-// (kInvalidArgument); snapshot_above_head (kVersionConflict); kUnavailable, kUnauthorized from
-// the cluster; kOutcomeUnknown when a save was written but reading it back failed.
+// (kInvalidArgument); snapshot_above_head (kVersionConflict); kStreamDeleted for a save to a
+// hard-deleted stream; kUnavailable, kUnauthorized from the cluster; kOutcomeUnknown when a save
+// was written but reading it back failed.
 //
 // Thread safety: call from any thread; callbacks run on a bridge worker thread (or at once on
 // the caller's thread for an argument refused).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 
 #include "eventstore/snapshot_store.h"
 #include "scylla/connection.h"
@@ -26,5 +29,11 @@ void load_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId
 // different times) is replaced.
 void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId& stream, Snapshot snapshot,
                           SnapshotStore::SaveCallback callback);
+
+// Deletes the stream's snapshot row, if any (a deleted stream's: docs/scylla.md, "Lifecycle"):
+// one conditional DELETE, ordered after the saves' conditional writes. `callback` gets the error
+// of the delete, or none.
+void remove_scylla_snapshot(const std::shared_ptr<Connection>& connection, const StreamId& stream,
+                            std::function<void(std::optional<Error>)> callback);
 
 }  // namespace eventstore::detail

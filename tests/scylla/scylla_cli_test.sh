@@ -67,9 +67,11 @@ SNAPSHOT_COLUMNS="bounded_context varchar, aggregate_id uuid, aggregate_type var
 run --store "scylla://127.0.0.1:1/$KS_PRINT" schema apply --replication-factor "$RF" --print
 expect_rc 0 "schema apply --print needs no connection"
 expect_contains "CREATE KEYSPACE IF NOT EXISTS $KS_PRINT WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': $RF};" "$OUT" "--print keyspace"
-expect_contains "CREATE TABLE IF NOT EXISTS $KS_PRINT.event_store ($EVENT_STORE_COLUMNS, stream_version int static, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), event_version)) WITH compaction = {'class': 'SizeTieredCompactionStrategy'};" "$OUT" "--print event_store"
+expect_contains "CREATE TABLE IF NOT EXISTS $KS_PRINT.event_store ($EVENT_STORE_COLUMNS, stream_version int static, truncated_before int static, hard_deleted boolean static, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type), event_version)) WITH compaction = {'class': 'SizeTieredCompactionStrategy'};" "$OUT" "--print event_store"
 expect_contains "CREATE TABLE IF NOT EXISTS $KS_PRINT.aggregate_snapshot ($SNAPSHOT_COLUMNS, PRIMARY KEY ((bounded_context, aggregate_id, aggregate_type))) WITH compaction = {'class': 'LeveledCompactionStrategy'};" "$OUT" "--print aggregate_snapshot"
-expect_contains "-- also adds the additive static column: ALTER TABLE $KS_PRINT.event_store ADD stream_version int static" "$OUT" "--print names the adopt statement (as a comment)"
+expect_contains "-- ALTER TABLE $KS_PRINT.event_store ADD stream_version int static" "$OUT" "--print names the adopt statement (as a comment)"
+expect_contains "-- ALTER TABLE $KS_PRINT.event_store ADD truncated_before int static" "$OUT" "--print names the lifecycle's truncated_before (as a comment)"
+expect_contains "-- ALTER TABLE $KS_PRINT.event_store ADD hard_deleted boolean static" "$OUT" "--print names the lifecycle's hard_deleted (as a comment)"
 expect_contains "tablets = {'enabled': false}" "$OUT" "--print mentions tablets"
 printf '%s\n' "$OUT" >"$TMP/printed.cql"
 run --store "scylla://127.0.0.1:1/x" schema apply --datacenter dc1:3 --datacenter dc2:2 --print
@@ -104,7 +106,9 @@ event_metadata,regular,-1,text
 event_timestamp,regular,-1,timestamp
 event_type,regular,-1,text
 event_version,clustering,0,int
-stream_version,static,-1,int"
+hard_deleted,static,-1,boolean
+stream_version,static,-1,int
+truncated_before,static,-1,int"
 EXPECTED_SNAPSHOT="aggregate_id,partition_key,1,uuid
 aggregate_type,partition_key,2,text
 bounded_context,partition_key,0,text
@@ -239,7 +243,7 @@ run schema apply
 expect_rc 0 "schema apply on the seed's keyspace adds stream_version"
 run schema apply
 expect_rc 0 "schema apply on the seed's keyspace, again"
-expect_eq "$(columns "$KS_SEED" event_store)" "$EXPECTED_EVENT_STORE" "seed event_store after schema apply: seed columns + stream_version"
+expect_eq "$(columns "$KS_SEED" event_store)" "$EXPECTED_EVENT_STORE" "seed event_store after schema apply: seed columns + stream_version, truncated_before, hard_deleted"
 expect_eq "$(columns "$KS_SEED" aggregate_snapshot)" "$EXPECTED_SNAPSHOT" "seed aggregate_snapshot unchanged"
 # The Go library keeps writing after our schema apply: another stream, the seed's way.
 {

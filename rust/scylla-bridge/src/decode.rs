@@ -5,7 +5,8 @@
 //! existed). Cassandra returns a single `[applied]` column when applied and
 //! otherwise `[applied]=false` plus the rows that currently exist among those
 //! the conditions read (the static row and the clustering rows). Both shapes
-//! are read by name: `stream_version` / `snapshot_version` anywhere, and a row
+//! are read by name: `stream_version` / `snapshot_version` anywhere, `hard_deleted` true in
+//! any row, and a row
 //! counts as an existing event when both `event_version` and `event_id` are
 //! non-null.
 
@@ -21,6 +22,7 @@ pub(crate) struct CasView {
     pub(crate) applied: bool,
     pub(crate) stream_version: Option<i32>,
     pub(crate) snapshot_version: Option<i32>,
+    pub(crate) hard_deleted: bool,
     pub(crate) existing: Vec<ExistingEvent>,
 }
 
@@ -50,6 +52,7 @@ pub(crate) fn decode_cas(names: &[String], rows: &[Vec<Option<CqlValue>>]) -> Re
         other => return Err(internal(format!("unexpected [applied] value {other:?}"))),
     };
     let (sv, snap, ver, id) = (col("stream_version"), col("snapshot_version"), col("event_version"), col("event_id"));
+    let deleted = col("hard_deleted");
     let mut view = CasView { applied, ..Default::default() };
     for row in rows {
         let get = |i: Option<usize>| i.and_then(|i| row.get(i)).cloned().flatten();
@@ -58,6 +61,9 @@ pub(crate) fn decode_cas(names: &[String], rows: &[Vec<Option<CqlValue>>]) -> Re
         }
         if view.snapshot_version.is_none() {
             view.snapshot_version = int_of(&get(snap));
+        }
+        if let Some(CqlValue::Boolean(true)) = get(deleted) {
+            view.hard_deleted = true;
         }
         if let (Some(version), Some(event_id)) = (int_of(&get(ver)), uuid_of(&get(id))) {
             let e = ExistingEvent { version, event_id: *event_id.as_bytes() };
@@ -139,6 +145,17 @@ mod tests {
         assert!(!v.applied);
         assert_eq!(v.stream_version, Some(2));
         assert_eq!(v.existing, vec![ExistingEvent { version: 3, event_id: [1; 16] }]);
+    }
+
+    #[test]
+    fn hard_deleted_is_read_by_name() {
+        let n = names(&["[applied]", "hard_deleted", "stream_version"]);
+        let f = Some(CqlValue::Boolean(false));
+        let v = decode_cas(&n, &[vec![f.clone(), Some(CqlValue::Boolean(true)), Some(CqlValue::Int(7))]]).unwrap();
+        assert!(!v.applied && v.hard_deleted);
+        assert_eq!(v.stream_version, Some(7));
+        let v = decode_cas(&n, &[vec![f, None, Some(CqlValue::Int(7))]]).unwrap();
+        assert!(!v.hard_deleted);
     }
 
     #[test]

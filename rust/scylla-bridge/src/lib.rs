@@ -143,14 +143,16 @@ pub mod ffi {
         event_id: [u8; 16],
     }
 
-    /// Result of append_batch. When `applied` is false: the observed static
-    /// `stream_version` (absent = null) and the rows that already existed at
-    /// the versions the batch tried to insert.
+    /// Result of append_batch and lifecycle_batch. When `applied` is false: the observed static
+    /// `stream_version` (absent = null), whether the stream is hard-deleted (static
+    /// `hard_deleted` true), and the rows that already existed at the versions the batch tried
+    /// to insert.
     #[derive(Debug, Clone)]
     struct AppendOutcome {
         applied: bool,
         has_stream_version: bool,
         stream_version: i32,
+        hard_deleted: bool,
         existing: Vec<ExistingEvent>,
     }
 
@@ -164,6 +166,11 @@ pub mod ffi {
         /// The highest event_version in the partition.
         has_max_version: bool,
         max_version: i32,
+        /// The static hard_deleted column is true: the stream was hard-deleted.
+        hard_deleted: bool,
+        /// The static truncated_before column: the first version reads may return (null: 1).
+        has_truncated_before: bool,
+        truncated_before: i32,
         events: Vec<EventRow>,
     }
 
@@ -317,8 +324,8 @@ pub mod ffi {
         fn prepare_statements(self: &Session, done: UniquePtr<VoidCompletion>);
 
         /// One conditional batch on the stream's partition, of the statements `shape` names:
-        /// UPDATE stream_version = new_head IF stream_version = expected
-        /// (has_expected false: IF stream_version = null) + one
+        /// UPDATE stream_version = new_head IF stream_version = expected AND hard_deleted = null
+        /// (has_expected false: IF stream_version = null ...) + one
         /// INSERT ... IF NOT EXISTS per row (AppendShape::Seed: only the INSERTs).
         #[allow(clippy::too_many_arguments)]
         fn append_batch(
@@ -332,11 +339,32 @@ pub mod ffi {
             done: UniquePtr<AppendCompletion>,
         );
 
-        /// For tests of the store's fault handling: the next append_batch calls of this
+        /// The conditional batch of a lifecycle change (truncate, delete): on the stream's
+        /// partition, UPDATE stream_version = new_head, truncated_before = before (and
+        /// hard_deleted = true when `hard_delete`) IF stream_version = expected AND
+        /// truncated_before = old_before AND hard_deleted = null (has_*: false = null),
+        /// INSERT `row` (the system event) IF NOT EXISTS, and DELETE the rows with
+        /// event_version < before (one range tombstone). before must be 1..new_head.
+        #[allow(clippy::too_many_arguments)]
+        fn lifecycle_batch(
+            self: &Session,
+            key: &StreamKey,
+            has_expected: bool,
+            expected: i32,
+            new_head: i32,
+            has_old_before: bool,
+            old_before: i32,
+            before: i32,
+            hard_delete: bool,
+            row: EventRow,
+            done: UniquePtr<AppendCompletion>,
+        );
+
+        /// For tests of the store's fault handling: the next append_batch and lifecycle_batch calls of this
         /// session, one per fault, fail with the fault's kind. Costs nothing when unused.
         fn inject_batch_faults(self: &Session, faults: Vec<BatchFault>);
 
-        /// Head only (static stream_version and max event_version), at the
+        /// Head only (static stream_version, hard_deleted, truncated_before and max event_version), at the
         /// configured consistency, or SERIAL when `serial` is true.
         fn read_head(self: &Session, key: &StreamKey, serial: bool, done: UniquePtr<SliceCompletion>);
 
@@ -356,7 +384,8 @@ pub mod ffi {
         fn serial_tail(self: &Session, key: &StreamKey, count: i32, done: UniquePtr<SliceCompletion>);
 
         /// A paged read of [from_version, to_version] at the configured consistency.
-        /// page_size <= 0 means 1000. No I/O until next_page.
+        /// page_size <= 0 means 1000. No I/O until next_page. Rows below the stream's static
+        /// truncated_before are left out (a page may then hold fewer rows, or none, with more).
         fn open_read(
             self: &Session,
             key: &StreamKey,

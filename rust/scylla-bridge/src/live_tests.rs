@@ -85,12 +85,14 @@ fn connect() -> Option<Box<Session>> {
     for q in &ddl {
         call(|d| s.execute_schema_with(q, d)).unwrap_or_else(|e| panic!("{q}: {e:?}"));
     }
-    let alter = format!("ALTER TABLE {ks}.event_store ADD stream_version int static");
-    match call(|d| s.execute_schema_with(&alter, d)) {
-        Ok(()) => {}
-        // Already added by an earlier run.
-        Err(e) if e.kind == ErrorKind::InvalidArgument => {}
-        Err(e) => panic!("{alter}: {e:?}"),
+    for column in ["stream_version int", "truncated_before int", "hard_deleted boolean"] {
+        let alter = format!("ALTER TABLE {ks}.event_store ADD {column} static");
+        match call(|d| s.execute_schema_with(&alter, d)) {
+            Ok(()) => {}
+            // Already added by an earlier run.
+            Err(e) if e.kind == ErrorKind::InvalidArgument => {}
+            Err(e) => panic!("{alter}: {e:?}"),
+        }
     }
     Some(s)
 }

@@ -77,10 +77,19 @@ type HeadValues<'a> = (i32, &'a str, Uuid, &'a str, Option<i32>);
 type RowValues<'a> =
     (&'a str, Uuid, &'a str, i32, Uuid, &'a str, MaybeUnset<&'a str>, MaybeUnset<&'a str>, CqlTimestamp);
 
-/// Values of one statement of the append batch.
+/// The lifecycle head UPDATE's values: the new head, truncated_before, hard_deleted (unset: left
+/// as it is), the partition key, the expected head and truncated_before (None: null).
+type LifecycleHeadValues<'a> = (i32, i32, MaybeUnset<bool>, &'a str, Uuid, &'a str, Option<i32>, Option<i32>);
+
+/// The range DELETE's values: the partition key and the first version kept.
+type RangeDeleteValues<'a> = (&'a str, Uuid, &'a str, i32);
+
+/// Values of one statement of the append batch or the lifecycle batch.
 pub(crate) enum AppendValues<'a> {
     Head(HeadValues<'a>),
     Row(RowValues<'a>),
+    LifecycleHead(LifecycleHeadValues<'a>),
+    RangeDelete(RangeDeleteValues<'a>),
 }
 
 impl SerializeRow for AppendValues<'_> {
@@ -88,6 +97,8 @@ impl SerializeRow for AppendValues<'_> {
         match self {
             AppendValues::Head(v) => v.serialize(ctx, writer),
             AppendValues::Row(v) => v.serialize(ctx, writer),
+            AppendValues::LifecycleHead(v) => v.serialize(ctx, writer),
+            AppendValues::RangeDelete(v) => v.serialize(ctx, writer),
         }
     }
     fn is_empty(&self) -> bool {
@@ -95,14 +106,21 @@ impl SerializeRow for AppendValues<'_> {
     }
 }
 
-type EventTuple<'a> = (i32, Option<Uuid>, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<CqlTimestamp>);
+type EventTuple<'a> =
+    (i32, Option<Uuid>, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<CqlTimestamp>, Option<i32>);
 
+/// The rows of a read, without those below the stream's truncated_before (a static column, the
+/// same in every row): a truncate removes them in its own batch, and this keeps them out of
+/// reads even where that removal did not take (rows written later at client timestamps).
 fn event_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
     let rows = result.into_rows_result().map_err(|e| internal(format!("read: {e}")))?;
     let iter = rows.rows::<EventTuple>().map_err(|e| internal(format!("read: {e}")))?;
     let mut out = Vec::with_capacity(rows.rows_num());
     for r in iter {
-        let (version, id, ty, data, meta, ts) = r.map_err(|e| internal(format!("read: {e}")))?;
+        let (version, id, ty, data, meta, ts, before) = r.map_err(|e| internal(format!("read: {e}")))?;
+        if version < before.unwrap_or(1) {
+            continue;
+        }
         out.push(EventRow {
             version,
             event_id: id.map(|u| *u.as_bytes()).unwrap_or([0; 16]),
@@ -121,12 +139,15 @@ fn event_rows(result: QueryResult) -> Result<Vec<EventRow>, BridgeError> {
 /// same in every row), the highest version among the rows, and the rows in the order read.
 fn head_and_ids(result: QueryResult, what: &str) -> Result<StreamSlice, BridgeError> {
     let rows = result.into_rows_result().map_err(|e| internal(format!("{what}: {e}")))?;
-    let iter = rows.rows::<(Option<i32>, i32, Option<Uuid>)>().map_err(|e| internal(format!("{what}: {e}")))?;
+    let iter = rows
+        .rows::<(Option<i32>, i32, Option<Uuid>, Option<bool>, Option<i32>)>()
+        .map_err(|e| internal(format!("{what}: {e}")))?;
     let mut slice = empty_slice();
     for r in iter {
-        let (sv, version, id) = r.map_err(|e| internal(format!("{what}: {e}")))?;
+        let (sv, version, id, deleted, before) = r.map_err(|e| internal(format!("{what}: {e}")))?;
         slice.has_stream_version = sv.is_some();
         slice.stream_version = sv.unwrap_or(0);
+        set_lifecycle(&mut slice, deleted, before);
         if !slice.has_max_version || version > slice.max_version {
             slice.has_max_version = true;
             slice.max_version = version;
@@ -142,7 +163,39 @@ fn empty_slice() -> StreamSlice {
         stream_version: 0,
         has_max_version: false,
         max_version: 0,
+        hard_deleted: false,
+        has_truncated_before: false,
+        truncated_before: 0,
         events: Vec::new(),
+    }
+}
+
+/// The static lifecycle columns of a slice's partition.
+fn set_lifecycle(slice: &mut StreamSlice, deleted: Option<bool>, before: Option<i32>) {
+    slice.hard_deleted = deleted == Some(true);
+    slice.has_truncated_before = before.is_some();
+    slice.truncated_before = before.unwrap_or(0);
+}
+
+/// ScyllaDB echoes old values even when applied, Cassandra does not: an applied batch reports
+/// nothing but `applied` either way.
+fn applied_outcome() -> AppendOutcome {
+    AppendOutcome {
+        applied: true,
+        has_stream_version: false,
+        stream_version: 0,
+        hard_deleted: false,
+        existing: Vec::new(),
+    }
+}
+
+fn refused_outcome(view: CasView) -> AppendOutcome {
+    AppendOutcome {
+        applied: false,
+        has_stream_version: view.stream_version.is_some(),
+        stream_version: view.stream_version.unwrap_or(0),
+        hard_deleted: view.hard_deleted,
+        existing: view.existing,
     }
 }
 
@@ -228,21 +281,52 @@ impl Core {
         }
         let view = decode_cas_result(result).map_err(undecodable)?;
         if view.applied {
-            // ScyllaDB echoes old values even when applied, Cassandra does
-            // not: report nothing but `applied` either way.
-            return Ok(AppendOutcome {
-                applied: true,
-                has_stream_version: false,
-                stream_version: 0,
-                existing: Vec::new(),
-            });
+            return Ok(applied_outcome());
         }
-        Ok(AppendOutcome {
-            applied: false,
-            has_stream_version: view.stream_version.is_some(),
-            stream_version: view.stream_version.unwrap_or(0),
-            existing: view.existing,
-        })
+        Ok(refused_outcome(view))
+    }
+
+    /// The lifecycle batch (statements.rs): its head UPDATE, the system event's INSERT and the
+    /// range DELETE below `before`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn lifecycle(
+        &self,
+        key: StreamKey,
+        expected: Option<i32>,
+        new_head: i32,
+        old_before: Option<i32>,
+        before: i32,
+        hard_delete: bool,
+        row: EventRow,
+    ) -> Result<AppendOutcome, BridgeError> {
+        if before < 1 || before > new_head {
+            return Err(invalid(format!("lifecycle batch: before {before} outside 1..{new_head}")));
+        }
+        let fault = self.next_batch_fault();
+        if let Some(BatchFault { apply: false, kind }) = fault {
+            return Err(err(kind, "injected fault: the lifecycle batch was not sent"));
+        }
+        let st = self.stmts().await?;
+        let (bc, id, at) = pk(&key);
+        let hard = if hard_delete { MaybeUnset::Set(true) } else { MaybeUnset::Unset };
+        let values = vec![
+            AppendValues::LifecycleHead((new_head, before, hard, bc, id, at, expected, old_before)),
+            row_values(&key, &row),
+            AppendValues::RangeDelete((bc, id, at, before)),
+        ];
+        let result = self
+            .driver
+            .batch(&st.lifecycle, values)
+            .await
+            .map_err(|e| from_execution("lifecycle change", &e, Effect::Write))?;
+        if let Some(BatchFault { kind, .. }) = fault {
+            return Err(err(kind, "injected fault: the lifecycle batch was sent, its answer replaced"));
+        }
+        let view = decode_cas_result(result).map_err(undecodable)?;
+        if view.applied {
+            return Ok(applied_outcome());
+        }
+        Ok(refused_outcome(view))
     }
 
     pub(crate) async fn head(&self, key: &StreamKey, serial: bool) -> Result<StreamSlice, BridgeError> {
@@ -254,12 +338,14 @@ impl Core {
             .await
             .map_err(|e| from_execution("read head", &e, Effect::Read))?;
         let rows = result.into_rows_result().map_err(|e| internal(format!("read head: {e}")))?;
-        let first =
-            rows.maybe_first_row::<(Option<i32>, Option<i32>)>().map_err(|e| internal(format!("read head: {e}")))?;
+        let first = rows
+            .maybe_first_row::<(Option<i32>, Option<i32>, Option<bool>, Option<i32>)>()
+            .map_err(|e| internal(format!("read head: {e}")))?;
         let mut slice = empty_slice();
-        if let Some((sv, max)) = first {
+        if let Some((sv, max, deleted, before)) = first {
             slice.has_stream_version = sv.is_some();
             slice.stream_version = sv.unwrap_or(0);
+            set_lifecycle(&mut slice, deleted, before);
             slice.has_max_version = max.is_some();
             slice.max_version = max.unwrap_or(0);
         }

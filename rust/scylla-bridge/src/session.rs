@@ -160,6 +160,25 @@ impl Session {
         });
     }
 
+    #[allow(clippy::too_many_arguments)]
+    pub fn lifecycle_with(
+        &self,
+        key: &StreamKey,
+        expected: Option<i32>,
+        new_head: i32,
+        old_before: Option<i32>,
+        before: i32,
+        hard_delete: bool,
+        row: EventRow,
+        done: impl Completion<AppendOutcome>,
+    ) {
+        let core = self.core().clone();
+        let key = key.clone();
+        spawn_request(&self.handle, Effect::Write, done, async move {
+            core.lifecycle(key, expected, new_head, old_before, before, hard_delete, row).await
+        });
+    }
+
     pub fn read_head_with(&self, key: &StreamKey, serial: bool, done: impl Completion<StreamSlice>) {
         let core = self.core().clone();
         let key = key.clone();
@@ -239,6 +258,25 @@ impl Session {
         done: UniquePtr<ffi::AppendCompletion>,
     ) {
         guarded(|| self.append_with(key, shape, has_expected.then_some(expected), new_head, rows, Cpp::new(done)));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn lifecycle_batch(
+        &self,
+        key: &StreamKey,
+        has_expected: bool,
+        expected: i32,
+        new_head: i32,
+        has_old_before: bool,
+        old_before: i32,
+        before: i32,
+        hard_delete: bool,
+        row: EventRow,
+        done: UniquePtr<ffi::AppendCompletion>,
+    ) {
+        let expected = has_expected.then_some(expected);
+        let old_before = has_old_before.then_some(old_before);
+        guarded(|| self.lifecycle_with(key, expected, new_head, old_before, before, hard_delete, row, Cpp::new(done)));
     }
 
     pub(crate) fn inject_batch_faults(&self, faults: Vec<ffi::BatchFault>) {

@@ -21,6 +21,8 @@ const CACHED_BATCH_SIZES: usize = 128;
 pub(crate) struct Cql {
     pub(crate) append_head: String,
     pub(crate) append_row: String,
+    pub(crate) lifecycle_head: String,
+    pub(crate) range_delete: String,
     pub(crate) read_asc: String,
     pub(crate) read_desc: String,
     pub(crate) head: String,
@@ -39,13 +41,23 @@ impl Cql {
         let snaps = format!("{keyspace}.aggregate_snapshot");
         let read = |order: &str| {
             format!(
-                "SELECT {EVENT_COLUMNS} FROM {events} WHERE {PK} AND event_version >= ? AND event_version <= ? \
-                 ORDER BY event_version {order}"
+                "SELECT {EVENT_COLUMNS}, truncated_before FROM {events} WHERE {PK} AND event_version >= ? \
+                 AND event_version <= ? ORDER BY event_version {order}"
             )
         };
         let snap_set = "snapshot_data = ?, snapshot_version = ?, snapshot_timestamp = ?, snapshot_metadata = ?";
         Cql {
-            append_head: format!("UPDATE {events} SET stream_version = ? WHERE {PK} IF stream_version = ?"),
+            // hard_deleted is on the static row the condition reads anyway.
+            append_head: format!(
+                "UPDATE {events} SET stream_version = ? WHERE {PK} IF stream_version = ? AND hard_deleted = null"
+            ),
+            lifecycle_head: format!(
+                "UPDATE {events} SET stream_version = ?, truncated_before = ?, hard_deleted = ? WHERE {PK} \
+                 IF stream_version = ? AND truncated_before = ? AND hard_deleted = null"
+            ),
+            // In the conditional batch its timestamp is the Paxos ballot's, above every earlier
+            // conditional write's: it removes every row below, as one range tombstone.
+            range_delete: format!("DELETE FROM {events} WHERE {PK} AND event_version < ?"),
             append_row: format!(
                 "INSERT INTO {events} (bounded_context, aggregate_id, aggregate_type, event_version, event_id, \
                  event_type, event_data, event_metadata, event_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
@@ -54,17 +66,19 @@ impl Cql {
             read_asc: read("ASC"),
             read_desc: read("DESC"),
             head: format!(
-                "SELECT stream_version, event_version FROM {events} WHERE {PK} ORDER BY event_version DESC LIMIT 1"
+                "SELECT stream_version, event_version, hard_deleted, truncated_before FROM {events} WHERE {PK} \
+                 ORDER BY event_version DESC LIMIT 1"
             ),
             // What resolving an append needs, in one read: the head column and the versions and
             // ids from a version on, not the (maybe large) payloads.
             range_ids: format!(
-                "SELECT stream_version, event_version, event_id FROM {events} WHERE {PK} AND event_version >= ? LIMIT ?"
+                "SELECT stream_version, event_version, event_id, hard_deleted, truncated_before FROM {events} \
+                 WHERE {PK} AND event_version >= ? LIMIT ?"
             ),
             // The head and the ids of the last events, in one read (for "any" appends).
             tail_ids: format!(
-                "SELECT stream_version, event_version, event_id FROM {events} WHERE {PK} \
-                 ORDER BY event_version DESC LIMIT ?"
+                "SELECT stream_version, event_version, event_id, hard_deleted, truncated_before FROM {events} \
+                 WHERE {PK} ORDER BY event_version DESC LIMIT ?"
             ),
             snapshot_load: format!(
                 "SELECT snapshot_data, snapshot_version, snapshot_timestamp, snapshot_metadata FROM {snaps} WHERE {PK}"
@@ -83,6 +97,8 @@ impl Cql {
 pub(crate) struct Statements {
     pub(crate) append_head: PreparedStatement,
     pub(crate) append_row: PreparedStatement,
+    /// The lifecycle batch: lifecycle_head, append_row, range_delete.
+    pub(crate) lifecycle: Arc<Batch>,
     pub(crate) read_asc: PreparedStatement,
     pub(crate) read_desc: PreparedStatement,
     pub(crate) head: PreparedStatement,
@@ -129,9 +145,17 @@ impl Statements {
         };
         let head = read(prepare(driver, &cql.head).await?);
         let read_asc = read(prepare(driver, &cql.read_asc).await?);
+        let append_row = lwt(prepare(driver, &cql.append_row).await?);
+        let mut lifecycle = Batch::new(BatchType::Logged);
+        lifecycle.append_statement(lwt(prepare(driver, &cql.lifecycle_head).await?));
+        lifecycle.append_statement(append_row.clone());
+        lifecycle.append_statement(lwt(prepare(driver, &cql.range_delete).await?));
+        lifecycle.set_load_balancing_policy(Some(lwt_policy.clone()));
+        lifecycle.set_is_idempotent(false);
         Ok(Statements {
             append_head: lwt(prepare(driver, &cql.append_head).await?),
-            append_row: lwt(prepare(driver, &cql.append_row).await?),
+            append_row,
+            lifecycle: Arc::new(lifecycle),
             read_desc: read(prepare(driver, &cql.read_desc).await?),
             head_serial: serial_read(head.clone()),
             range_serial: serial_read(prepare(driver, &cql.range_ids).await?),
@@ -187,14 +211,19 @@ mod tests {
         assert_eq!(
             c.append_head,
             "UPDATE ks1.event_store SET stream_version = ? WHERE bounded_context = ? AND aggregate_id = ? \
-             AND aggregate_type = ? IF stream_version = ?"
+             AND aggregate_type = ? IF stream_version = ? AND hard_deleted = null"
         );
+        assert!(c.lifecycle_head.ends_with("IF stream_version = ? AND truncated_before = ? AND hard_deleted = null"));
+        assert_eq!(c.lifecycle_head.matches('?').count(), 8);
+        assert!(c.range_delete.ends_with("AND event_version < ?"), "{}", c.range_delete);
         assert!(c.append_row.starts_with("INSERT INTO ks1.event_store ("));
         assert!(c.append_row.ends_with("IF NOT EXISTS"));
         assert_eq!(c.append_row.matches('?').count(), 9);
         assert!(c.read_desc.ends_with("ORDER BY event_version DESC"));
         assert_eq!(c.read_asc.matches('?').count(), 5);
-        assert!(c.range_ids.starts_with("SELECT stream_version, event_version, event_id FROM ks1.event_store WHERE"));
+        assert!(c.range_ids.starts_with(
+            "SELECT stream_version, event_version, event_id, hard_deleted, truncated_before FROM ks1.event_store WHERE"
+        ));
         assert!(c.range_ids.ends_with("event_version >= ? LIMIT ?"), "{}", c.range_ids);
         assert_eq!(c.range_ids.matches('?').count(), 5);
         assert!(c.tail_ids.ends_with("ORDER BY event_version DESC LIMIT ?"), "{}", c.tail_ids);
