@@ -88,6 +88,17 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
   f.head = feed.final_head;
   if (feed.error) r.add("feed_read_failed", *feed.error);
   const std::int64_t head = feed.final_head;
+  // Events below a stream's first version were hidden by a lifecycle change since: their entries
+  // may stay, or (hidden_may_be_missing) be left out from then on, or never have been published.
+  const std::vector<StreamBounds> bounds = stream_bounds(plan, attempts, stored);
+  auto hidden = [&](std::size_t s, std::int64_t version) {
+    return s < bounds.size() && !bounds[s].read_failed && version < bounds[s].first;
+  };
+  auto hidden_entry = [&](const FeedSeen* e) {
+    return feed.hidden_may_be_missing && e && e->stream >= 0 && hidden(static_cast<std::size_t>(e->stream), e->version);
+  };
+  std::vector<bool> subscriber_covered;
+  std::string subscriber_who;
 
   // --- the pages: every position each reader passed, with or without an entry -------------
   std::int64_t top = std::max<std::int64_t>(head, 0);
@@ -159,11 +170,11 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
       for (std::int64_t p = previous + 1; p <= page.last_position && p <= top; ++p) passed_empty(p);
     }
     check_caught_up(reader, who, head, r);
-    if (reader.subscriber)
-      add_ranges(
-          r, "subscriber_hole", 1, std::min(head, top),
-          [&](std::int64_t p) { return !covered[static_cast<std::size_t>(p)]; },
-          who + " (restarted " + std::to_string(reader.restarts) + " times from its checkpoint) never read ", "");
+    if (reader.subscriber) {  // checked once every reader's entries are known, below
+      subscriber_covered = covered;
+      subscriber_who =
+          who + " (restarted " + std::to_string(reader.restarts) + " times from its checkpoint) never read ";
+    }
 
     // The subscriber's checkpoints only move forward, and only to positions it saved.
     std::int64_t stored_max = 0;
@@ -219,12 +230,15 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
             next < page.entries.size() && page.entries[next].position == p ? &page.entries[next] : nullptr;
         if (got) ++next;
         if (got) ++f.observations;
-        if (got && (!expected || !same_entry(*got, *expected) || !matches(*got)))
+        if (got && !expected && matches(*got) && hidden_entry(got)) {
+          ++f.hidden_left_out;  // the others read after it was left out
+        } else if (got && (!expected || !same_entry(*got, *expected) || !matches(*got)))
           r.add("filter_wrong",
                 who + " read " + entry_text(*got) +
                     (expected ? (same_entry(*got, *expected) ? " (its type is filtered out)"
                                                              : "; the feed holds " + entry_text(*expected))
                               : "; no other reader saw an entry there"));
+        else if (!got && expected && matches(*expected) && hidden_entry(expected)) ++f.hidden_left_out;
         else if (!got && expected && matches(*expected))
           r.add("filter_missed", who + ": a page covering " + std::to_string(page.after + 1) + ".." +
                                      std::to_string(page.last_position) + " skipped " + entry_text(*expected));
@@ -237,17 +251,15 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
     check_caught_up(reader, who, head, r);
   }
 
-  // --- dense and immutable ------------------------------------------------------------------
-  add_ranges(
-      r, "feed_hole", 1, std::min(head, top),
-      [&](std::int64_t p) { return slots[static_cast<std::size_t>(p)].entry == nullptr; }, "",
-      " (of 1.." + std::to_string(head) + ") never held an entry");
+  // --- dense and immutable (feed_hole below, once the hidden events are known) -----------------
   for (std::int64_t p = 1; p <= top; ++p) {
     const Slot& s = slots[static_cast<std::size_t>(p)];
     if (!s.entry) {
       continue;
     }
-    if (s.first_passed_empty_ns != kNever) {
+    if (s.first_passed_empty_ns != kNever && hidden_entry(s.entry)) {
+      ++f.hidden_left_out;  // left out once hidden (or read in the same instant)
+    } else if (s.first_passed_empty_ns != kNever) {
       if (s.first_passed_empty_ns <= s.first_seen_ns)
         r.add("feed_late_entry", "reader " + std::to_string(s.passed_empty_by) + " passed position " +
                                      std::to_string(p) + " without an entry; later reader " +
@@ -301,12 +313,6 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
   f.events = first_of.size();
 
   // --- against the history and the final read -----------------------------------------------
-  // Events below a stream's first version were hidden by a lifecycle change: their entries stay
-  // (memory:, sqlite:), and on a cluster one hidden before the relay published it may never appear.
-  const std::vector<StreamBounds> bounds = stream_bounds(plan, attempts, stored);
-  auto hidden = [&](std::size_t s, std::int64_t version) {
-    return s < bounds.size() && !bounds[s].read_failed && version < bounds[s].first;
-  };
   enum class Fate { kAcknowledged, kRejected, kUnknown };
   std::map<std::uint64_t, std::vector<const Attempt*>> by_op;
   for (const Attempt& a : attempts) by_op[a.op].push_back(&a);
@@ -385,6 +391,45 @@ void check_feed(const Plan& plan, const std::vector<Attempt>& attempts, const st
                                    (f_it->second == Fate::kUnknown ? "an unknown outcome" : "an acknowledged append") +
                                    ")");
   }
+
+  // Holes: positions no reader ever saw an entry at. Where hidden entries may be left out, as many
+  // holes as there are hidden events never seen in the feed are theirs.
+  std::uint64_t holes = 0;
+  for (std::int64_t p = 1; p <= std::min(head, top); ++p) holes += slots[static_cast<std::size_t>(p)].entry ? 0 : 1;
+  std::uint64_t unseen_hidden = 0;
+  if (feed.hidden_may_be_missing)
+    for (const auto& [op, list] : by_op) {
+      const Attempt* ack = nullptr;
+      for (const Attempt* a : list)
+        if (a->outcome == Outcome::kOk && !ack) ack = a;
+      const Attempt& first = *list.front();
+      for (std::size_t i = 0; i < first.ids.size(); ++i) {
+        if (first_of.count(first.ids[i]) || stored_at.count(first.ids[i])) continue;
+        const bool maybe_hidden = ack ? hidden(ack->stream, ack->first_version + static_cast<std::int64_t>(i))
+                                      : fate[first.ids[i]] == Fate::kUnknown;
+        unseen_hidden += maybe_hidden ? 1 : 0;
+      }
+    }
+  const bool holes_excused = feed.hidden_may_be_missing && holes <= unseen_hidden;
+  if (holes_excused) {
+    f.hidden_left_out += holes;
+  } else {
+    add_ranges(
+        r, "feed_hole", 1, std::min(head, top),
+        [&](std::int64_t p) { return slots[static_cast<std::size_t>(p)].entry == nullptr; }, "",
+        " (of 1.." + std::to_string(head) + ") never held an entry" +
+            (feed.hidden_may_be_missing ? " (" + std::to_string(holes) + " holes, " + std::to_string(unseen_hidden) +
+                                              " hidden events never seen)"
+                                        : ""));
+  }
+  if (!subscriber_covered.empty())
+    add_ranges(
+        r, "subscriber_hole", 1, std::min(head, top),
+        [&](std::int64_t p) {
+          const FeedSeen* e = slots[static_cast<std::size_t>(p)].entry;
+          return !subscriber_covered[static_cast<std::size_t>(p)] && !hidden_entry(e) && !(holes_excused && !e);
+        },
+        subscriber_who, "");
   r.feed = f;
 }
 

@@ -80,9 +80,10 @@ struct FeedHistory {
   std::vector<FeedReaderLog> readers;
   std::int64_t final_head = 0;      // feed_head() once the head stopped moving
   bool duplicates_allowed = false;  // a cluster may repeat an event (feed.h); memory:/sqlite: never
-  // A cluster's relay may never publish an event a lifecycle change hid before it got to it;
-  // memory:/sqlite: publish every event in its append's transaction.
-  bool hidden_may_be_missing = false;
+  // An event a lifecycle change hid may lack its entry: read_feed leaves such entries out from
+  // then on (memory:, sqlite: and the cluster, docs/sqlite.md "Stream lifecycle"), and a relay may
+  // never publish one hidden before it got to it. False: entries stay, every event is published.
+  bool hidden_may_be_missing = true;
   std::optional<std::string> error;  // the final head could not be read
 };
 
@@ -90,7 +91,8 @@ struct FeedHistory {
 //  1. every acknowledged event and every stored event of the run is in the feed, at its stream
 //     and version; nothing of a rejected append, nothing not stored, nothing of another stream;
 //     an event hidden by a lifecycle change (below its stream's first version) keeps its entry,
-//     and may lack one where hidden_may_be_missing; system events are entries like any other;
+//     or where hidden_may_be_missing may lack one (to readers after it was hidden, or to all:
+//     then as many holes as hidden events never seen are excused); system events are entries;
 //  2. dense and immutable: all readers agree position by position, positions 1..head have no
 //     hole, no entry appears at a position a reader had passed, every reader reached the head;
 //  3. per stream, first occurrences are in version order; a repeat has the same stream, version

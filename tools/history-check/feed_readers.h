@@ -35,7 +35,7 @@ struct FeedReaderConfig {
   double stale_save_probability = 0.1;  // per save: also save a lower position (must not move it back)
   double async_probability = 0.5;       // read_feed_async instead of read_feed
   bool duplicates_allowed = false;      // recorded in the history for the checker
-  bool hidden_may_be_missing = false;   // recorded in the history for the checker (a cluster)
+  bool hidden_may_be_missing = true;    // recorded in the history for the checker (FeedHistory)
   double settle_s = 0;                  // after the writers stop, the head must not move for this long
   double catch_up_s = 300;              // how long the readers get to reach the settled head
   std::uint64_t seed = 1;

@@ -75,7 +75,7 @@ std::optional<int> write_and_follow(const Options& o, const Plan& plan, const st
     feed_config.max_page = o.feed_page;
     feed_config.kill_probability = o.feed_kill;
     feed_config.duplicates_allowed = cluster;
-    feed_config.hidden_may_be_missing = cluster;
+    feed_config.hidden_may_be_missing = true;  // every backend leaves a hidden event's entry out
     feed_config.settle_s = o.feed_settle_s.value_or(cluster ? 10.0 : 0.0);
     feed_config.catch_up_s = std::max(600.0, o.final_read_retry_s);
     feed_config.seed =

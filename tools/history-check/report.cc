@@ -136,7 +136,8 @@ nlohmann::json to_json(const Report& r) {
                  {"acknowledged_in_feed", f.acknowledged_in_feed},
                  {"unknown_applied_in_feed", f.unknown_applied_in_feed},
                  {"hidden_in_feed", f.hidden_in_feed},
-                 {"hidden_unpublished", f.hidden_unpublished}};
+                 {"hidden_unpublished", f.hidden_unpublished},
+                 {"hidden_left_out", f.hidden_left_out}};
   }
   return j;
 }
@@ -169,7 +170,8 @@ std::string summary_text(const Report& r) {
         << " filtered), " << f.pages << " pages, " << f.observations << " entries read, " << f.restarts
         << " subscriber restarts, " << f.checkpoint_saves << " checkpoint saves (last " << f.final_checkpoint
         << "), max lag " << f.max_lag << " positions, " << f.read_errors << " read errors; " << f.hidden_in_feed
-        << " entries of hidden events, " << f.hidden_unpublished << " hidden events never published\n";
+        << " entries of hidden events, " << f.hidden_unpublished << " hidden events never published, "
+        << f.hidden_left_out << " hidden entries found left out\n";
   }
   out << "violations: " << r.violation_total();
   for (const auto& [kind, n] : r.violation_counts) out << " " << kind << "=" << n;

@@ -45,6 +45,7 @@ struct FeedFigures {
   std::uint64_t unknown_applied_in_feed = 0;
   std::uint64_t hidden_in_feed = 0;      // entries of events a lifecycle change hid since
   std::uint64_t hidden_unpublished = 0;  // acknowledged, hidden, never published (a cluster)
+  std::uint64_t hidden_left_out = 0;     // reads that found a hidden event's entry left out
 };
 
 // The lifecycle changes of the run (check_lifecycle).

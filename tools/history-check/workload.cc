@@ -108,12 +108,17 @@ class Writer {
     base.op = next_op();
     base.stream = s;
     const double r = std::uniform_real_distribution<double>(0, 1)(rng_);
+    const bool light = lightly_truncated(s, plan_.streams.size());
     base.kind = OpKind::kTruncate;
     if (r < config_.hard_delete_share && hard_deletable(s, plan_.streams.size())) base.kind = OpKind::kHardDelete;
-    else if (r >= config_.hard_delete_share && r < config_.hard_delete_share + 0.2) base.kind = OpKind::kSoftDelete;
+    else if (!light && r >= config_.hard_delete_share && r < config_.hard_delete_share + 0.2)
+      base.kind = OpKind::kSoftDelete;
     bool any = chance(0.2);
     if (base.kind == OpKind::kTruncate) {
-      if (chance(0.03)) {
+      if (light) {
+        // The older half only: the final read keeps about half of the stream.
+        base.before = 1 + static_cast<std::int64_t>(pick(static_cast<std::size_t>(expected / 2 + 1)));
+      } else if (chance(0.03)) {
         // Above the head + 1 unless the stream moved on meanwhile: kInvalidArgument, nothing written.
         base.before = expected + 2;
         any = true;
@@ -317,6 +322,8 @@ class Writer {
 };
 
 }  // namespace
+
+bool lightly_truncated(std::size_t stream, std::size_t streams) { return stream < streams / 2; }
 
 bool hard_deletable(std::size_t stream, std::size_t streams) {
   return streams >= 2 && stream >= streams - std::max<std::size_t>(1, streams / 4);

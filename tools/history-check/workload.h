@@ -33,8 +33,10 @@ struct WorkloadConfig {
   // Lifecycle changes (docs/lifecycle.md) instead of appends, this share of the operations:
   // hard_delete_share hard deletes (only on the hard-deletable streams, the last quarter of them
   // when there are two or more: elsewhere a truncate), 20 % soft deletes, the rest truncates, at an
-  // exact expected version (any() for one in five). A writer that learned a stream is
-  // hard-deleted writes to it again only with probability dead_probe_probability.
+  // exact expected version (any() for one in five). The lightly truncated streams (the first half)
+  // get only truncates of their older half, so that their final read keeps about half of what was
+  // acknowledged. A writer that learned a stream is hard-deleted writes to it again only with
+  // probability dead_probe_probability.
   double lifecycle_rate = 0;
   double hard_delete_share = 0.05;
   double dead_probe_probability = 0.05;
@@ -47,6 +49,9 @@ struct WorkloadConfig {
 struct WorkloadStats {
   std::atomic<std::uint64_t> head_errors{0};
 };
+
+// The streams of the plan that only get truncates of their older half: the first n / 2 of n.
+bool lightly_truncated(std::size_t stream, std::size_t streams);
 
 // The streams of the plan a hard delete may be made on: the last max(1, n / 4) of n >= 2 streams.
 bool hard_deletable(std::size_t stream, std::size_t streams);
