@@ -3,6 +3,7 @@
 // Keeping keys as streams needs no backend code: they replicate as events do, and forgetting is
 // the lifecycle's hard delete, which removes the key event and refuses every later write.
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "eventstore/error.h"
@@ -43,15 +44,20 @@ class StoreKeyProvider final : public KeyProvider {
   SecretKey get_or_create(std::string_view subject) override {
     check_subject(subject);
     const StreamId stream = subject_key_stream(subject);
-    const Uuid event_id = Uuid::random();
+    // One new key in one event for every attempt: a retry is then the same append.
+    std::optional<SecretKey> key;
+    std::optional<EventData> event;
     for (int attempt = 1;; ++attempt) {
       const Current current = read_current(stream, subject);
       if (current.lookup.state == KeyLookup::State::kFound) return *current.lookup.key;
       if (current.lookup.state == KeyLookup::State::kForgotten) throw forgotten_error(subject, current.version);
-      const SecretKey key = SecretKey::random();
+      if (!key) {
+        key = SecretKey::random();
+        event = wrapped_event(Uuid::random(), subject, *key, kek_);
+      }
       try {
-        store_->append(stream, ExpectedVersion::no_stream(), {wrapped_event(event_id, subject, key, kek_)});
-        return key;
+        store_->append(stream, ExpectedVersion::no_stream(), {*event});
+        return *key;
       } catch (const Error& e) {
         if (e.code() == ErrorCode::kStreamDeleted) throw forgotten_error(subject, e.current_version().value_or(0));
         // Lost the race (the winner's key is read next), or unknown: the same event id makes a

@@ -20,6 +20,7 @@ expect_field() {  # expect_field EXPR JSON DESCRIPTION
 # The key stream's aggregate id of a subject (include/eventstore/personal_data.h).
 key_id() { python3 -c 'import sys, uuid; print(uuid.uuid5(uuid.UUID("4f1c2e8a-935b-4d27-a60e-71c43d95b802"), sys.argv[1]))' "$1"; }
 STORE="sqlite:$TMP/store.db"
+# shellcheck disable=SC2016  # the context's name, '$' and all
 KEYS='$subject_keys'
 
 # ---- help and usage ----------------------------------------------------------------------------
