@@ -104,8 +104,8 @@ void measure(eventstore::Store& store, eventstore::AggregateStore<LongCounter>& 
     const Clock::time_point t0 = Clock::now();
     const std::vector<eventstore::RecordedEvent> last = store.read_all(s.stream, tail);
     reads.push_back(ms_since(t0));
-    require(static_cast<std::int64_t>(last.size()) == std::min<std::int64_t>(10, s.head) && last.front().version == s.head,
-            "a backward read missed the head");
+    const auto want = static_cast<std::size_t>(std::min<std::int64_t>(10, s.head));
+    require(last.size() == want && last.front().version == s.head, "a backward read missed the head");
   }
   s.per_round[2].push_back(quantile(reads, 0.5));
 
