@@ -27,11 +27,13 @@ int run_self_test(std::ostream& out) {
     bool retry_unknown;
     std::vector<std::string> expect;  // at least one of these kinds must be reported
     int max_events = 3;               // 1: every event is of type kAppendedType (filtered out)
-    double lifecycle = 0.05;          // the share of lifecycle changes
-    double hard_deletes = 0.05;       // the share of hard deletes among them (on stream 2 of 3)
+    // The share of lifecycle changes: none for the faults of appends and the feed (a truncate may
+    // hide the very events a fault touched, which the checker then excuses).
+    double lifecycle = 0;
+    double hard_deletes = 0.05;  // the share of hard deletes among them (on stream 2 of 3)
   };
   const std::vector<Scenario> scenarios = {
-      {Fault::kNone, 1, true, {}},
+      {Fault::kNone, 1, true, {}, 3, 0.05},
       {Fault::kDropAck, 7, false, {"lost_ack"}},
       {Fault::kDuplicate, 7, false, {"doubled"}},
       {Fault::kInvent, 7, false, {"invented"}},
