@@ -56,7 +56,7 @@ expect_rc 0 "health on a SQLite store"
 expect_one_line "health on a SQLite store"
 expect_field 'j["healthy"], j["answers"], j["schema_current"], j["backend"]' '[true, true, true, "sqlite"]' \
   "SQLite store report"
-expect_field 'j["schema"]' '"user_version 2 (current 2)"' "the schema revision is the current one"
+expect_field 'j["schema"]' '"user_version 3 (current 3)"' "the schema revision is the current one"
 expect_field 'j["store"], j["hosts"], j["relay_leases"], j["problems"]' "[\"sqlite:$TMP/shop.db\", [], [], []]" \
   "SQLite store report"
 expect_field 'j["round_trip_ms"] >= 0' true "SQLite round trip"
@@ -83,7 +83,7 @@ python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PR
   "$TMP/old.db"
 run --store "sqlite:$TMP/old.db" health
 expect_rc 1 "health on a store of an older schema revision"
-expect_field 'j["schema_current"], j["schema"]' '[false, "user_version 1 (current 2)"]' "an older revision"
+expect_field 'j["schema_current"], j["schema"]' '[false, "user_version 1 (current 3)"]' "an older revision"
 expect_field 'any("revision 1" in p for p in j["problems"])' true "the problem names the revision"
 
 # ---- bad usage: exit code 2, one error line, nothing created ----------------------------------

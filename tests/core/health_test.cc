@@ -66,7 +66,7 @@ TEST(CheckHealth, ASqliteStoreIsHealthyWhileOpenAndAfter) {
   EXPECT_EQ(report.backend, "sqlite");
   EXPECT_EQ(report.store, uri);
   EXPECT_TRUE(report.schema_current);
-  EXPECT_EQ(report.schema, "user_version 2 (current 2)");
+  EXPECT_EQ(report.schema, "user_version 3 (current 3)");
   EXPECT_TRUE(report.hosts.empty());
 }
 

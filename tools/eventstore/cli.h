@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -124,6 +125,10 @@ struct DemoArgs {
   std::optional<std::string> metrics_listen;  // HOST:PORT (metrics_listen.h)
 };
 int run_demo(const std::string& uri, const DemoArgs& args);
+// The demo's lifecycle section (demo_lifecycle.cc): order `id` of context "demo_lifecycle" is
+// created, truncated below its snapshot, soft-deleted, then hard-deleted, each step printed and
+// checked. Throws eventstore::Error (kInternal when a step does not do what it must).
+void print_demo_lifecycle(const std::shared_ptr<eventstore::Store>& store, const eventstore::Uuid& id);
 
 // relay (relay.cc): runs the feed's relay of one context until SIGINT/SIGTERM.
 struct RelayArgs {

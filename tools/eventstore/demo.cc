@@ -365,35 +365,6 @@ void print_feed(eventstore::Store& store, const orders::CustomerRevenue& read_mo
 
 }  // namespace
 
-// The biggest order's events below its snapshot are truncated (docs/lifecycle.md): it loads the
-// same, from the snapshot and the events kept.
-void print_lifecycle(eventstore::Store& store, eventstore::AggregateStore<Order>& repository, std::int64_t number) {
-  const eventstore::StreamId stream = repository.stream_of(order_id(number));
-  const std::optional<eventstore::Snapshot> snapshot = store.load_snapshot(stream);
-  std::printf("\nLifecycle (docs/lifecycle.md)\n");
-  if (!snapshot || snapshot->version < 2) {
-    std::printf("truncate:           skipped: order #%lld has no snapshot to keep it loadable\n",
-                static_cast<long long>(number));
-    return;
-  }
-  const OrderAggregate before = repository.load(order_id(number));
-  const eventstore::AppendResult truncated =
-      store.truncate_stream(stream, snapshot->version, eventstore::ExpectedVersion::exact(before.version()));
-  const OrderAggregate after = repository.load(order_id(number));
-  eventstore::ReadOptions first;
-  first.limit = 1;
-  const std::vector<eventstore::RecordedEvent> kept = store.read_all(stream, first);
-  const bool same = nlohmann::json(before.state()) == nlohmann::json(after.state());
-  std::printf("truncate:           order #%lld before its snapshot's version %lld: events 1..%lld removed, "
-              "$truncated at version %lld; first event now %lld\n",
-              static_cast<long long>(number), static_cast<long long>(snapshot->version),
-              static_cast<long long>(snapshot->version - 1), static_cast<long long>(truncated.first_version),
-              static_cast<long long>(kept.empty() ? 0 : kept.front().version));
-  std::printf("load after it:      version %lld, state %s\n", static_cast<long long>(after.version()),
-              same ? "the same as before the truncate" : "DIFFERENT from before the truncate (a bug)");
-  if (!same) throw eventstore::Error(eventstore::ErrorCode::kInternal, "the truncated order loads differently");
-}
-
 int run_demo(const std::string& uri, const DemoArgs& args) {
   const std::int64_t count = parse_integer(args.orders, "--orders", 1, 1000000);
   const std::int64_t every = parse_integer(args.snapshot_every, "--snapshot-every", 1, 1000000);
@@ -484,7 +455,7 @@ int run_demo(const std::string& uri, const DemoArgs& args) {
               stream.aggregate_id.to_string().c_str(), static_cast<long long>(store->head(stream)));
   store->for_each(stream, {}, [](const eventstore::RecordedEvent& e) { print_line(event_json_line(e)); });
   print_feed(*store, read_model, feed);
-  print_lifecycle(*store, repository, stats.biggest);
+  print_demo_lifecycle(store, order_id(stats.biggest));
   return 0;
 }
 
