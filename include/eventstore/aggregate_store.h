@@ -281,9 +281,9 @@ class AggregateStore {
   }
 
   AggregateStoreStats stats() const {
-    return AggregateStoreStats{stats_.snapshots_written.load(), stats_.snapshot_write_failures.load(),
+    return AggregateStoreStats{stats_.snapshots_written.load(),        stats_.snapshot_write_failures.load(),
                                stats_.snapshot_decode_failures.load(), stats_.events_replayed.load(),
-                               stats_.snapshots_above_head.load(), stats_.personal_fields_erased.load()};
+                               stats_.snapshots_above_head.load(),     stats_.personal_fields_erased.load()};
   }
 
   const std::shared_ptr<Store>& store() const noexcept { return store_; }
@@ -305,7 +305,8 @@ class AggregateStore {
     std::int64_t replayed = 0;
     store_->for_each(stream, read, [&](const RecordedEvent& recorded) {
       const bool was_first = std::exchange(first, false);
-      if (recorded.event_type == kHardDeletedEventType) throw Error::stream_deleted(recorded.version, to_string(stream));
+      if (recorded.event_type == kHardDeletedEventType)
+        throw Error::stream_deleted(recorded.version, to_string(stream));
       if (recorded.event_type == kDeletedEventType) {
         start_over(aggregate);
         aggregate.version_ = recorded.version;
@@ -316,17 +317,18 @@ class AggregateStore {
           throw Error(ErrorCode::kCorruption,
                       "stream " + to_string(stream) + " has no event at version " + std::to_string(*read.from) +
                           " but one at " + std::to_string(recorded.version) +
-                          (snapshot_at == 0 ? " (truncated, and no snapshot covers the events below it)"
-                                            : " (truncated above the snapshot at version " +
-                                                  std::to_string(snapshot_at) + ")"));
+                          (snapshot_at == 0
+                               ? " (truncated, and no snapshot covers the events below it)"
+                               : " (truncated above the snapshot at version " + std::to_string(snapshot_at) + ")"));
       } else if (was_first && snapshot_at > 0) {
         return;  // the snapshot's own event
       }
       aggregate.version_ = recorded.version;
       if (recorded.event_type.starts_with('$')) return;
-      Event event = personal ? codec_.decode(recorded.event_type,
-                                             personal->reveal_event(recorded.event_type, recorded.data.value_or("null")))
-                             : codec_.decode(recorded.event_type, recorded.data.value_or("null"));
+      Event event = personal
+                        ? codec_.decode(recorded.event_type,
+                                        personal->reveal_event(recorded.event_type, recorded.data.value_or("null")))
+                        : codec_.decode(recorded.event_type, recorded.data.value_or("null"));
       std::visit([&](const auto& e) { aggregate.state_.apply(e); }, event);
       ++replayed;
     });

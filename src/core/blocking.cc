@@ -21,8 +21,7 @@ std::int64_t EventStore::head(const StreamId& stream) {
 }
 
 AppendResult EventStore::change_lifecycle(const StreamId& stream, LifecycleChange change) {
-  return detail::wait_for<AppendResult>(
-      [&](auto done) { change_lifecycle_async(stream, std::move(change), std::move(done)); });
+  return detail::wait_for<AppendResult>([&](auto done) { change_lifecycle_async(stream, change, std::move(done)); });
 }
 
 AppendResult EventStore::truncate_stream(const StreamId& stream, std::int64_t before, ExpectedVersion expected) {
@@ -30,8 +29,8 @@ AppendResult EventStore::truncate_stream(const StreamId& stream, std::int64_t be
 }
 
 AppendResult EventStore::delete_stream(const StreamId& stream, bool hard, ExpectedVersion expected) {
-  return change_lifecycle(
-      stream, LifecycleChange{hard ? LifecycleKind::kHardDelete : LifecycleKind::kSoftDelete, 0, expected, std::nullopt});
+  return change_lifecycle(stream, LifecycleChange{hard ? LifecycleKind::kHardDelete : LifecycleKind::kSoftDelete, 0,
+                                                  expected, std::nullopt});
 }
 
 void EventStore::for_each(const StreamId& stream, const ReadOptions& options,

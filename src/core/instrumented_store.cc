@@ -120,7 +120,7 @@ class InstrumentedStore final : public Store {
     inner_->head_async(stream, std::move(callback));
   }
   void change_lifecycle_async(const StreamId& stream, LifecycleChange change, AppendCallback callback) override {
-    inner_->change_lifecycle_async(stream, std::move(change), std::move(callback));
+    inner_->change_lifecycle_async(stream, change, std::move(callback));
   }
   void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
     inner_->load_snapshot_async(stream, std::move(callback));

@@ -26,7 +26,8 @@ EventData prepare_lifecycle(const StreamId& stream, const LifecycleChange& chang
   event.timestamp = now_ms();
   switch (change.kind) {
     case LifecycleKind::kTruncate:
-      if (change.before < 1) throw Error::invalid("truncate before must be at least 1, got " + std::to_string(change.before));
+      if (change.before < 1)
+        throw Error::invalid("truncate before must be at least 1, got " + std::to_string(change.before));
       if (!change.expected.is_any() && change.before > change.expected.version() + 1)
         throw Error::invalid("truncate before " + std::to_string(change.before) + " is above the stream's version " +
                              std::to_string(change.expected.version()) + " + 1");

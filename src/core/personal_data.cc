@@ -72,9 +72,10 @@ SecretKey::~SecretKey() { detail::wipe(bytes_.data(), bytes_.size()); }
 SecretKey SecretKey::random() { return SecretKey(detail::random_key()); }
 
 KeyEncryptionKey::KeyEncryptionKey(SecretKey key)
-    : key_(std::move(key)),
-      id_(detail::fingerprint("eventstore key-encryption key id",
-                              std::string_view(reinterpret_cast<const char*>(key_.bytes().data()), key_.bytes().size()))) {}
+    : key_(key),
+      id_(detail::fingerprint(
+          "eventstore key-encryption key id",
+          std::string_view(reinterpret_cast<const char*>(key_.bytes().data()), key_.bytes().size()))) {}
 
 KeyEncryptionKey KeyEncryptionKey::from_hex(std::string_view hex) {
   while (!hex.empty() && (hex.back() == '\n' || hex.back() == '\r' || hex.back() == ' ')) hex.remove_suffix(1);
@@ -196,8 +197,9 @@ std::string PersonalDataSession::protect(const PersonalFields* rule, std::string
   auto cached = keys_.find(subject);
   if (cached == keys_.end() || cached->second.state != KeyLookup::State::kFound) {
     try {
-      cached = keys_.insert_or_assign(subject, KeyLookup{KeyLookup::State::kFound,
-                                                         personal_data_->keys_->get_or_create(subject)})
+      cached = keys_
+                   .insert_or_assign(subject,
+                                     KeyLookup{KeyLookup::State::kFound, personal_data_->keys_->get_or_create(subject)})
                    .first;
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kStreamDeleted || !snapshot) throw;

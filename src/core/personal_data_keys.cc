@@ -170,9 +170,9 @@ ForgetResult forget_subject(EventStore& store, std::string_view subject) {
   const std::int64_t head = store.head(stream);
   try {
     const AppendResult deleted = store.delete_stream(stream, /*hard=*/true);
-    return ForgetResult{head > 0 ? ForgetResult::Outcome::kKeyDeleted : ForgetResult::Outcome::kNoKey,
-                        "key stream " + to_string(stream) + " hard-deleted at version " +
-                            std::to_string(deleted.first_version)};
+    return ForgetResult{
+        head > 0 ? ForgetResult::Outcome::kKeyDeleted : ForgetResult::Outcome::kNoKey,
+        "key stream " + to_string(stream) + " hard-deleted at version " + std::to_string(deleted.first_version)};
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kStreamDeleted) throw;
     return ForgetResult{ForgetResult::Outcome::kAlreadyForgotten,

@@ -484,8 +484,7 @@ void AppendOperation::send_batch(std::int64_t at, StaticCondition condition) {
   }
   auto self = shared_from_this();
   if (lifecycle_) {
-    const std::int64_t before =
-        std::max<std::int64_t>(lifecycle_before(*lifecycle_, at + 1), seen_before_.value_or(1));
+    const std::int64_t before = std::max<std::int64_t>(lifecycle_before(*lifecycle_, at + 1), seen_before_.value_or(1));
     return connection_->session->lifecycle_batch(
         key_, condition.has_value, condition.value, static_cast<std::int32_t>(at + 1), seen_before_.has_value(),
         seen_before_.value_or(0), static_cast<std::int32_t>(before), lifecycle_->kind == LifecycleKind::kHardDelete,
@@ -505,7 +504,7 @@ void start_lifecycle(std::shared_ptr<Connection> connection, std::shared_ptr<con
   std::vector<EventData> events;
   events.push_back(std::move(event));
   std::make_shared<AppendOperation>(std::move(connection), std::move(feed), std::move(markers), std::move(stream),
-                                    expected, std::move(events), std::move(callback), std::move(change))
+                                    expected, std::move(events), std::move(callback), change)
       ->start();
 }
 

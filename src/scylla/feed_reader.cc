@@ -2,8 +2,8 @@
 // subscribers' checkpoints: feed_checkpoints.cc.
 #include "scylla/feed_reader.h"
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <limits>
 #include <map>
 #include <mutex>

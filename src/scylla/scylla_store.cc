@@ -121,7 +121,7 @@ class ScyllaStore final : public Store {
     EventData event;
     if (auto error = validation_error([&] { event = prepare_lifecycle(stream, change, connection_->limits); }))
       return callback(std::move(*error));
-    start_lifecycle(connection_, feed_, markers_, stream, std::move(change), std::move(event), std::move(callback));
+    start_lifecycle(connection_, feed_, markers_, stream, change, std::move(event), std::move(callback));
   }
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {

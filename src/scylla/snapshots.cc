@@ -64,9 +64,9 @@ void unless_hard_deleted(const std::shared_ptr<Connection>& connection, const St
             });
           },
           [stream, callback](const bridge::BridgeError& e) {
-            callback(Error(ErrorCode::kOutcomeUnknown, "snapshot of " + to_string(stream) +
-                                                           " written, but reading its stream's head back failed: " +
-                                                           to_std(e.message)));
+            callback(Error(ErrorCode::kOutcomeUnknown,
+                           "snapshot of " + to_string(stream) +
+                               " written, but reading its stream's head back failed: " + to_std(e.message)));
           }));
 }
 

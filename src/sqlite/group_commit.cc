@@ -133,8 +133,7 @@ Result<AppendResult> GroupCommit::append(AppendJob& job) {
                                      job.expected.to_string() + ", stream is at " + std::to_string(head));
   if (job.change)
     if (std::optional<Error> invalid = lifecycle_before_error(*job.change, head + 1)) return std::move(*invalid);
-  if (head + count > limits_.max_version)
-    return past_max_version(job.stream, limits_.max_version);
+  if (head + count > limits_.max_version) return past_max_version(job.stream, limits_.max_version);
   {
     Bound q(c, kInsert);
     q.stream(job.stream, aggregate_id);

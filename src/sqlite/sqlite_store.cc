@@ -80,7 +80,7 @@ class SqliteStore final : public Store {
     if (auto error = validation_error([&] { events.push_back(prepare_lifecycle(stream, change, limits_)); }))
       return callback(std::move(*error));
     const ExpectedVersion expected = change.expected;
-    writer_->enqueue(AppendJob{stream, expected, std::move(events), std::move(callback), 0, {}, std::move(change)});
+    writer_->enqueue(AppendJob{stream, expected, std::move(events), std::move(callback), 0, {}, change});
   }
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {

@@ -187,8 +187,7 @@ TEST_P(PersonalAggregateTest, ATamperedSnapshotIsSkippedAndTheEventsReplay) {
   EXPECT_EQ(loaded.state().level, 9);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, PersonalAggregateTest, ::testing::ValuesIn(personal_data_stores()),
-                         store_test_name);
+INSTANTIATE_TEST_SUITE_P(Stores, PersonalAggregateTest, ::testing::ValuesIn(personal_data_stores()), store_test_name);
 
 }  // namespace
 }  // namespace eventstore::testing

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the system events' types start with '$': single quotes keep it literal
 # eventstore stream truncate | delete (docs/cli.md, docs/lifecycle.md) on sqlite: what each
 # prints and hides, the system events in read and in the feed, exit code 7 after a hard delete,
 # the confirmation (--yes without a terminal; the question on one), bad input writing nothing.
@@ -41,7 +42,7 @@ run --store "$DB" stream truncate "${S[@]}" --before 5 --expected-version 3 --ye
 expect_error 2 "--before above --expected-version + 1"
 run --store "$DB" stream delete "${S[@]}" --event-id nope --yes
 expect_error 2 "delete --event-id not a UUID"
-[ ! -e "$TMP/s.db" ] && ok || fail "bad input created the store file"
+if [ ! -e "$TMP/s.db" ]; then ok; else fail "bad input created the store file"; fi
 run --store "$DB" append "${S[@]}" --expected-version any --event '$deleted'
 expect_error 2 "a user append of a '\$' type"
 

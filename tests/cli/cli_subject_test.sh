@@ -63,6 +63,7 @@ expect_contains "hard-deleted at version 2" "$OUT" "forget ada says where"
 run --store "$STORE" read --context "$KEYS" --type subject_key --id "$ADA"
 expect_rc 0 "read ada's key stream"
 expect_lacks '"wrapped"' "$OUT" "ada's key is gone"
+# shellcheck disable=SC2016  # a literal '$'
 expect_contains '"$hard-deleted"' "$OUT" "ada's key stream reads as its hard delete"
 
 run --store "$STORE" append --context "$KEYS" --type subject_key --id "$ADA" --expected-version any \

@@ -33,7 +33,7 @@ class HardDeleteFakeStore final : public Store {
     if (!version) return inner_->read(stream, options);
     RecordedEvent event{stream, *version, Uuid{}, kHardDeletedEventType, "{}", std::nullopt, now_ms()};
     const bool visible = !options.from || (options.direction == Direction::kForward ? *options.from <= *version
-                                                                                      : *options.from >= *version);
+                                                                                    : *options.from >= *version);
     return std::make_unique<OnePage>(visible ? std::vector<RecordedEvent>{event} : std::vector<RecordedEvent>{});
   }
 

@@ -53,8 +53,8 @@ TEST(PersonalDataCrypto, AnotherKeyOrOtherAssociatedDataFailsToOpen) {
 }
 
 TEST(PersonalDataCrypto, Base64RoundTripsAndRejectsGarbage) {
-  for (const std::string& bytes : {std::string(), std::string("a"), std::string("ab"), std::string("abc"),
-                                  std::string("\0\xff\x10\x80", 4)}) {
+  for (const std::string& bytes :
+       {std::string(), std::string("a"), std::string("ab"), std::string("abc"), std::string("\0\xff\x10\x80", 4)}) {
     const std::string text = base64_encode(bytes);
     const auto decoded = base64_decode(text);
     ASSERT_TRUE(decoded.has_value()) << text;

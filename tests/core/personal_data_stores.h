@@ -59,8 +59,6 @@ inline bool has_hard_delete(Store& store) {
   }
 }
 
-inline std::string store_test_name(const ::testing::TestParamInfo<PersonalDataStore>& info) {
-  return info.param.name;
-}
+inline std::string store_test_name(const ::testing::TestParamInfo<PersonalDataStore>& info) { return info.param.name; }
 
 }  // namespace eventstore::testing

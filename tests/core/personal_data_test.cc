@@ -202,8 +202,8 @@ TEST_P(PersonalDataTest, ASubjectIsNeededAndRulesAreChecked) {
                   ErrorCode::kInvalidArgument);
   EXPECT_ES_ERROR(personal.session().protect_event("CustomerRegistered", "not json"), ErrorCode::kInvalidArgument);
   // An integer subject id is its decimal text.
-  const auto numbered =
-      nlohmann::json::parse(personal.session().protect_event("CustomerRegistered", R"({"customer_id":42,"email":"x"})"));
+  const auto numbered = nlohmann::json::parse(
+      personal.session().protect_event("CustomerRegistered", R"({"customer_id":42,"email":"x"})"));
   EXPECT_EQ(numbered["email"]["subject"], "42");
 
   PersonalDataRules self;

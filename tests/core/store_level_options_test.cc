@@ -74,8 +74,7 @@ TEST(StoreLevelOptions, MaxStreamVersionOutsideItsRangeIsInvalidAndNamesTheOptio
     SCOPED_TRACE(value);
     for (const std::string prefix : {"memory:?", "sqlite:a.db?", "scylla://h?dc=x&"}) {
       const std::string message = invalid_message(prefix + "max_stream_version=" + value);
-      EXPECT_NE(message.find("max_stream_version must be a whole number 1..2147483647"), std::string::npos)
-          << message;
+      EXPECT_NE(message.find("max_stream_version must be a whole number 1..2147483647"), std::string::npos) << message;
     }
   }
   EXPECT_NE(invalid_message("memory:?max_stream_version").find("max_stream_version"), std::string::npos);

@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <set>
-#include <utility>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -34,11 +34,11 @@ std::string events_table() { return keyspace() + ".event_store"; }
 // Every row event_store holds for `stream`, tombstoned ones left out: their versions.
 std::vector<std::int32_t> stored_versions(const StreamId& s) {
   std::vector<std::int32_t> out;
-  for (const cql::Row& row : cql::execute(
-           connection(),
-           {"SELECT event_version FROM " + events_table() +
-                " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? AND event_version > ?",
-            {s.bounded_context, s.aggregate_id, s.aggregate_type, std::int32_t{-1}}}))
+  for (const cql::Row& row :
+       cql::execute(connection(),
+                    {"SELECT event_version FROM " + events_table() +
+                         " WHERE bounded_context = ? AND aggregate_id = ? AND aggregate_type = ? AND event_version > ?",
+                     {s.bounded_context, s.aggregate_id, s.aggregate_type, std::int32_t{-1}}}))
     out.push_back(cql::int32(row[0]));
   return out;
 }
@@ -49,11 +49,11 @@ struct Statics {
 };
 
 Statics statics(const StreamId& s) {
-  const auto rows = cql::execute(connection(), {"SELECT stream_version, truncated_before, hard_deleted FROM " +
-                                                    events_table() +
-                                                    " WHERE bounded_context = ? AND aggregate_id = ? AND "
-                                                    "aggregate_type = ? LIMIT 1",
-                                                {s.bounded_context, s.aggregate_id, s.aggregate_type}});
+  const auto rows =
+      cql::execute(connection(), {"SELECT stream_version, truncated_before, hard_deleted FROM " + events_table() +
+                                      " WHERE bounded_context = ? AND aggregate_id = ? AND "
+                                      "aggregate_type = ? LIMIT 1",
+                                  {s.bounded_context, s.aggregate_id, s.aggregate_type}});
   if (rows.empty()) return {};
   return {cql::optional_int32(rows[0][0]), cql::optional_int32(rows[0][1]), cql::optional_boolean(rows[0][2])};
 }
@@ -436,9 +436,10 @@ TEST(ScyllaLifecycle, DISABLED_ReadCostOfATruncatedStream) {
     const double plain_from = median_ms(plain, from_before, 12);
     std::printf("[%s] backward 10: untruncated %.2f ms, truncated %.2f ms (ratio %.2f)\n", where.c_str(), plain_back,
                 cut_back, cut_back / plain_back);
-    std::printf("[%s] forward all: untruncated %.2f ms (10,001 events), truncated %.2f ms (12 events, ratio %.2f "
-                "to the untruncated read of the same 12 from 9,990: %.2f ms); truncated from 9,990: %.2f ms\n",
-                where.c_str(), plain_all, cut_all, cut_all / plain_from, plain_from, cut_from);
+    std::printf(
+        "[%s] forward all: untruncated %.2f ms (10,001 events), truncated %.2f ms (12 events, ratio %.2f "
+        "to the untruncated read of the same 12 from 9,990: %.2f ms); truncated from 9,990: %.2f ms\n",
+        where.c_str(), plain_all, cut_all, cut_all / plain_from, plain_from, cut_from);
   };
   measure(flush ? "rows in an SSTable, tombstone in the memtable" : "memtable");
   if (!flush) return;

@@ -283,8 +283,8 @@ int run_long(const std::string& uri, const BenchArgs& args) {
     return 0;
   }
   std::printf("eventstore bench long  %s  (%zu-byte events, %llu rounds, ids seed %u; filled in %.1f s)\n",
-              j["store"].get<std::string>().c_str(), data.size(), static_cast<unsigned long long>(args.rounds),
-              seed, fill_s);
+              j["store"].get<std::string>().c_str(), data.size(), static_cast<unsigned long long>(args.rounds), seed,
+              fill_s);
   std::printf("  %-12s  %10s  %26s  %22s\n", "measure", "length", "ms: median of rounds [min..max]",
               "ratio to first [min..max]");
   for (std::size_t m = 0; m < kMeasureCount; ++m)

@@ -34,11 +34,11 @@ void print_demo_lifecycle(const std::shared_ptr<eventstore::Store>& store, const
   const OrderAggregate after = orders_kept.load(id);
   const bool same = nlohmann::json(before.state()) == nlohmann::json(after.state());
   std::printf("\nLifecycle (docs/lifecycle.md): order %s of context '%s'\n", id.to_string().c_str(), kLifecycleContext);
-  std::printf("truncate:           before its snapshot's version %lld: events 1..%lld removed, $truncated at version "
-              "%lld; load: state %s\n",
-              static_cast<long long>(kept_from), static_cast<long long>(kept_from - 1),
-              static_cast<long long>(truncated.first_version),
-              same ? "the same as before" : "DIFFERENT from before (a bug)");
+  std::printf(
+      "truncate:           before its snapshot's version %lld: events 1..%lld removed, $truncated at version "
+      "%lld; load: state %s\n",
+      static_cast<long long>(kept_from), static_cast<long long>(kept_from - 1),
+      static_cast<long long>(truncated.first_version), same ? "the same as before" : "DIFFERENT from before (a bug)");
   if (!same) throw eventstore::Error(eventstore::ErrorCode::kInternal, "the truncated order loads differently");
   const eventstore::AppendResult deleted =
       store->delete_stream(stream, false, eventstore::ExpectedVersion::exact(after.version()));

@@ -22,10 +22,10 @@ using eventstore::StreamId;
 
 struct LifecycleArgs {
   StreamArgs stream;
-  bool hard = false;                        // delete only
-  std::optional<std::string> before;        // truncate only
-  std::string expected_version = "any";     // as typed
-  std::optional<std::string> event_id;      // for a retry after an unknown outcome
+  bool hard = false;                     // delete only
+  std::optional<std::string> before;     // truncate only
+  std::string expected_version = "any";  // as typed
+  std::optional<std::string> event_id;   // for a retry after an unknown outcome
   bool yes = false;
 };
 
@@ -75,9 +75,11 @@ int run_lifecycle(const std::string& uri, const LifecycleArgs& args, LifecycleCh
     result = store->change_lifecycle(stream, change);
   } catch (const eventstore::Error& e) {
     if (e.code() != ErrorCode::kOutcomeUnknown) throw;
-    throw ErrorWithHint(e, "eventstore: hint: the change may or may not have been applied; run the same command "
-                           "again with --event-id " +
-                               change.event_id->to_string() + " (a change that was applied is recognised, not made twice)\n");
+    throw ErrorWithHint(e,
+                        "eventstore: hint: the change may or may not have been applied; run the same command "
+                        "again with --event-id " +
+                            change.event_id->to_string() +
+                            " (a change that was applied is recognised, not made twice)\n");
   }
   nlohmann::ordered_json out;
   out["operation"] = name.substr(std::string("stream ").size());
@@ -91,8 +93,9 @@ int run_lifecycle(const std::string& uri, const LifecycleArgs& args, LifecycleCh
 
 void add_common_options(CLI::App* command, LifecycleArgs& args) {
   add_stream_options(command, args.stream);
-  command->add_option("--expected-version", args.expected_version,
-                      "Change only if the stream is at this version: N, no-stream or any (default any)")
+  command
+      ->add_option("--expected-version", args.expected_version,
+                   "Change only if the stream is at this version: N, no-stream or any (default any)")
       ->type_name("V");
   command->add_option("--event-id", args.event_id, "The system event's id: to retry after an unknown outcome (exit 6)")
       ->type_name("UUID");
@@ -146,8 +149,8 @@ void add_stream_commands(CLI::App& app, std::vector<Command>& commands) {
                       [truncate_args](const StoreChoice& store) {
                         LifecycleChange change;
                         change.kind = LifecycleKind::kTruncate;
-                        change.before = parse_integer(*truncate_args->before, "--before", 1,
-                                                      eventstore::Limits{}.max_version);
+                        change.before =
+                            parse_integer(*truncate_args->before, "--before", 1, eventstore::Limits{}.max_version);
                         return run_lifecycle(store.uri, *truncate_args, change, "stream truncate");
                       },
                       {}});
