@@ -58,7 +58,6 @@ class PersonalAggregateTest : public ::testing::TestWithParam<PersonalDataStore>
  protected:
   void SetUp() override {
     store_ = GetParam().open();
-    if (!has_hard_delete(*store_)) GTEST_SKIP() << GetParam().name << " has no hard delete yet";
     personal_ = std::make_shared<PersonalData>(store_key_provider(store_, KeyEncryptionKey::random()), account_rules());
   }
 
