@@ -6,7 +6,7 @@
 // value:
 //   {"$personal": "v1", "subject": "<subject id>", "sealed": "<base64 of nonce|ciphertext|tag>"}
 // "Forgetting" a subject deletes its key: every copy of its personal fields, in every event,
-// snapshot, replica and backup, can no longer be decrypted. From then on a read gives the
+// snapshot and replica, can no longer be decrypted (backups: docs/erasure.md). Reads give the
 // placeholder (PersonalFields::placeholder, by default the JSON string "[erased]") in place of
 // each such field: never the plaintext, and never an error that blocks the aggregate.
 //
