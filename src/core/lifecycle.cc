@@ -1,19 +1,8 @@
 #include "core/lifecycle.h"
 
-#include <nlohmann/json.hpp>
-
 #include "core/validation.h"
 
 namespace eventstore::detail {
-
-bool is_system_event_type(std::string_view event_type) { return !event_type.empty() && event_type[0] == '$'; }
-
-std::optional<LifecycleKind> lifecycle_kind_of(std::string_view event_type) {
-  if (event_type == kTruncatedEventType) return LifecycleKind::kTruncate;
-  if (event_type == kDeletedEventType) return LifecycleKind::kSoftDelete;
-  if (event_type == kHardDeletedEventType) return LifecycleKind::kHardDelete;
-  return std::nullopt;
-}
 
 EventData prepare_lifecycle(const StreamId& stream, const LifecycleChange& change, const Limits& limits) {
   validate_stream(stream, limits);
@@ -54,20 +43,6 @@ std::optional<Error> lifecycle_before_error(const LifecycleChange& change, std::
   if (change.kind != LifecycleKind::kTruncate || change.before <= version) return std::nullopt;
   return Error::invalid("truncate before " + std::to_string(change.before) + " is above the stream's version " +
                         std::to_string(version - 1) + " + 1");
-}
-
-std::optional<std::int64_t> stored_lifecycle_before(const RecordedEvent& event) {
-  const std::optional<LifecycleKind> kind = lifecycle_kind_of(event.event_type);
-  if (!kind) return std::nullopt;
-  if (*kind != LifecycleKind::kTruncate) return event.version;
-  try {
-    const nlohmann::json data = nlohmann::json::parse(event.data.value_or("null"));
-    const nlohmann::json& before = data.at("before");
-    if (before.is_number_integer() && before.get<std::int64_t>() >= 1) return before.get<std::int64_t>();
-  } catch (const nlohmann::json::exception&) {
-  }
-  throw Error(ErrorCode::kCorruption, "the $truncated event at version " + std::to_string(event.version) + " of " +
-                                          to_string(event.stream) + " has no valid \"before\"");
 }
 
 }  // namespace eventstore::detail

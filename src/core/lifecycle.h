@@ -1,22 +1,16 @@
-// Stream lifecycle (docs/lifecycle.md), the parts every backend shares: checking a change and
-// building its system event, and reading the "before" a system event sets.
+// Stream lifecycle (docs/lifecycle.md), the parts every backend shares: checking a change,
+// building its system event and the "before" it sets.
+//
+// Thread safety: pure functions.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <string>
-#include <string_view>
 
 #include "eventstore/event_store.h"
 #include "eventstore/limits.h"
 
 namespace eventstore::detail {
-
-// True for the reserved event types: those starting with '$'.
-bool is_system_event_type(std::string_view event_type);
-
-// The lifecycle kind of a system event type; nullopt for any other type.
-std::optional<LifecycleKind> lifecycle_kind_of(std::string_view event_type);
 
 // Checks `change` for `stream` and returns its system event, ready to append: its id is
 // change.event_id or a new one, its timestamp now. Throws Error(kInvalidArgument): a bad stream,
@@ -32,10 +26,5 @@ std::int64_t lifecycle_before(const LifecycleChange& change, std::int64_t versio
 // kInvalidArgument when a truncate's before is above `version` (its own event's version, the
 // head + 1 it would be written at); nullopt when the change may be written there.
 std::optional<Error> lifecycle_before_error(const LifecycleChange& change, std::int64_t version);
-
-// The "before" a stored system event sets ("$truncated": its data's "before"; the deletes: their
-// own version); nullopt for other events. Throws Error(kCorruption) for a "$truncated" whose data
-// has no valid "before".
-std::optional<std::int64_t> stored_lifecycle_before(const RecordedEvent& event);
 
 }  // namespace eventstore::detail
