@@ -53,12 +53,14 @@ pause_and_resume() {
 }
 
 # 1. Faults, one node at a time, while writers run: kill -9 + restart, pause + resume.
+# The runs of this step run no relay, so they read no feed (--feed-readers 0): the feed under node
+# and relay faults is the cluster-feed step's.
 cluster_node_faults() {
   local kills=0 pauses=0 one_down_ok=0 one_down_runs=0
   note "fault run: ${CLUSTER_SECONDS}s of writers while nodes are killed, restarted, paused, resumed"
   timeout --kill-after=30 $((CLUSTER_SECONDS + 900)) "$HC" --json --store "$(cluster_uri "" timeout_ms=2000)" \
     --processes 2 --threads 4 --streams 6 --duration-s "$CLUSTER_SECONDS" --retry-unknown --final-read-retry-s 300 \
-    --lifecycle-rate "$LIFECYCLE_RATE" >"$OUT/cluster-faults.json" 2>"$OUT/cluster-faults.log" &
+    --feed-readers 0 --lifecycle-rate "$LIFECYCLE_RATE" >"$OUT/cluster-faults.json" 2>"$OUT/cluster-faults.log" &
   local hc_pid=$! end=$((SECONDS + CLUSTER_SECONDS - 20)) n=1
   while ((SECONDS < end)) && kill -0 "$hc_pid" 2>/dev/null; do
     "$LC" kill "$n" >>"$OUT/cluster-faults.log" 2>&1 && kills=$((kills + 1))
@@ -66,7 +68,7 @@ cluster_node_faults() {
     # With one node down, appends keep succeeding (RF 3, QUORUM).
     one_down_runs=$((one_down_runs + 1))
     if timeout 300 "$HC" --json --store "$(cluster_uri "" timeout_ms=5000)" --threads 2 --streams 2 --duration-s 5 \
-         --retry-unknown --min-acked 5 --lifecycle-rate "$LIFECYCLE_RATE" >"$OUT/cluster-one-down-$one_down_runs.json" 2>&1; then
+         --retry-unknown --min-acked 5 --feed-readers 0 --lifecycle-rate "$LIFECYCLE_RATE" >"$OUT/cluster-one-down-$one_down_runs.json" 2>&1; then
       one_down_ok=$((one_down_ok + 1))
     else
       fail "cluster: with node $n down: $(hc_figures "$OUT/cluster-one-down-$one_down_runs.json")"
@@ -87,7 +89,7 @@ cluster_two_down() {
   "$LC" kill 1 >>"$OUT/cluster-two-down.log" 2>&1; "$LC" kill 2 >>"$OUT/cluster-two-down.log" 2>&1
   sleep 15  # let node 3 mark them down
   timeout --kill-after=30 900 "$HC" --json --store "$(cluster_uri 127.0.0.3 timeout_ms=2000)" --threads 2 --streams 2 \
-    --duration-s 15 --expect-unavailable --final-read-retry-s 600 --lifecycle-rate "$LIFECYCLE_RATE" \
+    --duration-s 15 --expect-unavailable --final-read-retry-s 600 --feed-readers 0 --lifecycle-rate "$LIFECYCLE_RATE" \
     >"$OUT/cluster-two-down.json" 2>>"$OUT/cluster-two-down.log" &
   local hc_pid=$!
   sleep 20
@@ -104,7 +106,7 @@ cluster_unknown_outcomes() {
   local name=$1 threads=$2 streams=$3 what=$4
   timeout --kill-after=30 900 "$HC" --json --store "$(cluster_uri "" "timeout_ms=${RELIABILITY_SHORT_TIMEOUT_MS:-15}")" \
     --threads "$threads" --streams "$streams" --duration-s 40 --retry-unknown --final-read-retry-s 300 \
-    --lifecycle-rate "$LIFECYCLE_RATE" >"$OUT/$name.json" 2>"$OUT/$name.log" &
+    --feed-readers 0 --lifecycle-rate "$LIFECYCLE_RATE" >"$OUT/$name.json" 2>"$OUT/$name.log" &
   local hc_pid=$!
   sleep 10; "$LC" pause 1 >>"$OUT/$name.log" 2>&1; sleep 10
   "$LC" resume 1 >>"$OUT/$name.log" 2>&1
