@@ -305,10 +305,11 @@ class AggregateStore {
     std::int64_t replayed = 0;
     store_->for_each(stream, read, [&](const RecordedEvent& recorded) {
       const bool was_first = std::exchange(first, false);
-      if (recorded.event_type == kHardDeletedEventType)
+      const bool system_event = recorded.event_type.starts_with('$');
+      if (system_event && recorded.event_type == kHardDeletedEventType)
         throw Error::stream_deleted(recorded.version, to_string(stream));
-      if (recorded.event_type == kDeletedEventType) {
-        start_over(aggregate);
+      if (system_event && recorded.event_type == kDeletedEventType) {
+        aggregate = Aggregate<A>(aggregate.id_);  // what came before is gone, snapshot included
         aggregate.version_ = recorded.version;
         return;
       }
@@ -324,7 +325,7 @@ class AggregateStore {
         return;  // the snapshot's own event
       }
       aggregate.version_ = recorded.version;
-      if (recorded.event_type.starts_with('$')) return;
+      if (system_event) return;
       Event event = personal
                         ? codec_.decode(recorded.event_type,
                                         personal->reveal_event(recorded.event_type, recorded.data.value_or("null")))
@@ -335,12 +336,6 @@ class AggregateStore {
     stats_.events_replayed += static_cast<std::uint64_t>(replayed);
     if (first && snapshot_at > 0) return std::nullopt;
     return replayed;
-  }
-
-  // A "$deleted" event: what came before it is gone, snapshot included.
-  void start_over(Aggregate<A>& aggregate) {
-    const Uuid id = aggregate.id_;
-    aggregate = Aggregate<A>(id);
   }
 
   // Forgets the snapshot entirely, so the save's policy does not count it as the last one.

@@ -98,25 +98,8 @@ class AppendOperation : public std::enable_shared_from_this<AppendOperation> {
   }
 
   void answer(Result<AppendResult> result) {
-    if (result.ok() && lifecycle_ && lifecycle_->kind != LifecycleKind::kTruncate)
-      return clear_snapshot(std::move(result));
     EventStore::AppendCallback callback = std::move(callback_);
     callback(std::move(result));
-  }
-
-  // A delete is stored: its snapshot (state derived from the deleted events) goes before the
-  // answer. If that fails the delete still stands (AggregateStore::load starts over at a
-  // "$deleted" event anyway): logged.
-  void clear_snapshot(Result<AppendResult> result) {
-    auto self = shared_from_this();
-    auto held = std::make_shared<Result<AppendResult>>(std::move(result));
-    remove_scylla_snapshot(connection_, stream_, [self, held](std::optional<Error> error) {
-      if (error)
-        log(LogLevel::kWarning,
-            "the snapshot of deleted stream " + to_string(self->stream_) + " could not be removed: " + error->what());
-      EventStore::AppendCallback callback = std::move(self->callback_);
-      callback(std::move(*held));
-    });
   }
 
   // The static lifecycle columns of a SERIAL view of the stream: the before the next lifecycle

@@ -121,6 +121,8 @@ class ScyllaStore final : public Store {
     EventData event;
     if (auto error = validation_error([&] { event = prepare_lifecycle(stream, change, connection_->limits); }))
       return callback(std::move(*error));
+    if (change.kind != LifecycleKind::kTruncate)
+      callback = after_removing_snapshot(connection_, stream, std::move(callback));
     start_lifecycle(connection_, feed_, markers_, stream, change, std::move(event), std::move(callback));
   }
 

@@ -164,4 +164,19 @@ void remove_scylla_snapshot(const std::shared_ptr<Connection>& connection, const
                });
 }
 
+EventStore::AppendCallback after_removing_snapshot(std::shared_ptr<Connection> connection, StreamId stream,
+                                                   EventStore::AppendCallback callback) {
+  return [connection = std::move(connection), stream = std::move(stream),
+          callback = std::move(callback)](Result<AppendResult> result) {
+    if (!result) return callback(std::move(result));
+    auto held = std::make_shared<Result<AppendResult>>(std::move(result));
+    remove_scylla_snapshot(connection, stream, [stream, held, callback](std::optional<Error> error) {
+      if (error)
+        log(LogLevel::kWarning,
+            "the snapshot of deleted stream " + to_string(stream) + " could not be removed: " + error->what());
+      callback(std::move(*held));
+    });
+  };
+}
+
 }  // namespace eventstore::detail

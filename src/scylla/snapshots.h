@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 
+#include "eventstore/event_store.h"
 #include "eventstore/snapshot_store.h"
 #include "scylla/connection.h"
 
@@ -35,5 +36,12 @@ void save_scylla_snapshot(std::shared_ptr<Connection> connection, const StreamId
 // of the delete, or none.
 void remove_scylla_snapshot(const std::shared_ptr<Connection>& connection, const StreamId& stream,
                             std::function<void(std::optional<Error>)> callback);
+
+// `callback` for a delete of `stream`: on success it is called once the stream's snapshot (state
+// derived from the deleted events) is removed; a removal that fails is logged and the delete's
+// answer stands (AggregateStore::load starts over at a "$deleted" event anyway). Failures pass
+// straight through.
+EventStore::AppendCallback after_removing_snapshot(std::shared_ptr<Connection> connection, StreamId stream,
+                                                   EventStore::AppendCallback callback);
 
 }  // namespace eventstore::detail

@@ -48,6 +48,9 @@ expect_error 2 "a user append of a '\$' type"
 
 # ---- truncate ---------------------------------------------------------------------------------
 append_notes 5
+run --store "sqlite:$TMP/untouched.db" stream delete "${S[@]}"
+expect_error 2 "delete without --yes and without a terminal"
+if [ ! -e "$TMP/untouched.db" ]; then ok; else fail "a refused delete created the store file"; fi
 run --store "$DB" stream truncate "${S[@]}" --before 4
 expect_error 2 "truncate without --yes and without a terminal"
 expect_contains "--yes" "$ERR" "the error asks for --yes"

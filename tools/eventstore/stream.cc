@@ -29,11 +29,10 @@ struct LifecycleArgs {
   bool yes = false;
 };
 
-// Asks `question` on the terminal; true for "y" or "yes". Without a terminal (stdin or stderr
-// not one), a UsageError that asks for --yes.
-bool confirmed(const std::string& command, const std::string& question) {
-  if (isatty(STDIN_FILENO) == 0 || isatty(STDERR_FILENO) == 0)
-    throw UsageError(command + " is destructive: add --yes to run it without a terminal to confirm on");
+bool on_a_terminal() { return isatty(STDIN_FILENO) != 0 && isatty(STDERR_FILENO) != 0; }
+
+// Asks `question` on the terminal; true for "y" or "yes".
+bool confirmed(const std::string& question) {
   std::fprintf(stderr, "%s [y/N] ", question.c_str());
   std::fflush(stderr);
   std::string answer;
@@ -61,11 +60,15 @@ int run_lifecycle(const std::string& uri, const LifecycleArgs& args, LifecycleCh
     throw UsageError("--before " + std::to_string(change.before) + " is above --expected-version " +
                      args.expected_version + " + 1");
 
+  // Refused before the store is opened: no new SQLite file either.
+  if (!args.yes && !on_a_terminal())
+    throw UsageError(name + " is destructive: add --yes to run it without a terminal to confirm on");
+
   const std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
   if (!args.yes) {
     const std::int64_t head = store->head(stream);
-    if (!confirmed(name, "Stream " + eventstore::to_string(stream) + " is at version " + std::to_string(head) + ": " +
-                             describe(change, head) + "?")) {
+    if (!confirmed("Stream " + eventstore::to_string(stream) + " is at version " + std::to_string(head) + ": " +
+                   describe(change, head) + "?")) {
       std::fprintf(stderr, "eventstore: nothing done\n");
       return 1;
     }
