@@ -82,6 +82,9 @@ struct EVENTSTORE_EXPORT ReadOptions {
   // always holds at least one event, so an event larger than the budget comes alone. Together
   // with page_size it bounds the memory of a read. Must be at least 1. Default 4 MiB.
   std::size_t page_bytes = 4 * 1024 * 1024;
+  // Also return the events a retention policy hides (retention.h). What a truncate or a delete
+  // hid is gone either way.
+  bool include_expired = false;
 };
 
 // A cursor over one read. Pages arrive in stream order (by direction).

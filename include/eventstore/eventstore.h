@@ -13,6 +13,7 @@
 #include "eventstore/log.h"
 #include "eventstore/metrics.h"
 #include "eventstore/result.h"
+#include "eventstore/retention.h"
 #include "eventstore/snapshot_policy.h"
 #include "eventstore/snapshot_store.h"
 #include "eventstore/store.h"

@@ -10,6 +10,7 @@
 // Thread safety: a Store is safe to use from many threads; share it with shared_ptr.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -67,6 +68,9 @@ struct EVENTSTORE_EXPORT StoreOptions {
   std::shared_ptr<MetricsSink> metrics;
   // Where the store's operations become spans (tracing.h); none when null.
   std::shared_ptr<Tracer> tracer;
+  // How long a store may use a retention policy it read (retention.h) before it reads it again:
+  // how soon a policy set through another store object applies to this one's reads.
+  std::chrono::milliseconds retention_refresh{5000};
 };
 
 // Opens the store named by `uri`, bounded by `options` (the URI's max_in_flight,

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "forwarding_store.h"
 #include "validation.h"
 
 namespace eventstore::detail {
@@ -113,14 +114,11 @@ class Admission {
   EventStore::AppendCallback callback_;
 };
 
-class BoundedStore final : public Store {
+class BoundedStore final : public ForwardingStore {
  public:
   BoundedStore(std::shared_ptr<Store> inner, std::size_t max_appends, std::size_t max_bytes,
                std::shared_ptr<MetricsSink> metrics)
-      : inner_(std::move(inner)), in_flight_(std::make_shared<InFlight>(max_appends, max_bytes, std::move(metrics))) {}
-
-  std::string describe() const override { return inner_->describe(); }
-  void apply_schema(const SchemaOptions& options) override { inner_->apply_schema(options); }
+      : ForwardingStore(std::move(inner)), in_flight_(std::make_shared<InFlight>(max_appends, max_bytes, std::move(metrics))) {}
 
   void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
                     AppendCallback callback) override {
@@ -130,7 +128,7 @@ class BoundedStore final : public Store {
     // (it threw). One allocation: the inner callback holds only this pointer, which fits in a
     // std::function without one of its own.
     auto admission = std::make_shared<Admission>(in_flight_, bytes, std::move(callback));
-    inner_->append_async(stream, expected, std::move(events),
+    inner().append_async(stream, expected, std::move(events),
                          [admission](Result<AppendResult> result) { admission->complete(std::move(result)); });
   }
 
@@ -138,45 +136,10 @@ class BoundedStore final : public Store {
     const std::size_t bytes = append_bytes(events);
     in_flight_->wait_and_admit(bytes);
     const Admission admission(in_flight_, bytes);
-    return inner_->append(stream, expected, std::move(events));
+    return inner().append(stream, expected, std::move(events));
   }
-
-  std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
-    return inner_->read(stream, options);
-  }
-  void head_async(const StreamId& stream, HeadCallback callback) override {
-    inner_->head_async(stream, std::move(callback));
-  }
-  void change_lifecycle_async(const StreamId& stream, LifecycleChange change, AppendCallback callback) override {
-    inner_->change_lifecycle_async(stream, change, std::move(callback));
-  }
-  void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
-    inner_->load_snapshot_async(stream, std::move(callback));
-  }
-  void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
-    inner_->save_snapshot_async(stream, std::move(snapshot), std::move(callback));
-  }
-  void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback) override {
-    inner_->read_feed_async(context, options, std::move(callback));
-  }
-  void feed_head_async(const std::string& context, PositionCallback callback) override {
-    inner_->feed_head_async(context, std::move(callback));
-  }
-  void load_checkpoint_async(const std::string& context, const std::string& name,
-                             CheckpointCallback callback) override {
-    inner_->load_checkpoint_async(context, name, std::move(callback));
-  }
-  void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
-                             PositionCallback callback) override {
-    inner_->save_checkpoint_async(context, name, position, std::move(callback));
-  }
-  void feed_status_async(const std::string& context, StatusCallback callback) override {
-    inner_->feed_status_async(context, std::move(callback));
-  }
-  std::unique_ptr<FeedRelay> start_relay(const RelayOptions& options) override { return inner_->start_relay(options); }
 
  private:
-  const std::shared_ptr<Store> inner_;
   const std::shared_ptr<InFlight> in_flight_;
 };
 

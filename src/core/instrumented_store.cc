@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "forwarding_store.h"
 #include "validation.h"
 
 namespace eventstore::detail {
@@ -78,13 +79,11 @@ class InstrumentedCursor final : public EventCursor {
   StreamId stream_;
 };
 
-class InstrumentedStore final : public Store {
+class InstrumentedStore final : public ForwardingStore {
  public:
   InstrumentedStore(std::shared_ptr<Store> inner, std::shared_ptr<MetricsSink> metrics, std::shared_ptr<Tracer> tracer)
-      : inner_(std::move(inner)), metrics_(std::move(metrics)), tracer_(std::move(tracer)) {}
+      : ForwardingStore(std::move(inner)), metrics_(std::move(metrics)), tracer_(std::move(tracer)) {}
 
-  std::string describe() const override { return inner_->describe(); }
-  void apply_schema(const SchemaOptions& options) override { inner_->apply_schema(options); }
   const std::shared_ptr<MetricsSink>& metrics_sink() const override { return metrics_; }
   const std::shared_ptr<Tracer>& tracer() const override { return tracer_; }
 
@@ -92,7 +91,7 @@ class InstrumentedStore final : public Store {
                     AppendCallback callback) override {
     auto append = std::make_shared<AppendOperation>(metrics_.get(), tracer_.get(), stream, expected, events);
     // `metrics` keeps the sink alive until the answer: the operation holds a plain pointer to it.
-    inner_->append_async(stream, expected, std::move(events),
+    inner().append_async(stream, expected, std::move(events),
                          [metrics = metrics_, append, callback = std::move(callback)](Result<AppendResult> result) {
                            append->finish(result ? nullptr : &result.error());
                            callback(std::move(result));
@@ -104,7 +103,7 @@ class InstrumentedStore final : public Store {
   AppendResult append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events) override {
     const AppendOperation append(metrics_.get(), tracer_.get(), stream, expected, events);
     try {
-      AppendResult result = inner_->append(stream, expected, std::move(events));
+      AppendResult result = inner().append(stream, expected, std::move(events));
       append.finish(nullptr);
       return result;
     } catch (const Error& e) {
@@ -114,21 +113,12 @@ class InstrumentedStore final : public Store {
   }
 
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
-    return std::make_unique<InstrumentedCursor>(inner_->read(stream, options), metrics_, tracer_, stream);
-  }
-  void head_async(const StreamId& stream, HeadCallback callback) override {
-    inner_->head_async(stream, std::move(callback));
-  }
-  void change_lifecycle_async(const StreamId& stream, LifecycleChange change, AppendCallback callback) override {
-    inner_->change_lifecycle_async(stream, change, std::move(callback));
-  }
-  void load_snapshot_async(const StreamId& stream, LoadCallback callback) override {
-    inner_->load_snapshot_async(stream, std::move(callback));
+    return std::make_unique<InstrumentedCursor>(inner().read(stream, options), metrics_, tracer_, stream);
   }
   void save_snapshot_async(const StreamId& stream, Snapshot snapshot, SaveCallback callback) override {
-    if (!metrics_) return inner_->save_snapshot_async(stream, std::move(snapshot), std::move(callback));
+    if (!metrics_) return inner().save_snapshot_async(stream, std::move(snapshot), std::move(callback));
     auto write = std::make_shared<StreamOperation>(metrics_.get(), nullptr, "", stream);
-    inner_->save_snapshot_async(
+    inner().save_snapshot_async(
         stream, std::move(snapshot),
         [metrics = metrics_, write, callback = std::move(callback)](Result<SnapshotSaveResult> result) {
           if (result && !result.value().stored) write->count(metrics::snapshot_writes_total, nullptr, "refused_older");
@@ -138,8 +128,8 @@ class InstrumentedStore final : public Store {
   }
 
   void read_feed_async(const std::string& context, const FeedReadOptions& options, FeedPageCallback callback) override {
-    if (!metrics_) return inner_->read_feed_async(context, options, std::move(callback));
-    inner_->read_feed_async(
+    if (!metrics_) return inner().read_feed_async(context, options, std::move(callback));
+    inner().read_feed_async(
         context, options, [metrics = metrics_, context, callback = std::move(callback)](Result<FeedPage> page) {
           const Error* error = page ? nullptr : &page.error();
           const std::array<std::string_view, 2> with_outcome = {context, outcome_of(error)};
@@ -152,8 +142,8 @@ class InstrumentedStore final : public Store {
         });
   }
   void feed_head_async(const std::string& context, PositionCallback callback) override {
-    if (!metrics_) return inner_->feed_head_async(context, std::move(callback));
-    inner_->feed_head_async(context,
+    if (!metrics_) return inner().feed_head_async(context, std::move(callback));
+    inner().feed_head_async(context,
                             [metrics = metrics_, context, callback = std::move(callback)](Result<std::int64_t> head) {
                               if (head) {
                                 const std::array<std::string_view, 1> labels = {context};
@@ -162,14 +152,10 @@ class InstrumentedStore final : public Store {
                               callback(std::move(head));
                             });
   }
-  void load_checkpoint_async(const std::string& context, const std::string& name,
-                             CheckpointCallback callback) override {
-    inner_->load_checkpoint_async(context, name, std::move(callback));
-  }
   void save_checkpoint_async(const std::string& context, const std::string& name, std::int64_t position,
                              PositionCallback callback) override {
-    if (!metrics_) return inner_->save_checkpoint_async(context, name, position, std::move(callback));
-    inner_->save_checkpoint_async(
+    if (!metrics_) return inner().save_checkpoint_async(context, name, position, std::move(callback));
+    inner().save_checkpoint_async(
         context, name, position,
         [metrics = metrics_, context, name, callback = std::move(callback)](Result<std::int64_t> stored) {
           if (stored) {
@@ -179,13 +165,8 @@ class InstrumentedStore final : public Store {
           callback(std::move(stored));
         });
   }
-  void feed_status_async(const std::string& context, StatusCallback callback) override {
-    inner_->feed_status_async(context, std::move(callback));
-  }
-  std::unique_ptr<FeedRelay> start_relay(const RelayOptions& options) override { return inner_->start_relay(options); }
 
  private:
-  const std::shared_ptr<Store> inner_;
   const std::shared_ptr<MetricsSink> metrics_;
   const std::shared_ptr<Tracer> tracer_;
 };
