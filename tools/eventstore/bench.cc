@@ -445,6 +445,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
       ->type_name("N");
   add_event_size(load, args);
   load->add_option("--page-size", args.page_size, "Events per round trip while loading (default 1000)")->type_name("N");
+  load->add_option("--compare-page-size", args.compare_page_size,
+                   "Also replay each stream (snapshots off) with this page size, alternating with --page-size")
+      ->type_name("N");
   add_output_flags(load, args);
   load->footer("Example:\n  eventstore --store sqlite:/tmp/b.db bench load --lengths 10,1000,100000 --repeats 10");
   CLI::App* feed = bench->add_subcommand(

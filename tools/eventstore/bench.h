@@ -40,6 +40,8 @@ struct BenchArgs {
   double max_point_s = 20;  // per stream length and mode
   std::uint64_t populate_batch = 500;
   std::uint64_t page_size = 1000;
+  // load: also replay every stream with this page size, alternating with --page-size (0: no)
+  std::uint64_t compare_page_size = 0;
   // long (also --snapshot-every, --populate-batch, --page-size, --event-size; bench_long.cc)
   std::vector<std::int64_t> long_lengths{1000, 1000000};
   std::uint64_t rounds = 5;

@@ -43,6 +43,7 @@ struct Point {
   std::int64_t length = 0;
   bool snapshots = false;
   std::int64_t replayed = 0;
+  std::uint64_t page_size = 0;
   std::vector<double> ms;
 };
 
@@ -71,6 +72,7 @@ int run_load(const std::string& uri, const BenchArgs& args) {
   if (args.repeats < 1) throw UsageError("--repeats must be >= 1");
   if (args.populate_batch < 1 || args.populate_batch > 1000) throw UsageError("--populate-batch must be 1..1000");
   if (args.page_size < 1 || args.page_size > 100000) throw UsageError("--page-size must be 1..100000");
+  if (args.compare_page_size > 100000) throw UsageError("--compare-page-size must be 1..100000");
 
   Progress progress(!args.json && !args.quiet);
   std::shared_ptr<eventstore::Store> store = eventstore::open_store(uri);
@@ -79,6 +81,9 @@ int run_load(const std::string& uri, const BenchArgs& args) {
   options.page_size = static_cast<std::uint32_t>(args.page_size);
   eventstore::AggregateStore<PlainCounter> plain(store, kContext, options);
   eventstore::AggregateStore<SnapCounter> snapped(store, kContext, options);
+  eventstore::AggregateStoreOptions compared_options = options;
+  if (args.compare_page_size > 0) compared_options.page_size = static_cast<std::uint32_t>(args.compare_page_size);
+  eventstore::AggregateStore<PlainCounter> plain_compared(store, kContext, compared_options);
 
   // Fill one stream per length, in big appends, and store the snapshot the every-K policy
   // would have written last (at the highest multiple of K).
@@ -125,17 +130,25 @@ int run_load(const std::string& uri, const BenchArgs& args) {
   std::uint64_t loads = 0;
   for (std::size_t i = 0; i < args.lengths.size(); ++i) {
     const std::int64_t n = args.lengths[i];
-    Point off{n, false, n, {}};
-    Point on{n, true, n - (n / args.snapshot_every) * args.snapshot_every, {}};
-    // One untimed load of each first (connections, caches), then alternate the two modes.
+    Point off{n, false, n, args.page_size, {}};
+    Point compared{n, false, n, args.compare_page_size, {}};
+    Point on{n, true, n - (n / args.snapshot_every) * args.snapshot_every, args.page_size, {}};
+    // One untimed load of each first (connections, caches), then alternate the modes; the two
+    // page sizes in A-B-B-A order.
     check(plain.load(ids[i]).state(), n);
     check(snapped.load(ids[i]).state(), n);
+    if (args.compare_page_size > 0) check(plain_compared.load(ids[i]).state(), n);
     const Clock::time_point point_start = Clock::now();
     for (std::uint64_t r = 0; r < args.repeats; ++r) {
-      for (Point* p : {&off, &on}) {
+      std::vector<Point*> order = {&off, &on};
+      if (args.compare_page_size > 0) order = r % 2 == 0 ? std::vector<Point*>{&off, &compared, &on}
+                                                         : std::vector<Point*>{&compared, &off, &on};
+      for (Point* p : order) {
         const Clock::time_point t0 = Clock::now();
         if (p->snapshots) {
           check(snapped.load(ids[i]).state(), n);
+        } else if (p == &compared) {
+          check(plain_compared.load(ids[i]).state(), n);
         } else {
           check(plain.load(ids[i]).state(), n);
         }
@@ -152,6 +165,7 @@ int run_load(const std::string& uri, const BenchArgs& args) {
       if (r + 1 >= 3 && seconds(Clock::now() - point_start) > 2 * args.max_point_s) break;
     }
     points.push_back(std::move(off));
+    if (args.compare_page_size > 0) points.push_back(std::move(compared));
     points.push_back(std::move(on));
   }
   const Usage cpu_after = Usage::now();
@@ -171,6 +185,7 @@ int run_load(const std::string& uri, const BenchArgs& args) {
     o["events"] = p.length;
     o["snapshots"] = p.snapshots;
     o["replayed"] = p.replayed;
+    o["page_size"] = p.page_size;
     o["loads"] = p.ms.size();
     o["median_ms"] = r3(quantile(p.ms, 0.5));
     o["p95_ms"] = r3(quantile(p.ms, 0.95));
@@ -189,12 +204,13 @@ int run_load(const std::string& uri, const BenchArgs& args) {
   std::printf("eventstore bench load  %s  (snapshot every %lld events, %zu-byte events, page %llu)\n",
               j["store"].get<std::string>().c_str(), static_cast<long long>(args.snapshot_every), data.size(),
               static_cast<unsigned long long>(args.page_size));
-  std::printf("  %10s  %-9s  %9s  %6s  %11s  %11s\n", "events", "snapshots", "replayed", "loads", "median ms",
-              "p95 ms");
+  std::printf("  %10s  %-9s  %9s  %6s  %6s  %11s  %11s\n", "events", "snapshots", "replayed", "page", "loads",
+              "median ms", "p95 ms");
   for (const auto& o : list)
-    std::printf("  %10lld  %-9s  %9lld  %6zu  %11.3f  %11.3f\n",
+    std::printf("  %10lld  %-9s  %9lld  %6llu  %6zu  %11.3f  %11.3f\n",
                 static_cast<long long>(o["events"].get<std::int64_t>()), o["snapshots"].get<bool>() ? "on" : "off",
-                static_cast<long long>(o["replayed"].get<std::int64_t>()), o["loads"].get<std::size_t>(),
+                static_cast<long long>(o["replayed"].get<std::int64_t>()),
+                static_cast<unsigned long long>(o["page_size"].get<std::uint64_t>()), o["loads"].get<std::size_t>(),
                 o["median_ms"].get<double>(), o["p95_ms"].get<double>());
   std::printf("  filled in %.1f s; peak RSS %.1f MB\n", fill_s, j["peak_rss_mb"].get<double>());
   return 0;
