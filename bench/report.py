@@ -501,12 +501,25 @@ def main():
                 continue
             w(f"**{names[b]}** (streams filled in {loads[b]['fill_s']:.1f} s)")
             w("")
-            w("| events | snapshots | events replayed | loads | median ms | p95 ms |")
-            w("|---|---|---|---|---|---|")
+            w("| events | snapshots | events replayed | page | loads | median ms | p95 ms |")
+            w("|---|---|---|---|---|---|---|")
             for p in loads[b]["points"]:
-                w(f"| {p['events']:,} | {'on' if p['snapshots'] else 'off'} | {p['replayed']:,} | {p['loads']} "
+                w(f"| {p['events']:,} | {'on' if p['snapshots'] else 'off'} | {p['replayed']:,} "
+                  f"| {p.get('page_size', loads[b]['page_size']):,} | {p['loads']} "
                   f"| {p['median_ms']:.3f} | {p['p95_ms']:.3f} |")
             w("")
+            full = [p for p in loads[b]["points"] if not p["snapshots"]]
+            pages = sorted({p.get("page_size", loads[b]["page_size"]) for p in full})
+            if len(pages) == 2:
+                per_length = []
+                for n in sorted({p["events"] for p in full}):
+                    by_page = {p.get("page_size"): p["median_ms"] for p in full if p["events"] == n}
+                    r = ratio(by_page.get(loads[b]["page_size"]), by_page.get(next(x for x in pages if x != loads[b]["page_size"])))
+                    per_length.append(f"{n:,}: {r:.2f}" if r else f"{n:,}: –")
+                other = next(x for x in pages if x != loads[b]["page_size"])
+                w(f"Full replay with pages of {loads[b]['page_size']:,} / pages of {other:,} (median, the two "
+                  f"alternating A-B-B-A): {'; '.join(per_length)}.")
+                w("")
         if "load.png" in plots:
             w(f"![load time vs stream length]({plots['load.png']})")
             w("")

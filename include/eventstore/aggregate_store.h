@@ -116,8 +116,10 @@ struct EVENTSTORE_EXPORT AggregateStoreOptions {
   // snapshot (the seed's snapshot-on-load). Off by default.
   std::int64_t snapshot_on_load_after = 0;
   // Events read per round trip while loading; each page also stays within ReadOptions'
-  // default byte budget (4 MiB).
-  std::uint32_t page_size = 1000;
+  // default byte budget (4 MiB). 5,000 as gocql's default page: a full replay of 10,000 events
+  // took 0.85-1.02x the time of 1,000-event pages on a cluster, 1.01-1.07x on SQLite
+  // (docs/BENCHMARKS.md, "Page size of a load").
+  std::uint32_t page_size = 5000;
   // Encrypts the personal fields of events and snapshots (personal_data.h); none when null.
   std::shared_ptr<const PersonalData> personal_data = nullptr;
 };
