@@ -119,7 +119,8 @@ struct EVENTSTORE_EXPORT ScavengeReport {
 // streams are skipped. Idempotent: a second run right after the first removes nothing. Throws
 // Error: kInvalidArgument (a bad context, a type without a policy), and what reads and
 // truncates throw other than a version conflict.
-EVENTSTORE_EXPORT ScavengeReport scavenge(Store& store, const std::string& context, const ScavengeOptions& options = {});
+EVENTSTORE_EXPORT ScavengeReport scavenge(Store& store, const std::string& context,
+                                          const ScavengeOptions& options = {});
 
 // What scavenge does to one stream under `policy`: the truncate it made, or nullopt when nothing
 // was to be removed. Throws as scavenge does, and kVersionConflict when the stream moved under it.

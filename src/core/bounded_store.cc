@@ -118,7 +118,8 @@ class BoundedStore final : public ForwardingStore {
  public:
   BoundedStore(std::shared_ptr<Store> inner, std::size_t max_appends, std::size_t max_bytes,
                std::shared_ptr<MetricsSink> metrics)
-      : ForwardingStore(std::move(inner)), in_flight_(std::make_shared<InFlight>(max_appends, max_bytes, std::move(metrics))) {}
+      : ForwardingStore(std::move(inner)),
+        in_flight_(std::make_shared<InFlight>(max_appends, max_bytes, std::move(metrics))) {}
 
   void append_async(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events,
                     AppendCallback callback) override {

@@ -2,8 +2,8 @@
 #include "bounded_store.h"
 #include "eventstore/store.h"
 #include "instrumented_store.h"
-#include "retention_store.h"
 #include "memory/memory_store.h"
+#include "retention_store.h"
 #include "sqlite/sqlite_store.h"
 #include "store_uri.h"
 #ifdef EVENTSTORE_WITH_SCYLLA
@@ -38,10 +38,12 @@ std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& give
   const std::size_t max_in_flight_bytes = backend.options.max_in_flight_bytes.value_or(options.max_in_flight_bytes);
   if (max_in_flight == 0) throw Error::invalid("StoreOptions::max_in_flight must be at least 1");
   if (max_in_flight_bytes == 0) throw Error::invalid("StoreOptions::max_in_flight_bytes must be at least 1");
-  if (options.retention_refresh.count() < 0) throw Error::invalid("StoreOptions::retention_refresh must not be negative");
-  std::shared_ptr<Store> retained = detail::apply_retention(open_backend(backend.uri, options), options.retention_refresh);
-  std::shared_ptr<Store> bounded = detail::bound_appends_in_flight(std::move(retained), max_in_flight,
-                                                                   max_in_flight_bytes, options.metrics);
+  if (options.retention_refresh.count() < 0)
+    throw Error::invalid("StoreOptions::retention_refresh must not be negative");
+  std::shared_ptr<Store> retained =
+      detail::apply_retention(open_backend(backend.uri, options), options.retention_refresh);
+  std::shared_ptr<Store> bounded =
+      detail::bound_appends_in_flight(std::move(retained), max_in_flight, max_in_flight_bytes, options.metrics);
   return detail::instrument(std::move(bounded), options.metrics, options.tracer);
 }
 

@@ -111,8 +111,7 @@ std::optional<RetentionPolicy> retention_policy(EventStore& store, const std::st
   options.direction = Direction::kBackward;
   options.limit = detail::kPolicyReadEvents;
   options.page_size = detail::kPolicyReadEvents;
-  return detail::policy_from_newest_first(
-      store.read_all(retention_policy_stream(context, aggregate_type), options));
+  return detail::policy_from_newest_first(store.read_all(retention_policy_stream(context, aggregate_type), options));
 }
 
 std::map<std::string, RetentionPolicy> retention_policies(Store& store, const std::string& context) {
@@ -140,8 +139,8 @@ std::map<std::string, RetentionPolicy> retention_policies(Store& store, const st
   return policies;
 }
 
-std::optional<ScavengedStream> scavenge_stream(EventStore& store, const StreamId& stream,
-                                               const RetentionPolicy& policy, bool dry_run, Timestamp now) {
+std::optional<ScavengedStream> scavenge_stream(EventStore& store, const StreamId& stream, const RetentionPolicy& policy,
+                                               bool dry_run, Timestamp now) {
   const std::int64_t head = store.head(stream);
   if (head == 0 || policy.empty()) return std::nullopt;
   const std::optional<Timestamp> cutoff = detail::age_cutoff(policy, now);

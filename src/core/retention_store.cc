@@ -43,22 +43,22 @@ class PolicyCache {
     options.limit = kPolicyReadEvents;
     options.page_size = kPolicyReadEvents;
     cursor_holder = inner_->read(retention_policy_stream(key.first, key.second), options);
-    cursor_holder->next_page_async([this, key, generation, callback = std::move(callback)](
-                                       Result<std::vector<RecordedEvent>> page) {
-      if (!page) return callback(page.error());
-      std::optional<RetentionPolicy> policy;
-      try {
-        policy = policy_from_newest_first(page.value());
-      } catch (const Error& e) {
-        return callback(e);
-      }
-      {
-        std::lock_guard lock(mutex_);
-        // A policy set since the read began may be missing from what it found.
-        if (generation == generation_) entries_[key] = Entry{policy, Clock::now()};
-      }
-      callback(policy);
-    });
+    cursor_holder->next_page_async(
+        [this, key, generation, callback = std::move(callback)](Result<std::vector<RecordedEvent>> page) {
+          if (!page) return callback(page.error());
+          std::optional<RetentionPolicy> policy;
+          try {
+            policy = policy_from_newest_first(page.value());
+          } catch (const Error& e) {
+            return callback(e);
+          }
+          {
+            std::lock_guard lock(mutex_);
+            // A policy set since the read began may be missing from what it found.
+            if (generation == generation_) entries_[key] = Entry{policy, Clock::now()};
+          }
+          callback(policy);
+        });
   }
 
   // Forgets every cached policy of `context` (one of its policies is being set).
@@ -130,9 +130,9 @@ class RetentionCursor final : public EventCursor {
     // Set when a policy applies.
     std::optional<RetentionPolicy> policy;
     std::int64_t head = 0;
-    std::int64_t floor = 1;               // by count
-    std::optional<Timestamp> cutoff;      // by age
-    bool leading = true;                  // forward: still among the leading events
+    std::int64_t floor = 1;                  // by count
+    std::optional<Timestamp> cutoff;         // by age
+    bool leading = true;                     // forward: still among the leading events
     std::optional<std::uint64_t> remaining;  // forward with an age: the read's limit, applied here
   };
 
@@ -240,8 +240,7 @@ class RetentionStore final : public ForwardingStore {
   }
 
   AppendResult append(const StreamId& stream, ExpectedVersion expected, std::vector<EventData> events) override {
-    if (stream.aggregate_type != kRetentionAggregateType)
-      return inner().append(stream, expected, std::move(events));
+    if (stream.aggregate_type != kRetentionAggregateType) return inner().append(stream, expected, std::move(events));
     cache_->invalidate(stream.bounded_context);
     struct InvalidateOnExit {
       PolicyCache& cache;

@@ -444,7 +444,10 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
   load->add_option("--populate-batch", args.populate_batch, "Events per append while filling the streams (default 500)")
       ->type_name("N");
   add_event_size(load, args);
-  load->add_option("--page-size", args.page_size, "Events per round trip while loading (default 1000; the library's AggregateStoreOptions default is 5000)")->type_name("N");
+  load->add_option(
+          "--page-size", args.page_size,
+          "Events per round trip while loading (default 1000; the library's AggregateStoreOptions default is 5000)")
+      ->type_name("N");
   load->add_option("--compare-page-size", args.compare_page_size,
                    "Also replay each stream (snapshots off) with this page size, alternating with --page-size")
       ->type_name("N");

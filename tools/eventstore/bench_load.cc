@@ -141,8 +141,8 @@ int run_load(const std::string& uri, const BenchArgs& args) {
     const Clock::time_point point_start = Clock::now();
     for (std::uint64_t r = 0; r < args.repeats; ++r) {
       std::vector<Point*> order = {&off, &on};
-      if (args.compare_page_size > 0) order = r % 2 == 0 ? std::vector<Point*>{&off, &compared, &on}
-                                                         : std::vector<Point*>{&compared, &off, &on};
+      if (args.compare_page_size > 0)
+        order = r % 2 == 0 ? std::vector<Point*>{&off, &compared, &on} : std::vector<Point*>{&compared, &off, &on};
       for (Point* p : order) {
         const Clock::time_point t0 = Clock::now();
         if (p->snapshots) {

@@ -1,0 +1,82 @@
+// The pure parts of retention (src/core/retention.h): the floors, and reading a policy stream.
+#include "core/retention.h"
+
+#include <gtest/gtest.h>
+
+namespace eventstore::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+RecordedEvent policy_event(std::int64_t version, std::string type, std::optional<std::string> data) {
+  RecordedEvent event;
+  event.stream = retention_policy_stream("shop", "cart");
+  event.version = version;
+  event.event_type = std::move(type);
+  event.data = std::move(data);
+  return event;
+}
+
+TEST(RetentionFloor, ByCountKeepsTheLastVersionsAndNeverGoesBelowOne) {
+  RetentionPolicy policy;
+  EXPECT_EQ(count_floor(policy, 10), 1);
+  policy.max_count = 3;
+  EXPECT_EQ(count_floor(policy, 10), 8);
+  EXPECT_EQ(count_floor(policy, 2), 1);
+  EXPECT_EQ(count_floor(policy, 0), 1);
+  policy.max_count = 1;
+  EXPECT_EQ(count_floor(policy, 10), 10);
+}
+
+TEST(RetentionFloor, AgeCutoffIsNowMinusMaxAge) {
+  const Timestamp now = now_ms();
+  RetentionPolicy policy;
+  EXPECT_FALSE(age_cutoff(policy, now));
+  policy.max_age = 90s;
+  EXPECT_EQ(age_cutoff(policy, now), now - 90000ms);
+}
+
+TEST(RetentionPolicyStream, TheNewestPolicyEventHolds) {
+  const auto policy = policy_from_newest_first(
+      {policy_event(2, kRetentionPolicyEventType, R"({"aggregate_type":"cart","max_age_seconds":60,"max_count":5})"),
+       policy_event(1, kRetentionPolicyEventType, R"({"aggregate_type":"cart","max_count":9})")});
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(policy->max_age, 60s);
+  EXPECT_EQ(policy->max_count, 5);
+}
+
+TEST(RetentionPolicyStream, ClearedDeletedOrEmptyMeansNoPolicy) {
+  EXPECT_FALSE(policy_from_newest_first({}));
+  EXPECT_FALSE(policy_from_newest_first({policy_event(2, kRetentionPolicyEventType, R"({"aggregate_type":"cart"})"),
+                                         policy_event(1, kRetentionPolicyEventType, R"({"max_count":9})")}));
+  EXPECT_FALSE(policy_from_newest_first(
+      {policy_event(2, kDeletedEventType, "{}"), policy_event(1, kRetentionPolicyEventType, R"({"max_count":9})")}));
+}
+
+TEST(RetentionPolicyStream, ATruncateOfThePolicyStreamIsSkipped) {
+  const auto policy = policy_from_newest_first({policy_event(3, kTruncatedEventType, R"({"before":2})"),
+                                                policy_event(2, kRetentionPolicyEventType, R"({"max_count":4})")});
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(policy->max_count, 4);
+}
+
+TEST(RetentionPolicyStream, AnEventItDidNotWriteIsCorruption) {
+  for (const char* data : {"null", "[]", R"({"max_count":0})", R"({"max_count":"5"})", R"({"max_age_seconds":-1})",
+                           R"({"max_age_seconds":1.5})"}) {
+    try {
+      policy_from_newest_first({policy_event(1, kRetentionPolicyEventType, std::string(data))});
+      ADD_FAILURE() << data << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kCorruption) << data;
+    }
+  }
+  try {
+    policy_from_newest_first({policy_event(1, "Something", "{}")});
+    ADD_FAILURE() << "a foreign event type was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kCorruption);
+  }
+}
+
+}  // namespace
+}  // namespace eventstore::detail
