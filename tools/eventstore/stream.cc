@@ -107,14 +107,18 @@ void add_common_options(CLI::App* command, LifecycleArgs& args) {
 
 }  // namespace
 
+void add_retention_commands(CLI::App& app, CLI::App* stream, std::vector<Command>& commands);  // retention.cc
+
 void add_stream_commands(CLI::App& app, std::vector<Command>& commands) {
-  CLI::App* stream = app.add_subcommand("stream", "Delete or truncate a stream (docs/lifecycle.md)");
+  CLI::App* stream =
+      app.add_subcommand("stream", "Delete or truncate a stream; retention policies (docs/lifecycle.md)");
   stream->footer(
       "Each change appends one system event ($truncated, $deleted or $hard-deleted) under the same\n"
       "rules as an append, and removes the events it hides. Examples:\n"
       "  eventstore stream truncate --context shop --type order --id 0de30000-0000-8000-8000-000000000001 --before 90\n"
       "  eventstore stream delete --context shop --type order --id 0de30000-0000-8000-8000-000000000001 --hard --yes");
-  commands.push_back({stream, {}, "stream needs a command: delete or truncate (run 'eventstore stream --help')"});
+  commands.push_back(
+      {stream, {}, "stream needs a command: delete, truncate or retention (run 'eventstore stream --help')"});
 
   auto delete_args = std::make_shared<LifecycleArgs>();
   CLI::App* remove = stream->add_subcommand("delete", "Delete a stream: it reads as its $deleted event from then on");
@@ -157,6 +161,8 @@ void add_stream_commands(CLI::App& app, std::vector<Command>& commands) {
                         return run_lifecycle(store.uri, *truncate_args, change, "stream truncate");
                       },
                       {}});
+
+  add_retention_commands(app, stream, commands);
 }
 
 }  // namespace eventstore_cli
