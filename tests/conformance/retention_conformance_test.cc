@@ -435,6 +435,66 @@ TEST_P(RetentionConformance, ScavengeByAgeRemovesOldEventsAndLeavesIdleStreamsAl
   EXPECT_TRUE(seen.count(young));
 }
 
+TEST_P(RetentionConformance, ScavengeSkipsHardDeletedStreamsAndKeepsWhatADeleteLeft) {
+  start_relay();
+  const StreamId hard = new_stream("Order");
+  const StreamId soft = new_stream("Order");
+  const StreamId truncated = new_stream("Order");
+  // What the feed shows of each stream (not the events a delete or a truncate hid).
+  std::set<Uuid> ids;
+  append_n(hard, 10);
+  ids.insert(store().delete_stream(hard, true).event_ids.at(0));  // 11
+  append_n(soft, 5);
+  ids.insert(store().delete_stream(soft).event_ids.at(0));    // 6
+  for (const Uuid& id : append_ids(soft, 4)) ids.insert(id);  // 7-10
+  append_n(truncated, 10);
+  ids.insert(store().truncate_stream(truncated, 10).event_ids.at(0));  // 11: 10, 11 left
+  ids.insert(set_retention_policy(store(), context_, "Order", by_count(3)).event_ids.at(0));
+  wait_for_feed(ids);
+  if (HasFatalFailure()) return;
+
+  // Reads under the policy: what the lifecycle left, then the count.
+  EXPECT_EQ(versions_of(store().read_all(hard)), range(11, 11));
+  EXPECT_EQ(versions_of(store().read_all(soft)), range(8, 10));
+  EXPECT_EQ(versions_of(store().read_all(truncated)), range(10, 11));
+
+  std::map<StreamId, ScavengedStream> seen;
+  ScavengeOptions options;
+  options.on_stream = [&](const ScavengedStream& s) { seen.emplace(s.stream, s); };
+  const ScavengeReport report = scavenge(store(), context_, options);
+  EXPECT_EQ(report.streams_examined, 3u);
+  EXPECT_EQ(report.streams_truncated, 1u);
+  EXPECT_EQ(report.events_removed, 3);
+  ASSERT_EQ(seen.size(), 1u);
+  ASSERT_TRUE(seen.count(soft));
+  EXPECT_EQ(seen.at(soft).first_removed, 6);  // from the "$deleted" on
+  EXPECT_EQ(seen.at(soft).before, 9);
+  EXPECT_EQ(store().head(hard), 11);
+  EXPECT_EQ(versions_of(read_expired(hard)), range(11, 11));
+  EXPECT_EQ(store().head(truncated), 11);
+  EXPECT_EQ(store().head(soft), 11);
+  EXPECT_EQ(versions_of(read_expired(soft)), range(9, 11));
+}
+
+TEST_P(RetentionConformance, APolicySetThroughAnotherStoreObjectAppliesWithinTheRefresh) {
+  if (!GetParam().new_durable_location) GTEST_SKIP() << "memory: has no data another store object could share";
+  const auto opener = GetParam().new_durable_location();
+  const std::shared_ptr<Store> writer = opener();
+  const std::shared_ptr<Store> reader = opener();
+  const StreamId s = new_stream("Order");
+  writer->append(s, ExpectedVersion::any(), events(10));
+  EXPECT_EQ(versions_of(reader->read_all(s)), range(1, 10));  // the reader caches "no policy"
+
+  const auto set_at = std::chrono::steady_clock::now();
+  set_retention_policy(*writer, context_, "Order", by_count(3));
+  EXPECT_EQ(versions_of(writer->read_all(s)), range(8, 10));
+  const StoreOptions defaults;
+  const auto deadline = set_at + defaults.retention_refresh + 5s;
+  while (versions_of(reader->read_all(s)) != range(8, 10) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(versions_of(reader->read_all(s)), range(8, 10)) << "not applied within retention_refresh";
+}
+
 TEST_P(RetentionConformance, ScavengeOfATypeWithoutAPolicyIsInvalid) {
   set_retention_policy(store(), context_, "Order", by_count(3));
   ScavengeOptions options;
