@@ -74,6 +74,12 @@ void print_line(std::string line);
 // Writes json_line(value) as one line on stdout.
 void print_json_line(const nlohmann::ordered_json& value);
 
+// True when both stdin and stderr are terminals: a destructive command may ask there.
+bool on_a_terminal();
+
+// Asks `question` on stderr and reads the answer from stdin; true for "y", "Y" or "yes".
+bool confirmed(const std::string& question);
+
 // Messages printed by the tool pass through here: any password of the store URI is replaced
 // by "***", also if a backend's message would quote it.
 void set_secret_source(std::string_view store_uri);

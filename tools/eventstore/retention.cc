@@ -109,16 +109,6 @@ int run_retention(const std::string& uri, const RetentionArgs& args) {
   return 0;
 }
 
-bool on_a_terminal() { return isatty(STDIN_FILENO) != 0 && isatty(STDERR_FILENO) != 0; }
-
-bool confirmed(const std::string& question) {
-  std::fprintf(stderr, "%s [y/N] ", question.c_str());
-  std::fflush(stderr);
-  std::string answer;
-  if (!std::getline(std::cin, answer)) return false;
-  return answer == "y" || answer == "Y" || answer == "yes";
-}
-
 int run_scavenge(const std::string& uri, const ScavengeArgs& args) {
   if (args.context.empty()) throw UsageError("--context must not be empty");
   eventstore::detail::validate_context(args.context, eventstore::Limits{});

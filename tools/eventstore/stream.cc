@@ -1,9 +1,6 @@
 // eventstore stream delete | truncate: the stream lifecycle (docs/lifecycle.md) from the command
 // line. Both are destructive: they ask on a terminal, or need --yes.
-#include <unistd.h>
-
 #include <cstdio>
-#include <iostream>
 #include <memory>
 #include <string>
 
@@ -28,17 +25,6 @@ struct LifecycleArgs {
   std::optional<std::string> event_id;   // for a retry after an unknown outcome
   bool yes = false;
 };
-
-bool on_a_terminal() { return isatty(STDIN_FILENO) != 0 && isatty(STDERR_FILENO) != 0; }
-
-// Asks `question` on the terminal; true for "y" or "yes".
-bool confirmed(const std::string& question) {
-  std::fprintf(stderr, "%s [y/N] ", question.c_str());
-  std::fflush(stderr);
-  std::string answer;
-  if (!std::getline(std::cin, answer)) return false;
-  return answer == "y" || answer == "Y" || answer == "yes";
-}
 
 std::string describe(const LifecycleChange& change, std::int64_t head) {
   const std::string upto = std::to_string(change.kind == LifecycleKind::kTruncate ? change.before - 1 : head);

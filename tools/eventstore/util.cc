@@ -1,9 +1,12 @@
 // Input validation and output formatting shared by the commands.
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -174,5 +177,15 @@ void print_line(std::string line) {
 }
 
 void print_json_line(const nlohmann::ordered_json& value) { print_line(json_line(value)); }
+
+bool on_a_terminal() { return isatty(STDIN_FILENO) != 0 && isatty(STDERR_FILENO) != 0; }
+
+bool confirmed(const std::string& question) {
+  std::fprintf(stderr, "%s [y/N] ", question.c_str());
+  std::fflush(stderr);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
 
 }  // namespace eventstore_cli
