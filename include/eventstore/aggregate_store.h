@@ -317,14 +317,14 @@ class AggregateStore {
       }
       if (was_first && recorded.version != *read.from) {
         if (snapshot_at == 0 || recorded.version != snapshot_at + 1)
-          throw Error(ErrorCode::kCorruption,
-                      "stream " + to_string(stream) + " has no event at version " + std::to_string(*read.from) +
-                          " but one at " + std::to_string(recorded.version) +
-                          (snapshot_at == 0
-                               ? " (truncated or expired by a retention policy, and no snapshot covers the "
-                                 "events below it)"
-                               : " (truncated or expired above the snapshot at version " +
-                                     std::to_string(snapshot_at) + ")"));
+          throw Error(
+              ErrorCode::kCorruption,
+              "stream " + to_string(stream) + " has no event at version " + std::to_string(*read.from) +
+                  " but one at " + std::to_string(recorded.version) +
+                  (snapshot_at == 0
+                       ? " (truncated or expired by a retention policy, and no snapshot covers the "
+                         "events below it)"
+                       : " (truncated or expired above the snapshot at version " + std::to_string(snapshot_at) + ")"));
       } else if (was_first && snapshot_at > 0) {
         return;  // the snapshot's own event
       }

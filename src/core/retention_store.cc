@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,15 +28,15 @@ class PolicyCache {
   void lookup(const StreamId& stream, PolicyCallback callback, std::unique_ptr<EventCursor>& cursor_holder) {
     const Key key{stream.bounded_context, stream.aggregate_type};
     std::uint64_t generation = 0;
+    std::optional<std::optional<RetentionPolicy>> cached;
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       const auto it = entries_.find(key);
-      if (it != entries_.end() && Clock::now() - it->second.read_at < refresh_) {
-        const std::optional<RetentionPolicy> policy = it->second.policy;
-        return callback(policy);
-      }
+      if (it != entries_.end() && Clock::now() - it->second.read_at < refresh_) cached = it->second.policy;
       generation = generation_;
     }
+    // Outside the lock: the callback may go on to read, and its reader may look up again.
+    if (cached) return callback(*cached);
     ReadOptions options;
     options.direction = Direction::kBackward;
     options.limit = kPolicyReadEvents;
@@ -53,7 +52,7 @@ class PolicyCache {
             return callback(e);
           }
           {
-            std::lock_guard lock(mutex_);
+            MutexLock lock(mutex_);
             // A policy set since the read began may be missing from what it found.
             if (generation == generation_) entries_[key] = Entry{policy, Clock::now()};
           }
@@ -63,7 +62,7 @@ class PolicyCache {
 
   // Forgets every cached policy of `context` (one of its policies is being set).
   void invalidate(const std::string& context) {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     ++generation_;
     std::erase_if(entries_, [&](const auto& entry) { return entry.first.first == context; });
   }
@@ -79,7 +78,7 @@ class PolicyCache {
 
   const std::shared_ptr<Store> inner_;
   const std::chrono::milliseconds refresh_;
-  std::mutex mutex_;
+  Mutex mutex_;
   std::map<Key, Entry> entries_ GUARDED_BY(mutex_);
   std::uint64_t generation_ GUARDED_BY(mutex_) = 0;
 };
@@ -92,7 +91,7 @@ class RetentionCursor final : public EventCursor {
       : state_(std::make_shared<State>()) {
     state_->cache = std::move(cache);
     state_->stream = std::move(stream);
-    state_->options = std::move(options);
+    state_->options = options;
   }
 
   void next_page_async(PageCallback callback) override {
@@ -155,20 +154,21 @@ class RetentionCursor final : public EventCursor {
 
   static void pull(const std::shared_ptr<State>& state, PageCallback callback) {
     if (state->done) return callback(std::vector<RecordedEvent>{});
-    state->cursor->next_page_async([state, callback = std::move(callback)](Result<std::vector<RecordedEvent>> page) {
-      if (!page) {
-        state->done = true;
-        return callback(std::move(page));
-      }
-      if (page.value().empty()) {
-        state->done = true;
-        return callback(std::move(page));
-      }
-      if (!state->policy) return callback(std::move(page));
-      std::vector<RecordedEvent> kept = keep(*state, std::move(page.value()));
-      if (kept.empty() && !state->done) return pull(state, std::move(callback));
-      callback(std::move(kept));
-    });
+    state->cursor->next_page_async(
+        [state, callback = std::move(callback)](Result<std::vector<RecordedEvent>> page) mutable {
+          if (!page) {
+            state->done = true;
+            return callback(std::move(page));
+          }
+          if (page.value().empty()) {
+            state->done = true;
+            return callback(std::move(page));
+          }
+          if (!state->policy) return callback(std::move(page));
+          std::vector<RecordedEvent> kept = keep(*state, std::move(page.value()));
+          if (kept.empty() && !state->done) return pull(state, std::move(callback));
+          callback(std::move(kept));
+        });
   }
 
   // The events of `page` the policy keeps; sets `done` where the read ends.

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "eventstore/store.h"
+
 namespace eventstore::detail {
 namespace {
 
@@ -76,6 +78,30 @@ TEST(RetentionPolicyStream, AnEventItDidNotWriteIsCorruption) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kCorruption);
   }
+}
+
+TEST(RetentionStore, APageCallbackMayStartAnotherReadOfARetainedType) {
+  const std::shared_ptr<Store> store = open_store("memory:");
+  const StreamId stream{"shop", "cart", Uuid::random()};
+  store->append(
+      stream, ExpectedVersion::no_stream(),
+      {EventData{{}, "Added", "1", {}, {}}, EventData{{}, "Added", "2", {}, {}}, EventData{{}, "Added", "3", {}, {}}});
+  RetentionPolicy policy;
+  policy.max_count = 2;
+  set_retention_policy(*store, "shop", "cart", policy);
+  ASSERT_EQ(store->read_all(stream).size(), 2u);  // the policy is cached from here on
+  std::size_t outer = 0;
+  std::size_t nested = 0;
+  std::unique_ptr<EventCursor> nested_cursor;
+  std::unique_ptr<EventCursor> cursor = store->read(stream, {});
+  cursor->next_page_async([&](Result<std::vector<RecordedEvent>> page) {
+    outer = page.value().size();
+    nested_cursor = store->read(stream, {});
+    nested_cursor->next_page_async(
+        [&](Result<std::vector<RecordedEvent>> inner_page) { nested = inner_page.value().size(); });
+  });
+  EXPECT_EQ(outer, 2u);
+  EXPECT_EQ(nested, 2u);
 }
 
 }  // namespace
