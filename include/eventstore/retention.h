@@ -48,7 +48,7 @@ inline constexpr const char* kRetentionAggregateType = "$retention";
 inline constexpr const char* kRetentionPolicyEventType = "retention_policy_set";
 
 struct EVENTSTORE_EXPORT RetentionPolicy {
-  // Events older than this expire. At least 1 s.
+  // Events older than this expire. 1 s to 36,500 days.
   std::optional<std::chrono::seconds> max_age;
   // Each stream keeps its last max_count versions. At least 1.
   std::optional<std::int64_t> max_count;
@@ -62,7 +62,7 @@ EVENTSTORE_EXPORT StreamId retention_policy_stream(const std::string& context, c
 
 // Sets the policy of `aggregate_type` in `context`; an empty policy clears it. Returns the
 // policy event's append result. Throws Error: kInvalidArgument (a bad context or type, a type
-// starting with '$', max_age below 1 s, max_count below 1), and what an append throws.
+// starting with '$', max_age outside 1 s..36,500 days, max_count below 1), and what an append throws.
 EVENTSTORE_EXPORT AppendResult set_retention_policy(EventStore& store, const std::string& context,
                                                     const std::string& aggregate_type, const RetentionPolicy& policy);
 

@@ -30,7 +30,9 @@ RetentionPolicy parse_policy(const RecordedEvent& event) {
   if (!data.is_object()) throw corrupt("has no JSON object as data");
   RetentionPolicy policy;
   if (const auto age = data.find("max_age_seconds"); age != data.end()) {
-    if (!age->is_number_integer() || age->get<std::int64_t>() < 1) throw corrupt("has a bad max_age_seconds");
+    if (!age->is_number_integer() || age->get<std::int64_t>() < 1 ||
+        age->get<std::int64_t>() > kMaxRetentionAge.count())
+      throw corrupt("has a bad max_age_seconds");
     policy.max_age = std::chrono::seconds(age->get<std::int64_t>());
   }
   if (const auto count = data.find("max_count"); count != data.end()) {
@@ -90,8 +92,8 @@ StreamId retention_policy_stream(const std::string& context, const std::string& 
 AppendResult set_retention_policy(EventStore& store, const std::string& context, const std::string& aggregate_type,
                                   const RetentionPolicy& policy) {
   validate_retained_type(context, aggregate_type);
-  if (policy.max_age && *policy.max_age < std::chrono::seconds(1))
-    throw Error::invalid("a retention policy's max_age must be at least 1 second");
+  if (policy.max_age && (*policy.max_age < std::chrono::seconds(1) || *policy.max_age > detail::kMaxRetentionAge))
+    throw Error::invalid("a retention policy's max_age must be 1 second to 36500 days");
   if (policy.max_count && *policy.max_count < 1)
     throw Error::invalid("a retention policy's max_count must be at least 1");
   nlohmann::json data = {{"aggregate_type", aggregate_type}};

@@ -4,6 +4,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -16,6 +17,10 @@ namespace eventstore::detail {
 // A policy stream is read backward in one page of this many events: the last policy event is
 // in it unless someone truncated the policy stream this many times in a row.
 inline constexpr std::uint32_t kPolicyReadEvents = 16;
+
+// The longest max_age (100 years): far beyond any retention, and no clock arithmetic on it
+// overflows.
+inline constexpr std::chrono::seconds kMaxRetentionAge{36500LL * 86400};
 
 // The policy the events of a policy stream (newest first, as a backward read gives them) say
 // holds: the newest policy event, none after a delete. Throws Error(kCorruption) for a policy

@@ -80,6 +80,23 @@ TEST(RetentionPolicyStream, AnEventItDidNotWriteIsCorruption) {
   }
 }
 
+TEST(RetentionPolicyStream, MaxAgeIsBoundedSoThatNoClockArithmeticOverflows) {
+  const std::shared_ptr<Store> store = open_store("memory:");
+  RetentionPolicy policy;
+  policy.max_age = kMaxRetentionAge;
+  EXPECT_NO_THROW(set_retention_policy(*store, "shop", "cart", policy));
+  for (const std::chrono::seconds age : {kMaxRetentionAge + 1s, std::chrono::seconds::max(), 0s}) {
+    policy.max_age = age;
+    try {
+      set_retention_policy(*store, "shop", "cart", policy);
+      ADD_FAILURE() << age.count() << " s was accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    }
+  }
+  EXPECT_EQ(retention_policy(*store, "shop", "cart")->max_age, kMaxRetentionAge);
+}
+
 TEST(RetentionStore, APageCallbackMayStartAnotherReadOfARetainedType) {
   const std::shared_ptr<Store> store = open_store("memory:");
   const StreamId stream{"shop", "cart", Uuid::random()};

@@ -17,6 +17,7 @@
 #include "bench_core.h"
 #include "cli.h"
 #include "command_line.h"
+#include "core/retention.h"
 #include "core/validation.h"
 #include "eventstore/retention.h"
 
@@ -24,9 +25,6 @@ namespace eventstore_cli {
 namespace {
 
 using eventstore::RetentionPolicy;
-
-// A duration far beyond any retention, low enough that no clock arithmetic on it overflows.
-constexpr std::int64_t kMaxAgeSeconds = 36500LL * 86400;  // 36500d
 
 struct RetentionArgs {
   std::string context;
@@ -62,7 +60,7 @@ std::chrono::seconds parse_duration(const std::string& text) {
   else if (unit == "h") scale = 3600;
   else if (unit == "d") scale = 86400;
   else throw bad();
-  if (value < 1 || value > kMaxAgeSeconds / scale) throw bad();
+  if (value < 1 || value > eventstore::detail::kMaxRetentionAge.count() / scale) throw bad();
   return std::chrono::seconds(value * scale);
 }
 
