@@ -24,20 +24,6 @@ constexpr auto kPublishWait = 60s;
 
 class LifecycleConformance : public StoreTest {
  public:
-  void TearDown() override {
-    relays_.clear();
-    StoreTest::TearDown();
-  }
-
-  // A relay for this test's context when the backend needs one (a cluster).
-  void start_relay() {
-    RelayOptions options;
-    options.context = context_;
-    options.lease = 3000ms;
-    options.poll_interval = 10ms;
-    if (auto relay = store().start_relay(options)) relays_.push_back(std::move(relay));
-  }
-
   static LifecycleChange change(LifecycleKind kind, ExpectedVersion expected, std::optional<Uuid> id = std::nullopt,
                                 std::int64_t before = 0) {
     return LifecycleChange{kind, before, expected, id};
@@ -73,8 +59,6 @@ class LifecycleConformance : public StoreTest {
     EXPECT_EQ(e->code(), ErrorCode::kVersionConflict) << what << ": " << e->what();
     EXPECT_EQ(e->current_version(), std::optional<std::int64_t>(version)) << what;
   }
-
-  std::vector<std::unique_ptr<FeedRelay>> relays_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -34,20 +34,6 @@ RetentionPolicy by_age(std::chrono::seconds age) {
 
 class RetentionConformance : public StoreTest {
  public:
-  void TearDown() override {
-    relays_.clear();
-    StoreTest::TearDown();
-  }
-
-  // A relay for this test's context when the backend needs one (a cluster).
-  void start_relay() {
-    RelayOptions options;
-    options.context = context_;
-    options.lease = 3000ms;
-    options.poll_interval = 10ms;
-    if (auto relay = store().start_relay(options)) relays_.push_back(std::move(relay));
-  }
-
   std::vector<FeedEntry> read_feed_all() {
     std::vector<FeedEntry> all;
     FeedReadOptions options;
@@ -98,8 +84,6 @@ class RetentionConformance : public StoreTest {
     }
     return data["before"].get<std::int64_t>();
   }
-
-  std::vector<std::unique_ptr<FeedRelay>> relays_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // bounded context per test, and helpers to make events and reads.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -31,8 +32,18 @@ class StoreTest : public ::testing::TestWithParam<StoreFactory> {
   }
 
   void TearDown() override {
+    relays_.clear();
     store_.reset();
     remove_temp_files();
+  }
+
+  // A relay for this test's context when the backend needs one (a cluster); stopped at TearDown.
+  void start_relay() {
+    RelayOptions options;
+    options.context = context_;
+    options.lease = std::chrono::milliseconds(3000);
+    options.poll_interval = std::chrono::milliseconds(10);
+    if (auto relay = store().start_relay(options)) relays_.push_back(std::move(relay));
   }
 
   // Another store of the same backend with other options (for limits).
@@ -84,6 +95,7 @@ class StoreTest : public ::testing::TestWithParam<StoreFactory> {
 
   std::shared_ptr<Store> store_;
   std::string context_;
+  std::vector<std::unique_ptr<FeedRelay>> relays_;
 };
 
 // gtest parameter names: "memory", "sqlite", "scylla".
