@@ -59,6 +59,14 @@ std::optional<RetentionPolicy> policy_from_newest_first(const std::vector<Record
   return std::nullopt;
 }
 
+ReadOptions policy_read_options() {
+  ReadOptions options;
+  options.direction = Direction::kBackward;
+  options.limit = kPolicyReadEvents;
+  options.page_size = kPolicyReadEvents;
+  return options;
+}
+
 std::int64_t count_floor(const RetentionPolicy& policy, std::int64_t head) {
   if (!policy.max_count) return 1;
   return std::max<std::int64_t>(1, head - *policy.max_count + 1);
@@ -73,12 +81,6 @@ std::optional<Timestamp> age_cutoff(const RetentionPolicy& policy, Timestamp now
 
 namespace {
 
-void validate_retained_type(const std::string& context, const std::string& aggregate_type) {
-  detail::validate_stream(StreamId{context, aggregate_type, Uuid::random()}, Limits{});
-  if (aggregate_type.starts_with('$'))
-    throw Error::invalid("aggregate type '" + aggregate_type + "' is reserved ('$'): it takes no retention policy");
-}
-
 // How often scavenge truncates one stream that keeps being appended to before it gives up on it.
 constexpr int kScavengeAttempts = 3;
 
@@ -89,13 +91,20 @@ StreamId retention_policy_stream(const std::string& context, const std::string& 
                   detail::name_uuid(Uuid(detail::kRetentionNamespace), aggregate_type)};
 }
 
-AppendResult set_retention_policy(EventStore& store, const std::string& context, const std::string& aggregate_type,
-                                  const RetentionPolicy& policy) {
-  validate_retained_type(context, aggregate_type);
-  if (policy.max_age && (*policy.max_age < std::chrono::seconds(1) || *policy.max_age > detail::kMaxRetentionAge))
+void validate_retention_policy(const std::string& context, const std::string& aggregate_type,
+                               const RetentionPolicy& policy) {
+  detail::validate_stream(StreamId{context, aggregate_type, Uuid::random()}, Limits{});
+  if (aggregate_type.starts_with('$'))
+    throw Error::invalid("aggregate type '" + aggregate_type + "' is reserved ('$'): it takes no retention policy");
+  if (policy.max_age && (*policy.max_age < std::chrono::seconds(1) || *policy.max_age > kMaxRetentionAge))
     throw Error::invalid("a retention policy's max_age must be 1 second to 36500 days");
   if (policy.max_count && *policy.max_count < 1)
     throw Error::invalid("a retention policy's max_count must be at least 1");
+}
+
+AppendResult set_retention_policy(EventStore& store, const std::string& context, const std::string& aggregate_type,
+                                  const RetentionPolicy& policy) {
+  validate_retention_policy(context, aggregate_type, policy);
   nlohmann::json data = {{"aggregate_type", aggregate_type}};
   if (policy.max_age) data["max_age_seconds"] = policy.max_age->count();
   if (policy.max_count) data["max_count"] = *policy.max_count;
@@ -108,12 +117,9 @@ AppendResult set_retention_policy(EventStore& store, const std::string& context,
 
 std::optional<RetentionPolicy> retention_policy(EventStore& store, const std::string& context,
                                                 const std::string& aggregate_type) {
-  validate_retained_type(context, aggregate_type);
-  ReadOptions options;
-  options.direction = Direction::kBackward;
-  options.limit = detail::kPolicyReadEvents;
-  options.page_size = detail::kPolicyReadEvents;
-  return detail::policy_from_newest_first(store.read_all(retention_policy_stream(context, aggregate_type), options));
+  validate_retention_policy(context, aggregate_type);
+  return detail::policy_from_newest_first(
+      store.read_all(retention_policy_stream(context, aggregate_type), detail::policy_read_options()));
 }
 
 std::map<std::string, RetentionPolicy> retention_policies(Store& store, const std::string& context) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "eventstore/event.h"
+#include "eventstore/event_store.h"
 #include "eventstore/retention.h"
 
 namespace eventstore::detail {
@@ -18,9 +19,8 @@ namespace eventstore::detail {
 // in it unless someone truncated the policy stream this many times in a row.
 inline constexpr std::uint32_t kPolicyReadEvents = 16;
 
-// The longest max_age (100 years): far beyond any retention, and no clock arithmetic on it
-// overflows.
-inline constexpr std::chrono::seconds kMaxRetentionAge{36500LL * 86400};
+// The read of a policy stream that finds its policy: backward, one page of kPolicyReadEvents.
+ReadOptions policy_read_options();
 
 // The policy the events of a policy stream (newest first, as a backward read gives them) say
 // holds: the newest policy event, none after a delete. Throws Error(kCorruption) for a policy

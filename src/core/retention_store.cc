@@ -1,10 +1,10 @@
 #include "retention_store.h"
 
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,24 +24,26 @@ class PolicyCache {
   PolicyCache(std::shared_ptr<Store> inner, std::chrono::milliseconds refresh)
       : inner_(std::move(inner)), refresh_(refresh) {}
 
+  // The policy of the stream's type if the cache holds it and it is fresh ("none" included);
+  // nullopt when it must be read. Allocates nothing: every read asks.
+  std::optional<std::optional<RetentionPolicy>> cached(const StreamId& stream) {
+    MutexLock lock(mutex_);
+    const auto it = entries_.find(KeyView{stream.bounded_context, stream.aggregate_type});
+    if (it == entries_.end() || Clock::now() - it->second.read_at >= refresh_) return std::nullopt;
+    return it->second.policy;
+  }
+
   // Calls `callback` with the policy of the stream's type, from the cache or read.
   void lookup(const StreamId& stream, PolicyCallback callback, std::unique_ptr<EventCursor>& cursor_holder) {
-    const Key key{stream.bounded_context, stream.aggregate_type};
+    // Outside the lock: the callback may go on to read, and its reader may look up again.
+    if (std::optional<std::optional<RetentionPolicy>> hit = cached(stream)) return callback(*hit);
     std::uint64_t generation = 0;
-    std::optional<std::optional<RetentionPolicy>> cached;
     {
       MutexLock lock(mutex_);
-      const auto it = entries_.find(key);
-      if (it != entries_.end() && Clock::now() - it->second.read_at < refresh_) cached = it->second.policy;
       generation = generation_;
     }
-    // Outside the lock: the callback may go on to read, and its reader may look up again.
-    if (cached) return callback(*cached);
-    ReadOptions options;
-    options.direction = Direction::kBackward;
-    options.limit = kPolicyReadEvents;
-    options.page_size = kPolicyReadEvents;
-    cursor_holder = inner_->read(retention_policy_stream(key.first, key.second), options);
+    Key key{stream.bounded_context, stream.aggregate_type};
+    cursor_holder = inner_->read(retention_policy_stream(key.first, key.second), policy_read_options());
     cursor_holder->next_page_async(
         [this, key, generation, callback = std::move(callback)](Result<std::vector<RecordedEvent>> page) {
           if (!page) return callback(page.error());
@@ -70,7 +72,15 @@ class PolicyCache {
   Store& inner() const { return *inner_; }
 
  private:
-  using Key = std::pair<std::string, std::string>;
+  using Key = std::pair<std::string, std::string>;  // context, aggregate type
+  using KeyView = std::pair<std::string_view, std::string_view>;
+  struct KeyLess {
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return KeyView(a.first, a.second) < KeyView(b.first, b.second);
+    }
+  };
   struct Entry {
     std::optional<RetentionPolicy> policy;
     Clock::time_point read_at;
@@ -79,7 +89,7 @@ class PolicyCache {
   const std::shared_ptr<Store> inner_;
   const std::chrono::milliseconds refresh_;
   Mutex mutex_;
-  std::map<Key, Entry> entries_ GUARDED_BY(mutex_);
+  std::map<Key, Entry, KeyLess> entries_ GUARDED_BY(mutex_);
   std::uint64_t generation_ GUARDED_BY(mutex_) = 0;
 };
 
@@ -209,6 +219,9 @@ class RetentionStore final : public ForwardingStore {
   std::unique_ptr<EventCursor> read(const StreamId& stream, const ReadOptions& options) override {
     if (options.include_expired || stream.bounded_context.empty() || stream.aggregate_type.empty() ||
         stream.aggregate_type.starts_with('$'))
+      return inner().read(stream, options);
+    // A type known to have no policy is read as it is, without a cursor of this store's own.
+    if (std::optional<std::optional<RetentionPolicy>> hit = cache_->cached(stream); hit && !*hit)
       return inner().read(stream, options);
     return std::make_unique<RetentionCursor>(cache_, stream, options);
   }
