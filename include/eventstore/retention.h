@@ -47,8 +47,11 @@ namespace eventstore {
 inline constexpr const char* kRetentionAggregateType = "$retention";
 inline constexpr const char* kRetentionPolicyEventType = "retention_policy_set";
 
+// The longest max_age: far beyond any retention, and no clock arithmetic on it overflows.
+inline constexpr std::chrono::seconds kMaxRetentionAge{36500LL * 86400};
+
 struct EVENTSTORE_EXPORT RetentionPolicy {
-  // Events older than this expire. 1 s to 36,500 days.
+  // Events older than this expire. 1 s to kMaxRetentionAge (36,500 days).
   std::optional<std::chrono::seconds> max_age;
   // Each stream keeps its last max_count versions. At least 1.
   std::optional<std::int64_t> max_count;
@@ -60,9 +63,15 @@ struct EVENTSTORE_EXPORT RetentionPolicy {
 // The stream holding the policies of `aggregate_type` in `context`.
 EVENTSTORE_EXPORT StreamId retention_policy_stream(const std::string& context, const std::string& aggregate_type);
 
+// Throws Error(kInvalidArgument), without a store, for what set_retention_policy refuses: a bad
+// context or type, a type starting with '$', max_age outside 1 s..kMaxRetentionAge, max_count
+// below 1. With the empty policy it checks the context and type alone.
+EVENTSTORE_EXPORT void validate_retention_policy(const std::string& context, const std::string& aggregate_type,
+                                                 const RetentionPolicy& policy = {});
+
 // Sets the policy of `aggregate_type` in `context`; an empty policy clears it. Returns the
-// policy event's append result. Throws Error: kInvalidArgument (a bad context or type, a type
-// starting with '$', max_age outside 1 s..36,500 days, max_count below 1), and what an append throws.
+// policy event's append result. Throws Error: kInvalidArgument (validate_retention_policy), and
+// what an append throws.
 EVENTSTORE_EXPORT AppendResult set_retention_policy(EventStore& store, const std::string& context,
                                                     const std::string& aggregate_type, const RetentionPolicy& policy);
 

@@ -83,9 +83,9 @@ TEST(RetentionPolicyStream, AnEventItDidNotWriteIsCorruption) {
 TEST(RetentionPolicyStream, MaxAgeIsBoundedSoThatNoClockArithmeticOverflows) {
   const std::shared_ptr<Store> store = open_store("memory:");
   RetentionPolicy policy;
-  policy.max_age = kMaxRetentionAge;
+  policy.max_age = eventstore::kMaxRetentionAge;
   EXPECT_NO_THROW(set_retention_policy(*store, "shop", "cart", policy));
-  for (const std::chrono::seconds age : {kMaxRetentionAge + 1s, std::chrono::seconds::max(), 0s}) {
+  for (const std::chrono::seconds age : {eventstore::kMaxRetentionAge + 1s, std::chrono::seconds::max(), 0s}) {
     policy.max_age = age;
     try {
       set_retention_policy(*store, "shop", "cart", policy);
@@ -94,7 +94,7 @@ TEST(RetentionPolicyStream, MaxAgeIsBoundedSoThatNoClockArithmeticOverflows) {
       EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
     }
   }
-  EXPECT_EQ(retention_policy(*store, "shop", "cart")->max_age, kMaxRetentionAge);
+  EXPECT_EQ(retention_policy(*store, "shop", "cart")->max_age, eventstore::kMaxRetentionAge);
 }
 
 TEST(RetentionStore, APageCallbackMayStartAnotherReadOfARetainedType) {

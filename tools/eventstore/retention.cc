@@ -17,7 +17,6 @@
 #include "bench_core.h"
 #include "cli.h"
 #include "command_line.h"
-#include "core/retention.h"
 #include "core/validation.h"
 #include "eventstore/retention.h"
 
@@ -60,7 +59,7 @@ std::chrono::seconds parse_duration(const std::string& text) {
   else if (unit == "h") scale = 3600;
   else if (unit == "d") scale = 86400;
   else throw bad();
-  if (value < 1 || value > eventstore::detail::kMaxRetentionAge.count() / scale) throw bad();
+  if (value < 1 || value > eventstore::kMaxRetentionAge.count() / scale) throw bad();
   return std::chrono::seconds(value * scale);
 }
 
@@ -69,9 +68,8 @@ std::chrono::seconds parse_duration(const std::string& text) {
 void check_retained_type(const std::string& context, const std::string& type) {
   if (context.empty()) throw UsageError("--context must not be empty");
   if (type.empty()) throw UsageError("--type must not be empty");
-  eventstore::detail::validate_stream(eventstore::StreamId{context, type, eventstore::Uuid::random()},
-                                      eventstore::Limits{});
   if (type.starts_with('$')) throw UsageError("--type '" + type + "' is reserved ('$'): it takes no retention policy");
+  eventstore::validate_retention_policy(context, type);
 }
 
 nlohmann::ordered_json policy_line(const RetentionArgs& args, const std::optional<RetentionPolicy>& policy) {
