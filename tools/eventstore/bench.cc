@@ -410,9 +410,10 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
                 "Open the store with a metrics sink that aggregates (Prometheus, not served): its cost against none");
     add_metrics_listen_option(c, args.metrics_listen);
     c->add_option("--shape", args.shape,
-                  "With --raw on scylla://, the append batch's statements: store (the store's), or seed (the seed "
-                  "library's: INSERT ... IF NOT EXISTS per event, no expected-version check)")
-        ->check(CLI::IsMember({"store", "seed"}))
+                  "With --raw on scylla://, the append batch's statements: store (the store's), head-only (the "
+                  "static column's condition and plain INSERTs), or seed (the seed library's: INSERT ... IF NOT "
+                  "EXISTS per event, no expected-version check)")
+        ->check(CLI::IsMember({"store", "head-only", "seed"}))
         ->type_name("SHAPE");
     add_server_pid(c, args);
     add_output_flags(c, args);
