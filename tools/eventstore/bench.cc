@@ -410,10 +410,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
                 "Open the store with a metrics sink that aggregates (Prometheus, not served): its cost against none");
     add_metrics_listen_option(c, args.metrics_listen);
     c->add_option("--shape", args.shape,
-                  "With --raw on scylla://, the append batch's statements: store (the store's), head-only (the "
-                  "static column's condition and plain INSERTs), or seed (the seed library's: INSERT ... IF NOT "
-                  "EXISTS per event, no expected-version check)")
-        ->check(CLI::IsMember({"store", "head-only", "seed"}))
+                  "With --raw on scylla://, the append batch's statements: store (the store's), or seed (the seed "
+                  "library's: INSERT ... IF NOT EXISTS per event, no expected-version check)")
+        ->check(CLI::IsMember({"store", "seed"}))
         ->type_name("SHAPE");
     add_server_pid(c, args);
     add_output_flags(c, args);
@@ -431,7 +430,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
   mixed->add_option("--read-events", args.read_events, "A read returns the stream's latest N events (default 10)")
       ->type_name("N");
   mixed->footer("Example:\n  eventstore --store sqlite:/tmp/b.db bench mixed --concurrency 16 --read-ratio 0.8");
-  CLI::App* load = bench->add_subcommand("load", "Time to load an aggregate by stream length, snapshots off and on");
+  CLI::App* load = bench->add_subcommand(
+      "load", "Time to load an aggregate by stream length, snapshots off and on (on scylla://, also a raw paged "
+              "read of the same rows)");
   load->add_option("--lengths", args.lengths, "Stream lengths (default 10,100,1000,10000,100000)")
       ->delimiter(',')
       ->type_name("N,N,...");

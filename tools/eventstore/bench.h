@@ -31,7 +31,7 @@ struct BenchArgs {
   std::uint64_t read_events = 10;  // mixed: a read returns the stream's latest N events
   bool raw = false;                // the ceiling: the same work without the store's layers
   bool blocking = false;           // --concurrency threads calling the blocking API instead
-  std::string shape = "store";     // --raw on a cluster: "store", "head-only" or "seed" (RawShape)
+  std::string shape = "store";     // --raw on a cluster: "store" or "seed" (RawShape)
   std::vector<int> server_pids;    // local server processes whose CPU time is measured too
   // load
   std::vector<std::int64_t> lengths{10, 100, 1000, 10000, 100000};

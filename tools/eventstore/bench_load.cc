@@ -1,11 +1,16 @@
 // eventstore bench load: time to load an aggregate (AggregateStore::load) whose stream holds N
 // events, without snapshots (replay everything) and with a snapshot every K events (load the
-// latest snapshot, replay the tail).
+// latest snapshot, replay the tail). On scylla:// also the ceiling of a full replay: the same
+// rows read in pages of the same size straight through the driver bridge (no decoding, no apply).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <future>
 
 #include "bench_targets.h"
+#ifdef EVENTSTORE_CLI_WITH_SCYLLA
+#include "bench_scylla_raw.h"
+#endif
 #include "cli.h"
 #include "eventstore/eventstore.h"
 
@@ -45,7 +50,27 @@ struct Point {
   std::int64_t replayed = 0;
   std::uint64_t page_size = 0;
   std::vector<double> ms;
+  bool raw = false;  // the raw paged read, not a load
 };
+
+#ifdef EVENTSTORE_CLI_WITH_SCYLLA
+// Reads every row of `stream` forward in pages of `page_size` through the bridge; blocking.
+std::int64_t raw_replay(RawScylla& raw, std::size_t stream, std::int32_t page_size) {
+  struct Wait {
+    std::promise<std::pair<Outcome, std::int64_t>> done;
+  } wait;
+  raw.read(
+      stream, false, 1, 0, page_size,
+      [](void* context, Outcome outcome, std::int64_t rows, std::int64_t, const char*) noexcept {
+        static_cast<Wait*>(context)->done.set_value({outcome, rows});
+      },
+      &wait);
+  const auto [outcome, rows] = wait.done.get_future().get();
+  if (outcome != Outcome::kApplied)
+    throw eventstore::Error(eventstore::ErrorCode::kUnavailable, "bench load: the raw paged read failed");
+  return rows;
+}
+#endif
 
 double quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -84,6 +109,11 @@ int run_load(const std::string& uri, const BenchArgs& args) {
   eventstore::AggregateStoreOptions compared_options = options;
   if (args.compare_page_size > 0) compared_options.page_size = static_cast<std::uint32_t>(args.compare_page_size);
   eventstore::AggregateStore<PlainCounter> plain_compared(store, kContext, compared_options);
+#ifdef EVENTSTORE_CLI_WITH_SCYLLA
+  std::unique_ptr<RawScylla> raw;
+  if (backend_name(uri) == "scylla") raw = RawScylla::connect(uri, RawShape::kStore);
+#endif
+  std::vector<std::size_t> raw_streams;
 
   // Fill one stream per length, in big appends, and store the snapshot the every-K policy
   // would have written last (at the highest multiple of K).
@@ -99,6 +129,9 @@ int run_load(const std::string& uri, const BenchArgs& args) {
     const eventstore::Uuid id = eventstore::Uuid::random();
     ids.push_back(id);
     const eventstore::StreamId stream = plain.stream_of(id);
+#ifdef EVENTSTORE_CLI_WITH_SCYLLA
+    if (raw) raw_streams.push_back(raw->add_stream(stream.bounded_context, stream.aggregate_type, id.bytes()));
+#endif
     for (std::int64_t at = 0; at < n;) {
       const auto count = std::min<std::int64_t>(static_cast<std::int64_t>(args.populate_batch), n - at);
       std::vector<eventstore::EventData> events(static_cast<std::size_t>(count));
@@ -133,22 +166,35 @@ int run_load(const std::string& uri, const BenchArgs& args) {
     Point off{n, false, n, args.page_size, {}};
     Point compared{n, false, n, args.compare_page_size, {}};
     Point on{n, true, n - (n / args.snapshot_every) * args.snapshot_every, args.page_size, {}};
-    // One untimed load of each first (connections, caches), then alternate the modes; the two
-    // page sizes in A-B-B-A order.
+    Point ceiling{n, false, n, args.page_size, {}, true};
+    const auto replay_raw = [&] {
+#ifdef EVENTSTORE_CLI_WITH_SCYLLA
+      if (raw_replay(*raw, raw_streams[i], static_cast<std::int32_t>(args.page_size)) != n)
+        throw eventstore::Error(eventstore::ErrorCode::kInternal, "bench load: the raw read got a wrong count");
+#endif
+    };
+    // One untimed load of each first (connections, caches), then alternate the modes: the full
+    // replays (page sizes, raw read) in A-B-B-A order.
     check(plain.load(ids[i]).state(), n);
     check(snapped.load(ids[i]).state(), n);
     if (args.compare_page_size > 0) check(plain_compared.load(ids[i]).state(), n);
+    if (!raw_streams.empty()) replay_raw();
+    std::vector<Point*> replays = {&off};
+    if (args.compare_page_size > 0) replays.push_back(&compared);
+    if (!raw_streams.empty()) replays.push_back(&ceiling);
     const Clock::time_point point_start = Clock::now();
     for (std::uint64_t r = 0; r < args.repeats; ++r) {
-      std::vector<Point*> order = {&off, &on};
-      if (args.compare_page_size > 0)
-        order = r % 2 == 0 ? std::vector<Point*>{&off, &compared, &on} : std::vector<Point*>{&compared, &off, &on};
+      std::vector<Point*> order = replays;
+      if (r % 2 == 1) std::reverse(order.begin(), order.end());
+      order.push_back(&on);
       for (Point* p : order) {
         const Clock::time_point t0 = Clock::now();
         if (p->snapshots) {
           check(snapped.load(ids[i]).state(), n);
         } else if (p == &compared) {
           check(plain_compared.load(ids[i]).state(), n);
+        } else if (p == &ceiling) {
+          replay_raw();
         } else {
           check(plain.load(ids[i]).state(), n);
         }
@@ -166,6 +212,7 @@ int run_load(const std::string& uri, const BenchArgs& args) {
     }
     points.push_back(std::move(off));
     if (args.compare_page_size > 0) points.push_back(std::move(compared));
+    if (!raw_streams.empty()) points.push_back(std::move(ceiling));
     points.push_back(std::move(on));
   }
   const Usage cpu_after = Usage::now();
@@ -186,6 +233,7 @@ int run_load(const std::string& uri, const BenchArgs& args) {
     o["snapshots"] = p.snapshots;
     o["replayed"] = p.replayed;
     o["page_size"] = p.page_size;
+    if (p.raw) o["raw"] = true;
     o["loads"] = p.ms.size();
     o["median_ms"] = r3(quantile(p.ms, 0.5));
     o["p95_ms"] = r3(quantile(p.ms, 0.95));
@@ -208,7 +256,8 @@ int run_load(const std::string& uri, const BenchArgs& args) {
               "median ms", "p95 ms");
   for (const auto& o : list)
     std::printf("  %10lld  %-9s  %9lld  %6llu  %6zu  %11.3f  %11.3f\n",
-                static_cast<long long>(o["events"].get<std::int64_t>()), o["snapshots"].get<bool>() ? "on" : "off",
+                static_cast<long long>(o["events"].get<std::int64_t>()),
+                o.contains("raw") ? "raw read" : o["snapshots"].get<bool>() ? "on" : "off",
                 static_cast<long long>(o["replayed"].get<std::int64_t>()),
                 static_cast<unsigned long long>(o["page_size"].get<std::uint64_t>()), o["loads"].get<std::size_t>(),
                 o["median_ms"].get<double>(), o["p95_ms"].get<double>());

@@ -171,10 +171,8 @@ std::unique_ptr<RawScylla> RawScylla::connect(std::string_view uri, RawShape sha
   std::promise<rust::Box<bridge::Session>> promise;
   auto future = promise.get_future();
   bridge::connect(std::move(config), std::make_unique<Connected>(promise));
-  const bridge::AppendShape batch_shape = shape == RawShape::kSeed       ? bridge::AppendShape::Seed
-                                          : shape == RawShape::kHeadOnly ? bridge::AppendShape::HeadOnly
-                                                                         : bridge::AppendShape::Store;
-  return std::make_unique<RawScyllaImpl>(future.get(), batch_shape);
+  return std::make_unique<RawScyllaImpl>(
+      future.get(), shape == RawShape::kSeed ? bridge::AppendShape::Seed : bridge::AppendShape::Store);
 }
 
 }  // namespace eventstore_cli::bench

@@ -35,9 +35,9 @@ struct RawEvent {
 // "unavailable", "outcome_unknown", "unauthorized", "invalid_argument", "internal", "closed"
 // (empty unless kFailed).
 // The statements of the raw append batch: the store's (a condition on the static stream_version
-// and IF NOT EXISTS per event), head-only (the static column's condition and plain INSERTs), or
-// the seed library's (IF NOT EXISTS per event, no static column; it checks no expected version).
-enum class RawShape { kStore, kHeadOnly, kSeed };
+// and IF NOT EXISTS per event), or the seed library's (IF NOT EXISTS per event, no static column;
+// it checks no expected version).
+enum class RawShape { kStore, kSeed };
 
 using RawDone = void (*)(void* context, Outcome outcome, std::int64_t rows, std::int64_t stream_version,
                          const char* error_kind) noexcept;

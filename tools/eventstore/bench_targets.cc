@@ -178,9 +178,7 @@ class BlockingStoreLoop final : public ThreadLoop {
 class RawScyllaTarget final : public AsyncTarget {
  public:
   RawScyllaTarget(const std::string& uri, const BenchArgs& args, Sink& sink)
-      : raw_(RawScylla::connect(uri, args.shape == "seed"        ? RawShape::kSeed
-                                     : args.shape == "head-only" ? RawShape::kHeadOnly
-                                                                 : RawShape::kStore)),
+      : raw_(RawScylla::connect(uri, args.shape == "seed" ? RawShape::kSeed : RawShape::kStore)),
         args_(args),
         data_(payload(args.event_size, 1)),
         contexts_(args.concurrency),

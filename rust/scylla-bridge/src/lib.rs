@@ -43,17 +43,14 @@ pub mod ffi {
     }
 
     /// The statements of one append batch. `Store` is the store's: the static column's
-    /// condition and `IF NOT EXISTS` on every event row. `HeadOnly`: the static column's
-    /// condition and plain INSERTs, safe only when no writer of the seed's library (which
-    /// leaves the static column behind) writes the stream. `Seed` is the seed library's, for
-    /// the benchmark only (`eventstore bench --raw --shape seed`): `IF NOT EXISTS` per row and
-    /// no static column, which checks no expected version (it writes gaps when ahead).
+    /// condition and `IF NOT EXISTS` on every event row. `Seed` is the seed library's, for the
+    /// benchmark only (`eventstore bench --raw --shape seed`): `IF NOT EXISTS` per row and no
+    /// static column, which checks no expected version (it writes gaps when ahead).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     #[repr(u8)]
     enum AppendShape {
         Store = 0,
         Seed = 1,
-        HeadOnly = 2,
     }
 
     /// The server's own error behind a failure, for the few the C++ side acts on (a schema

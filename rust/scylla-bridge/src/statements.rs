@@ -21,7 +21,6 @@ const CACHED_BATCH_SIZES: usize = 128;
 pub(crate) struct Cql {
     pub(crate) append_head: String,
     pub(crate) append_row: String,
-    pub(crate) append_row_plain: String,
     pub(crate) lifecycle_head: String,
     pub(crate) range_delete: String,
     pub(crate) read_asc: String,
@@ -46,10 +45,6 @@ impl Cql {
                  AND event_version <= ? ORDER BY event_version {order}"
             )
         };
-        let insert_row = format!(
-            "INSERT INTO {events} (bounded_context, aggregate_id, aggregate_type, event_version, event_id, \
-             event_type, event_data, event_metadata, event_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        );
         let snap_set = "snapshot_data = ?, snapshot_version = ?, snapshot_timestamp = ?, snapshot_metadata = ?";
         Cql {
             // hard_deleted is on the static row the condition reads anyway.
@@ -63,8 +58,11 @@ impl Cql {
             // In the conditional batch its timestamp is the Paxos ballot's, above every earlier
             // conditional write's: it removes every row below, as one range tombstone.
             range_delete: format!("DELETE FROM {events} WHERE {PK} AND event_version < ?"),
-            append_row: format!("{insert_row} IF NOT EXISTS"),
-            append_row_plain: insert_row,
+            append_row: format!(
+                "INSERT INTO {events} (bounded_context, aggregate_id, aggregate_type, event_version, event_id, \
+                 event_type, event_data, event_metadata, event_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 IF NOT EXISTS"
+            ),
             read_asc: read("ASC"),
             read_desc: read("DESC"),
             head: format!(
@@ -99,7 +97,6 @@ impl Cql {
 pub(crate) struct Statements {
     pub(crate) append_head: PreparedStatement,
     pub(crate) append_row: PreparedStatement,
-    append_row_plain: PreparedStatement,
     /// The lifecycle batch: lifecycle_head, append_row, range_delete.
     pub(crate) lifecycle: Arc<Batch>,
     pub(crate) read_asc: PreparedStatement,
@@ -114,8 +111,8 @@ pub(crate) struct Statements {
     pub(crate) snapshot_update_null: PreparedStatement,
     pub(crate) snapshot_update_exact: PreparedStatement,
     lwt_policy: Arc<dyn LoadBalancingPolicy>,
-    /// Built batches by shape (Store, Seed, HeadOnly) and row count.
-    batches: Mutex<[Vec<Option<Arc<Batch>>>; 3]>,
+    /// Built batches by shape (Store, Seed) and row count.
+    batches: Mutex<[Vec<Option<Arc<Batch>>>; 2]>,
 }
 
 async fn prepare(driver: &DriverSession, cql: &str) -> Result<PreparedStatement, BridgeError> {
@@ -158,7 +155,6 @@ impl Statements {
         Ok(Statements {
             append_head: lwt(prepare(driver, &cql.append_head).await?),
             append_row,
-            append_row_plain: lwt(prepare(driver, &cql.append_row_plain).await?),
             lifecycle: Arc::new(lifecycle),
             read_desc: read(prepare(driver, &cql.read_desc).await?),
             head_serial: serial_read(head.clone()),
@@ -181,9 +177,8 @@ impl Statements {
         if shape != AppendShape::Seed {
             b.append_statement(self.append_head.clone());
         }
-        let row = if shape == AppendShape::HeadOnly { &self.append_row_plain } else { &self.append_row };
         for _ in 0..rows {
-            b.append_statement(row.clone());
+            b.append_statement(self.append_row.clone());
         }
         b.set_load_balancing_policy(Some(self.lwt_policy.clone()));
         b.set_is_idempotent(false);
@@ -196,7 +191,6 @@ impl Statements {
         let index = match shape {
             AppendShape::Store => 0,
             AppendShape::Seed => 1,
-            AppendShape::HeadOnly => 2,
             _ => return Err(invalid("unknown append shape")),
         };
         if rows > CACHED_BATCH_SIZES {
