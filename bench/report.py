@@ -58,7 +58,7 @@ def write_feed_plot_data(datadir, feed, agg):
 
     def on_off(b):
         on, off = feed.get(("feed-on", b), []), feed.get(("feed-off", b), [])
-        r = ratio(agg(on, "ops_per_s"), agg(off, "ops_per_s")) if on and off else None
+        r = paired(on, off, "ops_per_s") if on and off else None
         return "NaN" if r is None else str(r)
 
     with open(os.path.join(datadir, "feed-ratios.dat"), "w") as f:
@@ -68,6 +68,17 @@ def write_feed_plot_data(datadir, feed, agg):
         f.write('"catch-up: subscription / read" '
                 + " ".join(value(b, lambda r: r["subscription_to_paged"]) for b in ("scylla", "sqlite")) + " 0.9\n")
     return True
+
+
+def paired(a, b, key):
+    """a / b for runs that alternated: the median of the ratios of the runs made back to back (the
+    i-th run of each list belong to one repetition), which a node still warming up moves far less
+    than the ratio of the two medians; that ratio when the lists do not pair."""
+    if a and len(a) == len(b):
+        rs = [x[key] / y[key] for x, y in zip(a, b) if x.get(key) is not None and y.get(key)]
+        if rs:
+            return median(rs)
+    return ratio(median([r.get(key) for r in a]), median([r.get(key) for r in b]))
 
 
 def replay_over_raw(load):
@@ -207,8 +218,8 @@ def main():
         worst_tp, worst_cpu = None, None
         for c in sorted({k[2] for k in curve if k[0] == "scylla"}):
             s, w = curve.get(("scylla", "store", c), []), curve.get(("scylla", "raw", c), [])
-            t = ratio(agg(s, "ops_per_s"), agg(w, "ops_per_s"))
-            u = ratio(agg(s, "cpu_us_per_op"), agg(w, "cpu_us_per_op"))
+            t = paired(s, w, "ops_per_s")
+            u = paired(s, w, "cpu_us_per_op")
             if t is not None and (worst_tp is None or t < worst_tp[0]):
                 worst_tp = (t, c)
             if u is not None and (worst_cpu is None or u > worst_cpu[0]):
@@ -221,7 +232,7 @@ def main():
                             f"{worst_cpu[0]:.2f} (highest, at {worst_cpu[1]} in flight)", worst_cpu[0] <= 1.10))
         seed_points = sorted(c for (b, t, c) in curve if b == "scylla" and t == "seed")
         if seed_points:
-            tp = [(ratio(agg(curve[("scylla", "store", c)], "ops_per_s"), agg(curve[("scylla", "seed", c)], "ops_per_s")),
+            tp = [(paired(curve[("scylla", "store", c)], curve[("scylla", "seed", c)], "ops_per_s"),
                    c) for c in seed_points if ("scylla", "store", c) in curve]
             tp = [x for x in tp if x[0] is not None]
             if tp:
@@ -230,11 +241,11 @@ def main():
                                 f"{low[0]:.2f} (lowest, at {low[1]} in flight)", low[0] >= 1.0))
             at = 64 if 64 in seed_points else seed_points[len(seed_points) // 2]
             s, d = curve.get(("scylla", "store", at), []), curve.get(("scylla", "seed", at), [])
-            srv = ratio(agg(s, "server_cpu_us_per_op"), agg(d, "server_cpu_us_per_op"))
+            srv = paired(s, d, "server_cpu_us_per_op")
             if srv is not None:
                 targets.append((f"Cluster appends: server CPU per append, store / seed shape at {at} in flight",
                                 "<= 1.0", f"{srv:.2f}", srv <= 1.0))
-            p99 = ratio(agg(s, "p99_ms"), agg(d, "p99_ms"))
+            p99 = paired(s, d, "p99_ms")
             if p99 is not None:
                 targets.append((f"Cluster appends: p99, store / seed shape at {at} in flight", "<= 1.0",
                                 f"{p99:.2f}", p99 <= 1.0))
@@ -269,8 +280,8 @@ def main():
         # one thread calling append(). 16 in flight: the store from one thread, asynchronously.
         for c, op, want in ((1, ">=", 1.0), (16, ">", 1.0)):
             s, w = curve.get(("sqlite", "store", c), []), curve.get(("sqlite", "raw", c), [])
-            r_async = ratio(agg(s, "ops_per_s"), agg(w, "ops_per_s"))
-            r_blocking = ratio(agg(blocking.get(c, []), "ops_per_s"), agg(w, "ops_per_s"))
+            r_async = paired(s, w, "ops_per_s")
+            r_blocking = paired(blocking.get(c, []), w, "ops_per_s")
             r = r_blocking if c == 1 else r_async
             if r is None:
                 continue
@@ -285,7 +296,7 @@ def main():
 
     for b in backends:
         on, off = sink_runs.get(("metrics-sink", b), []), sink_runs.get(("metrics-none", b), [])
-        cpu = ratio(agg(on, "cpu_us_per_op"), agg(off, "cpu_us_per_op"))
+        cpu = paired(on, off, "cpu_us_per_op")
         if cpu is not None:
             targets.append((f"{names[b].split(' (')[0]}: client CPU per append with a metrics sink / without",
                             "<= 1.03", f"{cpu:.3f}", cpu <= 1.03))
@@ -355,7 +366,8 @@ def main():
     w("")
     w(f"- Each point is its own `eventstore bench` process: {a.warmup} s warm-up, then {a.duration} s measured; "
       f"{a.repeats} run(s) per point, store and raw alternating which goes first; the tables show the median of "
-      "the runs' figures.")
+      "the runs' figures, and each ratio is the median of the ratios of the runs made back to back in each "
+      "repetition (a node still warming up moves that far less than the ratio of two medians).")
     w("- **One client thread** issues every request with the asynchronous API (`EventStore::append_async`; raw: "
       "the bridge call with a function-pointer completion). Completions are handed back to that thread, which "
       "records the latency (issue to callback) and issues the next request. No thread per request: the `threads` "
@@ -391,9 +403,9 @@ def main():
             s, r = curve.get((b, "store", c), []), curve.get((b, "raw", c), [])
             errs = "/".join(str(sum(sum(x["errors"].values()) + x["conflicts"] for x in side)) for side in (s, r))
             w(f"| {c} | {fmt(agg(s, 'ops_per_s'), 0)} | {fmt(agg(r, 'ops_per_s'), 0)} "
-              f"| {fmt(ratio(agg(s, 'ops_per_s'), agg(r, 'ops_per_s')), 2)} | {fmt(agg(s, 'p50_ms'), 2)} "
+              f"| {fmt(paired(s, r, 'ops_per_s'), 2)} | {fmt(agg(s, 'p50_ms'), 2)} "
               f"| {fmt(agg(s, 'p99_ms'), 2)} | {fmt(agg(r, 'p99_ms'), 2)} | {fmt(agg(s, 'cpu_us_per_op'), 1)} "
-              f"| {fmt(agg(r, 'cpu_us_per_op'), 1)} | {fmt(ratio(agg(s, 'cpu_us_per_op'), agg(r, 'cpu_us_per_op')), 2)} "
+              f"| {fmt(agg(r, 'cpu_us_per_op'), 1)} | {fmt(paired(s, r, 'cpu_us_per_op'), 2)} "
               f"| {fmt(agg(s, 'cpu_cores'), 2)} / {fmt(agg(r, 'cpu_cores'), 2)} "
               f"| {max((x['max_in_flight'] for x in s), default=0)} | {max((x['threads'] for x in s), default=0)} | {errs} |")
         runs = [x for k, v in curve.items() if k[0] == b for x in v]
@@ -425,10 +437,10 @@ def main():
         for c in seed_points:
             s, r, d = (curve.get(("scylla", t, c), []) for t in ("store", "raw", "seed"))
             w(f"| {c} | {fmt(agg(s, 'ops_per_s'), 0)} | {fmt(agg(r, 'ops_per_s'), 0)} | {fmt(agg(d, 'ops_per_s'), 0)} "
-              f"| {fmt(ratio(agg(s, 'ops_per_s'), agg(d, 'ops_per_s')), 2)} | {fmt(agg(s, 'p99_ms'), 2)} "
+              f"| {fmt(paired(s, d, 'ops_per_s'), 2)} | {fmt(agg(s, 'p99_ms'), 2)} "
               f"| {fmt(agg(d, 'p99_ms'), 2)} | {fmt(agg(s, 'server_cpu_us_per_op'), 0)} "
               f"| {fmt(agg(r, 'server_cpu_us_per_op'), 0)} | {fmt(agg(d, 'server_cpu_us_per_op'), 0)} "
-              f"| {fmt(ratio(agg(s, 'server_cpu_us_per_op'), agg(d, 'server_cpu_us_per_op')), 2)} |")
+              f"| {fmt(paired(s, d, 'server_cpu_us_per_op'), 2)} |")
         w("")
     if blocking:
         w("## SQLite through the blocking API")
@@ -442,8 +454,8 @@ def main():
         for c in sorted(blocking):
             k, r, s = blocking[c], curve.get(("sqlite", "raw", c), []), curve.get(("sqlite", "store", c), [])
             w(f"| {c} | {fmt(agg(k, 'ops_per_s'), 0)} | {fmt(agg(r, 'ops_per_s'), 0)} "
-              f"| {fmt(ratio(agg(k, 'ops_per_s'), agg(r, 'ops_per_s')), 2)} "
-              f"| {fmt(ratio(agg(s, 'ops_per_s'), agg(r, 'ops_per_s')), 2)} | {fmt(agg(k, 'p99_ms'), 2)} "
+              f"| {fmt(paired(k, r, 'ops_per_s'), 2)} "
+              f"| {fmt(paired(s, r, 'ops_per_s'), 2)} | {fmt(agg(k, 'p99_ms'), 2)} "
               f"| {fmt(agg(k, 'cpu_us_per_op'), 1)} | {fmt(agg(r, 'cpu_us_per_op'), 1)} |")
         w("")
     if "throughput.png" in plots:
@@ -477,9 +489,9 @@ def main():
             on, off = sink_runs.get(("metrics-sink", b), []), sink_runs.get(("metrics-none", b), [])
             if not on or not off:
                 continue
-            w(f"| {b} | {fmt(ratio(agg(on, 'ops_per_s'), agg(off, 'ops_per_s')), 3)} "
+            w(f"| {b} | {fmt(paired(on, off, 'ops_per_s'), 3)} "
               f"| {fmt(agg(on, 'cpu_us_per_op'), 1)} | {fmt(agg(off, 'cpu_us_per_op'), 1)} "
-              f"| {fmt(ratio(agg(on, 'cpu_us_per_op'), agg(off, 'cpu_us_per_op')), 3)} | {fmt(agg(on, 'p99_ms'), 2)} "
+              f"| {fmt(paired(on, off, 'cpu_us_per_op'), 3)} | {fmt(agg(on, 'p99_ms'), 2)} "
               f"| {fmt(agg(off, 'p99_ms'), 2)} |")
         w("")
     if feed:
@@ -499,7 +511,7 @@ def main():
             if not runs:
                 continue
             on, off = feed.get(("feed-on", b), []), feed.get(("feed-off", b), [])
-            onoff = fmt(ratio(agg(on, "ops_per_s"), agg(off, "ops_per_s")), 2) if on and off else "n/a (always on)"
+            onoff = fmt(paired(on, off, "ops_per_s"), 2) if on and off else "n/a (always on)"
             r = runs[-1]
             d = r["delivery"]
             w(f"| {b} | {onoff} | {fmt(r['ceiling_events_per_s'], 0)} | {fmt(r['rate_events_per_s'], 0)} "

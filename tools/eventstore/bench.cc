@@ -431,8 +431,9 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& args) {
       ->type_name("N");
   mixed->footer("Example:\n  eventstore --store sqlite:/tmp/b.db bench mixed --concurrency 16 --read-ratio 0.8");
   CLI::App* load = bench->add_subcommand(
-      "load", "Time to load an aggregate by stream length, snapshots off and on (on scylla://, also a raw paged "
-              "read of the same rows)");
+      "load",
+      "Time to load an aggregate by stream length, snapshots off and on (on scylla://, also a raw paged "
+      "read of the same rows)");
   load->add_option("--lengths", args.lengths, "Stream lengths (default 10,100,1000,10000,100000)")
       ->delimiter(',')
       ->type_name("N,N,...");

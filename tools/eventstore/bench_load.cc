@@ -257,7 +257,9 @@ int run_load(const std::string& uri, const BenchArgs& args) {
   for (const auto& o : list)
     std::printf("  %10lld  %-9s  %9lld  %6llu  %6zu  %11.3f  %11.3f\n",
                 static_cast<long long>(o["events"].get<std::int64_t>()),
-                o.contains("raw") ? "raw read" : o["snapshots"].get<bool>() ? "on" : "off",
+                o.contains("raw")            ? "raw read"
+                : o["snapshots"].get<bool>() ? "on"
+                                             : "off",
                 static_cast<long long>(o["replayed"].get<std::int64_t>()),
                 static_cast<unsigned long long>(o["page_size"].get<std::uint64_t>()), o["loads"].get<std::size_t>(),
                 o["median_ms"].get<double>(), o["p95_ms"].get<double>());
