@@ -366,7 +366,7 @@ class AggregateStore {
     aggregate.snapshot_time_ = snapshot->timestamp;
     try {
       const std::string data = personal ? personal->reveal_snapshot(snapshot->data) : std::move(snapshot->data);
-      aggregate.state_ = nlohmann::json::parse(data).template get<A>();
+      aggregate.state_ = detail::parse_json(data).template get<A>();
       aggregate.version_ = snapshot->version;
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kCorruption) throw;  // the key provider's: kUnavailable, ...

@@ -80,7 +80,8 @@ struct EVENTSTORE_EXPORT ReadOptions {
   // At most this many bytes per page, counted as for Limits::max_event_bytes (event type +
   // data + metadata): a page ends before the event that would take it past the budget. A page
   // always holds at least one event, so an event larger than the budget comes alone. Together
-  // with page_size it bounds the memory of a read. Must be at least 1. Default 4 MiB.
+  // with page_size it bounds the memory of a read (on a cluster, which fetches one page ahead,
+  // to about two pages). Must be at least 1. Default 4 MiB.
   std::size_t page_bytes = 4 * 1024 * 1024;
   // Also return the events a retention policy hides (retention.h). What a truncate or a delete
   // hid is gone either way.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <utility>
 
+#include "eventstore/codec.h"
 #include "eventstore/error.h"
 #include "eventstore/log.h"
 #include "hex_digit.h"
@@ -234,7 +235,7 @@ std::string PersonalDataSession::reveal(const PersonalFields* rule, std::string_
   if (json.find(std::string("\"") + kEnvelopeKey + "\"") == std::string_view::npos) return std::string(json);
   nlohmann::json document;
   try {
-    document = nlohmann::json::parse(json);
+    document = detail::parse_json(json);
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kCorruption, std::string("personal data: stored data is not JSON: ") + e.what());
   }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/thread_annotations.h"
 #include "core/validation.h"
 #include "scylla/completions.h"
 #include "scylla/rows.h"
@@ -21,6 +22,10 @@ namespace {
 // the read (before any, events of kAssumedEventBytes), growing at most kFetchGrowth-fold from one
 // fetch to the next, so the server materialises about a page's budget per round trip unless the
 // events grow suddenly within a read.
+//
+// One fetch runs ahead of the caller: when a fetch lands and the buffer holds less than a page,
+// the next one starts at once, so the round trip overlaps the caller's work on the page it was
+// given (as gocql's default prefetch does). A cursor destroyed mid-read starts no further fetch.
 class ScyllaCursor final : public EventCursor {
  public:
   static constexpr std::size_t kAssumedEventBytes = 64 * 1024;
@@ -28,91 +33,160 @@ class ScyllaCursor final : public EventCursor {
 
   // `options` passed validate_read.
   ScyllaCursor(std::shared_ptr<Connection> connection, StreamId stream, const ReadOptions& options)
-      : state_(std::make_shared<State>()) {
-    state_->connection = std::move(connection);
-    state_->stream = std::move(stream);
-    state_->remaining = options.limit.value_or(std::numeric_limits<std::uint64_t>::max());
-    state_->page_size = options.page_size;
-    state_->page_bytes = options.page_bytes;
-    const bool forward = options.direction == Direction::kForward;
-    const auto clamp = [](std::int64_t v) {
-      return static_cast<std::int32_t>(std::min<std::int64_t>(v, std::numeric_limits<std::int32_t>::max()));
-    };
-    const std::int32_t from = forward ? clamp(options.from.value_or(1)) : 1;
-    const std::int32_t to = forward ? std::numeric_limits<std::int32_t>::max()
-                                    : clamp(options.from.value_or(std::numeric_limits<std::int32_t>::max()));
-    state_->cursor.emplace(state_->connection->session->open_read(key_of(state_->stream), from, to, !forward,
-                                                                  static_cast<std::int32_t>(options.page_size)));
+      : state_(std::make_shared<State>(std::move(connection), std::move(stream), options)) {}
+
+  ~ScyllaCursor() override {
+    MutexLock lock(state_->mutex);
+    state_->abandoned = true;
   }
 
-  void next_page_async(PageCallback callback) override { fetch(state_, std::move(callback)); }
+  ScyllaCursor(const ScyllaCursor&) = delete;
+  ScyllaCursor& operator=(const ScyllaCursor&) = delete;
+
+  void next_page_async(PageCallback callback) override {
+    std::optional<Result<std::vector<RecordedEvent>>> answer;
+    std::optional<std::uint64_t> fetch_rows;
+    {
+      MutexLock lock(state_->mutex);
+      answer = state_->answer();
+      if (!answer) state_->waiting = std::move(callback);
+      fetch_rows = state_->start_fetch();
+    }
+    if (fetch_rows) fetch(state_, *fetch_rows);
+    if (answer) callback(std::move(*answer));
+  }
 
  private:
   struct State {
-    std::shared_ptr<Connection> connection;
-    StreamId stream;
+    State(std::shared_ptr<Connection> connection_in, StreamId stream_in, const ReadOptions& options)
+        : connection(std::move(connection_in)),
+          stream(std::move(stream_in)),
+          page_size(options.page_size),
+          page_bytes(options.page_bytes),
+          remaining(options.limit.value_or(std::numeric_limits<std::uint64_t>::max())) {
+      const bool forward = options.direction == Direction::kForward;
+      const auto clamp = [](std::int64_t v) {
+        return static_cast<std::int32_t>(std::min<std::int64_t>(v, std::numeric_limits<std::int32_t>::max()));
+      };
+      const std::int32_t from = forward ? clamp(options.from.value_or(1)) : 1;
+      const std::int32_t to = forward ? std::numeric_limits<std::int32_t>::max()
+                                      : clamp(options.from.value_or(std::numeric_limits<std::int32_t>::max()));
+      cursor.emplace(
+          connection->session->open_read(key_of(stream), from, to, !forward, static_cast<std::int32_t>(page_size)));
+    }
+
+    const std::shared_ptr<Connection> connection;
+    const StreamId stream;
+    const std::uint32_t page_size;
+    const std::size_t page_bytes;
+    // Used by the one fetch in flight only.
     std::optional<rust::Box<bridge::ReadCursor>> cursor;
-    std::uint64_t remaining = 0;  // events still to fetch (the read's limit)
-    bool done = false;            // nothing more to fetch
-    std::uint32_t page_size = 0;
-    std::size_t page_bytes = 0;
-    std::deque<RecordedEvent> fetched;  // fetched, not yet delivered
-    std::size_t largest_event_bytes = 0;
-    std::uint64_t last_fetch_rows = 0;
+
+    Mutex mutex;
+    std::uint64_t remaining GUARDED_BY(mutex);  // events still to fetch (the read's limit)
+    bool done GUARDED_BY(mutex) = false;        // nothing more to fetch
+    bool fetching GUARDED_BY(mutex) = false;    // a fetch is in flight
+    bool abandoned GUARDED_BY(mutex) = false;   // the cursor is gone
+    std::deque<RecordedEvent> fetched GUARDED_BY(mutex);  // fetched, not yet delivered
+    std::optional<Error> error GUARDED_BY(mutex);         // delivered once the buffer is empty
+    PageCallback waiting GUARDED_BY(mutex);               // a request the buffer could not answer yet
+    std::size_t largest_event_bytes GUARDED_BY(mutex) = 0;
+    std::uint64_t last_fetch_rows GUARDED_BY(mutex) = 0;
+
+    // The next page if one can be given now: buffered events, then a pending error, then the
+    // empty page at the end.
+    std::optional<Result<std::vector<RecordedEvent>>> answer() REQUIRES(mutex) {
+      if (!fetched.empty()) return Result<std::vector<RecordedEvent>>(take_page());
+      if (error) {
+        Error e = std::move(*error);
+        error.reset();
+        return Result<std::vector<RecordedEvent>>(std::move(e));
+      }
+      if (!fetching && (done || remaining == 0)) return Result<std::vector<RecordedEvent>>(std::vector<RecordedEvent>{});
+      return std::nullopt;
+    }
+
+    // Marks a fetch as started and returns its row count when one should start: the read has
+    // more, none is in flight, and the buffer holds less than a page.
+    std::optional<std::uint64_t> start_fetch() REQUIRES(mutex) {
+      if (fetching || done || error || remaining == 0 || abandoned || fetched.size() >= page_size)
+        return std::nullopt;
+      const std::size_t event_bytes = largest_event_bytes > 0 ? largest_event_bytes : kAssumedEventBytes;
+      std::uint64_t rows = std::max<std::uint64_t>(1, page_bytes / event_bytes);
+      if (last_fetch_rows > 0) rows = std::min(rows, last_fetch_rows * kFetchGrowth);
+      rows = std::min<std::uint64_t>({rows, page_size, remaining});
+      last_fetch_rows = rows;
+      fetching = true;
+      return rows;
+    }
+
+    // A page of the fetched events: at least one, then as many as fit both bounds.
+    std::vector<RecordedEvent> take_page() REQUIRES(mutex) {
+      std::vector<RecordedEvent> page;
+      std::size_t bytes = 0;
+      while (!fetched.empty() && page.size() < page_size) {
+        const std::size_t next = bytes_of(fetched.front());
+        if (!page.empty() && bytes + next > page_bytes) break;
+        bytes += next;
+        page.push_back(std::move(fetched.front()));
+        fetched.pop_front();
+      }
+      return page;
+    }
   };
 
   static std::size_t bytes_of(const RecordedEvent& e) { return event_bytes(e.event_type, e.data, e.metadata); }
 
-  static std::uint64_t rows_to_fetch(const State& state) {
-    const std::size_t event_bytes = state.largest_event_bytes > 0 ? state.largest_event_bytes : kAssumedEventBytes;
-    std::uint64_t rows = std::max<std::uint64_t>(1, state.page_bytes / event_bytes);
-    if (state.last_fetch_rows > 0) rows = std::min(rows, state.last_fetch_rows * kFetchGrowth);
-    return std::min<std::uint64_t>({rows, state.page_size, state.remaining});
-  }
-
-  // A page of the fetched events: at least one, then as many as fit both bounds.
-  static std::vector<RecordedEvent> take_page(State& state) {
-    std::vector<RecordedEvent> page;
-    std::size_t bytes = 0;
-    while (!state.fetched.empty() && page.size() < state.page_size) {
-      const std::size_t next = bytes_of(state.fetched.front());
-      if (!page.empty() && bytes + next > state.page_bytes) break;
-      bytes += next;
-      page.push_back(std::move(state.fetched.front()));
-      state.fetched.pop_front();
-    }
-    return page;
-  }
-
-  static void fetch(std::shared_ptr<State> state, PageCallback callback) {
-    if (!state->fetched.empty()) return callback(take_page(*state));
-    if (state->done || state->remaining == 0) return callback(std::vector<RecordedEvent>{});
-    const std::uint64_t rows = rows_to_fetch(*state);
-    state->last_fetch_rows = rows;
+  // Sends one fetch of `rows`; its answer fills the buffer, answers a waiting request and starts
+  // the next fetch.
+  static void fetch(const std::shared_ptr<State>& state, std::uint64_t rows) {
     (*state->cursor)
         ->next_page(static_cast<std::int32_t>(rows),
                     done<PageDone>(
-                        [state, callback](rust::Vec<bridge::EventRow> page, bool more) mutable {
+                        [state](rust::Vec<bridge::EventRow> page, bool more) {
+                          std::vector<RecordedEvent> events;
+                          std::optional<Error> error;
                           try {
-                            for (const bridge::EventRow& row : page) {
-                              if (state->remaining == 0) break;
-                              state->fetched.push_back(decode_row(state->stream, row));
-                              state->largest_event_bytes =
-                                  std::max(state->largest_event_bytes, bytes_of(state->fetched.back()));
-                              --state->remaining;
-                            }
+                            events.reserve(page.size());
+                            for (const bridge::EventRow& row : page) events.push_back(decode_row(state->stream, row));
                           } catch (const Error& e) {
-                            state->done = true;
-                            state->fetched.clear();
-                            return callback(e);
+                            error = e;
                           }
-                          if (!more) state->done = true;
-                          fetch(state, std::move(callback));
+                          landed(state, std::move(events), more, std::move(error));
                         },
-                        [state, callback](const bridge::BridgeError& e) {
-                          state->done = true;
-                          callback(to_error(e, "read of " + to_string(state->stream)));
+                        [state](const bridge::BridgeError& e) {
+                          landed(state, {}, false, to_error(e, "read of " + to_string(state->stream)));
                         }));
+  }
+
+  static void landed(const std::shared_ptr<State>& state, std::vector<RecordedEvent> events, bool more,
+                     std::optional<Error> error) {
+    PageCallback waiting;
+    std::optional<Result<std::vector<RecordedEvent>>> answer;
+    std::optional<std::uint64_t> next_rows;
+    {
+      MutexLock lock(state->mutex);
+      state->fetching = false;
+      if (error) {
+        state->error = std::move(error);
+        state->done = true;
+      } else {
+        for (RecordedEvent& event : events) {
+          if (state->remaining == 0) break;
+          state->largest_event_bytes = std::max(state->largest_event_bytes, bytes_of(event));
+          state->fetched.push_back(std::move(event));
+          --state->remaining;
+        }
+        if (!more) state->done = true;
+      }
+      if (state->waiting) {
+        answer = state->answer();
+        if (answer) waiting = std::exchange(state->waiting, nullptr);
+      }
+      next_rows = state->start_fetch();
+    }
+    if (next_rows) fetch(state, *next_rows);
+    if (answer) waiting(std::move(*answer));
   }
 
   std::shared_ptr<State> state_;

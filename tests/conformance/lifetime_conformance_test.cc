@@ -152,6 +152,24 @@ TEST_P(StoreLifetime, LastReferenceDroppedInAReadPageCallback) {
   expect_durable(stream, 4, 3);
 }
 
+// A cluster cursor fetches one page ahead: the cursor and then the store go while that fetch is
+// in flight (the sanitizer build would see its answer touch freed memory).
+TEST_P(StoreLifetime, CursorAndStoreDroppedWhileTheNextPageIsFetched) {
+  std::shared_ptr<Store> doomed = open_doomed();
+  const StreamId stream = new_stream();
+  doomed->append(stream, ExpectedVersion::no_stream(), events(50));
+  std::unique_ptr<EventCursor> cursor = doomed->read(stream, forward(std::nullopt, std::nullopt, 5));
+  EXPECT_EQ(versions_of(cursor->next_page()), range(1, 5));
+  cursor.reset();
+  EXPECT_EQ(versions_of(doomed->read_all(stream, forward(std::nullopt, std::nullopt, 7))), range(1, 50));
+  cursor = doomed->read(stream, forward(std::nullopt, std::nullopt, 5));
+  EXPECT_EQ(versions_of(cursor->next_page()), range(1, 5));
+  cursor.reset();
+  doomed.reset();
+  if (!open_again_) return;
+  EXPECT_EQ(versions_of(open_again_()->read_all(stream)), range(1, 50));
+}
+
 TEST_P(StoreLifetime, LastReferenceDroppedInASnapshotSaveCallback) {
   std::shared_ptr<Store> doomed = open_doomed();
   const StreamId stream = new_stream();

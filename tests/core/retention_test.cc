@@ -97,6 +97,25 @@ TEST(RetentionPolicyStream, MaxAgeIsBoundedSoThatNoClockArithmeticOverflows) {
   EXPECT_EQ(retention_policy(*store, "shop", "cart")->max_age, eventstore::kMaxRetentionAge);
 }
 
+// Found by fuzz_prepare_append: under identifier limits shorter than "$retention" every read
+// failed, because the policy lookup's own read was refused.
+TEST(RetentionStore, LimitsTooSmallForThePolicyStreamsLeaveReadsAlone) {
+  StoreOptions options;
+  options.limits.max_identifier_bytes = 7;
+  const std::shared_ptr<Store> store = open_store("memory:", options);
+  const StreamId stream{"shop", "cart", Uuid::random()};
+  store->append(stream, ExpectedVersion::no_stream(), {EventData{{}, "Added", "1", {}, {}}});
+  EXPECT_EQ(store->read_all(stream).size(), 1u);
+  RetentionPolicy policy;
+  policy.max_count = 2;
+  try {
+    set_retention_policy(*store, "shop", "cart", policy);
+    ADD_FAILURE() << "a policy was stored under limits that refuse its stream";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
+}
+
 TEST(RetentionStore, APageCallbackMayStartAnotherReadOfARetainedType) {
   const std::shared_ptr<Store> store = open_store("memory:");
   const StreamId stream{"shop", "cart", Uuid::random()};
