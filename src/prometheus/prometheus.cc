@@ -2,6 +2,7 @@
 
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -27,13 +28,13 @@ struct Series {
   std::unordered_map<std::string, void*> by_labels;
 };
 
-std::string series_key(std::span<const std::string_view> label_values) {
-  std::string key;
+// Into `key`, reusing its capacity.
+void series_key(std::span<const std::string_view> label_values, std::string& key) {
+  key.clear();
   for (std::string_view value : label_values) {
     key.append(value);
     key.push_back('\x1f');
   }
-  return key;
 }
 
 }  // namespace
@@ -41,7 +42,9 @@ std::string series_key(std::span<const std::string_view> label_values) {
 struct PrometheusMetrics::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   std::unique_ptr<prometheus::Exposer> exposer;
-  mutable std::mutex mutex;  // guards series and the families' Add
+  // Guards series and the families' Add: shared to look a series up (every record, from any
+  // thread), exclusive to add one (once per metric and label values).
+  mutable std::shared_mutex mutex;
   std::unordered_map<const Metric*, Series> series;
 
   Series& family_of(const Metric& metric) {
@@ -67,9 +70,18 @@ struct PrometheusMetrics::Impl {
     return labels;
   }
 
-  void* series_of(const Metric& metric, std::span<const std::string_view> values) {
+  // The series of `metric` with `key`'s label values, if it exists. Under a shared lock.
+  void* find_series(const Metric& metric, const std::string& key) const {
+    const auto s = series.find(&metric);
+    if (s == series.end()) return nullptr;
+    const auto it = s->second.by_labels.find(key);
+    return it == s->second.by_labels.end() ? nullptr : it->second;
+  }
+
+  // Finds or adds it. Under the exclusive lock.
+  void* series_of(const Metric& metric, std::span<const std::string_view> values, const std::string& key) {
     Series& s = family_of(metric);
-    auto [it, inserted] = s.by_labels.try_emplace(series_key(values), nullptr);
+    auto [it, inserted] = s.by_labels.try_emplace(key, nullptr);
     if (!inserted) return it->second;
     const prometheus::Labels labels = labels_of(metric, values);
     if (s.counters) it->second = &s.counters->Add(labels);
@@ -109,10 +121,16 @@ std::vector<int> PrometheusMetrics::listening_ports() const {
 const std::shared_ptr<prometheus::Registry>& PrometheusMetrics::registry() const { return impl_->registry; }
 
 void PrometheusMetrics::record(const Metric& metric, std::span<const std::string_view> label_values, double value) {
+  thread_local std::string key;
+  series_key(label_values, key);
   void* series = nullptr;
   {
+    std::shared_lock lock(impl_->mutex);
+    series = impl_->find_series(metric, key);
+  }
+  if (!series) {
     std::lock_guard lock(impl_->mutex);
-    series = impl_->series_of(metric, label_values);
+    series = impl_->series_of(metric, label_values, key);
   }
   // The series themselves are thread-safe (atomics, or their own lock for histograms).
   switch (metric.type) {
