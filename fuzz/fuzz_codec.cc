@@ -55,7 +55,8 @@ constexpr std::string_view kNames[] = {"AccountOpened", "MoneyDeposited", "Accou
 // equal to 0.0).
 bool strictly_equal(const nlohmann::json& a, const nlohmann::json& b) {
   if (a.type() != b.type() || a.size() != b.size()) return false;
-  if (a.is_number_float()) return std::bit_cast<std::uint64_t>(a.get<double>()) == std::bit_cast<std::uint64_t>(b.get<double>());
+  if (a.is_number_float())
+    return std::bit_cast<std::uint64_t>(a.get<double>()) == std::bit_cast<std::uint64_t>(b.get<double>());
   if (a.is_array()) {
     for (std::size_t i = 0; i < a.size(); ++i)
       if (!strictly_equal(a[i], b[i])) return false;

@@ -44,16 +44,11 @@ nlohmann::json to_nlohmann(simdjson::dom::element element) {
       if (value >= 0) return static_cast<std::uint64_t>(value);
       return value;
     }
-    case Type::UINT64:
-      return element.get_uint64().value_unsafe();
-    case Type::DOUBLE:
-      return element.get_double().value_unsafe();
-    case Type::STRING:
-      return std::string(element.get_string().value_unsafe());
-    case Type::BOOL:
-      return element.get_bool().value_unsafe();
-    case Type::NULL_VALUE:
-      return nullptr;
+    case Type::UINT64: return element.get_uint64().value_unsafe();
+    case Type::DOUBLE: return element.get_double().value_unsafe();
+    case Type::STRING: return std::string(element.get_string().value_unsafe());
+    case Type::BOOL: return element.get_bool().value_unsafe();
+    case Type::NULL_VALUE: return nullptr;
   }
   return nullptr;
 }

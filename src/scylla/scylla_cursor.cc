@@ -83,10 +83,10 @@ class ScyllaCursor final : public EventCursor {
     std::optional<rust::Box<bridge::ReadCursor>> cursor;
 
     Mutex mutex;
-    std::uint64_t remaining GUARDED_BY(mutex);  // events still to fetch (the read's limit)
-    bool done GUARDED_BY(mutex) = false;        // nothing more to fetch
-    bool fetching GUARDED_BY(mutex) = false;    // a fetch is in flight
-    bool abandoned GUARDED_BY(mutex) = false;   // the cursor is gone
+    std::uint64_t remaining GUARDED_BY(mutex);            // events still to fetch (the read's limit)
+    bool done GUARDED_BY(mutex) = false;                  // nothing more to fetch
+    bool fetching GUARDED_BY(mutex) = false;              // a fetch is in flight
+    bool abandoned GUARDED_BY(mutex) = false;             // the cursor is gone
     std::deque<RecordedEvent> fetched GUARDED_BY(mutex);  // fetched, not yet delivered
     std::optional<Error> error GUARDED_BY(mutex);         // delivered once the buffer is empty
     PageCallback waiting GUARDED_BY(mutex);               // a request the buffer could not answer yet
@@ -102,15 +102,15 @@ class ScyllaCursor final : public EventCursor {
         error.reset();
         return Result<std::vector<RecordedEvent>>(std::move(e));
       }
-      if (!fetching && (done || remaining == 0)) return Result<std::vector<RecordedEvent>>(std::vector<RecordedEvent>{});
+      if (!fetching && (done || remaining == 0))
+        return Result<std::vector<RecordedEvent>>(std::vector<RecordedEvent>{});
       return std::nullopt;
     }
 
     // Marks a fetch as started and returns its row count when one should start: the read has
     // more, none is in flight, and the buffer holds less than a page.
     std::optional<std::uint64_t> start_fetch() REQUIRES(mutex) {
-      if (fetching || done || error || remaining == 0 || abandoned || fetched.size() >= page_size)
-        return std::nullopt;
+      if (fetching || done || error || remaining == 0 || abandoned || fetched.size() >= page_size) return std::nullopt;
       const std::size_t event_bytes = largest_event_bytes > 0 ? largest_event_bytes : kAssumedEventBytes;
       std::uint64_t rows = std::max<std::uint64_t>(1, page_bytes / event_bytes);
       if (last_fetch_rows > 0) rows = std::min(rows, last_fetch_rows * kFetchGrowth);
@@ -141,22 +141,23 @@ class ScyllaCursor final : public EventCursor {
   // the next fetch.
   static void fetch(const std::shared_ptr<State>& state, std::uint64_t rows) {
     (*state->cursor)
-        ->next_page(static_cast<std::int32_t>(rows),
-                    done<PageDone>(
-                        [state](rust::Vec<bridge::EventRow> page, bool more) {
-                          std::vector<RecordedEvent> events;
-                          std::optional<Error> error;
-                          try {
-                            events.reserve(page.size());
-                            for (const bridge::EventRow& row : page) events.push_back(decode_row(state->stream, row));
-                          } catch (const Error& e) {
-                            error = e;
-                          }
-                          landed(state, std::move(events), more, std::move(error));
-                        },
-                        [state](const bridge::BridgeError& e) {
-                          landed(state, {}, false, to_error(e, "read of " + to_string(state->stream)));
-                        }));
+        ->next_page(static_cast<std::int32_t>(rows), done<PageDone>(
+                                                         [state](rust::Vec<bridge::EventRow> page, bool more) {
+                                                           std::vector<RecordedEvent> events;
+                                                           std::optional<Error> error;
+                                                           try {
+                                                             events.reserve(page.size());
+                                                             for (const bridge::EventRow& row : page)
+                                                               events.push_back(decode_row(state->stream, row));
+                                                           } catch (const Error& e) {
+                                                             error = e;
+                                                           }
+                                                           landed(state, std::move(events), more, std::move(error));
+                                                         },
+                                                         [state](const bridge::BridgeError& e) {
+                                                           landed(state, {}, false,
+                                                                  to_error(e, "read of " + to_string(state->stream)));
+                                                         }));
   }
 
   static void landed(const std::shared_ptr<State>& state, std::vector<RecordedEvent> events, bool more,

@@ -34,8 +34,7 @@ bool strictly_equal(const nlohmann::json& a, const nlohmann::json& b) {
       return true;
     case nlohmann::json::value_t::number_float:
       return std::bit_cast<std::uint64_t>(a.get<double>()) == std::bit_cast<std::uint64_t>(b.get<double>());
-    default:
-      return a == b;
+    default: return a == b;
   }
 }
 
@@ -62,22 +61,87 @@ void expect_same(const std::string& text) {
   if (reference.value)
     EXPECT_TRUE(strictly_equal(*fast.value, *reference.value))
         << ::testing::PrintToString(text) << ": " << fast.value->dump() << " vs " << reference.value->dump();
-  else
-    EXPECT_EQ(fast.error, reference.error) << ::testing::PrintToString(text);
+  else EXPECT_EQ(fast.error, reference.error) << ::testing::PrintToString(text);
 }
 
 TEST(ParseJson, AgreesWithNlohmannOnTheCorners) {
-  const std::vector<std::string> corners = {
-      "null", "true", "false", "0", "-0", "-0.0", "0.0", "[-0]", "{\"a\":-0}", "[-0,0]", "-0e1", "-01", "\"2026-01-03\"", "1", "-1", "1.5", "1e2", "1E+2",
-      "1e-2", "1e400", "-1e400", "1e-400", "4.9e-324", "2.2250738585072011e-308", "1.7976931348623157e308",
-      "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-      "18446744073709551615", "18446744073709551616", "123456789012345678901234567890", "01", "1.", ".5", "+1",
-      "-", "\"\"", "\"plain\"", "\"Zoë 🍕 日本語\"", "\"\\u00e9\\n\\t\\\"\\\\\\/\"", "\"\\ud83d\\ude00\"",
-      "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800x\"", "\"\\u0000\"", "\"a\\u0000b\"", "\"\x01\"", "\"\xff\"",
-      "\"\xc0\x80\"", "\"\xed\xa0\x80\"", "\xef\xbb\xbf{}", "\xef\xbb\xbf", "{}", "[]", " [1, [2, {\"x\": null}]] ",
-      "{\"a\":1,\"a\":2}", "{\"a\":{\"b\":[]},\"a\":3}", "{\"a\":1,}", "[1,]", "[1 2]", "{\"a\" 1}", "{a:1}",
-      "tru", "nul", "", " ", "1 2", "1\0"s + "x", "[1]\0"s, "/* c */ 1", "1 // c", "NaN", "Infinity", "'a'",
-      std::string(2000, '[') + std::string(2000, ']'), std::string(600, '[') + std::string(600, ']')};
+  const std::vector<std::string> corners = {"null",
+                                            "true",
+                                            "false",
+                                            "0",
+                                            "-0",
+                                            "-0.0",
+                                            "0.0",
+                                            "[-0]",
+                                            "{\"a\":-0}",
+                                            "[-0,0]",
+                                            "-0e1",
+                                            "-01",
+                                            "\"2026-01-03\"",
+                                            "1",
+                                            "-1",
+                                            "1.5",
+                                            "1e2",
+                                            "1E+2",
+                                            "1e-2",
+                                            "1e400",
+                                            "-1e400",
+                                            "1e-400",
+                                            "4.9e-324",
+                                            "2.2250738585072011e-308",
+                                            "1.7976931348623157e308",
+                                            "9223372036854775807",
+                                            "9223372036854775808",
+                                            "-9223372036854775808",
+                                            "-9223372036854775809",
+                                            "18446744073709551615",
+                                            "18446744073709551616",
+                                            "123456789012345678901234567890",
+                                            "01",
+                                            "1.",
+                                            ".5",
+                                            "+1",
+                                            "-",
+                                            "\"\"",
+                                            "\"plain\"",
+                                            "\"Zoë 🍕 日本語\"",
+                                            "\"\\u00e9\\n\\t\\\"\\\\\\/\"",
+                                            "\"\\ud83d\\ude00\"",
+                                            "\"\\ud800\"",
+                                            "\"\\udc00\"",
+                                            "\"\\ud800x\"",
+                                            "\"\\u0000\"",
+                                            "\"a\\u0000b\"",
+                                            "\"\x01\"",
+                                            "\"\xff\"",
+                                            "\"\xc0\x80\"",
+                                            "\"\xed\xa0\x80\"",
+                                            "\xef\xbb\xbf{}",
+                                            "\xef\xbb\xbf",
+                                            "{}",
+                                            "[]",
+                                            " [1, [2, {\"x\": null}]] ",
+                                            "{\"a\":1,\"a\":2}",
+                                            "{\"a\":{\"b\":[]},\"a\":3}",
+                                            "{\"a\":1,}",
+                                            "[1,]",
+                                            "[1 2]",
+                                            "{\"a\" 1}",
+                                            "{a:1}",
+                                            "tru",
+                                            "nul",
+                                            "",
+                                            " ",
+                                            "1 2",
+                                            "1\0"s + "x",
+                                            "[1]\0"s,
+                                            "/* c */ 1",
+                                            "1 // c",
+                                            "NaN",
+                                            "Infinity",
+                                            "'a'",
+                                            std::string(2000, '[') + std::string(2000, ']'),
+                                            std::string(600, '[') + std::string(600, ']')};
   for (const std::string& text : corners) expect_same(text);
 }
 
