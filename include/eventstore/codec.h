@@ -21,8 +21,8 @@
 namespace eventstore {
 
 namespace detail {
-// nlohmann::json::parse(text): the same value, or the same exception (nlohmann's parse_error),
-// several times faster (simdjson reads the text; what it refuses goes to nlohmann).
+// nlohmann::json::parse(text): the same value, or the same exception (nlohmann's own), about
+// three times faster (simdjson reads the text; what it refuses goes to nlohmann).
 // Thread safety: safe from any thread (one reused parser per thread).
 EVENTSTORE_EXPORT nlohmann::json parse_json(std::string_view text);
 }  // namespace detail
