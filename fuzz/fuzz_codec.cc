@@ -4,12 +4,10 @@
 // event encodes to JSON that decodes to the same event. detail::parse_json, which decode uses,
 // gives exactly what nlohmann::json::parse gives: the same value (type for type, a double bit
 // for bit) or an exception with the same message.
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -17,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_agreement.h"
 #include "eventstore/codec.h"
 
 namespace {
@@ -51,44 +50,6 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(Closed, reason, history)
 using Event = std::variant<Opened, Deposited, Closed>;
 constexpr std::string_view kNames[] = {"AccountOpened", "MoneyDeposited", "AccountClosed"};
 
-// Whether two values are the same, type for type (nlohmann's == holds 0u equal to 0 and -0.0
-// equal to 0.0).
-bool strictly_equal(const nlohmann::json& a, const nlohmann::json& b) {
-  if (a.type() != b.type() || a.size() != b.size()) return false;
-  if (a.is_number_float())
-    return std::bit_cast<std::uint64_t>(a.get<double>()) == std::bit_cast<std::uint64_t>(b.get<double>());
-  if (a.is_array()) {
-    for (std::size_t i = 0; i < a.size(); ++i)
-      if (!strictly_equal(a[i], b[i])) return false;
-    return true;
-  }
-  if (a.is_object()) {
-    for (auto it = a.begin(); it != a.end(); ++it) {
-      const auto other = b.find(it.key());
-      if (other == b.end() || !strictly_equal(*it, *other)) return false;
-    }
-    return true;
-  }
-  return a == b;
-}
-
-void check_parse_json(std::string_view text) {
-  std::optional<nlohmann::json> fast, reference;
-  std::string fast_error, reference_error;
-  try {
-    fast = eventstore::detail::parse_json(text);
-  } catch (const nlohmann::json::exception& e) {
-    fast_error = e.what();
-  }
-  try {
-    reference = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    reference_error = e.what();
-  }
-  if (fast.has_value() != reference.has_value() || fast_error != reference_error) std::abort();
-  if (fast && !strictly_equal(*fast, *reference)) std::abort();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -106,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     type_name = input.substr(0, n);
     input.remove_prefix(n);
   }
-  check_parse_json(input);
+  if (!eventstore::testing::parse_json_disagreement(input).empty()) std::abort();
   Event event;
   try {
     event = codec.decode(type_name, input);

@@ -7,7 +7,9 @@
 // stored text it prints, so that the CLI never accepts what the store refuses (or the reverse).
 // It builds nothing: no DOM, no allocation for nesting up to 64 levels (appends are its hot path).
 // nlohmann::json is used only where a DOM is needed (the typed fields of an events-file line, the
-// codec's decoding, building output), never to decide whether text is JSON: it differs in
+// codec's decoding, building output), never to decide whether text is JSON; a DOM of stored
+// text (events, snapshots) is built by detail::parse_json (codec.h), which gives exactly what
+// nlohmann::json::parse gives, faster. nlohmann differs from this acceptor in
 // corners (it skips a leading UTF-8 BOM, stops at a NUL byte as at the end of its input, and has
 // no nesting limit), and SQLite's json_valid, the read-side check, refuses the first two.
 //

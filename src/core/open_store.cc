@@ -1,6 +1,5 @@
 // open_store: the one place that knows every backend.
 #include "bounded_store.h"
-#include "eventstore/retention.h"
 #include "eventstore/store.h"
 #include "instrumented_store.h"
 #include "memory/memory_store.h"
@@ -41,11 +40,8 @@ std::shared_ptr<Store> open_store(std::string_view uri, const StoreOptions& give
   if (max_in_flight_bytes == 0) throw Error::invalid("StoreOptions::max_in_flight_bytes must be at least 1");
   if (options.retention_refresh.count() < 0)
     throw Error::invalid("StoreOptions::retention_refresh must not be negative");
-  std::shared_ptr<Store> retained = open_backend(backend.uri, options);
-  // Limits too small for the policy streams' own type name hold no policy (setting one is
-  // refused), and would refuse the decorator's lookups: reads go straight to the backend.
-  if (std::string_view(kRetentionAggregateType).size() <= options.limits.max_identifier_bytes)
-    retained = detail::apply_retention(std::move(retained), options.retention_refresh);
+  std::shared_ptr<Store> retained =
+      detail::apply_retention(open_backend(backend.uri, options), options.retention_refresh, options.limits);
   std::shared_ptr<Store> bounded =
       detail::bound_appends_in_flight(std::move(retained), max_in_flight, max_in_flight_bytes, options.metrics);
   return detail::instrument(std::move(bounded), options.metrics, options.tracer);

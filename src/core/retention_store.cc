@@ -269,7 +269,9 @@ class RetentionStore final : public ForwardingStore {
 
 }  // namespace
 
-std::shared_ptr<Store> apply_retention(std::shared_ptr<Store> inner, std::chrono::milliseconds refresh) {
+std::shared_ptr<Store> apply_retention(std::shared_ptr<Store> inner, std::chrono::milliseconds refresh,
+                                       const Limits& limits) {
+  if (std::string_view(kRetentionAggregateType).size() > limits.max_identifier_bytes) return inner;
   return std::make_shared<RetentionStore>(std::move(inner), refresh);
 }
 

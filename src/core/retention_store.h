@@ -15,7 +15,9 @@ namespace eventstore::detail {
 // most once per `refresh` per context and type, the policy), so it costs one round trip more on
 // a cluster; a read of a type without a policy costs a lookup in memory. An append to a policy
 // stream through this store makes its next reads look the policy up again. Every other method
-// forwards to `inner`.
-std::shared_ptr<Store> apply_retention(std::shared_ptr<Store> inner, std::chrono::milliseconds refresh);
+// forwards to `inner`. Under `limits` too short for the policy streams' type name no policy can
+// be stored (setting one is refused) and the lookups would be refused too: `inner` is returned.
+std::shared_ptr<Store> apply_retention(std::shared_ptr<Store> inner, std::chrono::milliseconds refresh,
+                                       const Limits& limits);
 
 }  // namespace eventstore::detail

@@ -141,23 +141,24 @@ class ScyllaCursor final : public EventCursor {
   // the next fetch.
   static void fetch(const std::shared_ptr<State>& state, std::uint64_t rows) {
     (*state->cursor)
-        ->next_page(static_cast<std::int32_t>(rows), done<PageDone>(
-                                                         [state](rust::Vec<bridge::EventRow> page, bool more) {
-                                                           std::vector<RecordedEvent> events;
-                                                           std::optional<Error> error;
-                                                           try {
-                                                             events.reserve(page.size());
-                                                             for (const bridge::EventRow& row : page)
-                                                               events.push_back(decode_row(state->stream, row));
-                                                           } catch (const Error& e) {
-                                                             error = e;
-                                                           }
-                                                           landed(state, std::move(events), more, std::move(error));
-                                                         },
-                                                         [state](const bridge::BridgeError& e) {
-                                                           landed(state, {}, false,
-                                                                  to_error(e, "read of " + to_string(state->stream)));
-                                                         }));
+        ->next_page(
+            static_cast<std::int32_t>(rows),
+            done<PageDone>([state](rust::Vec<bridge::EventRow> page, bool more) { converted(state, page, more); },
+                           [state](const bridge::BridgeError& e) {
+                             landed(state, {}, false, to_error(e, "read of " + to_string(state->stream)));
+                           }));
+  }
+
+  // The fetched rows as events; a row that is not an event drops the whole fetch for its error.
+  static void converted(const std::shared_ptr<State>& state, const rust::Vec<bridge::EventRow>& rows, bool more) {
+    std::vector<RecordedEvent> events;
+    events.reserve(rows.size());
+    try {
+      for (const bridge::EventRow& row : rows) events.push_back(decode_row(state->stream, row));
+    } catch (const Error& e) {
+      return landed(state, {}, false, e);
+    }
+    landed(state, std::move(events), more, std::nullopt);
   }
 
   static void landed(const std::shared_ptr<State>& state, std::vector<RecordedEvent> events, bool more,

@@ -1,4 +1,4 @@
-// detail::parse_json (codec.h): simdjson reads the text, nlohmann::json holds the result.
+// codec.h: detail::parse_json. simdjson reads the text, nlohmann::json holds the result.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -64,18 +64,24 @@ bool may_hold_negative_zero(std::string_view text) {
   return false;
 }
 
-}  // namespace
-
-nlohmann::json parse_json(std::string_view text) {
-  thread_local simdjson::dom::parser reused;
-  simdjson::dom::parser own;  // allocates nothing unless it parses
-  simdjson::dom::parser& parser = text.size() <= kReusedParserBytes ? reused : own;
+// What simdjson refuses or may read differently, nlohmann decides: the result and the error are
+// nlohmann's.
+nlohmann::json parse_with(simdjson::dom::parser& parser, std::string_view text) {
   simdjson::dom::element root;
-  // What simdjson refuses or may read differently, nlohmann decides: the result and the error
-  // are nlohmann's.
   if (!may_hold_negative_zero(text) && parser.parse(text.data(), text.size()).get(root) == simdjson::SUCCESS)
     return to_nlohmann(root);
   return nlohmann::json::parse(text);
+}
+
+}  // namespace
+
+nlohmann::json parse_json(std::string_view text) {
+  if (text.size() > kReusedParserBytes) {
+    simdjson::dom::parser own;
+    return parse_with(own, text);
+  }
+  thread_local simdjson::dom::parser reused;
+  return parse_with(reused, text);
 }
 
 }  // namespace eventstore::detail
